@@ -1,0 +1,74 @@
+/**
+ * One therapy recorded twice counts once; distinct orders are never merged because they look alike
+ * (research/clinical-terminology.md §4.2, P13). Links are identity only: a MedicationStatement's basedOn or
+ * derivedFrom, a MedicationAdministration's request, or a shared business identifier (system|value).
+ * The MedicationStatement or the administrations are counted and the MedicationRequest they realise is not.
+ */
+import type { Identifier, MedicationAdministration, MedicationStatement, Reference } from '@medplum/fhirtypes';
+import type { MedicationRecord, RecordEvaluation } from './evaluate.ts';
+
+export interface DuplicateMark {
+  source: string;
+  countedVia: string;
+}
+
+const identifierKeys = (ids: Identifier[] | undefined): string[] =>
+  (ids ?? []).filter((i) => i.value).map((i) => `${i.system ?? ''}|${i.value}`);
+
+/** Reduces a reference to "Type/id" (relative, absolute URL or versioned), or returns it unchanged (urn:uuid). */
+export function referenceKey(ref: string | undefined): string | undefined {
+  if (!ref) return undefined;
+  if (ref.startsWith('urn:') || ref.startsWith('#')) return ref;
+  const m = /([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(ref);
+  return m ? `${m[1]}/${m[2]}` : ref;
+}
+
+export function findDuplicates(
+  records: Array<{ record: MedicationRecord; evaluation: RecordEvaluation; fullUrl?: string }>,
+): DuplicateMark[] {
+  const requestKeys = new Map<string, string>(); // reference key or identifier key → request source
+  for (const { record, fullUrl } of records) {
+    if (record.resourceType !== 'MedicationRequest') continue;
+    const src = `MedicationRequest/${record.id}`;
+    requestKeys.set(src, src);
+    if (fullUrl) requestKeys.set(fullUrl, src);
+    for (const k of identifierKeys(record.identifier)) requestKeys.set(`id:${k}`, src);
+  }
+  const marks = new Map<string, string>();
+  const isQuantified = (e: RecordEvaluation): boolean => (e.status === 'counted' || e.status === 'excluded') && e.days.size > 0;
+
+  for (const { record, evaluation } of records) {
+    if (record.resourceType === 'MedicationRequest' || !isQuantified(evaluation)) continue;
+    const refs: Array<Reference | undefined> =
+      record.resourceType === 'MedicationStatement'
+        ? [...((record as MedicationStatement).basedOn ?? []), ...((record as MedicationStatement).derivedFrom ?? [])]
+        : [(record as MedicationAdministration).request];
+    const linked = new Set<string>();
+    for (const r of refs) {
+      const key = referenceKey(r?.reference);
+      const target = key ? requestKeys.get(key) : undefined;
+      if (target) linked.add(target);
+    }
+    for (const k of identifierKeys(record.identifier)) {
+      const target = requestKeys.get(`id:${k}`);
+      if (target) linked.add(target);
+    }
+    for (const target of linked) if (!marks.has(target)) marks.set(target, evaluation.source);
+  }
+
+  // The same record twice (same type and business identifier, different ids): count the first.
+  const seen = new Map<string, string>();
+  for (const { record, evaluation } of records) {
+    if (marks.has(evaluation.source)) continue;
+    for (const k of identifierKeys(record.identifier)) {
+      const key = `${record.resourceType}|${k}`;
+      const first = seen.get(key);
+      if (first && first !== evaluation.source) {
+        marks.set(evaluation.source, first);
+        break;
+      }
+      seen.set(key, evaluation.source);
+    }
+  }
+  return [...marks].map(([source, countedVia]) => ({ source, countedVia }));
+}

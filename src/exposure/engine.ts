@@ -1,0 +1,169 @@
+/**
+ * The exposure engine: FHIR medication records in, cumulative prednisolone-equivalent exposure out.
+ * Pure: no I/O, no clock. "Now" is the as-of day the caller passes.
+ */
+import type { Bundle, Medication, Reference, Resource } from '@medplum/fhirtypes';
+import { DEFAULT_EXPOSURE_CONFIG, type ExposureConfig } from './config.ts';
+import { type Day, dayFromIso, isoFromDay } from './dates.ts';
+import { findDuplicates, referenceKey } from './dedupe.ts';
+import { evaluateRecord, type MedicationRecord, type RecordEvaluation } from './evaluate.ts';
+import type { Contribution, ExposureIssue, ExposureSummary, TimelineDay } from './types.ts';
+
+export interface ExposureInput {
+  /** Any FHIR resources; MedicationStatement/Request/Administration and Medication are used. */
+  resources: readonly Resource[];
+  /** Bundle fullUrls, so that urn:uuid references resolve. */
+  fullUrls?: ReadonlyMap<Resource, string>;
+  /** Patient id ("123" or "Patient/123"): records of other patients are ignored. */
+  patient?: string;
+  /** The as-of day, YYYY-MM-DD, inclusive. */
+  asOf: string;
+  config?: ExposureConfig;
+  /** Count draft MedicationRequests (order-select / order-sign projections). */
+  countDrafts?: boolean;
+}
+
+const RECORD_TYPES = new Set(['MedicationStatement', 'MedicationRequest', 'MedicationAdministration']);
+const round2 = (n: number): number => Math.round(n * 100) / 100;
+const fmt = (n: number): string => String(round2(n));
+
+function subjectOf(r: MedicationRecord): string | undefined {
+  return referenceKey(r.subject?.reference);
+}
+
+/** Flattens a Bundle (searchset, collection, transaction) into resources and their fullUrls. */
+export function resourcesFromBundle(bundle: Bundle): { resources: Resource[]; fullUrls: Map<Resource, string> } {
+  const resources: Resource[] = [];
+  const fullUrls = new Map<Resource, string>();
+  for (const e of bundle.entry ?? []) {
+    if (!e.resource) continue;
+    resources.push(e.resource);
+    if (e.fullUrl) fullUrls.set(e.resource, e.fullUrl);
+  }
+  return { resources, fullUrls };
+}
+
+export function computeExposure(input: ExposureInput): ExposureSummary {
+  const config = input.config ?? DEFAULT_EXPOSURE_CONFIG;
+  const asOf: Day = dayFromIso(input.asOf);
+  const patientKey = input.patient ? (input.patient.includes('/') ? input.patient : `Patient/${input.patient}`) : undefined;
+
+  const medications = new Map<string, Medication>();
+  const records: Array<{ record: MedicationRecord; fullUrl?: string }> = [];
+  const seenIds = new Set<string>();
+  for (const r of input.resources) {
+    const fullUrl = input.fullUrls?.get(r);
+    if (r.resourceType === 'Medication') {
+      if (r.id) medications.set(`Medication/${r.id}`, r);
+      if (fullUrl) medications.set(fullUrl, r);
+      continue;
+    }
+    if (!RECORD_TYPES.has(r.resourceType)) continue;
+    const rec = r as MedicationRecord;
+    if (patientKey && subjectOf(rec) !== patientKey) continue;
+    const key = `${r.resourceType}/${r.id ?? fullUrl ?? records.length}`;
+    if (seenIds.has(key)) continue;
+    seenIds.add(key);
+    records.push({ record: rec, fullUrl });
+  }
+
+  const resolveMedication = (record: MedicationRecord, ref: Reference): Medication | undefined => {
+    const reference = ref.reference;
+    if (!reference) return undefined;
+    if (reference.startsWith('#')) {
+      const id = reference.slice(1);
+      return record.contained?.find((c): c is Medication => c.resourceType === 'Medication' && c.id === id);
+    }
+    const key = referenceKey(reference);
+    return (key && medications.get(key)) || medications.get(reference);
+  };
+
+  const issues: ExposureIssue[] = [];
+  const evaluated: Array<{ record: MedicationRecord; evaluation: RecordEvaluation; fullUrl?: string }> = [];
+  for (const { record, fullUrl } of records) {
+    const ev = evaluateRecord(record, { asOf, config, medication: resolveMedication, countDrafts: input.countDrafts });
+    if (ev === null) continue;
+    if ('unidentified' in ev) {
+      issues.push(ev.unidentified);
+      continue;
+    }
+    evaluated.push({ record, evaluation: ev, fullUrl });
+  }
+
+  const duplicates = new Map(findDuplicates(evaluated).map((d) => [d.source, d.countedVia]));
+  const perDay = new Map<Day, number>();
+  const contributions: Contribution[] = [];
+  let anyQuantified = false;
+  let anyUnquantified = false;
+  let currentDaily = 0;
+
+  for (const { evaluation: ev } of evaluated) {
+    issues.push(...ev.issues);
+    const countedVia = duplicates.get(ev.source);
+    let ingredientMg = 0;
+    for (const mg of ev.days.values()) ingredientMg += mg;
+    const days = [...ev.days.keys()].sort((a, b) => a - b);
+    let status = ev.status;
+    if (countedVia && status !== 'unquantified') status = 'duplicate';
+    const factor = ev.factor;
+    let mg: number | null = null;
+    if (status === 'counted' && factor !== null) {
+      mg = ingredientMg * factor;
+      for (const [day, dmg] of ev.days) perDay.set(day, (perDay.get(day) ?? 0) + dmg * factor);
+      currentDaily += ev.currentDailyIngredientMg * factor;
+      if (ev.days.size > 0) anyQuantified = true;
+    } else if (status === 'excluded' || status === 'duplicate') {
+      mg = 0;
+    }
+    if (ev.partial) anyUnquantified = true;
+    const head = `${ev.ingredient} ${ev.route}`;
+    const body = ev.steps.length ? ev.steps.join('; ') : 'not quantified';
+    const eq = factor !== null && factor !== 1 && status === 'counted' ? ` → × ${fmt(factor)} = ${fmt(mg ?? 0)} mg prednisolone-equivalent` : '';
+    const tail = status === 'duplicate' ? ` (counted via ${countedVia})` : status === 'excluded' ? ' (not counted)' : '';
+    contributions.push({
+      source: ev.source,
+      resourceType: ev.resourceType,
+      ingredient: ev.ingredient,
+      route: ev.route,
+      mg: mg === null ? null : round2(mg),
+      ingredientMg: ev.status === 'unquantified' && ev.days.size === 0 ? null : round2(ingredientMg),
+      days: ev.days.size,
+      firstDay: days.length ? isoFromDay(days[0]!) : null,
+      lastDay: days.length ? isoFromDay(days[days.length - 1]!) : null,
+      status,
+      derivation: `${head}: ${body}${eq}${tail}`,
+      ...(countedVia ? { countedVia } : {}),
+    });
+  }
+
+  const timeline: TimelineDay[] = [];
+  let running = 0;
+  let crossedOn: string | null = null;
+  for (const day of [...perDay.keys()].sort((a, b) => a - b)) {
+    const mg = perDay.get(day)!;
+    if (mg <= 0) continue;
+    running += mg;
+    timeline.push({ date: isoFromDay(day), mg: round2(mg), cumulativeMg: round2(running) });
+    if (crossedOn === null && running >= config.thresholdMg - 1e-9) crossedOn = isoFromDay(day);
+  }
+  const hasUnknown = anyUnquantified || issues.some((i) => i.severity === 'error');
+  const cumulativeMg = anyQuantified ? round2(running) : hasUnknown ? null : 0;
+  let projectedOn: string | null = null;
+  if (crossedOn === null && cumulativeMg !== null && currentDaily > 1e-9) {
+    const daysNeeded = Math.ceil((config.thresholdMg - running) / currentDaily - 1e-9);
+    projectedOn = isoFromDay(asOf + Math.max(1, daysNeeded));
+  }
+  contributions.sort((a, b) => (a.firstDay ?? '9999').localeCompare(b.firstDay ?? '9999') || a.source.localeCompare(b.source));
+  return {
+    ...(input.patient ? { patient: patientKey!.replace(/^Patient\//, '') } : {}),
+    asOf: isoFromDay(asOf),
+    cumulativeMg,
+    cumulativeIsLowerBound: hasUnknown && cumulativeMg !== null,
+    currentDailyMg: cumulativeMg === null && currentDaily === 0 ? null : round2(currentDaily),
+    firstExposure: timeline[0]?.date ?? null,
+    threshold: { mg: config.thresholdMg, crossedOn, projectedOn },
+    contributions,
+    issues,
+    timeline,
+  };
+}
