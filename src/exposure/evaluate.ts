@@ -100,6 +100,9 @@ export function evaluateRecord(record: MedicationRecord, ctx: EvaluationContext)
   const ref = (record as MedicationStatement).medicationReference;
   const concept = (record as MedicationStatement).medicationCodeableConcept;
   const medication = ref ? ctx.medication(record, ref) : undefined;
+  if (ref && !medication && !ref.display && !concept) {
+    return { unidentified: { source, code: 'medication-unresolved', message: `medicationReference ${ref.reference ?? '(none)'} could not be resolved`, severity: 'error' } };
+  }
   const resolution = resolveMedication(concept, medication, ref?.display);
   if (resolution.kind === 'not-glucocorticoid') {
     if (ref && !medication && !ref.display) {
@@ -375,18 +378,18 @@ function evaluateStep(
   groupCount: number,
 ): Day | undefined {
   const policy = ctx.config.rangePolicy;
-  const pattern = dosePattern(dosage.timing, policy);
-  if (isTimingProblem(pattern)) {
-    c.add(pattern.code, pattern.message, 'error');
-    return undefined;
-  }
-  for (const n of pattern.notes) c.add(n.code, n.message, 'warning');
   const dose = dosageDoseMg(dosage, facts, policy);
   if (!dose.ok) {
     c.add(dose.code, dose.message, 'error');
     return undefined;
   }
+  const pattern = dosePattern(dosage.timing, policy);
+  if (isTimingProblem(pattern)) {
+    c.add(pattern.code, pattern.message, 'error');
+    return undefined;
+  }
   for (const n of dose.notes) c.add(n.code, n.message, 'warning');
+  for (const n of pattern.notes) c.add(n.code, n.message, 'warning');
   if (dosage.asNeededBoolean || dosage.asNeededCodeableConcept) {
     const counted = ctx.config.asNeededPolicy === 'count';
     c.add('as-needed', counted ? 'as-needed (PRN) dose counted as if taken as scheduled' : 'as-needed (PRN) dose not counted', counted ? 'warning' : 'error');
