@@ -158,10 +158,20 @@ export function evaluateRecord(record: MedicationRecord, ctx: EvaluationContext)
     ev.status = 'unquantified';
   }
 
+  const firstDosage =
+    resourceType === 'MedicationAdministration'
+      ? ((record as MedicationAdministration).dosage as Dosage | undefined)
+      : resourceType === 'MedicationStatement'
+        ? (record as MedicationStatement).dosage?.[0]
+        : (record as MedicationRequest).dosageInstruction?.[0];
+  ev.route = routeOf(firstDosage, facts);
+  applyRoutePolicy(ev, ctx, c);
+  // A record excluded by policy is listed, not quantified: its dose problems would not change the total.
+  if (ev.status === 'excluded') return ev;
+
   if (resourceType === 'MedicationAdministration') evaluateAdministration(record as MedicationAdministration, facts, ctx, ev, c);
   else evaluateRegimen(record as MedicationStatement | MedicationRequest, facts, ctx, ev, c);
 
-  applyRoutePolicy(ev, ctx, c);
   ev.partial = c.partial;
   if (ev.status === 'counted' && ev.days.size === 0 && c.partial) ev.status = 'unquantified';
   return ev;
@@ -169,6 +179,7 @@ export function evaluateRecord(record: MedicationRecord, ctx: EvaluationContext)
 
 function applyRoutePolicy(ev: RecordEvaluation, ctx: EvaluationContext, c: Collector): void {
   const policy = ctx.config.routePolicy[ev.route];
+  if (ev.status === 'excluded' && (policy === 'exclude' || policy === 'exclude-flag')) return;
   if (policy === 'exclude' || policy === 'exclude-flag') {
     if (ev.status === 'counted') ev.status = 'excluded';
     c.add('route-excluded', `${ev.route} route is not counted as systemic exposure`, policy === 'exclude-flag' ? 'warning' : 'info');
@@ -192,7 +203,6 @@ function evaluateAdministration(
   ev: RecordEvaluation,
   c: Collector,
 ): void {
-  ev.route = routeOf(admin.dosage as Dosage | undefined, facts);
   const when = parseFhirDate(admin.effectiveDateTime ?? admin.effectivePeriod?.start);
   if (!when) {
     c.add('no-start-date', 'administration has no effective date', 'error');
@@ -319,7 +329,6 @@ function evaluateRegimen(
 ): void {
   const isStatement = record.resourceType === 'MedicationStatement';
   const dosages = (isStatement ? (record as MedicationStatement).dosage : (record as MedicationRequest).dosageInstruction) ?? [];
-  ev.route = routeOf(dosages[0], facts);
   if (dosages.length === 0) {
     c.add('no-dosage', 'no dosage instruction; the dose cannot be computed', 'error');
     return;

@@ -290,7 +290,7 @@ describe('unknown is never 0 mg', () => {
     const r = exposure([statement(PRED, [{ text: 'take as directed' }], jan)], '2025-01-01');
     expect(r.cumulativeMg).toBeNull();
     expect(r.contributions[0]!.mg).toBeNull();
-    expect(r.issues[0]!.message).toContain('take as directed');
+    expect(r.issues.find((i) => i.code === 'no-dose')!.message).toContain('take as directed');
   });
 
   it('with one quantified record the total is a lower bound', () => {

@@ -1,0 +1,54 @@
+/**
+ * Service configuration from the environment, validated with zod. Every message names the variable.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { type ExposureConfig, resolveExposureConfig } from '../exposure/config.ts';
+
+const envSchema = z.object({
+  PORT: z.coerce.number({ error: 'PORT must be a port number' }).int().min(0).max(65535, { error: 'PORT must be at most 65535' }).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  OSTEOWATCH_COHORT_SIZE: z.coerce.number({ error: 'OSTEOWATCH_COHORT_SIZE must be a number' }).int().min(0).max(100_000).default(300),
+  OSTEOWATCH_SEED: z.coerce.number({ error: 'OSTEOWATCH_SEED must be an integer' }).int().default(42),
+  OSTEOWATCH_AS_OF: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'OSTEOWATCH_AS_OF must be YYYY-MM-DD' }).optional(),
+  OSTEOWATCH_EXPOSURE_CONFIG: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface ServiceConfig {
+  port: number;
+  host: string;
+  cohortSize: number;
+  seed: number;
+  /** The reference day of the synthetic cohort; defaults to today. */
+  asOf?: string;
+  exposure: ExposureConfig;
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+}
+
+export class EnvError extends Error {}
+
+export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new EnvError(`Invalid configuration:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+  }
+  const e = parsed.data;
+  let exposureOverrides: unknown = {};
+  if (e.OSTEOWATCH_EXPOSURE_CONFIG) {
+    try {
+      exposureOverrides = JSON.parse(readFileSync(e.OSTEOWATCH_EXPOSURE_CONFIG, 'utf8'));
+    } catch (err) {
+      throw new EnvError(`OSTEOWATCH_EXPOSURE_CONFIG: cannot read ${e.OSTEOWATCH_EXPOSURE_CONFIG} as JSON (${(err as Error).message})`);
+    }
+  }
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    cohortSize: e.OSTEOWATCH_COHORT_SIZE,
+    seed: e.OSTEOWATCH_SEED,
+    asOf: e.OSTEOWATCH_AS_OF,
+    exposure: resolveExposureConfig(exposureOverrides),
+    logLevel: e.LOG_LEVEL,
+  };
+}

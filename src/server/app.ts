@@ -1,0 +1,48 @@
+/**
+ * The HTTP application: everything on one port (PRODUCT.md). For now: the demo FHIR server at /fhir and the
+ * health endpoints; CDS Hooks, audit, imaging and pages mount here in later issues.
+ */
+import type { FhirRepository } from '@medplum/fhir-router';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { operationOutcome } from '../fhir/outcome.ts';
+import { fhirRoutes } from './fhirRoutes.ts';
+
+export interface AppOptions {
+  repo: FhirRepository;
+  maxPageSize?: number;
+  /** Readiness: false while the demo cohort is still loading. */
+  isReady?: () => boolean;
+}
+
+const FHIR_JSON = 'application/fhir+json';
+
+export function createApp(options: AppOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.get('/livez', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const ready = options.isReady?.() ?? true;
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'starting' });
+  });
+  app.use('/fhir', fhirRoutes({ repo: options.repo, maxPageSize: options.maxPageSize }));
+  app.use((_req, res) => {
+    res.status(404).type(FHIR_JSON).send(JSON.stringify(operationOutcome('not-found', 'No such endpoint')));
+  });
+  // Body-parser and any other thrown error: a 4xx/5xx OperationOutcome, never a stack trace, never a crash.
+  app.use((err: Error & { type?: string; status?: number }, _req: Request, res: Response, _next: NextFunction) => {
+    if (err.type === 'entity.parse.failed') {
+      res.status(400).type(FHIR_JSON).send(JSON.stringify(operationOutcome('structure', `The request body is not valid JSON: ${err.message}`)));
+      return;
+    }
+    if (err.type === 'entity.too.large') {
+      res.status(413).type(FHIR_JSON).send(JSON.stringify(operationOutcome('too-costly', 'The request body is too large')));
+      return;
+    }
+    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
+    res.status(status).type(FHIR_JSON).send(JSON.stringify(operationOutcome(status === 500 ? 'exception' : 'invalid', status === 500 ? 'Internal error' : err.message)));
+  });
+  return app;
+}
