@@ -240,7 +240,7 @@ function evaluateAdministration(
     return;
   }
   ev.days.set(when.day, mg);
-  ev.steps.push(`${label} on ${isoFromDay(when.day)} = ${fmt(mg)} mg`);
+  ev.steps.push(label.endsWith(' mg') && !label.includes('×') ? `${label} on ${isoFromDay(when.day)}` : `${label} on ${isoFromDay(when.day)} = ${fmt(mg)} mg`);
 }
 
 function rateMgPerHour(rq: Quantity | undefined, rr: Ratio | undefined, facts: MedicationFacts): number | string {

@@ -5,13 +5,16 @@
 import type { FhirRepository } from '@medplum/fhir-router';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { operationOutcome } from '../fhir/outcome.ts';
+import type { Logger } from '../log/logger.ts';
 import { fhirRoutes } from './fhirRoutes.ts';
+import { requestLog } from './requestLog.ts';
 
 export interface AppOptions {
   repo: FhirRepository;
   maxPageSize?: number;
   /** Readiness: false while the demo cohort is still loading. */
   isReady?: () => boolean;
+  logger?: Logger;
 }
 
 const FHIR_JSON = 'application/fhir+json';
@@ -20,6 +23,7 @@ export function createApp(options: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  if (options.logger) app.use(requestLog(options.logger));
   app.get('/livez', (_req, res) => {
     res.json({ status: 'ok' });
   });

@@ -1,0 +1,81 @@
+import { validateResource } from '@medplum/core';
+import type { Condition, Resource } from '@medplum/fhirtypes';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { generateCohort } from '../../src/cohort/generate.ts';
+import { MYOSITIS } from '../../src/cohort/terminology.ts';
+import { computeExposure } from '../../src/exposure/index.ts';
+import { loadFhirDefinitions } from '../../src/fhir/definitions.ts';
+
+const asOf = '2026-11-21';
+let cohort: Resource[];
+
+beforeAll(() => {
+  loadFhirDefinitions();
+  cohort = generateCohort({ size: 300, seed: 42, asOf });
+});
+
+const byPatient = (resources: Resource[]) => {
+  const m = new Map<string, Resource[]>();
+  for (const r of resources) {
+    const ref = r.resourceType === 'Patient' ? `Patient/${r.id}` : (r as { subject?: { reference?: string } }).subject?.reference;
+    if (!ref) continue;
+    if (!m.has(ref)) m.set(ref, []);
+    m.get(ref)!.push(r);
+  }
+  return m;
+};
+
+describe('synthetic cohort', () => {
+  it('is deterministic for a seed and differs between seeds', () => {
+    expect(JSON.stringify(generateCohort({ size: 300, seed: 42, asOf }))).toBe(JSON.stringify(cohort));
+    expect(JSON.stringify(generateCohort({ size: 300, seed: 43, asOf }))).not.toBe(JSON.stringify(cohort));
+  });
+
+  it('every generated resource passes the @medplum/core FHIR validator', () => {
+    const failures: string[] = [];
+    for (const r of cohort) {
+      try {
+        const errors = validateResource(r).filter((i) => i.severity === 'error');
+        if (errors.length) failures.push(`${r.resourceType}/${r.id}: ${JSON.stringify(errors[0])}`);
+      } catch (err) {
+        failures.push(`${r.resourceType}/${r.id}: ${JSON.stringify((err as { outcome?: unknown }).outcome ?? String(err))}`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('has a few hundred patients, mostly myositis, some other steroid-treated cohorts', () => {
+    const conditions = cohort.filter((r): r is Condition => r.resourceType === 'Condition');
+    const myositisCodes = new Set(MYOSITIS.map((m) => m.snomed));
+    const myositis = conditions.filter((c) => c.code?.coding?.some((x) => myositisCodes.has(x.code!)));
+    expect(cohort.filter((r) => r.resourceType === 'Patient')).toHaveLength(300);
+    expect(myositis.length).toBeGreaterThan(220);
+    expect(conditions.length - myositis.length).toBeGreaterThan(20);
+  });
+
+  it('contains pulses, tablets with strength, switches, prior WB-MRI and data-quality problems', () => {
+    const types = new Set(cohort.map((r) => r.resourceType));
+    expect(types).toEqual(new Set(['Patient', 'Condition', 'MedicationStatement', 'MedicationRequest', 'MedicationAdministration', 'ImagingStudy', 'DiagnosticReport']));
+    const text = JSON.stringify(cohort);
+    expect(text).toContain('"code":"{tbl}"');
+    expect(text).toContain('"code":"46358-8"');
+    expect(text).toContain('"status":"unknown"');
+    expect(text).toContain('"asNeededBoolean":true');
+  });
+
+  it('gives realistic exposures: most myositis patients above 3,000 mg, some below, none uncomputable', () => {
+    const patients = byPatient(cohort);
+    let above = 0;
+    let below = 0;
+    let unknown = 0;
+    for (const [ref] of patients) {
+      const e = computeExposure({ resources: patients.get(ref)!, patient: ref, asOf });
+      if (e.cumulativeMg === null) unknown++;
+      else if (e.threshold.crossedOn) above++;
+      else below++;
+    }
+    expect(unknown).toBe(0);
+    expect(above).toBeGreaterThan(150);
+    expect(below).toBeGreaterThan(20);
+  });
+});
