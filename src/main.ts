@@ -5,8 +5,8 @@ import type { Server } from 'node:http';
 import { MemoryRepository } from '@medplum/fhir-router';
 import { EnvError, loadServiceConfig } from './config/env.ts';
 import { seedDemoCohort } from './demo/seed.ts';
-import { isoFromDay } from './exposure/dates.ts';
 import { ConfigError } from './exposure/config.ts';
+import { isoFromDay } from './exposure/dates.ts';
 import { loadFhirDefinitions } from './fhir/definitions.ts';
 import { createLogger } from './log/logger.ts';
 import { createApp } from './server/app.ts';
@@ -42,7 +42,9 @@ async function main(): Promise<void> {
   const count = await seedDemoCohort(repo, { size: config.cohortSize, seed: config.seed, asOf });
   ready = true;
   logger.info({ resources: count, patients: config.cohortSize, asOf, ms: Date.now() - started }, 'demo cohort loaded');
-  process.stdout.write(`OsteoWatch demo ready: FHIR server at http://${config.host}:${port}/fhir (${config.cohortSize} synthetic patients)\n`);
+  process.stdout.write(
+    `OsteoWatch demo ready: FHIR server at http://${config.host}:${port}/fhir (${config.cohortSize} synthetic patients)\n`,
+  );
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');

@@ -1,26 +1,43 @@
 /** Human-readable rendering of an exposure summary for the terminal. */
 import type { ExposureSummary } from '../exposure/index.ts';
 
-const mg = (n: number | null): string => (n === null ? 'unknown' : `${n.toLocaleString('en-US', { maximumFractionDigits: 2 })} mg`);
+const mg = (n: number | null): string =>
+  n === null ? 'unknown' : `${n.toLocaleString('en-US', { maximumFractionDigits: 2 })} mg`;
 
 export function formatExposure(s: ExposureSummary): string {
   const lines: string[] = [];
-  lines.push(`Patient ${s.patient ?? '(all records)'} — glucocorticoid exposure as of ${s.asOf} (prednisolone-equivalent)`);
+  lines.push(
+    `Patient ${s.patient ?? '(all records)'} — glucocorticoid exposure as of ${s.asOf} (prednisolone-equivalent)`,
+  );
   lines.push('');
-  const total = s.cumulativeMg === null ? 'unknown (no record could be quantified; see issues)' : `${mg(s.cumulativeMg)}${s.cumulativeIsLowerBound ? ' (at least: some records could not be quantified)' : ''}`;
+  const total =
+    s.cumulativeMg === null
+      ? 'unknown (no record could be quantified; see issues)'
+      : `${mg(s.cumulativeMg)}${s.cumulativeIsLowerBound ? ' (at least: some records could not be quantified)' : ''}`;
   lines.push(`  Cumulative dose      ${total}`);
   lines.push(`  Current daily dose   ${mg(s.currentDailyMg)}`);
   lines.push(`  First exposure       ${s.firstExposure ?? '—'}`);
   const t = s.threshold;
-  const crossing = t.crossedOn ? `crossed on ${t.crossedOn}` : t.projectedOn ? `not reached; at the current dose on ${t.projectedOn}` : 'not reached';
+  const crossing = t.crossedOn
+    ? `crossed on ${t.crossedOn}`
+    : t.projectedOn
+      ? `not reached; at the current dose on ${t.projectedOn}`
+      : 'not reached';
   lines.push(`  Threshold ${mg(t.mg).padEnd(10)} ${crossing}`);
   lines.push('');
   if (s.contributions.length === 0) lines.push('No glucocorticoid records.');
   else {
-    const rows = s.contributions.map((c) => [c.source, c.ingredient, c.route, String(c.days), c.status === 'counted' ? mg(c.mg) : c.status === 'unquantified' ? 'unknown' : `0 mg (${c.status})`]);
+    const rows = s.contributions.map((c) => [
+      c.source,
+      c.ingredient,
+      c.route,
+      String(c.days),
+      c.status === 'counted' ? mg(c.mg) : c.status === 'unquantified' ? 'unknown' : `0 mg (${c.status})`,
+    ]);
     const header = ['Record', 'Ingredient', 'Route', 'Days', 'Pred-eq'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const line = (cells: string[]) => cells.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+    const line = (cells: string[]) =>
+      cells.map((c, i) => (i >= 3 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
     lines.push(line(header));
     lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
     for (const [i, r] of rows.entries()) {

@@ -37,7 +37,9 @@ function loadConfig(path: string | undefined): ExposureConfig {
 
 export function buildCli(out: (s: string) => void = (s) => process.stdout.write(s)): Command {
   const program = new Command('osteowatch')
-    .description('OsteoWatch: cumulative glucocorticoid exposure and osteonecrosis WB-MRI screening for myositis patients')
+    .description(
+      'OsteoWatch: cumulative glucocorticoid exposure and osteonecrosis WB-MRI screening for myositis patients',
+    )
     .version('0.1.0')
     .showHelpAfterError()
     .configureOutput({ writeOut: out, writeErr: (s) => process.stderr.write(s) })
@@ -46,7 +48,11 @@ export function buildCli(out: (s: string) => void = (s) => process.stdout.write(
   program
     .command('exposure')
     .description('Cumulative prednisolone-equivalent glucocorticoid exposure of one patient')
-    .addOption(new Option('--bundle <file>', 'FHIR Bundle (searchset, collection, transaction) or NDJSON file').conflicts('fhir'))
+    .addOption(
+      new Option('--bundle <file>', 'FHIR Bundle (searchset, collection, transaction) or NDJSON file').conflicts(
+        'fhir',
+      ),
+    )
     .addOption(new Option('--fhir <baseUrl>', 'FHIR R4 server base URL, e.g. http://127.0.0.1:8080/fhir'))
     .requiredOption('--patient <id>', 'Patient id')
     .option('--as-of <date>', 'count through this day, YYYY-MM-DD (default: today)')
@@ -54,21 +60,34 @@ export function buildCli(out: (s: string) => void = (s) => process.stdout.write(
     .addOption(new Option('--token <token>', 'bearer token for --fhir').env('OSTEOWATCH_FHIR_TOKEN'))
     .option('--json', 'print JSON')
     .option('--timeline', 'include the daily timeline in the JSON')
-    .action(async (opts: { bundle?: string; fhir?: string; patient: string; asOf?: string; config?: string; token?: string; json?: boolean; timeline?: boolean }) => {
-      if (!opts.bundle && !opts.fhir) throw new UsageError('give --bundle FILE or --fhir BASE_URL');
-      const asOf = asOfOption(opts.asOf);
-      const config = loadConfig(opts.config);
-      const patient = opts.patient.replace(/^Patient\//, '');
-      let summary: ReturnType<typeof computeExposure>;
-      if (opts.bundle) {
-        const { resources, fullUrls } = readResourceFile(opts.bundle);
-        summary = computeExposure({ resources, fullUrls, patient, asOf, config });
-      } else {
-        const resources = await fetchPatientRecords(fhirClient(opts.fhir!, opts.token), patient);
-        summary = computeExposure({ resources, patient, asOf, config });
-      }
-      out(opts.json ? `${JSON.stringify(exposureJson(summary, !!opts.timeline), null, 2)}\n` : formatExposure(summary));
-    });
+    .action(
+      async (opts: {
+        bundle?: string;
+        fhir?: string;
+        patient: string;
+        asOf?: string;
+        config?: string;
+        token?: string;
+        json?: boolean;
+        timeline?: boolean;
+      }) => {
+        if (!opts.bundle && !opts.fhir) throw new UsageError('give --bundle FILE or --fhir BASE_URL');
+        const asOf = asOfOption(opts.asOf);
+        const config = loadConfig(opts.config);
+        const patient = opts.patient.replace(/^Patient\//, '');
+        let summary: ReturnType<typeof computeExposure>;
+        if (opts.bundle) {
+          const { resources, fullUrls } = readResourceFile(opts.bundle);
+          summary = computeExposure({ resources, fullUrls, patient, asOf, config });
+        } else {
+          const resources = await fetchPatientRecords(fhirClient(opts.fhir!, opts.token), patient);
+          summary = computeExposure({ resources, patient, asOf, config });
+        }
+        out(
+          opts.json ? `${JSON.stringify(exposureJson(summary, !!opts.timeline), null, 2)}\n` : formatExposure(summary),
+        );
+      },
+    );
 
   const cohort = program.command('cohort').description('Synthetic demo cohort');
   cohort
@@ -82,10 +101,14 @@ export function buildCli(out: (s: string) => void = (s) => process.stdout.write(
     .action((opts: { size: string; seed: string; asOf?: string; format: string; out?: string }) => {
       const size = Number(opts.size);
       const seed = Number(opts.seed);
-      if (!Number.isInteger(size) || size < 0) throw new UsageError(`--size must be a whole number, got "${opts.size}"`);
+      if (!Number.isInteger(size) || size < 0)
+        throw new UsageError(`--size must be a whole number, got "${opts.size}"`);
       if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${opts.seed}"`);
       const resources = generateCohort({ size, seed, asOf: asOfOption(opts.asOf) });
-      const text = opts.format === 'ndjson' ? `${resources.map((r) => JSON.stringify(r)).join('\n')}\n` : `${JSON.stringify(cohortTransaction(resources))}\n`;
+      const text =
+        opts.format === 'ndjson'
+          ? `${resources.map((r) => JSON.stringify(r)).join('\n')}\n`
+          : `${JSON.stringify(cohortTransaction(resources))}\n`;
       if (opts.out) writeFileSync(opts.out, text);
       else out(text);
     });

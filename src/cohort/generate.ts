@@ -8,20 +8,30 @@
  * seed and as-of day give byte-identical output.
  */
 import type {
+  CodeableConcept,
   Condition,
+  DiagnosticReport,
   Dosage,
   ImagingStudy,
-  DiagnosticReport,
   MedicationAdministration,
   MedicationRequest,
   MedicationStatement,
   Patient,
   Resource,
-  CodeableConcept,
 } from '@medplum/fhirtypes';
 import { dayFromIso, isoFromDay } from '../exposure/dates.ts';
 import { Random } from './random.ts';
-import { ICD10CM, LOINC, MYOSITIS, OTHER_COHORTS, RXNORM, SNOMED, UCUM, WB_MRI, type DiagnosisCode } from './terminology.ts';
+import {
+  type DiagnosisCode,
+  ICD10CM,
+  LOINC,
+  MYOSITIS,
+  OTHER_COHORTS,
+  RXNORM,
+  SNOMED,
+  UCUM,
+  WB_MRI,
+} from './terminology.ts';
 
 export interface CohortOptions {
   size: number;
@@ -31,13 +41,70 @@ export interface CohortOptions {
   otherShare?: number;
 }
 
-const FAMILY = ['Tanaka', 'Garcia', 'Müller', 'Okafor', 'Nguyen', 'Smith', 'Kowalski', 'Rossi', 'Haddad', 'Silva', 'Kim', 'Johansson', 'Dubois', 'Patel', 'Chen', 'Novak', 'Ivanova', 'Murphy', 'Cohen', 'Andersen'];
-const GIVEN_F = ['Aiko', 'Maria', 'Anna', 'Ngozi', 'Lan', 'Emily', 'Zofia', 'Giulia', 'Layla', 'Ana', 'Min-ji', 'Ingrid', 'Claire', 'Priya', 'Mei', 'Eva'];
-const GIVEN_M = ['Hiro', 'Carlos', 'Jonas', 'Chidi', 'Minh', 'James', 'Piotr', 'Marco', 'Omar', 'João', 'Joon', 'Erik', 'Louis', 'Arjun', 'Wei', 'Tomas'];
+const FAMILY = [
+  'Tanaka',
+  'Garcia',
+  'Müller',
+  'Okafor',
+  'Nguyen',
+  'Smith',
+  'Kowalski',
+  'Rossi',
+  'Haddad',
+  'Silva',
+  'Kim',
+  'Johansson',
+  'Dubois',
+  'Patel',
+  'Chen',
+  'Novak',
+  'Ivanova',
+  'Murphy',
+  'Cohen',
+  'Andersen',
+];
+const GIVEN_F = [
+  'Aiko',
+  'Maria',
+  'Anna',
+  'Ngozi',
+  'Lan',
+  'Emily',
+  'Zofia',
+  'Giulia',
+  'Layla',
+  'Ana',
+  'Min-ji',
+  'Ingrid',
+  'Claire',
+  'Priya',
+  'Mei',
+  'Eva',
+];
+const GIVEN_M = [
+  'Hiro',
+  'Carlos',
+  'Jonas',
+  'Chidi',
+  'Minh',
+  'James',
+  'Piotr',
+  'Marco',
+  'Omar',
+  'João',
+  'Joon',
+  'Erik',
+  'Louis',
+  'Arjun',
+  'Wei',
+  'Tomas',
+];
 
 const ORAL: CodeableConcept = { coding: [{ system: SNOMED, code: '26643006', display: 'Oral route' }] };
 const IV: CodeableConcept = { coding: [{ system: SNOMED, code: '47625008', display: 'Intravenous route' }] };
-const INHALED: CodeableConcept = { coding: [{ system: SNOMED, code: '447694001', display: 'Respiratory tract route' }] };
+const INHALED: CodeableConcept = {
+  coding: [{ system: SNOMED, code: '447694001', display: 'Respiratory tract route' }],
+};
 
 interface Product {
   concept: CodeableConcept;
@@ -47,7 +114,10 @@ interface Product {
   scale: number;
 }
 
-const rx = (code: string, display: string): CodeableConcept => ({ coding: [{ system: RXNORM, code, display }], text: display });
+const rx = (code: string, display: string): CodeableConcept => ({
+  coding: [{ system: RXNORM, code, display }],
+  text: display,
+});
 const PRODUCTS: ReadonlyArray<readonly [Product, number]> = [
   [{ concept: rx('8638', 'prednisolone'), scale: 1 }, 35],
   [{ concept: rx('312617', 'predniSONE 5 MG Oral Tablet'), tablet: 5, scale: 1 }, 20],
@@ -101,7 +171,14 @@ const dailyTiming = (bounds: { start?: string; end?: string; duration?: number }
     frequency: 1,
     period: 1,
     periodUnit: 'd',
-    ...(bounds.start || bounds.end ? { boundsPeriod: { ...(bounds.start ? { start: bounds.start } : {}), ...(bounds.end ? { end: bounds.end } : {}) } } : {}),
+    ...(bounds.start || bounds.end
+      ? {
+          boundsPeriod: {
+            ...(bounds.start ? { start: bounds.start } : {}),
+            ...(bounds.end ? { end: bounds.end } : {}),
+          },
+        }
+      : {}),
     ...(bounds.duration ? { boundsDuration: days(bounds.duration) } : {}),
   },
 });
@@ -149,9 +226,15 @@ function condition(b: PatientBuilder, dx: DiagnosisCode, onset: number): Conditi
   return b.add<Condition>({
     resourceType: 'Condition',
     id: b.nextId('cond'),
-    clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] },
-    verificationStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'confirmed' }] },
-    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-category', code: 'problem-list-item' }] }],
+    clinicalStatus: {
+      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }],
+    },
+    verificationStatus: {
+      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'confirmed' }],
+    },
+    category: [
+      { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-category', code: 'problem-list-item' }] },
+    ],
     code: {
       coding: [
         { system: SNOMED, code: dx.snomed, display: dx.display },
@@ -172,11 +255,20 @@ function pulse(b: PatientBuilder, start: number, doseMg: number): number {
     id: b.nextId('mr'),
     status: 'completed',
     intent: 'order',
-    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/medicationrequest-category', code: 'inpatient' }] }],
+    category: [
+      { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/medicationrequest-category', code: 'inpatient' }] },
+    ],
     medicationCodeableConcept: MP_IV,
     subject: b.ref,
     authoredOn: isoFromDay(start),
-    dosageInstruction: [{ text: `${doseMg} mg IV once daily for 3 days`, route: IV, timing: { repeat: { count: 3, frequency: 1, period: 1, periodUnit: 'd' } }, doseAndRate: [{ doseQuantity: mg(doseMg) }] }],
+    dosageInstruction: [
+      {
+        text: `${doseMg} mg IV once daily for 3 days`,
+        route: IV,
+        timing: { repeat: { count: 3, frequency: 1, period: 1, periodUnit: 'd' } },
+        doseAndRate: [{ doseQuantity: mg(doseMg) }],
+      },
+    ],
   });
   for (let k = 0; k < 3 && start + k <= b.asOf; k++) {
     b.add<MedicationAdministration>({
@@ -196,7 +288,15 @@ function pulse(b: PatientBuilder, start: number, doseMg: number): number {
 type Style = 'taper-statement' | 'step-statements' | 'requests-and-statements';
 
 /** Records a course of steps from `start`; returns the day after the last recorded step (or asOf + 1). */
-function recordCourse(b: PatientBuilder, steps: Step[], start: number, style: Style, products: (i: number) => Product, ongoing: boolean, stopAfterMaintenanceDays: number): number {
+function recordCourse(
+  b: PatientBuilder,
+  steps: Step[],
+  start: number,
+  style: Style,
+  products: (i: number) => Product,
+  ongoing: boolean,
+  stopAfterMaintenanceDays: number,
+): number {
   if (style === 'taper-statement') {
     const product = products(0);
     const dosage: Dosage[] = steps.map((s, i) => ({
@@ -241,7 +341,14 @@ function recordCourse(b: PatientBuilder, steps: Step[], start: number, style: St
         medicationCodeableConcept: product.concept,
         subject: b.ref,
         authoredOn: isoFromDay(day),
-        dosageInstruction: [{ text: `${s.dose} mg daily`, route: ORAL, timing: dailyTiming({ start: isoFromDay(day), ...(end !== undefined ? { end: isoFromDay(end) } : {}) }), ...dose }],
+        dosageInstruction: [
+          {
+            text: `${s.dose} mg daily`,
+            route: ORAL,
+            timing: dailyTiming({ start: isoFromDay(day), ...(end !== undefined ? { end: isoFromDay(end) } : {}) }),
+            ...dose,
+          },
+        ],
       });
       basedOn = [{ reference: `MedicationRequest/${req.id}` }];
     }
@@ -270,11 +377,39 @@ function dataQualityProblem(b: PatientBuilder, day: number): void {
     medicationCodeableConcept: rx('8638', 'prednisolone'),
     effectivePeriod: { start: isoFromDay(day), end: isoFromDay(Math.min(b.asOf, day + 6)) },
   };
-  if (kind === 'no-dose') b.add<MedicationStatement>({ ...base, status: 'completed', dosage: [{ text: 'prednisolone as directed' }] });
-  else if (kind === 'status-unknown') b.add<MedicationStatement>({ ...base, status: 'unknown', dosage: [{ route: ORAL, timing: dailyTiming({}), doseAndRate: [{ doseQuantity: mg(10) }] }] });
+  if (kind === 'no-dose')
+    b.add<MedicationStatement>({ ...base, status: 'completed', dosage: [{ text: 'prednisolone as directed' }] });
+  else if (kind === 'status-unknown')
+    b.add<MedicationStatement>({
+      ...base,
+      status: 'unknown',
+      dosage: [{ route: ORAL, timing: dailyTiming({}), doseAndRate: [{ doseQuantity: mg(10) }] }],
+    });
   else if (kind === 'prn-range')
-    b.add<MedicationStatement>({ ...base, status: 'completed', dosage: [{ asNeededBoolean: true, route: ORAL, timing: dailyTiming({}), doseAndRate: [{ doseRange: { low: mg(5), high: mg(10) } }] }] });
-  else b.add<MedicationStatement>({ ...base, status: 'completed', dosage: [{ route: ORAL, timing: dailyTiming({}), doseAndRate: [{ doseQuantity: { value: 0.5, unit: 'mg/kg', system: UCUM, code: 'mg/kg' } }] }] });
+    b.add<MedicationStatement>({
+      ...base,
+      status: 'completed',
+      dosage: [
+        {
+          asNeededBoolean: true,
+          route: ORAL,
+          timing: dailyTiming({}),
+          doseAndRate: [{ doseRange: { low: mg(5), high: mg(10) } }],
+        },
+      ],
+    });
+  else
+    b.add<MedicationStatement>({
+      ...base,
+      status: 'completed',
+      dosage: [
+        {
+          route: ORAL,
+          timing: dailyTiming({}),
+          doseAndRate: [{ doseQuantity: { value: 0.5, unit: 'mg/kg', system: UCUM, code: 'mg/kg' } }],
+        },
+      ],
+    });
 }
 
 function priorWbMri(b: PatientBuilder, day: number, finding: boolean): void {
@@ -301,7 +436,9 @@ function priorWbMri(b: PatientBuilder, day: number, finding: boolean): void {
     effectiveDateTime: `${isoFromDay(day)}T09:30:00+00:00`,
     issued: `${isoFromDay(day + 1)}T12:00:00+00:00`,
     imagingStudy: [{ reference: `ImagingStudy/${study.id}` }],
-    conclusion: finding ? 'Band-like STIR hyperintensity in the left femoral head consistent with osteonecrosis.' : 'No osteonecrosis.',
+    conclusion: finding
+      ? 'Band-like STIR hyperintensity in the left femoral head consistent with osteonecrosis.'
+      : 'No osteonecrosis.',
   });
 }
 
@@ -316,17 +453,30 @@ function myositisPatient(b: PatientBuilder, weightKg: number): void {
   const product = rnd.weighted(PRODUCTS);
   const switchAt = rnd.chance(0.15) ? 2 : Number.POSITIVE_INFINITY;
   const products = (i: number) => (i >= switchAt ? MP_TABLET : product);
-  const style = rnd.weighted<Style>([['taper-statement', 40], ['step-statements', 35], ['requests-and-statements', 25]]);
+  const style = rnd.weighted<Style>([
+    ['taper-statement', 40],
+    ['step-statements', 35],
+    ['requests-and-statements', 25],
+  ]);
   const maintenance = rnd.pick([5, 7.5, 10]);
   const ongoing = rnd.chance(0.75);
   const relapse = rnd.chance(0.2);
   const steps = taper(rnd, weightKg, maintenance);
   const stop = rnd.int(60, 400);
-  const effectiveStyle = switchAt !== Number.POSITIVE_INFINITY && style === 'taper-statement' ? 'step-statements' : style;
+  const effectiveStyle =
+    switchAt !== Number.POSITIVE_INFINITY && style === 'taper-statement' ? 'step-statements' : style;
   let next = recordCourse(b, steps, day, effectiveStyle, products, ongoing && !relapse, stop);
   if (relapse && next <= b.asOf) {
     if (rnd.chance(0.5)) next = pulse(b, next, 500);
-    recordCourse(b, [{ dose: 40, length: 28 }, { dose: 30, length: 14 }, { dose: 20, length: 28 }, { dose: maintenance }], next, 'step-statements', () => product, ongoing, stop);
+    recordCourse(
+      b,
+      [{ dose: 40, length: 28 }, { dose: 30, length: 14 }, { dose: 20, length: 28 }, { dose: maintenance }],
+      next,
+      'step-statements',
+      () => product,
+      ongoing,
+      stop,
+    );
   }
   if (rnd.chance(0.12)) dataQualityProblem(b, onset + rnd.int(0, Math.max(0, b.asOf - onset)));
   if (b.asOf - onset > 180 && rnd.chance(0.25)) priorWbMri(b, onset + rnd.int(90, b.asOf - onset), rnd.chance(0.2));
@@ -343,18 +493,48 @@ function otherPatient(b: PatientBuilder): void {
       resourceType: 'MedicationStatement',
       id: b.nextId('ms'),
       status: 'active',
-      medicationCodeableConcept: rx('745813', '120 ACTUAT budesonide 0.08 MG/ACTUAT / formoterol 0.0045 MG/ACTUAT Metered Dose Inhaler [Symbicort 80/4.5]'),
+      medicationCodeableConcept: rx(
+        '745813',
+        '120 ACTUAT budesonide 0.08 MG/ACTUAT / formoterol 0.0045 MG/ACTUAT Metered Dose Inhaler [Symbicort 80/4.5]',
+      ),
       subject: b.ref,
       effectivePeriod: { start: isoFromDay(onset) },
-      dosage: [{ route: INHALED, timing: { code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation', code: 'BID' }] } }, doseAndRate: [{ doseQuantity: { value: 2, unit: 'puff', system: UCUM, code: '{puff}' } }] }],
+      dosage: [
+        {
+          route: INHALED,
+          timing: {
+            code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation', code: 'BID' }] },
+          },
+          doseAndRate: [{ doseQuantity: { value: 2, unit: 'puff', system: UCUM, code: '{puff}' } }],
+        },
+      ],
     });
     for (let k = 0, n = rnd.int(1, 4); k < n; k++) {
       const s = onset + rnd.int(0, b.asOf - onset - 5);
-      recordCourse(b, [{ dose: 40, length: 5 }], s, 'step-statements', () => ({ concept: rx('312615', 'predniSONE 20 MG Oral Tablet'), tablet: 20, scale: 1 }), false, 0);
+      recordCourse(
+        b,
+        [{ dose: 40, length: 5 }],
+        s,
+        'step-statements',
+        () => ({ concept: rx('312615', 'predniSONE 20 MG Oral Tablet'), tablet: 20, scale: 1 }),
+        false,
+        0,
+      );
     }
   } else {
-    const steps = dx.snomed === '55464009' ? [{ dose: 30, length: 28 }, { dose: 20, length: 28 }, { dose: 10, length: 56 }, { dose: 5 }] : [{ dose: 5 }];
-    recordCourse(b, steps, onset, 'step-statements', () => ({ concept: rx('8638', 'prednisolone'), scale: 1 }), true, 0);
+    const steps =
+      dx.snomed === '55464009'
+        ? [{ dose: 30, length: 28 }, { dose: 20, length: 28 }, { dose: 10, length: 56 }, { dose: 5 }]
+        : [{ dose: 5 }];
+    recordCourse(
+      b,
+      steps,
+      onset,
+      'step-statements',
+      () => ({ concept: rx('8638', 'prednisolone'), scale: 1 }),
+      true,
+      0,
+    );
   }
 }
 
@@ -377,10 +557,18 @@ export function generateCohort(options: CohortOptions): Resource[] {
 }
 
 /** The cohort as a FHIR transaction Bundle (PUT with the stable ids, so loading it twice changes nothing). */
-export function cohortTransaction(resources: Resource[]): { resourceType: 'Bundle'; type: 'transaction'; entry: Array<{ fullUrl: string; resource: Resource; request: { method: 'PUT'; url: string } }> } {
+export function cohortTransaction(resources: Resource[]): {
+  resourceType: 'Bundle';
+  type: 'transaction';
+  entry: Array<{ fullUrl: string; resource: Resource; request: { method: 'PUT'; url: string } }>;
+} {
   return {
     resourceType: 'Bundle',
     type: 'transaction',
-    entry: resources.map((r) => ({ fullUrl: `${r.resourceType}/${r.id}`, resource: r, request: { method: 'PUT', url: `${r.resourceType}/${r.id}` } })),
+    entry: resources.map((r) => ({
+      fullUrl: `${r.resourceType}/${r.id}`,
+      resource: r,
+      request: { method: 'PUT', url: `${r.resourceType}/${r.id}` },
+    })),
   };
 }

@@ -6,11 +6,24 @@ import { z } from 'zod';
 import { type ExposureConfig, resolveExposureConfig } from '../exposure/config.ts';
 
 const envSchema = z.object({
-  PORT: z.coerce.number({ error: 'PORT must be a port number' }).int().min(0).max(65535, { error: 'PORT must be at most 65535' }).default(8080),
+  PORT: z.coerce
+    .number({ error: 'PORT must be a port number' })
+    .int()
+    .min(0)
+    .max(65535, { error: 'PORT must be at most 65535' })
+    .default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
-  OSTEOWATCH_COHORT_SIZE: z.coerce.number({ error: 'OSTEOWATCH_COHORT_SIZE must be a number' }).int().min(0).max(100_000).default(300),
+  OSTEOWATCH_COHORT_SIZE: z.coerce
+    .number({ error: 'OSTEOWATCH_COHORT_SIZE must be a number' })
+    .int()
+    .min(0)
+    .max(100_000)
+    .default(300),
   OSTEOWATCH_SEED: z.coerce.number({ error: 'OSTEOWATCH_SEED must be an integer' }).int().default(42),
-  OSTEOWATCH_AS_OF: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'OSTEOWATCH_AS_OF must be YYYY-MM-DD' }).optional(),
+  OSTEOWATCH_AS_OF: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'OSTEOWATCH_AS_OF must be YYYY-MM-DD' })
+    .optional(),
   OSTEOWATCH_EXPOSURE_CONFIG: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -31,7 +44,9 @@ export class EnvError extends Error {}
 export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    throw new EnvError(`Invalid configuration:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+    throw new EnvError(
+      `Invalid configuration:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`).join('\n')}`,
+    );
   }
   const e = parsed.data;
   let exposureOverrides: unknown = {};
@@ -39,7 +54,9 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     try {
       exposureOverrides = JSON.parse(readFileSync(e.OSTEOWATCH_EXPOSURE_CONFIG, 'utf8'));
     } catch (err) {
-      throw new EnvError(`OSTEOWATCH_EXPOSURE_CONFIG: cannot read ${e.OSTEOWATCH_EXPOSURE_CONFIG} as JSON (${(err as Error).message})`);
+      throw new EnvError(
+        `OSTEOWATCH_EXPOSURE_CONFIG: cannot read ${e.OSTEOWATCH_EXPOSURE_CONFIG} as JSON (${(err as Error).message})`,
+      );
     }
   }
   return {

@@ -10,7 +10,9 @@ export const ROUTE_POLICIES = ['count', 'count-flag', 'exclude', 'exclude-flag']
 export type RoutePolicy = (typeof ROUTE_POLICIES)[number];
 
 const positiveMg = (what: string) =>
-  z.number({ error: `${what} must be a number of milligrams` }).positive({ error: `${what} must be greater than 0 mg` });
+  z
+    .number({ error: `${what} must be a number of milligrams` })
+    .positive({ error: `${what} must be greater than 0 mg` });
 
 const routePolicySchema = z.enum(ROUTE_POLICIES, {
   error: (i) => `route policy ${JSON.stringify(i.input)} is not one of ${ROUTE_POLICIES.join(', ')}`,
@@ -35,13 +37,26 @@ export const exposureConfigSchema = z
     /** Cumulative prednisolone-equivalent dose at which baseline WB-MRI screening is due (half-open: ≥). */
     thresholdMg: positiveMg('thresholdMg'),
     routePolicy: z.record(
-      z.enum(ROUTE_CLASSES, { error: (i) => `unknown route class ${JSON.stringify(i.input)}; use one of ${ROUTE_CLASSES.join(', ')}` }),
+      z.enum(ROUTE_CLASSES, {
+        error: (i) => `unknown route class ${JSON.stringify(i.input)}; use one of ${ROUTE_CLASSES.join(', ')}`,
+      }),
       routePolicySchema,
     ),
-    budesonide: z.union([
-      z.object({ policy: z.literal('exclude') }).strict(),
-      z.object({ policy: z.literal('count'), equivalentToPrednisolone5mg: positiveMg('budesonide.equivalentToPrednisolone5mg') }).strict(),
-    ], { error: 'budesonide must be { "policy": "exclude" } or { "policy": "count", "equivalentToPrednisolone5mg": <mg> }' }),
+    budesonide: z.union(
+      [
+        z.object({ policy: z.literal('exclude') }).strict(),
+        z
+          .object({
+            policy: z.literal('count'),
+            equivalentToPrednisolone5mg: positiveMg('budesonide.equivalentToPrednisolone5mg'),
+          })
+          .strict(),
+      ],
+      {
+        error:
+          'budesonide must be { "policy": "exclude" } or { "policy": "count", "equivalentToPrednisolone5mg": <mg> }',
+      },
+    ),
     /** How dose, frequency and count ranges are counted: upper bound (CDC default, safety side) or midpoint. */
     rangePolicy: z.enum(['upper', 'mid'], { error: 'rangePolicy must be "upper" or "mid"' }),
     /** PRN (asNeeded) doses: counted as if scheduled, or not counted; flagged either way. */
@@ -108,7 +123,10 @@ export function resolveExposureConfig(overrides: unknown = {}): ExposureConfig {
   const merged = {
     ...DEFAULT_EXPOSURE_CONFIG,
     ...o,
-    equivalentToPrednisolone5mg: { ...DEFAULT_EXPOSURE_CONFIG.equivalentToPrednisolone5mg, ...(o.equivalentToPrednisolone5mg ?? {}) },
+    equivalentToPrednisolone5mg: {
+      ...DEFAULT_EXPOSURE_CONFIG.equivalentToPrednisolone5mg,
+      ...(o.equivalentToPrednisolone5mg ?? {}),
+    },
     routePolicy: { ...DEFAULT_EXPOSURE_CONFIG.routePolicy, ...(o.routePolicy ?? {}) },
   };
   const result = exposureConfigSchema.safeParse(merged);

@@ -11,6 +11,10 @@ const MS_PER_DAY = 86_400_000;
 /** A day number: days since 1970-01-01. */
 export type Day = number;
 
+const isLeap = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const daysInMonth = (y: number, m: number): number => (m === 2 && isLeap(y) ? 29 : MONTH_DAYS[m - 1]!);
+
 const DATE_RE = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?/;
 
 export interface ParsedDate {
@@ -31,7 +35,10 @@ export function parseFhirDate(text: string | undefined): ParsedDate | undefined 
   const dayOfMonth = m[3] ? Number(m[3]) : 1;
   if (month < 1 || month > 12 || dayOfMonth < 1 || dayOfMonth > 31) return undefined;
   const precision = m[3] ? 'day' : m[2] ? 'month' : 'year';
-  const parsed: ParsedDate = { day: Date.UTC(year, month - 1, dayOfMonth) / MS_PER_DAY, precision };
+  // Reject dates that do not exist (2025-02-30) instead of letting Date roll them over.
+  if (dayOfMonth > daysInMonth(year, month)) return undefined;
+  const utc = Date.UTC(year, month - 1, dayOfMonth);
+  const parsed: ParsedDate = { day: utc / MS_PER_DAY, precision };
   if (text.length > 10 && text[10] === 'T') {
     const ms = Date.parse(text);
     if (!Number.isNaN(ms)) parsed.instantMs = ms;
@@ -48,13 +55,25 @@ export function endDayOf(parsed: ParsedDate): Day {
 }
 
 export function dayFromIso(date: string): Day {
-  const parsed = parseFhirDate(date);
-  if (!parsed || parsed.precision !== 'day') throw new Error(`Not a calendar date (YYYY-MM-DD): ${date}`);
+  const parsed = /^\d{4}-\d{2}-\d{2}$/.test(date) ? parseFhirDate(date) : undefined;
+  if (parsed?.precision !== 'day') throw new Error(`Not a calendar date (YYYY-MM-DD): ${date}`);
   return parsed.day;
 }
 
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
+
+/** Day number → "YYYY-MM-DD" (Hinnant's civil-from-days; Date#toISOString was the engine's hot spot). */
 export function isoFromDay(day: Day): string {
-  return new Date(day * MS_PER_DAY).toISOString().slice(0, 10);
+  const z = day + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  return `${y}-${pad2(m)}-${pad2(d)}`;
 }
 
 /** Adds calendar months, clamping to the month's last day (31 Jan + 1 month = 28/29 Feb). */

@@ -35,7 +35,8 @@ export function findDuplicates(
     for (const k of identifierKeys(record.identifier)) requestKeys.set(`id:${k}`, src);
   }
   const marks = new Map<string, string>();
-  const isQuantified = (e: RecordEvaluation): boolean => (e.status === 'counted' || e.status === 'excluded') && e.days.size > 0;
+  const isQuantified = (e: RecordEvaluation): boolean =>
+    (e.status === 'counted' || e.status === 'excluded') && e.days.size > 0;
 
   for (const { record, evaluation } of records) {
     if (record.resourceType === 'MedicationRequest' || !isQuantified(evaluation)) continue;

@@ -3,15 +3,15 @@
  * where it is given in tablets or millilitres.
  */
 import type { Dosage, Quantity, Range } from '@medplum/fhirtypes';
-import type { RangePolicy } from './timing.ts';
 import type { MedicationFacts } from './medication.ts';
+import type { RangePolicy } from './timing.ts';
 import { doseAmount } from './units.ts';
 
 export type DoseResult =
   | { ok: true; mg: number; label: string; notes: Array<{ code: 'dose-range'; message: string }> }
   | { ok: false; code: 'no-dose' | 'dose-unit-unknown' | 'weight-based-dose' | 'strength-unknown'; message: string };
 
-const fmt = (n: number): string => String(+n.toFixed(4));
+const fmt = (n: number): string => String(Math.round(n * 10000) / 10000);
 
 /** Converts a dose quantity to ingredient mg using the medication's strength. */
 export function quantityToMg(q: Quantity, facts: MedicationFacts): DoseResult {
@@ -23,30 +23,65 @@ export function quantityToMg(q: Quantity, facts: MedicationFacts): DoseResult {
     case 'volume': {
       const perMl = facts.strength.mgPerMl;
       if (perMl === undefined)
-        return { ok: false, code: 'strength-unknown', message: `dose of ${fmt(amount.mL)} mL but no mg/mL strength is known for "${facts.label}"` };
-      return { ok: true, mg: amount.mL * perMl, label: `${fmt(amount.mL * perMl)} mg (${fmt(amount.mL)} mL × ${fmt(perMl)} mg/mL)`, notes: [] };
+        return {
+          ok: false,
+          code: 'strength-unknown',
+          message: `dose of ${fmt(amount.mL)} mL but no mg/mL strength is known for "${facts.label}"`,
+        };
+      return {
+        ok: true,
+        mg: amount.mL * perMl,
+        label: `${fmt(amount.mL * perMl)} mg (${fmt(amount.mL)} mL × ${fmt(perMl)} mg/mL)`,
+        notes: [],
+      };
     }
     case 'count': {
       const perUnit = facts.strength.mgPerUnit;
       if (perUnit === undefined)
-        return { ok: false, code: 'strength-unknown', message: `dose of ${fmt(amount.count)} ${amount.unit} but no strength per ${amount.unit} is known for "${facts.label}"` };
-      return { ok: true, mg: amount.count * perUnit, label: `${fmt(amount.count * perUnit)} mg (${fmt(amount.count)} ${amount.unit.replace(/[{}]/g, '')} × ${fmt(perUnit)} mg)`, notes: [] };
+        return {
+          ok: false,
+          code: 'strength-unknown',
+          message: `dose of ${fmt(amount.count)} ${amount.unit} but no strength per ${amount.unit} is known for "${facts.label}"`,
+        };
+      return {
+        ok: true,
+        mg: amount.count * perUnit,
+        label: `${fmt(amount.count * perUnit)} mg (${fmt(amount.count)} ${amount.unit.replace(/[{}]/g, '')} × ${fmt(perUnit)} mg)`,
+        notes: [],
+      };
     }
     case 'per-weight':
-      return { ok: false, code: 'weight-based-dose', message: `weight-based dose (${amount.unit}) cannot be converted without the patient's weight` };
+      return {
+        ok: false,
+        code: 'weight-based-dose',
+        message: `weight-based dose (${amount.unit}) cannot be converted without the patient's weight`,
+      };
     default:
-      return { ok: false, code: 'dose-unit-unknown', message: `dose unit "${amount.unit}" is not a mass, volume or countable dose unit` };
+      return {
+        ok: false,
+        code: 'dose-unit-unknown',
+        message: `dose unit "${amount.unit}" is not a mass, volume or countable dose unit`,
+      };
   }
 }
 
 function rangeToQuantity(range: Range, policy: RangePolicy): { q?: Quantity; message: string } {
   const { low, high } = range;
   if (high?.value !== undefined && low?.value !== undefined) {
-    if (policy === 'upper') return { q: high, message: `dose range ${low.value}–${high.value} ${high.unit ?? high.code ?? ''} counted at its upper bound` };
-    return { q: { ...high, value: (low.value + high.value) / 2 }, message: `dose range ${low.value}–${high.value} ${high.unit ?? high.code ?? ''} counted at its midpoint` };
+    if (policy === 'upper')
+      return {
+        q: high,
+        message: `dose range ${low.value}–${high.value} ${high.unit ?? high.code ?? ''} counted at its upper bound`,
+      };
+    return {
+      q: { ...high, value: (low.value + high.value) / 2 },
+      message: `dose range ${low.value}–${high.value} ${high.unit ?? high.code ?? ''} counted at its midpoint`,
+    };
   }
-  if (high?.value !== undefined) return { q: high, message: `dose range up to ${high.value} counted at its upper bound` };
-  if (low?.value !== undefined) return { q: low, message: `dose range from ${low.value} with no upper bound counted at its lower bound` };
+  if (high?.value !== undefined)
+    return { q: high, message: `dose range up to ${high.value} counted at its upper bound` };
+  if (low?.value !== undefined)
+    return { q: low, message: `dose range from ${low.value} with no upper bound counted at its lower bound` };
   return { message: 'empty dose range' };
 }
 
@@ -64,5 +99,9 @@ export function dosageDoseMg(dosage: Dosage, facts: MedicationFacts, policy: Ran
     if (r.ok) r.notes.push({ code: 'dose-range', message });
     return r;
   }
-  return { ok: false, code: 'no-dose', message: dosage.text ? `no structured dose (text: "${dosage.text}")` : 'no dose given' };
+  return {
+    ok: false,
+    code: 'no-dose',
+    message: dosage.text ? `no structured dose (text: "${dosage.text}")` : 'no dose given',
+  };
 }

@@ -46,7 +46,11 @@ export function resourcesFromBundle(bundle: Bundle): { resources: Resource[]; fu
 export function computeExposure(input: ExposureInput): ExposureSummary {
   const config = input.config ?? DEFAULT_EXPOSURE_CONFIG;
   const asOf: Day = dayFromIso(input.asOf);
-  const patientKey = input.patient ? (input.patient.includes('/') ? input.patient : `Patient/${input.patient}`) : undefined;
+  const patientKey = input.patient
+    ? input.patient.includes('/')
+      ? input.patient
+      : `Patient/${input.patient}`
+    : undefined;
 
   const medications = new Map<string, Medication>();
   const records: Array<{ record: MedicationRecord; fullUrl?: string }> = [];
@@ -91,7 +95,10 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
   }
 
   const duplicates = new Map(findDuplicates(evaluated).map((d) => [d.source, d.countedVia]));
-  const perDay = new Map<Day, number>();
+  // Counted mg per day in a dense array from the earliest counted day to the as-of day.
+  let minDay = asOf + 1;
+  for (const { evaluation: ev } of evaluated) for (const day of ev.days.keys()) if (day < minDay) minDay = day;
+  const perDay = new Float64Array(Math.max(0, asOf - minDay + 1));
   const contributions: Contribution[] = [];
   let anyQuantified = false;
   let anyUnquantified = false;
@@ -101,15 +108,20 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
     issues.push(...ev.issues);
     const countedVia = duplicates.get(ev.source);
     let ingredientMg = 0;
-    for (const mg of ev.days.values()) ingredientMg += mg;
-    const days = [...ev.days.keys()].sort((a, b) => a - b);
+    let first = Number.POSITIVE_INFINITY;
+    let last = Number.NEGATIVE_INFINITY;
+    for (const [day, dmg] of ev.days) {
+      ingredientMg += dmg;
+      if (day < first) first = day;
+      if (day > last) last = day;
+    }
     let status = ev.status;
     if (countedVia && status !== 'unquantified') status = 'duplicate';
     const factor = ev.factor;
     let mg: number | null = null;
     if (status === 'counted' && factor !== null) {
       mg = ingredientMg * factor;
-      for (const [day, dmg] of ev.days) perDay.set(day, (perDay.get(day) ?? 0) + dmg * factor);
+      for (const [day, dmg] of ev.days) perDay[day - minDay]! += dmg * factor;
       currentDaily += ev.currentDailyIngredientMg * factor;
       if (ev.days.size > 0) anyQuantified = true;
     } else if (status === 'excluded' || status === 'duplicate') {
@@ -118,8 +130,12 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
     if (ev.partial) anyUnquantified = true;
     const head = `${ev.ingredient} ${ev.route}`;
     const body = ev.steps.length ? ev.steps.join('; ') : 'not quantified';
-    const eq = factor !== null && factor !== 1 && status === 'counted' ? ` → × ${fmt(factor)} = ${fmt(mg ?? 0)} mg prednisolone-equivalent` : '';
-    const tail = status === 'duplicate' ? ` (counted via ${countedVia})` : status === 'excluded' ? ' (not counted)' : '';
+    const eq =
+      factor !== null && factor !== 1 && status === 'counted'
+        ? ` → × ${fmt(factor)} = ${fmt(mg ?? 0)} mg prednisolone-equivalent`
+        : '';
+    const tail =
+      status === 'duplicate' ? ` (counted via ${countedVia})` : status === 'excluded' ? ' (not counted)' : '';
     contributions.push({
       source: ev.source,
       resourceType: ev.resourceType,
@@ -128,8 +144,8 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
       mg: mg === null ? null : round2(mg),
       ingredientMg: ev.status === 'unquantified' && ev.days.size === 0 ? null : round2(ingredientMg),
       days: ev.days.size,
-      firstDay: days.length ? isoFromDay(days[0]!) : null,
-      lastDay: days.length ? isoFromDay(days[days.length - 1]!) : null,
+      firstDay: ev.days.size ? isoFromDay(first) : null,
+      lastDay: ev.days.size ? isoFromDay(last) : null,
       status,
       derivation: `${head}: ${body}${eq}${tail}`,
       ...(countedVia ? { countedVia } : {}),
@@ -139,12 +155,13 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
   const timeline: TimelineDay[] = [];
   let running = 0;
   let crossedOn: string | null = null;
-  for (const day of [...perDay.keys()].sort((a, b) => a - b)) {
-    const mg = perDay.get(day)!;
+  for (let i = 0; i < perDay.length; i++) {
+    const mg = perDay[i]!;
     if (mg <= 0) continue;
     running += mg;
-    timeline.push({ date: isoFromDay(day), mg: round2(mg), cumulativeMg: round2(running) });
-    if (crossedOn === null && running >= config.thresholdMg - 1e-9) crossedOn = isoFromDay(day);
+    const date = isoFromDay(minDay + i);
+    timeline.push({ date, mg: round2(mg), cumulativeMg: round2(running) });
+    if (crossedOn === null && running >= config.thresholdMg - 1e-9) crossedOn = date;
   }
   const hasUnknown = anyUnquantified || issues.some((i) => i.severity === 'error');
   const cumulativeMg = anyQuantified ? round2(running) : hasUnknown ? null : 0;
@@ -153,7 +170,9 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
     const daysNeeded = Math.ceil((config.thresholdMg - running) / currentDaily - 1e-9);
     projectedOn = isoFromDay(asOf + Math.max(1, daysNeeded));
   }
-  contributions.sort((a, b) => (a.firstDay ?? '9999').localeCompare(b.firstDay ?? '9999') || a.source.localeCompare(b.source));
+  contributions.sort(
+    (a, b) => (a.firstDay ?? '9999').localeCompare(b.firstDay ?? '9999') || a.source.localeCompare(b.source),
+  );
   return {
     ...(input.patient ? { patient: patientKey!.replace(/^Patient\//, '') } : {}),
     asOf: isoFromDay(asOf),

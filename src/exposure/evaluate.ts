@@ -23,7 +23,7 @@ import { dosageDoseMg, quantityToMg } from './dose.ts';
 import type { IngredientId } from './ingredients.ts';
 import { type MedicationFacts, resolveMedication } from './medication.ts';
 import { type RouteClass, routeClassFromConcept } from './routes.ts';
-import { type DosePattern, dosePattern, dosesPerDay, isTimingProblem, layDoses } from './timing.ts';
+import { dosePattern, dosesPerDay, isTimingProblem, layDoses } from './timing.ts';
 import type { ContributionStatus, ExposureIssue, IssueCode, MedicationRecordType, Severity } from './types.ts';
 import { doseAmount, durationDays, durationUnit } from './units.ts';
 
@@ -70,7 +70,7 @@ const COUNTED_STATUS: Record<MedicationRecordType, Set<string>> = {
 };
 const NOT_ORDERS = new Set(['proposal', 'plan', 'option']);
 
-const fmt = (n: number): string => String(+n.toFixed(2));
+const fmt = (n: number): string => String(Math.round(n * 100) / 100);
 
 class Collector {
   readonly issues: ExposureIssue[] = [];
@@ -81,37 +81,58 @@ class Collector {
   }
   add(code: IssueCode, message: string, severity: Severity): void {
     if (severity === 'error') this.partial = true;
-    if (!this.issues.some((i) => i.code === code && i.message === message)) this.issues.push({ source: this.source, code, message, severity });
+    if (!this.issues.some((i) => i.code === code && i.message === message))
+      this.issues.push({ source: this.source, code, message, severity });
   }
 }
 
 /** Sentinel: the record is not a glucocorticoid or has a status that counts nothing without an issue. */
 export const IGNORED = null;
 
-export function evaluateRecord(record: MedicationRecord, ctx: EvaluationContext): RecordEvaluation | typeof IGNORED | { unidentified: ExposureIssue } {
+export function evaluateRecord(
+  record: MedicationRecord,
+  ctx: EvaluationContext,
+): RecordEvaluation | typeof IGNORED | { unidentified: ExposureIssue } {
   const resourceType = record.resourceType as MedicationRecordType;
   const source = `${resourceType}/${record.id ?? '(no id)'}`;
   const c = new Collector(source);
   const status = (record.status ?? 'unknown') as string;
   const isDraft = ctx.countDrafts && resourceType === 'MedicationRequest' && status === 'draft';
   if (SILENT_STATUS[resourceType].has(status) && !isDraft) return IGNORED;
-  if (resourceType === 'MedicationRequest' && NOT_ORDERS.has((record as MedicationRequest).intent ?? 'order')) return IGNORED;
+  if (resourceType === 'MedicationRequest' && NOT_ORDERS.has((record as MedicationRequest).intent ?? 'order'))
+    return IGNORED;
 
   const ref = (record as MedicationStatement).medicationReference;
   const concept = (record as MedicationStatement).medicationCodeableConcept;
   const medication = ref ? ctx.medication(record, ref) : undefined;
   if (ref && !medication && !ref.display && !concept) {
-    return { unidentified: { source, code: 'medication-unresolved', message: `medicationReference ${ref.reference ?? '(none)'} could not be resolved`, severity: 'error' } };
+    return {
+      unidentified: {
+        source,
+        code: 'medication-unresolved',
+        message: `medicationReference ${ref.reference ?? '(none)'} could not be resolved`,
+        severity: 'error',
+      },
+    };
   }
   const resolution = resolveMedication(concept, medication, ref?.display);
   if (resolution.kind === 'not-glucocorticoid') {
     if (ref && !medication && !ref.display) {
-      return { unidentified: { source, code: 'medication-unresolved', message: `medicationReference ${ref.reference ?? '(none)'} could not be resolved`, severity: 'error' } };
+      return {
+        unidentified: {
+          source,
+          code: 'medication-unresolved',
+          message: `medicationReference ${ref.reference ?? '(none)'} could not be resolved`,
+          severity: 'error',
+        },
+      };
     }
     return IGNORED;
   }
   if (resolution.kind === 'unidentified') {
-    return { unidentified: { source, code: 'medication-unidentified', message: resolution.message, severity: 'error' } };
+    return {
+      unidentified: { source, code: 'medication-unidentified', message: resolution.message, severity: 'error' },
+    };
   }
   const facts = resolution.facts;
   for (const n of facts.notes) c.add(n.code, n.message, n.code === 'ingredient-from-text' ? 'warning' : 'warning');
@@ -145,7 +166,11 @@ export function evaluateRecord(record: MedicationRecord, ctx: EvaluationContext)
   const eq = ctx.config.equivalentToPrednisolone5mg as Record<string, number>;
   if (facts.ingredient.id === 'budesonide') {
     if (ctx.config.budesonide.policy === 'exclude') {
-      c.add('budesonide-excluded', 'budesonide exposure present, not counted (no accepted systemic equivalence)', 'info');
+      c.add(
+        'budesonide-excluded',
+        'budesonide exposure present, not counted (no accepted systemic equivalence)',
+        'info',
+      );
       ev.status = 'excluded';
     } else {
       ev.factor = 5 / ctx.config.budesonide.equivalentToPrednisolone5mg;
@@ -154,7 +179,11 @@ export function evaluateRecord(record: MedicationRecord, ctx: EvaluationContext)
   } else if (eq[facts.ingredient.id] !== undefined) {
     ev.factor = 5 / eq[facts.ingredient.id]!;
   } else {
-    c.add('no-equivalence-factor', `"${facts.label}" is a glucocorticoid with no prednisolone equivalence; not counted`, 'error');
+    c.add(
+      'no-equivalence-factor',
+      `"${facts.label}" is a glucocorticoid with no prednisolone equivalence; not counted`,
+      'error',
+    );
     ev.status = 'unquantified';
   }
 
@@ -169,7 +198,8 @@ export function evaluateRecord(record: MedicationRecord, ctx: EvaluationContext)
   // A record excluded by policy is listed, not quantified: its dose problems would not change the total.
   if (ev.status === 'excluded') return ev;
 
-  if (resourceType === 'MedicationAdministration') evaluateAdministration(record as MedicationAdministration, facts, ctx, ev, c);
+  if (resourceType === 'MedicationAdministration')
+    evaluateAdministration(record as MedicationAdministration, facts, ctx, ev, c);
   else evaluateRegimen(record as MedicationStatement | MedicationRequest, facts, ctx, ev, c);
 
   ev.partial = c.partial;
@@ -182,7 +212,11 @@ function applyRoutePolicy(ev: RecordEvaluation, ctx: EvaluationContext, c: Colle
   if (ev.status === 'excluded' && (policy === 'exclude' || policy === 'exclude-flag')) return;
   if (policy === 'exclude' || policy === 'exclude-flag') {
     if (ev.status === 'counted') ev.status = 'excluded';
-    c.add('route-excluded', `${ev.route} route is not counted as systemic exposure`, policy === 'exclude-flag' ? 'warning' : 'info');
+    c.add(
+      'route-excluded',
+      `${ev.route} route is not counted as systemic exposure`,
+      policy === 'exclude-flag' ? 'warning' : 'info',
+    );
   } else if (policy === 'count-flag') {
     if (ev.route === 'unknown') c.add('route-unknown', 'no route or dose form given; counted as systemic', 'warning');
     else c.add('route-flagged', `${ev.route} route counted as systemic exposure (flagged)`, 'warning');
@@ -240,7 +274,11 @@ function evaluateAdministration(
     return;
   }
   ev.days.set(when.day, mg);
-  ev.steps.push(label.endsWith(' mg') && !label.includes('×') ? `${label} on ${isoFromDay(when.day)}` : `${label} on ${isoFromDay(when.day)} = ${fmt(mg)} mg`);
+  ev.steps.push(
+    label.endsWith(' mg') && !label.includes('×')
+      ? `${label} on ${isoFromDay(when.day)}`
+      : `${label} on ${isoFromDay(when.day)} = ${fmt(mg)} mg`,
+  );
 }
 
 function rateMgPerHour(rq: Quantity | undefined, rr: Ratio | undefined, facts: MedicationFacts): number | string {
@@ -250,8 +288,13 @@ function rateMgPerHour(rq: Quantity | undefined, rr: Ratio | undefined, facts: M
     const r = quantityToMg(rr.numerator, facts);
     if (!r.ok) return r.message;
     amountMg = r.mg;
-    const hours = durationDays({ value: rr.denominator?.value ?? 1, code: rr.denominator?.code, unit: rr.denominator?.unit });
-    if (hours === undefined) return `infusion rate denominator "${durationUnit(rr.denominator ?? {})}" is not a time unit`;
+    const hours = durationDays({
+      value: rr.denominator?.value ?? 1,
+      code: rr.denominator?.code,
+      unit: rr.denominator?.unit,
+    });
+    if (hours === undefined)
+      return `infusion rate denominator "${durationUnit(rr.denominator ?? {})}" is not a time unit`;
     perHours = hours * 24;
   } else if (rq) {
     const unit = (rq.code ?? rq.unit ?? '').replace(/\s/g, '');
@@ -275,21 +318,31 @@ interface RecordWindow {
   /** Explicit end of the record, inclusive. */
   end?: Day;
   /** How an open end is closed when no step bounds it. */
-  openEnd: 'as-of' | 'single-day' | 'unknown' | { supplyDays: number } | { supplyQuantity: ReturnType<typeof doseAmount> };
+  openEnd:
+    | 'as-of'
+    | 'single-day'
+    | 'unknown'
+    | { supplyDays: number }
+    | { supplyQuantity: ReturnType<typeof doseAmount> };
 }
 
 function statementWindow(s: MedicationStatement): RecordWindow {
   if (s.effectivePeriod) {
     const start = parseFhirDate(s.effectivePeriod.start);
     const end = parseFhirDate(s.effectivePeriod.end);
-    return { start: start?.day, end: end ? endDayOf(end) : undefined, openEnd: s.status === 'active' ? 'as-of' : 'unknown' };
+    return {
+      start: start?.day,
+      end: end ? endDayOf(end) : undefined,
+      openEnd: s.status === 'active' ? 'as-of' : 'unknown',
+    };
   }
   const at = parseFhirDate(s.effectiveDateTime);
   return { start: at?.day, openEnd: s.status === 'active' ? 'as-of' : 'single-day' };
 }
 
 function requestWindow(r: MedicationRequest, ctx: EvaluationContext): RecordWindow {
-  const firstBounds = r.dosageInstruction?.find((d) => d.timing?.repeat?.boundsPeriod?.start)?.timing?.repeat?.boundsPeriod;
+  const firstBounds = r.dosageInstruction?.find((d) => d.timing?.repeat?.boundsPeriod?.start)?.timing?.repeat
+    ?.boundsPeriod;
   const start =
     parseFhirDate(firstBounds?.start)?.day ??
     parseFhirDate(r.dispenseRequest?.validityPeriod?.start)?.day ??
@@ -303,7 +356,12 @@ function requestWindow(r: MedicationRequest, ctx: EvaluationContext): RecordWind
   if (r.dispenseRequest?.quantity) {
     const q = doseAmount(r.dispenseRequest.quantity);
     if (q && q.kind !== 'unknown' && q.kind !== 'per-weight' && repeats >= 1) {
-      const scaled = q.kind === 'mass' ? { ...q, mg: q.mg * repeats } : q.kind === 'volume' ? { ...q, mL: q.mL * repeats } : { ...q, count: q.count * repeats };
+      const scaled =
+        q.kind === 'mass'
+          ? { ...q, mg: q.mg * repeats }
+          : q.kind === 'volume'
+            ? { ...q, mL: q.mL * repeats }
+            : { ...q, count: q.count * repeats };
       return { start, openEnd: { supplyQuantity: scaled } };
     }
   }
@@ -311,13 +369,6 @@ function requestWindow(r: MedicationRequest, ctx: EvaluationContext): RecordWind
   if (validityEnd) return { start, end: endDayOf(validityEnd), openEnd: 'unknown' };
   const isDraft = ctx.countDrafts && r.status === 'draft';
   return { start, openEnd: r.status === 'active' || isDraft ? 'as-of' : 'unknown' };
-}
-
-interface Step {
-  dosage: Dosage;
-  pattern: DosePattern;
-  doseMg: number;
-  doseLabel: string;
 }
 
 function evaluateRegimen(
@@ -328,12 +379,15 @@ function evaluateRegimen(
   c: Collector,
 ): void {
   const isStatement = record.resourceType === 'MedicationStatement';
-  const dosages = (isStatement ? (record as MedicationStatement).dosage : (record as MedicationRequest).dosageInstruction) ?? [];
+  const dosages =
+    (isStatement ? (record as MedicationStatement).dosage : (record as MedicationRequest).dosageInstruction) ?? [];
   if (dosages.length === 0) {
     c.add('no-dosage', 'no dosage instruction; the dose cannot be computed', 'error');
     return;
   }
-  const window = isStatement ? statementWindow(record as MedicationStatement) : requestWindow(record as MedicationRequest, ctx);
+  const window = isStatement
+    ? statementWindow(record as MedicationStatement)
+    : requestWindow(record as MedicationRequest, ctx);
   if (window.start === undefined) {
     c.add('no-start-date', 'no start date (effective[x], boundsPeriod.start or authoredOn)', 'error');
     return;
@@ -344,7 +398,9 @@ function evaluateRegimen(
   const anySeq = indexed.some((x) => !Number.isNaN(x.seq));
   const groups: Dosage[][] = [];
   if (anySeq) {
-    const sorted = [...indexed].sort((a, b) => (Number.isNaN(a.seq) ? Infinity : a.seq) - (Number.isNaN(b.seq) ? Infinity : b.seq) || a.i - b.i);
+    const sorted = [...indexed].sort(
+      (a, b) => (Number.isNaN(a.seq) ? Infinity : a.seq) - (Number.isNaN(b.seq) ? Infinity : b.seq) || a.i - b.i,
+    );
     let current: number | undefined;
     for (const x of sorted) {
       if (groups.length === 0 || x.seq !== current || Number.isNaN(x.seq)) groups.push([]);
@@ -354,7 +410,11 @@ function evaluateRegimen(
   } else {
     // Without sequence numbers, several dosages with their own bounds are steps; without bounds they are
     // concurrent parts of one day (e.g. 10 mg morning + 5 mg evening).
-    const allBounded = dosages.length > 1 && dosages.every((d) => d.timing?.repeat?.boundsPeriod || d.timing?.repeat?.boundsDuration || d.timing?.repeat?.count);
+    const allBounded =
+      dosages.length > 1 &&
+      dosages.every(
+        (d) => d.timing?.repeat?.boundsPeriod || d.timing?.repeat?.boundsDuration || d.timing?.repeat?.count,
+      );
     if (allBounded) for (const d of dosages) groups.push([d]);
     else groups.push([...dosages]);
   }
@@ -401,14 +461,19 @@ function evaluateStep(
   for (const n of pattern.notes) c.add(n.code, n.message, 'warning');
   if (dosage.asNeededBoolean || dosage.asNeededCodeableConcept) {
     const counted = ctx.config.asNeededPolicy === 'count';
-    c.add('as-needed', counted ? 'as-needed (PRN) dose counted as if taken as scheduled' : 'as-needed (PRN) dose not counted', counted ? 'warning' : 'error');
+    c.add(
+      'as-needed',
+      counted ? 'as-needed (PRN) dose counted as if taken as scheduled' : 'as-needed (PRN) dose not counted',
+      counted ? 'warning' : 'error',
+    );
     if (!counted) return undefined;
   }
 
   const repeat = dosage.timing?.repeat;
   const bp = repeat?.boundsPeriod;
   let start = parseFhirDate(bp?.start)?.day ?? cursor;
-  if (window.start !== undefined && ev.resourceType === 'MedicationStatement' && bp?.start === undefined) start = Math.max(start, cursor);
+  if (window.start !== undefined && ev.resourceType === 'MedicationStatement' && bp?.start === undefined)
+    start = Math.max(start, cursor);
   let end: Day | undefined;
   const bpEnd = parseFhirDate(bp?.end);
   if (bpEnd) end = endDayOf(bpEnd);
@@ -449,12 +514,22 @@ function evaluateStep(
       c.add('duration-from-supply', `duration taken from the expected supply (${open.supplyDays} d)`, 'info');
     } else {
       const q = open.supplyQuantity!;
-      const doseUnits = dosage.doseAndRate?.[0]?.doseQuantity ? doseAmount(dosage.doseAndRate[0].doseQuantity) : undefined;
+      const doseUnits = dosage.doseAndRate?.[0]?.doseQuantity
+        ? doseAmount(dosage.doseAndRate[0].doseQuantity)
+        : undefined;
       let days: number | undefined;
-      if (q.kind === 'count' && doseUnits?.kind === 'count' && doseUnits.count > 0) days = q.count / (doseUnits.count * dailyDoses);
+      if (q.kind === 'count' && doseUnits?.kind === 'count' && doseUnits.count > 0)
+        days = q.count / (doseUnits.count * dailyDoses);
       else {
         // Convert the dispensed quantity to mg through the strength (P4) and divide by the daily mg.
-        const qMg = q.kind === 'mass' ? q.mg : q.kind === 'volume' ? (facts.strength.mgPerMl ?? Number.NaN) * q.mL : q.kind === 'count' ? (facts.strength.mgPerUnit ?? Number.NaN) * q.count : Number.NaN;
+        const qMg =
+          q.kind === 'mass'
+            ? q.mg
+            : q.kind === 'volume'
+              ? (facts.strength.mgPerMl ?? Number.NaN) * q.mL
+              : q.kind === 'count'
+                ? (facts.strength.mgPerUnit ?? Number.NaN) * q.count
+                : Number.NaN;
         days = qMg / (dose.mg * dailyDoses);
       }
       if (days === undefined || !Number.isFinite(days) || days <= 0) {
@@ -465,7 +540,8 @@ function evaluateStep(
       c.add('duration-from-supply', `duration taken from the dispensed quantity (${Math.ceil(days - 1e-9)} d)`, 'info');
     }
   }
-  if (recordEnd !== undefined && end !== undefined && ev.resourceType === 'MedicationStatement') end = Math.min(end, recordEnd);
+  if (recordEnd !== undefined && end !== undefined && ev.resourceType === 'MedicationStatement')
+    end = Math.min(end, recordEnd);
 
   const layEnd = Math.min(end ?? Number.POSITIVE_INFINITY, ctx.asOf);
   const perDose = dose.mg * pattern.doseScale;
@@ -486,7 +562,8 @@ function evaluateStep(
     });
     end = lastAll ?? lastDosing;
   }
-  if (end !== undefined && start <= ctx.asOf && ctx.asOf <= end) ev.currentDailyIngredientMg += perDose * dosesPerDay(pattern);
+  if (end !== undefined && start <= ctx.asOf && ctx.asOf <= end)
+    ev.currentDailyIngredientMg += perDose * dosesPerDay(pattern);
   else if (end === undefined && start <= ctx.asOf) ev.currentDailyIngredientMg += perDose * dosesPerDay(pattern);
 
   const ingredientMg = doses * perDose;
@@ -495,7 +572,9 @@ function evaluateStep(
   const perDoseLabel = pattern.doseScale === 1 ? dose.label : `${dose.label} × ${fmt(pattern.doseScale)}`;
   if (daily && first !== undefined) {
     const nDays = last! - first + 1;
-    ev.steps.push(`${pattern.dosesPerCycle} × ${perDoseLabel}/day × ${nDays} d = ${fmt(ingredientMg)} mg (${rangeText})`);
+    ev.steps.push(
+      `${pattern.dosesPerCycle} × ${perDoseLabel}/day × ${nDays} d = ${fmt(ingredientMg)} mg (${rangeText})`,
+    );
   } else {
     ev.steps.push(`${doses} doses × ${perDoseLabel} (${pattern.label}) = ${fmt(ingredientMg)} mg (${rangeText})`);
   }

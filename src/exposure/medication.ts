@@ -47,13 +47,19 @@ export type MedicationResolution =
   | { kind: 'unidentified'; message: string };
 
 const isRxnorm = (c: Coding): boolean => c.system === RXNORM || c.system === 'urn:oid:2.16.840.1.113883.6.88';
-const isAtc = (c: Coding): boolean => c.system === ATC || c.system === 'http://www.whocc.no/atc/' || c.system === 'urn:oid:2.16.840.1.113883.6.73';
+const isAtc = (c: Coding): boolean =>
+  c.system === ATC || c.system === 'http://www.whocc.no/atc/' || c.system === 'urn:oid:2.16.840.1.113883.6.73';
 const isSnomed = (c: Coding): boolean => c.system === SNOMED;
 
 function strengthFromRatio(r: Ratio | undefined): ProductStrength | undefined {
   if (!r?.numerator || !r.denominator) return undefined;
   const num = doseAmount(r.numerator);
-  const den = doseAmount({ value: r.denominator.value ?? 1, unit: r.denominator.unit, code: r.denominator.code, system: r.denominator.system });
+  const den = doseAmount({
+    value: r.denominator.value ?? 1,
+    unit: r.denominator.unit,
+    code: r.denominator.code,
+    system: r.denominator.system,
+  });
   if (num?.kind !== 'mass' || !den) return undefined;
   if (den.kind === 'count' && den.count > 0) return { mgPerUnit: num.mg / den.count };
   if (den.kind === 'volume' && den.mL > 0) return { mgPerMl: num.mg / den.mL };
@@ -107,7 +113,13 @@ function fromConcept(concept: CodeableConcept | undefined): MedicationFacts | 'n
   }
   for (const c of codings) {
     if (!c.code) continue;
-    const ing = isRxnorm(c) ? ingredientByRxnormIn(c.code) : isAtc(c) ? ingredientByAtc(c.code) : isSnomed(c) ? ingredientBySnomed(c.code) : undefined;
+    const ing = isRxnorm(c)
+      ? ingredientByRxnormIn(c.code)
+      : isAtc(c)
+        ? ingredientByAtc(c.code)
+        : isSnomed(c)
+          ? ingredientBySnomed(c.code)
+          : undefined;
     if (ing) {
       const by: RecognisedBy = isRxnorm(c) ? 'rxnorm-ingredient' : isAtc(c) ? 'atc' : 'snomed';
       // An ingredient code carries no strength; the product name in the text may.
@@ -133,7 +145,10 @@ function fromText(text: string | undefined): MedicationFacts | undefined {
   if (product) {
     const facts = fromProduct(product, 'text');
     if (hasStrength(product.strength)) facts.strengthSource = 'text';
-    facts.notes.push({ code: 'ingredient-from-text', message: `glucocorticoid recognised from text "${text}" (no code)` });
+    facts.notes.push({
+      code: 'ingredient-from-text',
+      message: `glucocorticoid recognised from text "${text}" (no code)`,
+    });
     return facts;
   }
   const ing = ingredientFromText(text);
@@ -165,7 +180,8 @@ export function resolveMedication(
   // Medication.ingredient: a coded or named glucocorticoid item, and its strength as a fallback.
   let ingredientStrength: ProductStrength | undefined;
   for (const item of medication?.ingredient ?? []) {
-    const itemFacts = fromConcept(item.itemCodeableConcept) ?? fromText(item.itemCodeableConcept?.text ?? item.itemReference?.display);
+    const itemFacts =
+      fromConcept(item.itemCodeableConcept) ?? fromText(item.itemCodeableConcept?.text ?? item.itemReference?.display);
     if (!itemFacts || itemFacts === 'not-glucocorticoid') continue;
     if (!facts) {
       facts = { ...itemFacts, recognisedBy: itemFacts.recognisedBy === 'text' ? 'text' : 'medication-ingredient' };
@@ -194,7 +210,9 @@ export function resolveMedication(
     }
   }
   if (!facts.formRoute && medication?.form) {
-    facts.formRoute = routeClassFromDoseForm(medication.form.text ?? medication.form.coding?.find((c) => c.display)?.display);
+    facts.formRoute = routeClassFromDoseForm(
+      medication.form.text ?? medication.form.coding?.find((c) => c.display)?.display,
+    );
   }
   return { kind: 'glucocorticoid', facts };
 }

@@ -54,30 +54,57 @@ const VERIFIED_RXCUI: Record<string, string> = {
  * like any other name; listing them here documents what the engine is tested against.
  */
 export const COMMON_PRODUCT_NAMES: readonly string[] = [
-  'prednisone 1 MG Oral Tablet', 'prednisone 2.5 MG Oral Tablet', 'prednisone 5 MG Oral Tablet',
-  'prednisone 10 MG Oral Tablet', 'prednisone 20 MG Oral Tablet', 'prednisone 50 MG Oral Tablet',
-  'prednisone 1 MG/ML Oral Solution', 'prednisone 5 MG Delayed Release Oral Tablet',
-  'prednisolone 5 MG Oral Tablet', 'prednisolone 1 MG Oral Tablet', 'prednisolone 25 MG Oral Tablet',
-  'prednisolone 3 MG/ML Oral Solution', 'prednisolone sodium phosphate 3 MG/ML Oral Solution',
+  'prednisone 1 MG Oral Tablet',
+  'prednisone 2.5 MG Oral Tablet',
+  'prednisone 5 MG Oral Tablet',
+  'prednisone 10 MG Oral Tablet',
+  'prednisone 20 MG Oral Tablet',
+  'prednisone 50 MG Oral Tablet',
+  'prednisone 1 MG/ML Oral Solution',
+  'prednisone 5 MG Delayed Release Oral Tablet',
+  'prednisolone 5 MG Oral Tablet',
+  'prednisolone 1 MG Oral Tablet',
+  'prednisolone 25 MG Oral Tablet',
+  'prednisolone 3 MG/ML Oral Solution',
+  'prednisolone sodium phosphate 3 MG/ML Oral Solution',
   'prednisolone 5 MG Disintegrating Oral Tablet',
-  'methylprednisolone 4 MG Oral Tablet', 'methylprednisolone 8 MG Oral Tablet', 'methylprednisolone 16 MG Oral Tablet',
-  'methylprednisolone 32 MG Oral Tablet', 'methylprednisolone sodium succinate 40 MG Injection',
-  'methylprednisolone sodium succinate 125 MG Injection', 'methylprednisolone sodium succinate 500 MG Injection',
-  'methylprednisolone sodium succinate 1000 MG Injection', 'methylprednisolone acetate 40 MG/ML Injectable Suspension',
+  'methylprednisolone 4 MG Oral Tablet',
+  'methylprednisolone 8 MG Oral Tablet',
+  'methylprednisolone 16 MG Oral Tablet',
+  'methylprednisolone 32 MG Oral Tablet',
+  'methylprednisolone sodium succinate 40 MG Injection',
+  'methylprednisolone sodium succinate 125 MG Injection',
+  'methylprednisolone sodium succinate 500 MG Injection',
+  'methylprednisolone sodium succinate 1000 MG Injection',
+  'methylprednisolone acetate 40 MG/ML Injectable Suspension',
   'methylprednisolone acetate 80 MG/ML Injectable Suspension',
-  'hydrocortisone 5 MG Oral Tablet', 'hydrocortisone 10 MG Oral Tablet', 'hydrocortisone 20 MG Oral Tablet',
-  'hydrocortisone sodium succinate 100 MG Injection', 'hydrocortisone sodium succinate 250 MG Injection',
+  'hydrocortisone 5 MG Oral Tablet',
+  'hydrocortisone 10 MG Oral Tablet',
+  'hydrocortisone 20 MG Oral Tablet',
+  'hydrocortisone sodium succinate 100 MG Injection',
+  'hydrocortisone sodium succinate 250 MG Injection',
   'cortisone acetate 25 MG Oral Tablet',
-  'dexamethasone 0.5 MG Oral Tablet', 'dexamethasone 0.75 MG Oral Tablet', 'dexamethasone 1 MG Oral Tablet',
-  'dexamethasone 2 MG Oral Tablet', 'dexamethasone 4 MG Oral Tablet', 'dexamethasone 6 MG Oral Tablet',
-  'dexamethasone 0.1 MG/ML Oral Solution', 'dexamethasone phosphate 4 MG/ML Injectable Solution',
+  'dexamethasone 0.5 MG Oral Tablet',
+  'dexamethasone 0.75 MG Oral Tablet',
+  'dexamethasone 1 MG Oral Tablet',
+  'dexamethasone 2 MG Oral Tablet',
+  'dexamethasone 4 MG Oral Tablet',
+  'dexamethasone 6 MG Oral Tablet',
+  'dexamethasone 0.1 MG/ML Oral Solution',
+  'dexamethasone phosphate 4 MG/ML Injectable Solution',
   'dexamethasone phosphate 10 MG/ML Injectable Solution',
-  'betamethasone 0.6 MG/ML Oral Solution', 'betamethasone sodium phosphate 3 MG/ML / betamethasone acetate 3 MG/ML Injectable Suspension',
-  'triamcinolone acetonide 40 MG/ML Injectable Suspension', 'triamcinolone acetonide 10 MG/ML Injectable Suspension',
+  'betamethasone 0.6 MG/ML Oral Solution',
+  'betamethasone sodium phosphate 3 MG/ML / betamethasone acetate 3 MG/ML Injectable Suspension',
+  'triamcinolone acetonide 40 MG/ML Injectable Suspension',
+  'triamcinolone acetonide 10 MG/ML Injectable Suspension',
   'triamcinolone hexacetonide 20 MG/ML Injectable Suspension',
-  'deflazacort 6 MG Oral Tablet', 'deflazacort 18 MG Oral Tablet', 'deflazacort 30 MG Oral Tablet',
-  'deflazacort 36 MG Oral Tablet', 'deflazacort 22.75 MG/ML Oral Suspension',
-  'budesonide 3 MG Delayed Release Oral Capsule', 'budesonide 9 MG Extended Release Oral Tablet',
+  'deflazacort 6 MG Oral Tablet',
+  'deflazacort 18 MG Oral Tablet',
+  'deflazacort 30 MG Oral Tablet',
+  'deflazacort 36 MG Oral Tablet',
+  'deflazacort 22.75 MG/ML Oral Suspension',
+  'budesonide 3 MG Delayed Release Oral Capsule',
+  'budesonide 9 MG Extended Release Oral Tablet',
 ];
 
 const STRENGTH_RE = /(\d+(?:\.\d+)?)\s*(MG|MCG|G)\b(?:\s*\/\s*(ML|ACTUAT|MG|G)\b)?/gi;
@@ -121,7 +148,11 @@ function parse(name: string, rxcui: string | undefined): Product | undefined {
     else if (per === undefined) strength.mgPerUnit = (strength.mgPerUnit ?? 0) + mg;
     // MG/ACTUAT and MG/MG (topical concentrations) have no systemic dose unit we can count.
   }
-  const doseForm = lastSegment.slice(lastMatchEnd).replace(/[{}()]/g, ' ').replace(/\s+/g, ' ').trim();
+  const doseForm = lastSegment
+    .slice(lastMatchEnd)
+    .replace(/[{}()]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return { rxcui, name, ingredient, strength, doseForm, formRoute: routeClassFromDoseForm(doseForm || name) };
 }
 

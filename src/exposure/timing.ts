@@ -34,27 +34,57 @@ export type TimingNote =
   | { code: 'timing-assumed-once-daily'; message: string }
   | { code: 'count-range'; message: string };
 
-export type TimingProblem = { code: 'period-without-unit' | 'unknown-period-unit' | 'unknown-timing-code'; message: string };
+export type TimingProblem = {
+  code: 'period-without-unit' | 'unknown-period-unit' | 'unknown-timing-code';
+  message: string;
+};
 
 const UNIT_MINUTES: Record<string, number> = { s: 1 / 60, min: 1, h: 60, d: 1440, wk: 10080 };
 const MINUTES_PER_DAY = 1440;
 
 const GTS_CODES: Record<string, { f: number; minutes?: number; months?: number }> = {
-  QD: { f: 1, minutes: 1440 }, QAM: { f: 1, minutes: 1440 }, AM: { f: 1, minutes: 1440 }, PM: { f: 1, minutes: 1440 },
-  QHS: { f: 1, minutes: 1440 }, HS: { f: 1, minutes: 1440 }, BED: { f: 1, minutes: 1440 }, DAILY: { f: 1, minutes: 1440 },
-  QOD: { f: 1, minutes: 2880 }, BID: { f: 2, minutes: 1440 }, TID: { f: 3, minutes: 1440 }, QID: { f: 4, minutes: 1440 },
-  Q1H: { f: 24, minutes: 1440 }, Q2H: { f: 12, minutes: 1440 }, Q3H: { f: 8, minutes: 1440 }, Q4H: { f: 6, minutes: 1440 },
-  Q6H: { f: 4, minutes: 1440 }, Q8H: { f: 3, minutes: 1440 }, Q12H: { f: 2, minutes: 1440 }, Q24H: { f: 1, minutes: 1440 },
-  Q36H: { f: 1, minutes: 2160 }, Q48H: { f: 1, minutes: 2880 }, Q72H: { f: 1, minutes: 4320 }, WK: { f: 1, minutes: 10080 },
-  QW: { f: 1, minutes: 10080 }, MO: { f: 1, months: 1 },
+  QD: { f: 1, minutes: 1440 },
+  QAM: { f: 1, minutes: 1440 },
+  AM: { f: 1, minutes: 1440 },
+  PM: { f: 1, minutes: 1440 },
+  QHS: { f: 1, minutes: 1440 },
+  HS: { f: 1, minutes: 1440 },
+  BED: { f: 1, minutes: 1440 },
+  DAILY: { f: 1, minutes: 1440 },
+  QOD: { f: 1, minutes: 2880 },
+  BID: { f: 2, minutes: 1440 },
+  TID: { f: 3, minutes: 1440 },
+  QID: { f: 4, minutes: 1440 },
+  Q1H: { f: 24, minutes: 1440 },
+  Q2H: { f: 12, minutes: 1440 },
+  Q3H: { f: 8, minutes: 1440 },
+  Q4H: { f: 6, minutes: 1440 },
+  Q6H: { f: 4, minutes: 1440 },
+  Q8H: { f: 3, minutes: 1440 },
+  Q12H: { f: 2, minutes: 1440 },
+  Q24H: { f: 1, minutes: 1440 },
+  Q36H: { f: 1, minutes: 2160 },
+  Q48H: { f: 1, minutes: 2880 },
+  Q72H: { f: 1, minutes: 4320 },
+  WK: { f: 1, minutes: 10080 },
+  QW: { f: 1, minutes: 10080 },
+  MO: { f: 1, months: 1 },
 };
 
 /** SNOMED CT frequency concepts as mapped by the CDC's CumulativeMedicationDuration library (§4.1). */
 const SNOMED_FREQUENCY: Record<string, { f: number; minutes: number }> = {
-  '229797004': { f: 1, minutes: 1440 }, '229799001': { f: 2, minutes: 1440 }, '229798009': { f: 3, minutes: 1440 },
-  '307439001': { f: 4, minutes: 1440 }, '396125000': { f: 1, minutes: 1440 }, '307470009': { f: 2, minutes: 1440 },
-  '307469008': { f: 3, minutes: 1440 }, '307468000': { f: 4, minutes: 1440 }, '225756002': { f: 6, minutes: 1440 },
-  '396126004': { f: 1, minutes: 2160 }, '396131002': { f: 1, minutes: 2880 }, '396143001': { f: 1, minutes: 4320 },
+  '229797004': { f: 1, minutes: 1440 },
+  '229799001': { f: 2, minutes: 1440 },
+  '229798009': { f: 3, minutes: 1440 },
+  '307439001': { f: 4, minutes: 1440 },
+  '396125000': { f: 1, minutes: 1440 },
+  '307470009': { f: 2, minutes: 1440 },
+  '307469008': { f: 3, minutes: 1440 },
+  '307468000': { f: 4, minutes: 1440 },
+  '225756002': { f: 6, minutes: 1440 },
+  '396126004': { f: 1, minutes: 2160 },
+  '396131002': { f: 1, minutes: 2880 },
+  '396143001': { f: 1, minutes: 4320 },
 };
 
 const TEXT_CODES: Array<[RegExp, string]> = [
@@ -112,21 +142,32 @@ export function dosePattern(timing: Timing | undefined, rangePolicy: RangePolicy
     let f = repeat.frequency ?? (repeat.period === undefined && dayCount ? dayCount : 1);
     let scale = 1;
     if (repeat.frequencyMax !== undefined && repeat.frequencyMax > f) {
-      notes.push({ code: 'frequency-range', message: `frequency ${f}–${repeat.frequencyMax} counted at its ${rangePolicy === 'upper' ? 'upper bound' : 'midpoint'}` });
+      notes.push({
+        code: 'frequency-range',
+        message: `frequency ${f}–${repeat.frequencyMax} counted at its ${rangePolicy === 'upper' ? 'upper bound' : 'midpoint'}`,
+      });
       if (rangePolicy === 'upper') f = repeat.frequencyMax;
       else scale = (f + repeat.frequencyMax) / 2 / f;
     }
     let period = repeat.period ?? 1;
     const unit = repeat.periodUnit ?? (repeat.period === undefined ? 'd' : undefined);
-    if (unit === undefined) return { code: 'period-without-unit', message: `timing.repeat.period ${repeat.period} has no periodUnit` };
+    if (unit === undefined)
+      return { code: 'period-without-unit', message: `timing.repeat.period ${repeat.period} has no periodUnit` };
     if (repeat.periodMax !== undefined && repeat.periodMax > period) {
-      notes.push({ code: 'frequency-range', message: `period ${period}–${repeat.periodMax} ${unit} counted at its ${rangePolicy === 'upper' ? 'shorter interval' : 'midpoint'}` });
+      notes.push({
+        code: 'frequency-range',
+        message: `period ${period}–${repeat.periodMax} ${unit} counted at its ${rangePolicy === 'upper' ? 'shorter interval' : 'midpoint'}`,
+      });
       if (rangePolicy === 'mid') period = (period + repeat.periodMax) / 2;
     }
     let cycle: DosePattern['cycle'];
     if (unit === 'mo' || unit === 'a') cycle = { months: period * (unit === 'a' ? 12 : 1) };
     else if (UNIT_MINUTES[unit] !== undefined) cycle = { minutes: Math.round(period * UNIT_MINUTES[unit]!) };
-    else return { code: 'unknown-period-unit', message: `timing.repeat.periodUnit "${unit}" is not one of s, min, h, d, wk, mo, a` };
+    else
+      return {
+        code: 'unknown-period-unit',
+        message: `timing.repeat.periodUnit "${unit}" is not one of s, min, h, d, wk, mo, a`,
+      };
     pattern = { dosesPerCycle: f, cycle, doseScale: scale, notes, label: labelFor(f, cycle) };
     if (repeat.dayOfWeek?.length) {
       const days = [...new Set(repeat.dayOfWeek.map((d) => WEEKDAYS[d]).filter((d): d is number => d !== undefined))];
@@ -139,7 +180,13 @@ export function dosePattern(timing: Timing | undefined, rangePolicy: RangePolicy
       if (!c.code) continue;
       const snomed = c.system === 'http://snomed.info/sct' ? SNOMED_FREQUENCY[c.code] : undefined;
       if (snomed) {
-        pattern = { dosesPerCycle: snomed.f, cycle: { minutes: snomed.minutes }, doseScale: 1, notes: [], label: labelFor(snomed.f, { minutes: snomed.minutes }) };
+        pattern = {
+          dosesPerCycle: snomed.f,
+          cycle: { minutes: snomed.minutes },
+          doseScale: 1,
+          notes: [],
+          label: labelFor(snomed.f, { minutes: snomed.minutes }),
+        };
         break;
       }
       pattern = fromCode(c.code.toUpperCase());
@@ -166,7 +213,10 @@ export function dosePattern(timing: Timing | undefined, rangePolicy: RangePolicy
   if (repeat?.count !== undefined) {
     pattern.count = repeat.count;
     if (repeat.countMax !== undefined && repeat.countMax > repeat.count) {
-      pattern.notes.push({ code: 'count-range', message: `count ${repeat.count}–${repeat.countMax} counted at its ${rangePolicy === 'upper' ? 'upper bound' : 'lower bound'}` });
+      pattern.notes.push({
+        code: 'count-range',
+        message: `count ${repeat.count}–${repeat.countMax} counted at its ${rangePolicy === 'upper' ? 'upper bound' : 'lower bound'}`,
+      });
       if (rangePolicy === 'upper') pattern.count = repeat.countMax;
     }
   }
@@ -188,7 +238,12 @@ export function dosesPerDay(p: DosePattern): number {
  * Lays a pattern onto the days [start, end] (inclusive; end may be Infinity only when count bounds it).
  * Calls emit(day, doses) for each day with doses and returns the last dosing day, or undefined if none.
  */
-export function layDoses(p: DosePattern, start: Day, end: Day, emit: (day: Day, doses: number) => void): Day | undefined {
+export function layDoses(
+  p: DosePattern,
+  start: Day,
+  end: Day,
+  emit: (day: Day, doses: number) => void,
+): Day | undefined {
   let remaining = p.count ?? Number.POSITIVE_INFINITY;
   let last: Day | undefined;
   const give = (day: Day, doses: number): void => {

@@ -23,8 +23,17 @@ interface UcumUtils {
 }
 const ucumUtils = (ucum as unknown as { UcumLhcUtils: { getInstance(): UcumUtils } }).UcumLhcUtils.getInstance();
 
-const MASS_MG: Record<string, number> = { mg: 1, g: 1000, ug: 0.001, mcg: 0.001, 'µg': 0.001, 'μg': 0.001, ng: 1e-6, kg: 1e6 };
-const VOLUME_ML: Record<string, number> = { ml: 1, l: 1000, cl: 10, dl: 100, ul: 0.001, 'µl': 0.001 };
+const MASS_MG: Record<string, number> = {
+  mg: 1,
+  g: 1000,
+  ug: 0.001,
+  mcg: 0.001,
+  µg: 0.001,
+  μg: 0.001,
+  ng: 1e-6,
+  kg: 1e6,
+};
+const VOLUME_ML: Record<string, number> = { ml: 1, l: 1000, cl: 10, dl: 100, ul: 0.001, µl: 0.001 };
 
 /**
  * Words and codes that name one countable dose unit: UCUM annotations ({tbl}), the bare UCUM unity "1",
@@ -32,11 +41,62 @@ const VOLUME_ML: Record<string, number> = { ml: 1, l: 1000, cl: 10, dl: 100, ul:
  * sends "pill"; Cerner sends "tab(s)").
  */
 const COUNT_UNITS = new Set([
-  '1', '{tbl}', '{tablet}', '{tablets}', '{tab}', '{cap}', '{capsule}', '{capsules}', '{pill}', '{dose}', '{vial}',
-  '{ampule}', '{ampoule}', '{amp}', '{syringe}', '{each}', '{unit}', '{puff}', '{actuat}', '{patch}',
-  'tab', 'tabs', 'tab(s)', 'tablet', 'tablets', 'tablet(s)', 'cap', 'caps', 'capsule', 'capsules', 'pill', 'pills',
-  'vial', 'vials', 'ampule', 'ampoule', 'ampules', 'ampoules', 'amp', 'syringe', 'each', 'ea', 'dose', 'doses',
-  'unit', 'units', 'suppository', 'supp', 'enema', 'tbl', 'dtab', 'etab', 'ectab', 'chewtab', 'odt', 'cpsl',
+  '1',
+  '{tbl}',
+  '{tablet}',
+  '{tablets}',
+  '{tab}',
+  '{cap}',
+  '{capsule}',
+  '{capsules}',
+  '{pill}',
+  '{dose}',
+  '{vial}',
+  '{ampule}',
+  '{ampoule}',
+  '{amp}',
+  '{syringe}',
+  '{each}',
+  '{unit}',
+  '{puff}',
+  '{actuat}',
+  '{patch}',
+  'tab',
+  'tabs',
+  'tab(s)',
+  'tablet',
+  'tablets',
+  'tablet(s)',
+  'cap',
+  'caps',
+  'capsule',
+  'capsules',
+  'pill',
+  'pills',
+  'vial',
+  'vials',
+  'ampule',
+  'ampoule',
+  'ampules',
+  'ampoules',
+  'amp',
+  'syringe',
+  'each',
+  'ea',
+  'dose',
+  'doses',
+  'unit',
+  'units',
+  'suppository',
+  'supp',
+  'enema',
+  'tbl',
+  'dtab',
+  'etab',
+  'ectab',
+  'chewtab',
+  'odt',
+  'cpsl',
 ]);
 
 const massCache = new Map<string, number | null>();
@@ -102,8 +162,23 @@ export function doseAmount(q: Quantity): DoseAmount | undefined {
 }
 
 const DURATION_DAYS: Record<string, number> = {
-  d: 1, day: 1, days: 1, wk: 7, week: 7, weeks: 7, h: 1 / 24, hour: 1 / 24, hours: 1 / 24, min: 1 / 1440,
-  s: 1 / 86400, mo: 30, month: 30, months: 30, a: 365, year: 365, years: 365,
+  d: 1,
+  day: 1,
+  days: 1,
+  wk: 7,
+  week: 7,
+  weeks: 7,
+  h: 1 / 24,
+  hour: 1 / 24,
+  hours: 1 / 24,
+  min: 1 / 1440,
+  s: 1 / 86400,
+  mo: 30,
+  month: 30,
+  months: 30,
+  a: 365,
+  year: 365,
+  years: 365,
 };
 
 /**

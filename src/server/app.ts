@@ -33,20 +33,36 @@ export function createApp(options: AppOptions): express.Express {
   });
   app.use('/fhir', fhirRoutes({ repo: options.repo, maxPageSize: options.maxPageSize }));
   app.use((_req, res) => {
-    res.status(404).type(FHIR_JSON).send(JSON.stringify(operationOutcome('not-found', 'No such endpoint')));
+    res
+      .status(404)
+      .type(FHIR_JSON)
+      .send(JSON.stringify(operationOutcome('not-found', 'No such endpoint')));
   });
   // Body-parser and any other thrown error: a 4xx/5xx OperationOutcome, never a stack trace, never a crash.
   app.use((err: Error & { type?: string; status?: number }, _req: Request, res: Response, _next: NextFunction) => {
     if (err.type === 'entity.parse.failed') {
-      res.status(400).type(FHIR_JSON).send(JSON.stringify(operationOutcome('structure', `The request body is not valid JSON: ${err.message}`)));
+      res
+        .status(400)
+        .type(FHIR_JSON)
+        .send(JSON.stringify(operationOutcome('structure', `The request body is not valid JSON: ${err.message}`)));
       return;
     }
     if (err.type === 'entity.too.large') {
-      res.status(413).type(FHIR_JSON).send(JSON.stringify(operationOutcome('too-costly', 'The request body is too large')));
+      res
+        .status(413)
+        .type(FHIR_JSON)
+        .send(JSON.stringify(operationOutcome('too-costly', 'The request body is too large')));
       return;
     }
     const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
-    res.status(status).type(FHIR_JSON).send(JSON.stringify(operationOutcome(status === 500 ? 'exception' : 'invalid', status === 500 ? 'Internal error' : err.message)));
+    res
+      .status(status)
+      .type(FHIR_JSON)
+      .send(
+        JSON.stringify(
+          operationOutcome(status === 500 ? 'exception' : 'invalid', status === 500 ? 'Internal error' : err.message),
+        ),
+      );
   });
   return app;
 }

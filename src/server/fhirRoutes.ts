@@ -5,9 +5,9 @@
  * a page-size cap, Bundle.link (self/next/previous), and OperationOutcome bodies on every error.
  */
 import { getStatus, isOk, OperationOutcomeError, validateResource } from '@medplum/core';
-import type { Bundle, BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { FhirRepository, HttpMethod } from '@medplum/fhir-router';
 import { FhirRouter } from '@medplum/fhir-router';
+import type { Bundle, BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import express, { type Request, type Response, type Router } from 'express';
 import { operationOutcome } from '../fhir/outcome.ts';
 
@@ -35,12 +35,18 @@ function validationError(resource: unknown): OperationOutcome | undefined {
 
 function validateBody(method: string, body: unknown): OperationOutcome | undefined {
   if (method !== 'POST' && method !== 'PUT') return undefined;
-  if ((body as Resource | undefined)?.resourceType === 'Bundle' && ['transaction', 'batch'].includes((body as Bundle).type ?? '')) {
+  if (
+    (body as Resource | undefined)?.resourceType === 'Bundle' &&
+    ['transaction', 'batch'].includes((body as Bundle).type ?? '')
+  ) {
     for (const [i, e] of ((body as Bundle).entry ?? []).entries()) {
       if (!e.resource) continue;
       const problem = validationError(e.resource);
       if (problem) {
-        for (const issue of problem.issue) issue.expression = [`Bundle.entry[${i}].resource${issue.expression?.[0] ? `.${issue.expression[0].replace(/^[A-Za-z]+\.?/, '')}` : ''}`];
+        for (const issue of problem.issue)
+          issue.expression = [
+            `Bundle.entry[${i}].resource${issue.expression?.[0] ? `.${issue.expression[0].replace(/^[A-Za-z]+\.?/, '')}` : ''}`,
+          ];
         return problem;
       }
     }
@@ -65,7 +71,8 @@ function addPagingLinks(bundle: Bundle, req: Request, pageSize: number, offset: 
   const links: BundleLink[] = [link('self', offset)];
   const total = bundle.total;
   const returned = bundle.entry?.filter((e) => e.search?.mode !== 'include').length ?? 0;
-  if ((total !== undefined && offset + returned < total) || (total === undefined && returned === pageSize)) links.push(link('next', offset + pageSize));
+  if ((total !== undefined && offset + returned < total) || (total === undefined && returned === pageSize))
+    links.push(link('next', offset + pageSize));
   if (offset > 0) links.push(link('previous', Math.max(0, offset - pageSize)));
   bundle.link = links;
 }
@@ -99,12 +106,21 @@ export function fhirRoutes(options: FhirRouteOptions): Router {
     const url = `${req.path}${qs ? `?${qs}` : ''}`;
     try {
       const [outcome, resource] = await fhirRouter.handleRequest(
-        { method, url, pathname: '', body: req.body, params: {}, query: {}, headers: req.headers, config: { transactions: true } },
+        {
+          method,
+          url,
+          pathname: '',
+          body: req.body,
+          params: {},
+          query: {},
+          headers: req.headers,
+          config: { transactions: true },
+        },
         options.repo,
       );
       const status = getStatus(outcome);
       if (!isOk(outcome) || !resource) {
-        res.status(status >= 400 ? status : 400).type(FHIR_JSON).send(JSON.stringify(outcome));
+        res.status(Math.max(status, 400)).type(FHIR_JSON).send(JSON.stringify(outcome));
         return;
       }
       if (isSearch && resource.resourceType === 'Bundle') addPagingLinks(resource as Bundle, req, pageSize, offset);
@@ -112,8 +128,12 @@ export function fhirRoutes(options: FhirRouteOptions): Router {
       if (status === 201 && resource.id) res.set('Location', `${req.baseUrl}/${resource.resourceType}/${resource.id}`);
       res.status(status).type(FHIR_JSON).send(JSON.stringify(resource));
     } catch (err) {
-      const outcome = err instanceof OperationOutcomeError ? err.outcome : operationOutcome('exception', 'internal error');
-      res.status(getStatus(outcome) >= 400 ? getStatus(outcome) : 500).type(FHIR_JSON).send(JSON.stringify(outcome));
+      const outcome =
+        err instanceof OperationOutcomeError ? err.outcome : operationOutcome('exception', 'internal error');
+      res
+        .status(getStatus(outcome) >= 400 ? getStatus(outcome) : 500)
+        .type(FHIR_JSON)
+        .send(JSON.stringify(outcome));
     }
   });
   return router;

@@ -20,34 +20,69 @@ const RX = 'http://www.nlm.nih.gov/research/umls/rxnorm';
 const resources: Resource[] = [
   { resourceType: 'Patient', id: 'p1' },
   {
-    resourceType: 'MedicationStatement', id: 'ms1', status: 'completed', subject: { reference: 'Patient/p1' },
+    resourceType: 'MedicationStatement',
+    id: 'ms1',
+    status: 'completed',
+    subject: { reference: 'Patient/p1' },
     medicationCodeableConcept: { coding: [{ system: RX, code: '312617', display: 'predniSONE 5 MG Oral Tablet' }] },
     effectivePeriod: { start: '2025-01-01', end: '2025-01-10' },
-    dosage: [{ timing: { repeat: { frequency: 1, period: 1, periodUnit: 'd' } }, doseAndRate: [{ doseQuantity: { value: 4, unit: 'tablet', system: UCUM, code: '{tbl}' } }] }],
+    dosage: [
+      {
+        timing: { repeat: { frequency: 1, period: 1, periodUnit: 'd' } },
+        doseAndRate: [{ doseQuantity: { value: 4, unit: 'tablet', system: UCUM, code: '{tbl}' } }],
+      },
+    ],
   },
   {
-    resourceType: 'MedicationRequest', id: 'mr1', status: 'completed', intent: 'order', subject: { reference: 'Patient/p1' },
-    medicationCodeableConcept: { coding: [{ system: RX, code: '6902', display: 'methylprednisolone' }] }, authoredOn: '2025-01-15',
-    dosageInstruction: [{ timing: { repeat: { count: 1, frequency: 1, period: 1, periodUnit: 'd' } }, doseAndRate: [{ doseQuantity: { value: 1, unit: 'g', system: UCUM, code: 'g' } }] }],
-  },
-  {
-    resourceType: 'MedicationAdministration', id: 'ma1', status: 'completed', subject: { reference: 'Patient/p1' },
+    resourceType: 'MedicationRequest',
+    id: 'mr1',
+    status: 'completed',
+    intent: 'order',
+    subject: { reference: 'Patient/p1' },
     medicationCodeableConcept: { coding: [{ system: RX, code: '6902', display: 'methylprednisolone' }] },
-    effectiveDateTime: '2025-01-15T10:00:00Z', request: { reference: 'MedicationRequest/mr1' },
+    authoredOn: '2025-01-15',
+    dosageInstruction: [
+      {
+        timing: { repeat: { count: 1, frequency: 1, period: 1, periodUnit: 'd' } },
+        doseAndRate: [{ doseQuantity: { value: 1, unit: 'g', system: UCUM, code: 'g' } }],
+      },
+    ],
+  },
+  {
+    resourceType: 'MedicationAdministration',
+    id: 'ma1',
+    status: 'completed',
+    subject: { reference: 'Patient/p1' },
+    medicationCodeableConcept: { coding: [{ system: RX, code: '6902', display: 'methylprednisolone' }] },
+    effectiveDateTime: '2025-01-15T10:00:00Z',
+    request: { reference: 'MedicationRequest/mr1' },
     dosage: { dose: { value: 1000, unit: 'mg', system: UCUM, code: 'mg' } },
   },
   {
-    resourceType: 'MedicationStatement', id: 'ms2', status: 'completed', subject: { reference: 'Patient/p1' },
-    medicationCodeableConcept: { text: 'prednisolone' }, effectivePeriod: { start: '2025-02-01', end: '2025-02-05' }, dosage: [{ text: 'as directed' }],
+    resourceType: 'MedicationStatement',
+    id: 'ms2',
+    status: 'completed',
+    subject: { reference: 'Patient/p1' },
+    medicationCodeableConcept: { text: 'prednisolone' },
+    effectivePeriod: { start: '2025-02-01', end: '2025-02-05' },
+    dosage: [{ text: 'as directed' }],
   },
   {
-    resourceType: 'MedicationStatement', id: 'other', status: 'active', subject: { reference: 'Patient/p2' },
-    medicationCodeableConcept: { text: 'prednisolone' }, effectivePeriod: { start: '2025-01-01' },
+    resourceType: 'MedicationStatement',
+    id: 'other',
+    status: 'active',
+    subject: { reference: 'Patient/p2' },
+    medicationCodeableConcept: { text: 'prednisolone' },
+    effectivePeriod: { start: '2025-01-01' },
     dosage: [{ doseAndRate: [{ doseQuantity: { value: 50, unit: 'mg', system: UCUM, code: 'mg' } }] }],
   },
 ];
 
-const searchset = { resourceType: 'Bundle', type: 'searchset', entry: resources.map((r) => ({ fullUrl: `http://ehr/fhir/${r.resourceType}/${r.id}`, resource: r })) };
+const searchset = {
+  resourceType: 'Bundle',
+  type: 'searchset',
+  entry: resources.map((r) => ({ fullUrl: `http://ehr/fhir/${r.resourceType}/${r.id}`, resource: r })),
+};
 const bundleFile = join(dir, 'p1.json');
 const ndjsonFile = join(dir, 'p1.ndjson');
 writeFileSync(bundleFile, JSON.stringify(searchset));
@@ -55,7 +90,16 @@ writeFileSync(ndjsonFile, resources.map((r) => JSON.stringify(r)).join('\n'));
 
 describe('osteowatch exposure --bundle', () => {
   it('prints the JSON PRODUCT.md specifies, exact to the milligram', async () => {
-    const r = await runOsteowatch(['exposure', '--bundle', bundleFile, '--patient', 'p1', '--as-of', '2025-03-01', '--json']);
+    const r = await runOsteowatch([
+      'exposure',
+      '--bundle',
+      bundleFile,
+      '--patient',
+      'p1',
+      '--as-of',
+      '2025-03-01',
+      '--json',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
@@ -64,7 +108,9 @@ describe('osteowatch exposure --bundle', () => {
     expect(out.cumulativeMg).toBe(1450);
     expect(out.cumulativeIsLowerBound).toBe(true);
     expect(out.currentDailyMg).toBe(0);
-    const bySource = Object.fromEntries(out.contributions.map((c: { source: string; mg: number | null; ingredient: string }) => [c.source, c]));
+    const bySource = Object.fromEntries(
+      out.contributions.map((c: { source: string; mg: number | null; ingredient: string }) => [c.source, c]),
+    );
     expect(bySource['MedicationStatement/ms1']).toMatchObject({ ingredient: 'prednisone', mg: 200 });
     expect(bySource['MedicationAdministration/ma1']).toMatchObject({ ingredient: 'methylprednisolone', mg: 1250 });
     expect(bySource['MedicationRequest/mr1']).toMatchObject({ mg: 0, status: 'duplicate' });
@@ -74,7 +120,16 @@ describe('osteowatch exposure --bundle', () => {
   });
 
   it('reads NDJSON the same way', async () => {
-    const r = await runOsteowatch(['exposure', '--bundle', ndjsonFile, '--patient', 'Patient/p1', '--as-of', '2025-03-01', '--json']);
+    const r = await runOsteowatch([
+      'exposure',
+      '--bundle',
+      ndjsonFile,
+      '--patient',
+      'Patient/p1',
+      '--as-of',
+      '2025-03-01',
+      '--json',
+    ]);
     expect(JSON.parse(r.stdout).cumulativeMg).toBe(1450);
   });
 
@@ -89,17 +144,38 @@ describe('osteowatch exposure --bundle', () => {
   it('applies a configuration file', async () => {
     const cfg = join(dir, 'cfg.json');
     writeFileSync(cfg, JSON.stringify({ equivalentToPrednisolone5mg: { methylprednisolone: 5 } }));
-    const r = await runOsteowatch(['exposure', '--bundle', bundleFile, '--patient', 'p1', '--as-of', '2025-03-01', '--config', cfg, '--json']);
+    const r = await runOsteowatch([
+      'exposure',
+      '--bundle',
+      bundleFile,
+      '--patient',
+      'p1',
+      '--as-of',
+      '2025-03-01',
+      '--config',
+      cfg,
+      '--json',
+    ]);
     expect(JSON.parse(r.stdout).cumulativeMg).toBe(1200);
   });
 });
 
 describe('osteowatch exposure errors', () => {
   const cases: Array<[string, string[], number, RegExp]> = [
-    ['missing file', ['--bundle', join(dir, 'nope.json'), '--patient', 'p1'], 1, /cannot read .*nope\.json: no such file/],
+    [
+      'missing file',
+      ['--bundle', join(dir, 'nope.json'), '--patient', 'p1'],
+      1,
+      /cannot read .*nope\.json: no such file/,
+    ],
     ['not JSON', ['--bundle', join(dir, 'bad.json'), '--patient', 'p1'], 1, /is not valid JSON/],
     ['not a resource', ['--bundle', join(dir, 'array.json'), '--patient', 'p1'], 1, /not a FHIR Bundle/],
-    ['bad date', ['--bundle', bundleFile, '--patient', 'p1', '--as-of', '2025-13-45'], 2, /--as-of must be a calendar date/],
+    [
+      'bad date',
+      ['--bundle', bundleFile, '--patient', 'p1', '--as-of', '2025-13-45'],
+      2,
+      /--as-of must be a calendar date/,
+    ],
     ['no source', ['--patient', 'p1'], 2, /give --bundle FILE or --fhir BASE_URL/],
     ['no patient', ['--bundle', bundleFile], 2, /required option '--patient <id>'/],
   ];
@@ -130,7 +206,16 @@ describe('osteowatch exposure --fhir (real FHIR server over HTTP, paging)', () =
   afterAll(() => srv.close());
 
   it('gives the same result as the file for the hand-worked patient', async () => {
-    const r = await runOsteowatch(['exposure', '--fhir', srv.fhirUrl, '--patient', 'p1', '--as-of', '2025-03-01', '--json']);
+    const r = await runOsteowatch([
+      'exposure',
+      '--fhir',
+      srv.fhirUrl,
+      '--patient',
+      'p1',
+      '--as-of',
+      '2025-03-01',
+      '--json',
+    ]);
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout).cumulativeMg).toBe(1450);
   });
@@ -139,11 +224,19 @@ describe('osteowatch exposure --fhir (real FHIR server over HTTP, paging)', () =
     const id = 'ow-0002';
     const cohortFile = join(dir, 'cohort.ndjson');
     writeFileSync(cohortFile, cohort.map((r) => JSON.stringify(r)).join('\n'));
-    const fromFile = JSON.parse((await runOsteowatch(['exposure', '--bundle', cohortFile, '--patient', id, '--as-of', '2026-11-21', '--json'])).stdout);
-    const fromServer = JSON.parse((await runOsteowatch(['exposure', '--fhir', srv.fhirUrl, '--patient', id, '--as-of', '2026-11-21', '--json'])).stdout);
+    const fromFile = JSON.parse(
+      (await runOsteowatch(['exposure', '--bundle', cohortFile, '--patient', id, '--as-of', '2026-11-21', '--json']))
+        .stdout,
+    );
+    const fromServer = JSON.parse(
+      (await runOsteowatch(['exposure', '--fhir', srv.fhirUrl, '--patient', id, '--as-of', '2026-11-21', '--json']))
+        .stdout,
+    );
     expect(fromServer.contributions.length).toBeGreaterThan(3); // more than one page of 3
     expect(fromServer.cumulativeMg).toBe(fromFile.cumulativeMg);
-    expect(fromServer.contributions.map((c: { source: string }) => c.source).sort()).toEqual(fromFile.contributions.map((c: { source: string }) => c.source).sort());
+    expect(fromServer.contributions.map((c: { source: string }) => c.source).sort()).toEqual(
+      fromFile.contributions.map((c: { source: string }) => c.source).sort(),
+    );
   });
 
   it('an unknown patient is a clear error', async () => {

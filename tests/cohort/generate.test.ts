@@ -17,7 +17,8 @@ beforeAll(() => {
 const byPatient = (resources: Resource[]) => {
   const m = new Map<string, Resource[]>();
   for (const r of resources) {
-    const ref = r.resourceType === 'Patient' ? `Patient/${r.id}` : (r as { subject?: { reference?: string } }).subject?.reference;
+    const ref =
+      r.resourceType === 'Patient' ? `Patient/${r.id}` : (r as { subject?: { reference?: string } }).subject?.reference;
     if (!ref) continue;
     if (!m.has(ref)) m.set(ref, []);
     m.get(ref)!.push(r);
@@ -38,7 +39,9 @@ describe('synthetic cohort', () => {
         const errors = validateResource(r).filter((i) => i.severity === 'error');
         if (errors.length) failures.push(`${r.resourceType}/${r.id}: ${JSON.stringify(errors[0])}`);
       } catch (err) {
-        failures.push(`${r.resourceType}/${r.id}: ${JSON.stringify((err as { outcome?: unknown }).outcome ?? String(err))}`);
+        failures.push(
+          `${r.resourceType}/${r.id}: ${JSON.stringify((err as { outcome?: unknown }).outcome ?? String(err))}`,
+        );
       }
     }
     expect(failures).toEqual([]);
@@ -55,7 +58,17 @@ describe('synthetic cohort', () => {
 
   it('contains pulses, tablets with strength, switches, prior WB-MRI and data-quality problems', () => {
     const types = new Set(cohort.map((r) => r.resourceType));
-    expect(types).toEqual(new Set(['Patient', 'Condition', 'MedicationStatement', 'MedicationRequest', 'MedicationAdministration', 'ImagingStudy', 'DiagnosticReport']));
+    expect(types).toEqual(
+      new Set([
+        'Patient',
+        'Condition',
+        'MedicationStatement',
+        'MedicationRequest',
+        'MedicationAdministration',
+        'ImagingStudy',
+        'DiagnosticReport',
+      ]),
+    );
     const text = JSON.stringify(cohort);
     expect(text).toContain('"code":"{tbl}"');
     expect(text).toContain('"code":"46358-8"');

@@ -12,7 +12,10 @@ export const RX = 'http://www.nlm.nih.gov/research/umls/rxnorm';
 export const UCUM = 'http://unitsofmeasure.org';
 export const SCT = 'http://snomed.info/sct';
 
-export const rx = (code: string, display?: string) => ({ coding: [{ system: RX, code, ...(display ? { display } : {}) }], ...(display ? { text: display } : {}) });
+export const rx = (code: string, display?: string) => ({
+  coding: [{ system: RX, code, ...(display ? { display } : {}) }],
+  ...(display ? { text: display } : {}),
+});
 export const mg = (value: number) => ({ value, unit: 'mg', system: UCUM, code: 'mg' });
 export const tabs = (value: number) => ({ value, unit: 'tablet', system: UCUM, code: '{tbl}' });
 export const ORAL = { coding: [{ system: SCT, code: '26643006', display: 'Oral route' }] };
@@ -45,8 +48,10 @@ export function dosage(s: DoseSpec): Dosage {
   if (s.freq !== undefined) repeat.frequency = s.freq;
   if (s.period !== undefined) repeat.period = s.period;
   if (s.periodUnit !== undefined) repeat.periodUnit = s.periodUnit;
-  if (s.start || s.end) repeat.boundsPeriod = { ...(s.start ? { start: s.start } : {}), ...(s.end ? { end: s.end } : {}) };
-  if (s.duration) repeat.boundsDuration = { value: s.duration.value, unit: s.duration.unit, system: UCUM, code: s.duration.unit };
+  if (s.start || s.end)
+    repeat.boundsPeriod = { ...(s.start ? { start: s.start } : {}), ...(s.end ? { end: s.end } : {}) };
+  if (s.duration)
+    repeat.boundsDuration = { value: s.duration.value, unit: s.duration.unit, system: UCUM, code: s.duration.unit };
   if (s.count !== undefined) repeat.count = s.count;
   const d: Dosage = {
     ...(s.sequence !== undefined ? { sequence: s.sequence } : {}),
@@ -54,7 +59,12 @@ export function dosage(s: DoseSpec): Dosage {
     ...(s.dose ? { doseAndRate: [{ doseQuantity: s.dose }] } : {}),
   };
   if (Object.keys(repeat).length || s.code) {
-    d.timing = { ...(Object.keys(repeat).length ? { repeat } : {}), ...(s.code ? { code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation', code: s.code }] } } : {}) };
+    d.timing = {
+      ...(Object.keys(repeat).length ? { repeat } : {}),
+      ...(s.code
+        ? { code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation', code: s.code }] } }
+        : {}),
+    };
   }
   return d;
 }
@@ -75,7 +85,11 @@ export function statement(
   };
 }
 
-export function request(med: MedicationRequest['medicationCodeableConcept'], dosages: Dosage[], extra: Partial<MedicationRequest> = {}): MedicationRequest {
+export function request(
+  med: MedicationRequest['medicationCodeableConcept'],
+  dosages: Dosage[],
+  extra: Partial<MedicationRequest> = {},
+): MedicationRequest {
   return {
     resourceType: 'MedicationRequest',
     id: nextId(),
@@ -111,5 +125,10 @@ export function medication(id: string, code: Medication['code'], extra: Partial<
 }
 
 export function exposure(resources: Resource[], asOf: string, overrides?: unknown) {
-  return computeExposure({ resources, asOf, patient: 'p1', ...(overrides ? { config: resolveExposureConfig(overrides) } : {}) });
+  return computeExposure({
+    resources,
+    asOf,
+    patient: 'p1',
+    ...(overrides ? { config: resolveExposureConfig(overrides) } : {}),
+  });
 }

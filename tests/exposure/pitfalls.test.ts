@@ -26,29 +26,50 @@ const codes = (r: ReturnType<typeof exposure>) => r.issues.map((i) => i.code);
 
 describe('pitfalls P1–P13', () => {
   it('P1: every dosage of a taper is read, not only the first', () => {
-    const s = statement(PRED, [
-      dosage({ sequence: 1, dose: mg(40), ...daily, start: '2024-01-01', end: '2024-01-05' }),
-      dosage({ sequence: 2, dose: mg(20), ...daily, start: '2024-01-06', end: '2024-01-10' }),
-    ], jan);
+    const s = statement(
+      PRED,
+      [
+        dosage({ sequence: 1, dose: mg(40), ...daily, start: '2024-01-01', end: '2024-01-05' }),
+        dosage({ sequence: 2, dose: mg(20), ...daily, start: '2024-01-06', end: '2024-01-10' }),
+      ],
+      jan,
+    );
     expect(exposure([s], '2025-01-01').cumulativeMg).toBe(300); // 5 × 40 + 5 × 20
   });
 
   it('P2: boundsDuration and count bound a step; the next step starts the day after', () => {
-    const s = statement(PRED, [
-      dosage({ sequence: 1, dose: mg(30), ...daily, count: 3 }), // 1–3 Jan
-      dosage({ sequence: 2, dose: mg(20), ...daily, duration: { value: 2, unit: 'd' } }), // 4–5 Jan
-      dosage({ sequence: 3, dose: mg(10), ...daily, duration: { value: 1, unit: 'd' } }), // 6 Jan
-    ], { effectivePeriod: { start: '2024-01-01' } });
+    const s = statement(
+      PRED,
+      [
+        dosage({ sequence: 1, dose: mg(30), ...daily, count: 3 }), // 1–3 Jan
+        dosage({ sequence: 2, dose: mg(20), ...daily, duration: { value: 2, unit: 'd' } }), // 4–5 Jan
+        dosage({ sequence: 3, dose: mg(10), ...daily, duration: { value: 1, unit: 'd' } }), // 6 Jan
+      ],
+      { effectivePeriod: { start: '2024-01-01' } },
+    );
     const r = exposure([s], '2025-01-01');
     expect(r.cumulativeMg).toBe(140);
-    expect(r.timeline.map((t) => [t.date.slice(8), t.mg])).toEqual([['01', 30], ['02', 30], ['03', 30], ['04', 20], ['05', 20], ['06', 10]]);
+    expect(r.timeline.map((t) => [t.date.slice(8), t.mg])).toEqual([
+      ['01', 30],
+      ['02', 30],
+      ['03', 30],
+      ['04', 20],
+      ['05', 20],
+      ['06', 10],
+    ]);
   });
 
   it('P3: expectedSupplyDuration units are converted (4 wk = 28 d); an unknown unit is reported, not guessed', () => {
     const base = { status: 'completed' as const, authoredOn: '2024-01-01' };
-    const wk = request(PRED, [dosage({ dose: mg(5), ...daily })], { ...base, dispenseRequest: { expectedSupplyDuration: { value: 4, unit: 'weeks', system: UCUM, code: 'wk' } } });
+    const wk = request(PRED, [dosage({ dose: mg(5), ...daily })], {
+      ...base,
+      dispenseRequest: { expectedSupplyDuration: { value: 4, unit: 'weeks', system: UCUM, code: 'wk' } },
+    });
     expect(exposure([wk], '2025-01-01').cumulativeMg).toBe(140);
-    const bad = request(PRED, [dosage({ dose: mg(5), ...daily })], { ...base, dispenseRequest: { expectedSupplyDuration: { value: 4, unit: 'fortnights' } } });
+    const bad = request(PRED, [dosage({ dose: mg(5), ...daily })], {
+      ...base,
+      dispenseRequest: { expectedSupplyDuration: { value: 4, unit: 'fortnights' } },
+    });
     const r = exposure([bad], '2025-01-01');
     expect(r.cumulativeMg).toBeNull();
     expect(codes(r)).toContain('duration-unknown');
@@ -92,7 +113,11 @@ describe('pitfalls P1–P13', () => {
     expect(exposure([mk('TID')], '2025-01-01').cumulativeMg).toBe(150);
     expect(exposure([mk('QID')], '2025-01-01').cumulativeMg).toBe(200);
     expect(exposure([mk('Q12H')], '2025-01-01').cumulativeMg).toBe(100);
-    const snomedTwice = statement(PRED, [{ doseAndRate: [{ doseQuantity: mg(5) }], timing: { code: { coding: [{ system: SCT, code: '229799001' }] } } }], jan);
+    const snomedTwice = statement(
+      PRED,
+      [{ doseAndRate: [{ doseQuantity: mg(5) }], timing: { code: { coding: [{ system: SCT, code: '229799001' }] } } }],
+      jan,
+    );
     expect(exposure([snomedTwice], '2025-01-01').cumulativeMg).toBe(100);
     const unknown = statement(PRED, [dosage({ dose: mg(5), code: 'XYZ' })], jan);
     expect(codes(exposure([unknown], '2025-01-01'))).toContain('unknown-timing-code');
@@ -107,12 +132,25 @@ describe('pitfalls P1–P13', () => {
   });
 
   it('P9: Quantity.code (UCUM) is read before Quantity.unit', () => {
-    const s = statement(PRED, [{ ...dosage({ ...daily }), doseAndRate: [{ doseQuantity: { value: 10, unit: 'tablets', system: UCUM, code: 'mg' } }] }], jan);
+    const s = statement(
+      PRED,
+      [
+        {
+          ...dosage({ ...daily }),
+          doseAndRate: [{ doseQuantity: { value: 10, unit: 'tablets', system: UCUM, code: 'mg' } }],
+        },
+      ],
+      jan,
+    );
     expect(exposure([s], '2025-01-01').cumulativeMg).toBe(100);
   });
 
   it('P10: an unknown unit fails loudly; the record is unquantified, not 0 mg', () => {
-    const s = statement(PRED, [{ ...dosage({ ...daily }), doseAndRate: [{ doseQuantity: { value: 2, unit: 'spoonfuls' } }] }], jan);
+    const s = statement(
+      PRED,
+      [{ ...dosage({ ...daily }), doseAndRate: [{ doseQuantity: { value: 2, unit: 'spoonfuls' } }] }],
+      jan,
+    );
     const r = exposure([s], '2025-01-01');
     expect(r.cumulativeMg).toBeNull();
     expect(r.contributions[0]!.mg).toBeNull();
@@ -121,7 +159,9 @@ describe('pitfalls P1–P13', () => {
   });
 
   it('P11: thresholds are half-open — exactly 3000 mg has crossed', () => {
-    const s = statement(PRED, [dosage({ dose: mg(100), ...daily })], { effectivePeriod: { start: '2024-01-01', end: '2024-01-30' } });
+    const s = statement(PRED, [dosage({ dose: mg(100), ...daily })], {
+      effectivePeriod: { start: '2024-01-01', end: '2024-01-30' },
+    });
     const r = exposure([s], '2025-01-01');
     expect(r.cumulativeMg).toBe(3000);
     expect(r.threshold.crossedOn).toBe('2024-01-30');
@@ -148,7 +188,10 @@ describe('pitfalls P1–P13', () => {
 describe('de-duplication by identity', () => {
   it('a MedicationStatement basedOn a MedicationRequest counts once (the statement)', () => {
     const req = request(PRED, [dosage({ dose: mg(10), ...daily, start: '2024-01-01', end: '2024-01-10' })]);
-    const st = statement(PRED, [dosage({ dose: mg(10), ...daily })], { ...jan, basedOn: [{ reference: `MedicationRequest/${req.id}` }] });
+    const st = statement(PRED, [dosage({ dose: mg(10), ...daily })], {
+      ...jan,
+      basedOn: [{ reference: `MedicationRequest/${req.id}` }],
+    });
     const r = exposure([req, st], '2025-01-01');
     expect(r.cumulativeMg).toBe(100);
     const dup = r.contributions.find((x) => x.source === `MedicationRequest/${req.id}`)!;
@@ -157,16 +200,26 @@ describe('de-duplication by identity', () => {
   });
 
   it('derivedFrom with an absolute URL and a shared identifier also link', () => {
-    const req = request(PRED, [dosage({ dose: mg(10), ...daily, start: '2024-01-01', end: '2024-01-10' })], { identifier: [{ system: 'urn:ehr:orders', value: 'O-1' }] });
-    const byUrl = statement(PRED, [dosage({ dose: mg(10), ...daily })], { ...jan, derivedFrom: [{ reference: `https://ehr.example/fhir/MedicationRequest/${req.id}` }] });
+    const req = request(PRED, [dosage({ dose: mg(10), ...daily, start: '2024-01-01', end: '2024-01-10' })], {
+      identifier: [{ system: 'urn:ehr:orders', value: 'O-1' }],
+    });
+    const byUrl = statement(PRED, [dosage({ dose: mg(10), ...daily })], {
+      ...jan,
+      derivedFrom: [{ reference: `https://ehr.example/fhir/MedicationRequest/${req.id}` }],
+    });
     expect(exposure([req, byUrl], '2025-01-01').cumulativeMg).toBe(100);
-    const byId = statement(PRED, [dosage({ dose: mg(10), ...daily })], { ...jan, identifier: [{ system: 'urn:ehr:orders', value: 'O-1' }] });
+    const byId = statement(PRED, [dosage({ dose: mg(10), ...daily })], {
+      ...jan,
+      identifier: [{ system: 'urn:ehr:orders', value: 'O-1' }],
+    });
     expect(exposure([req, byId], '2025-01-01').cumulativeMg).toBe(100);
   });
 
   it('administrations that fulfil a request replace it: 3 × 1 g given, not the order as well', () => {
     const req = request(MP, [dosage({ dose: mg(1000), ...daily, count: 3, route: IV })], { authoredOn: '2024-05-01' });
-    const given = ['2024-05-01', '2024-05-02', '2024-05-03'].map((d) => administration(MP, d, mg(1000), { request: { reference: `MedicationRequest/${req.id}` } }));
+    const given = ['2024-05-01', '2024-05-02', '2024-05-03'].map((d) =>
+      administration(MP, d, mg(1000), { request: { reference: `MedicationRequest/${req.id}` } }),
+    );
     expect(exposure([req, ...given], '2025-01-01').cumulativeMg).toBe(3750);
   });
 
@@ -177,7 +230,10 @@ describe('de-duplication by identity', () => {
 
   it('an unquantifiable statement does not suppress the order it is based on', () => {
     const req = request(PRED, [dosage({ dose: mg(10), ...daily, start: '2024-01-01', end: '2024-01-10' })]);
-    const st = statement(PRED, [{ text: 'as directed' }], { ...jan, basedOn: [{ reference: `MedicationRequest/${req.id}` }] });
+    const st = statement(PRED, [{ text: 'as directed' }], {
+      ...jan,
+      basedOn: [{ reference: `MedicationRequest/${req.id}` }],
+    });
     const r = exposure([req, st], '2025-01-01');
     expect(r.cumulativeMg).toBe(100);
     expect(r.cumulativeIsLowerBound).toBe(true);
@@ -185,39 +241,61 @@ describe('de-duplication by identity', () => {
 });
 
 describe('status rules', () => {
-  it.each(['entered-in-error', 'not-taken', 'intended'] as const)('statement %s counts 0 and is not an issue', (status) => {
-    const r = exposure([statement(PRED, [dosage({ dose: mg(10), ...daily })], { ...jan, status })], '2025-01-01');
-    expect(r.cumulativeMg).toBe(0);
-    expect(r.issues).toEqual([]);
-    expect(r.contributions).toEqual([]);
-  });
+  it.each(['entered-in-error', 'not-taken', 'intended'] as const)(
+    'statement %s counts 0 and is not an issue',
+    (status) => {
+      const r = exposure([statement(PRED, [dosage({ dose: mg(10), ...daily })], { ...jan, status })], '2025-01-01');
+      expect(r.cumulativeMg).toBe(0);
+      expect(r.issues).toEqual([]);
+      expect(r.contributions).toEqual([]);
+    },
+  );
 
   it.each(['cancelled', 'draft', 'entered-in-error'] as const)('request %s counts 0 and is not an issue', (status) => {
-    const r = exposure([request(PRED, [dosage({ dose: mg(10), ...daily, start: '2024-01-01', end: '2024-01-10' })], { status })], '2025-01-01');
+    const r = exposure(
+      [request(PRED, [dosage({ dose: mg(10), ...daily, start: '2024-01-01', end: '2024-01-10' })], { status })],
+      '2025-01-01',
+    );
     expect(r.cumulativeMg).toBe(0);
     expect(r.issues).toEqual([]);
   });
 
-  it.each(['unknown', 'on-hold'] as const)('statement %s counts 0 and is reported; the total is unknown, not 0', (status) => {
-    const r = exposure([statement(PRED, [dosage({ dose: mg(10), ...daily })], { ...jan, status })], '2025-01-01');
-    expect(r.cumulativeMg).toBeNull();
-    expect(r.issues).toHaveLength(1);
-    expect(r.issues[0]!.severity).toBe('error');
-  });
+  it.each(['unknown', 'on-hold'] as const)(
+    'statement %s counts 0 and is reported; the total is unknown, not 0',
+    (status) => {
+      const r = exposure([statement(PRED, [dosage({ dose: mg(10), ...daily })], { ...jan, status })], '2025-01-01');
+      expect(r.cumulativeMg).toBeNull();
+      expect(r.issues).toHaveLength(1);
+      expect(r.issues[0]!.severity).toBe('error');
+    },
+  );
 
   it('a proposal or plan is not an order', () => {
-    const r = exposure([request(PRED, [dosage({ dose: mg(10), ...daily, start: '2024-01-01', end: '2024-01-10' })], { intent: 'proposal' })], '2025-01-01');
+    const r = exposure(
+      [
+        request(PRED, [dosage({ dose: mg(10), ...daily, start: '2024-01-01', end: '2024-01-10' })], {
+          intent: 'proposal',
+        }),
+      ],
+      '2025-01-01',
+    );
     expect(r.cumulativeMg).toBe(0);
   });
 
   it('not-done administrations count 0', () => {
-    expect(exposure([administration(MP, '2024-01-01', mg(1000), { status: 'not-done' })], '2025-01-01').cumulativeMg).toBe(0);
+    expect(
+      exposure([administration(MP, '2024-01-01', mg(1000), { status: 'not-done' })], '2025-01-01').cumulativeMg,
+    ).toBe(0);
   });
 });
 
 describe('routes and ingredients', () => {
   it('inhaled and nasal products are excluded; inhaled is flagged', () => {
-    const inhaled = statement(rx('745813', 'budesonide 0.08 MG/ACTUAT / formoterol 0.0045 MG/ACTUAT Metered Dose Inhaler'), [dosage({ dose: mg(0.16), code: 'BID', route: undefined })], jan);
+    const inhaled = statement(
+      rx('745813', 'budesonide 0.08 MG/ACTUAT / formoterol 0.0045 MG/ACTUAT Metered Dose Inhaler'),
+      [dosage({ dose: mg(0.16), code: 'BID', route: undefined })],
+      jan,
+    );
     delete inhaled.dosage![0]!.route;
     const r = exposure([inhaled], '2025-01-01');
     expect(r.cumulativeMg).toBe(0);
@@ -234,14 +312,20 @@ describe('routes and ingredients', () => {
 
   it('intra-articular triamcinolone 40 mg is counted and flagged: 40 × 1.25 = 50', () => {
     const IA = { coding: [{ system: SCT, code: '12130007', display: 'Intra-articular route' }] };
-    const a = administration(rx('10759', 'triamcinolone'), '2024-06-01', mg(40), { dosage: { dose: mg(40), route: IA } });
+    const a = administration(rx('10759', 'triamcinolone'), '2024-06-01', mg(40), {
+      dosage: { dose: mg(40), route: IA },
+    });
     const r = exposure([a], '2025-01-01');
     expect(r.cumulativeMg).toBe(50);
     expect(codes(r)).toContain('route-flagged');
   });
 
   it('oral budesonide is excluded and flagged by default, counted when configured', () => {
-    const s = statement(rx('999', 'budesonide 3 MG Delayed Release Oral Capsule'), [dosage({ dose: tabs(3), ...daily })], jan);
+    const s = statement(
+      rx('999', 'budesonide 3 MG Delayed Release Oral Capsule'),
+      [dosage({ dose: tabs(3), ...daily })],
+      jan,
+    );
     const r = exposure([s], '2025-01-01');
     expect(r.cumulativeMg).toBe(0);
     expect(codes(r)).toContain('budesonide-excluded');
@@ -257,7 +341,11 @@ describe('routes and ingredients', () => {
   });
 
   it('non-glucocorticoids (methotrexate, fludrocortisone) are ignored without issues', () => {
-    const mtx = statement(rx('6851', 'methotrexate'), [dosage({ dose: mg(15), freq: 1, period: 1, periodUnit: 'wk' })], jan);
+    const mtx = statement(
+      rx('6851', 'methotrexate'),
+      [dosage({ dose: mg(15), freq: 1, period: 1, periodUnit: 'wk' })],
+      jan,
+    );
     const fludro = statement(rx('4452', 'fludrocortisone'), [dosage({ dose: mg(0.1), ...daily })], jan);
     const r = exposure([mtx, fludro], '2025-01-01');
     expect(r.cumulativeMg).toBe(0);
@@ -273,7 +361,9 @@ describe('routes and ingredients', () => {
 
   it('the Sandbox "prednisolone Pill" (no strength) in pills is unquantified with the reason', () => {
     const pill = { value: 1, unit: 'pill', system: UCUM, code: '{pill}' };
-    const r0 = request(rx('1156758'), [{ ...dosage({ ...daily, start: '2024-01-01', end: '2024-01-05' }), doseAndRate: [{ doseQuantity: pill }] }]);
+    const r0 = request(rx('1156758'), [
+      { ...dosage({ ...daily, start: '2024-01-01', end: '2024-01-05' }), doseAndRate: [{ doseQuantity: pill }] },
+    ]);
     const r = exposure([r0], '2025-01-01');
     expect(r.cumulativeMg).toBeNull();
     expect(r.issues[0]!.code).toBe('strength-unknown');
@@ -302,12 +392,19 @@ describe('unknown is never 0 mg', () => {
   });
 
   it('weight-based doses need a weight and are reported', () => {
-    const s = statement(MP, [dosage({ dose: { value: 30, unit: 'mg/kg', system: UCUM, code: 'mg/kg' } as never, ...daily })], jan);
+    const s = statement(
+      MP,
+      [dosage({ dose: { value: 30, unit: 'mg/kg', system: UCUM, code: 'mg/kg' } as never, ...daily })],
+      jan,
+    );
     expect(codes(exposure([s], '2025-01-01'))).toContain('weight-based-dose');
   });
 
   it('an unresolvable medicationReference is reported', () => {
-    const s = statement(undefined, [dosage({ dose: mg(10), ...daily })], { ...jan, medicationReference: { reference: 'Medication/missing' } });
+    const s = statement(undefined, [dosage({ dose: mg(10), ...daily })], {
+      ...jan,
+      medicationReference: { reference: 'Medication/missing' },
+    });
     const r = exposure([s], '2025-01-01');
     expect(r.cumulativeMg).toBeNull();
     expect(codes(r)).toContain('medication-unresolved');
@@ -340,7 +437,9 @@ describe('configuration', () => {
   });
 
   it('dexamethasone at 0.6 mg (US tables) changes the total', () => {
-    const s = statement(rx('3264', 'dexamethasone'), [dosage({ dose: mg(6), ...daily })], { effectivePeriod: { start: '2024-01-01', end: '2024-01-01' } });
+    const s = statement(rx('3264', 'dexamethasone'), [dosage({ dose: mg(6), ...daily })], {
+      effectivePeriod: { start: '2024-01-01', end: '2024-01-01' },
+    });
     expect(exposure([s], '2025-01-01', { equivalentToPrednisolone5mg: { dexamethasone: 0.6 } }).cumulativeMg).toBe(50);
   });
 });

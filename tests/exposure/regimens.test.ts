@@ -24,31 +24,47 @@ const daily = { freq: 1, period: 1, periodUnit: 'd' as const };
 
 describe('hand-worked regimens (prednisolone-equivalent mg)', () => {
   it('1. 20 mg daily 1–31 Jan: 31 × 20 = 620', () => {
-    const s = statement(PRED, [dosage({ dose: mg(20), ...daily })], { effectivePeriod: { start: '2024-01-01', end: '2024-01-31' } });
+    const s = statement(PRED, [dosage({ dose: mg(20), ...daily })], {
+      effectivePeriod: { start: '2024-01-01', end: '2024-01-31' },
+    });
     expect(exposure([s], '2025-01-01').cumulativeMg).toBe(620);
   });
 
   it('2. 10 mg twice daily for 28 days: 2 × 10 × 28 = 560, with a readable derivation', () => {
-    const s = statement(PRED, [dosage({ dose: mg(10), freq: 2, period: 1, periodUnit: 'd' })], { effectivePeriod: { start: '2024-02-01', end: '2024-02-28' } });
+    const s = statement(PRED, [dosage({ dose: mg(10), freq: 2, period: 1, periodUnit: 'd' })], {
+      effectivePeriod: { start: '2024-02-01', end: '2024-02-28' },
+    });
     const r = exposure([s], '2025-01-01');
     expect(r.cumulativeMg).toBe(560);
     expect(r.contributions[0]!.derivation).toContain('prednisolone oral: 2 × 10 mg/day × 28 d = 560 mg');
   });
 
   it('3. every other day (frequency 1, period 2 d), 1–10 Mar: days 1,3,5,7,9 → 5 × 20 = 100', () => {
-    const s = statement(PRED, [dosage({ dose: mg(20), freq: 1, period: 2, periodUnit: 'd' })], { effectivePeriod: { start: '2024-03-01', end: '2024-03-10' } });
+    const s = statement(PRED, [dosage({ dose: mg(20), freq: 1, period: 2, periodUnit: 'd' })], {
+      effectivePeriod: { start: '2024-03-01', end: '2024-03-10' },
+    });
     const r = exposure([s], '2025-01-01');
     expect(r.cumulativeMg).toBe(100);
-    expect(r.timeline.map((t) => t.date)).toEqual(['2024-03-01', '2024-03-03', '2024-03-05', '2024-03-07', '2024-03-09']);
+    expect(r.timeline.map((t) => t.date)).toEqual([
+      '2024-03-01',
+      '2024-03-03',
+      '2024-03-05',
+      '2024-03-07',
+      '2024-03-09',
+    ]);
   });
 
   it('4. QOD as timing.code gives the same 100 mg', () => {
-    const s = statement(PRED, [dosage({ dose: mg(20), code: 'QOD' })], { effectivePeriod: { start: '2024-03-01', end: '2024-03-10' } });
+    const s = statement(PRED, [dosage({ dose: mg(20), code: 'QOD' })], {
+      effectivePeriod: { start: '2024-03-01', end: '2024-03-10' },
+    });
     expect(exposure([s], '2025-01-01').cumulativeMg).toBe(100);
   });
 
   it('5. weekly IV pulse methylprednisolone 500 mg, 1–29 Jan: 5 doses × 500 × 1.25 = 3125', () => {
-    const s = statement(MP, [dosage({ dose: mg(500), freq: 1, period: 1, periodUnit: 'wk', route: IV })], { effectivePeriod: { start: '2024-01-01', end: '2024-01-29' } });
+    const s = statement(MP, [dosage({ dose: mg(500), freq: 1, period: 1, periodUnit: 'wk', route: IV })], {
+      effectivePeriod: { start: '2024-01-01', end: '2024-01-29' },
+    });
     const r = exposure([s], '2025-01-01');
     expect(r.cumulativeMg).toBe(3125);
     expect(r.contributions[0]!.ingredientMg).toBe(2500);
@@ -93,7 +109,10 @@ describe('hand-worked regimens (prednisolone-equivalent mg)', () => {
   });
 
   it('9. open-ended active therapy counts through the as-of day inclusive', () => {
-    const s = statement(PREDNISONE, [dosage({ dose: mg(10), ...daily })], { status: 'active', effectivePeriod: { start: '2024-06-01' } });
+    const s = statement(PREDNISONE, [dosage({ dose: mg(10), ...daily })], {
+      status: 'active',
+      effectivePeriod: { start: '2024-06-01' },
+    });
     const r = exposure([s], '2024-06-30');
     expect(r.cumulativeMg).toBe(300);
     expect(r.currentDailyMg).toBe(10);
@@ -101,19 +120,25 @@ describe('hand-worked regimens (prednisolone-equivalent mg)', () => {
   });
 
   it('10. as-of truncation: nothing after the as-of day counts (15 × 20 = 300)', () => {
-    const s = statement(PRED, [dosage({ dose: mg(20), ...daily })], { effectivePeriod: { start: '2024-01-01', end: '2024-01-31' } });
+    const s = statement(PRED, [dosage({ dose: mg(20), ...daily })], {
+      effectivePeriod: { start: '2024-01-01', end: '2024-01-31' },
+    });
     const r = exposure([s], '2024-01-15');
     expect(r.cumulativeMg).toBe(300);
     expect(r.currentDailyMg).toBe(20);
   });
 
   it('11. a regimen starting after the as-of day counts 0', () => {
-    const s = statement(PRED, [dosage({ dose: mg(20), ...daily })], { effectivePeriod: { start: '2024-02-01', end: '2024-02-10' } });
+    const s = statement(PRED, [dosage({ dose: mg(20), ...daily })], {
+      effectivePeriod: { start: '2024-02-01', end: '2024-02-10' },
+    });
     expect(exposure([s], '2024-01-31').cumulativeMg).toBe(0);
   });
 
   it('12. tablets × RxNorm strength: 3 × prednisone 5 MG tablet daily × 10 d = 150', () => {
-    const s = statement(rx('312617', 'predniSONE 5 MG Oral Tablet'), [dosage({ dose: tabs(3), ...daily })], { effectivePeriod: { start: '2024-01-01', end: '2024-01-10' } });
+    const s = statement(rx('312617', 'predniSONE 5 MG Oral Tablet'), [dosage({ dose: tabs(3), ...daily })], {
+      effectivePeriod: { start: '2024-01-01', end: '2024-01-10' },
+    });
     const r = exposure([s], '2025-01-01');
     expect(r.cumulativeMg).toBe(150);
     expect(r.contributions[0]!.derivation).toContain('3 tablet × 5 mg');
@@ -121,13 +146,19 @@ describe('hand-worked regimens (prednisolone-equivalent mg)', () => {
 
   it('13. CDS Hooks Sandbox pill doses: 2 {pill} of 312615 (prednisone 20 MG) daily × 5 d = 200', () => {
     const pill = { value: 2, unit: 'pill', system: UCUM, code: '{pill}' };
-    const r0 = request(rx('312615'), [{ ...dosage({ ...daily, start: '2024-01-01', end: '2024-01-05' }), doseAndRate: [{ doseQuantity: pill }] }]);
+    const r0 = request(rx('312615'), [
+      { ...dosage({ ...daily, start: '2024-01-01', end: '2024-01-05' }), doseAndRate: [{ doseQuantity: pill }] },
+    ]);
     expect(exposure([r0], '2025-01-01').cumulativeMg).toBe(200);
   });
 
   it('14. millilitres × mg/mL from the RxNorm name: 10 mL prednisolone 3 MG/ML daily × 7 d = 210', () => {
     const ml = { value: 10, unit: 'mL', system: UCUM, code: 'mL' };
-    const s = statement(rx('999001', 'prednisolone 3 MG/ML Oral Solution'), [{ ...dosage({ ...daily }), doseAndRate: [{ doseQuantity: ml }] }], { effectivePeriod: { start: '2024-01-01', end: '2024-01-07' } });
+    const s = statement(
+      rx('999001', 'prednisolone 3 MG/ML Oral Solution'),
+      [{ ...dosage({ ...daily }), doseAndRate: [{ doseQuantity: ml }] }],
+      { effectivePeriod: { start: '2024-01-01', end: '2024-01-07' } },
+    );
     expect(exposure([s], '2025-01-01').cumulativeMg).toBe(210);
   });
 
@@ -137,46 +168,70 @@ describe('hand-worked regimens (prednisolone-equivalent mg)', () => {
   });
 
   it('16. dose in µg: dexamethasone 750 ug daily × 10 d = 7.5 mg × 5/0.75 = 50', () => {
-    const s = statement(DEX, [dosage({ dose: { value: 750, unit: 'µg', system: UCUM, code: 'ug' } as never, ...daily })], { effectivePeriod: { start: '2024-01-01', end: '2024-01-10' } });
+    const s = statement(
+      DEX,
+      [dosage({ dose: { value: 750, unit: 'µg', system: UCUM, code: 'ug' } as never, ...daily })],
+      { effectivePeriod: { start: '2024-01-01', end: '2024-01-10' } },
+    );
     expect(exposure([s], '2025-01-01').cumulativeMg).toBe(50);
   });
 
   it('17. dexamethasone 4 mg daily × 3 d = 12 mg × 6.667 = 80', () => {
-    const s = statement(DEX, [dosage({ dose: mg(4), ...daily })], { effectivePeriod: { start: '2024-01-01', end: '2024-01-03' } });
+    const s = statement(DEX, [dosage({ dose: mg(4), ...daily })], {
+      effectivePeriod: { start: '2024-01-01', end: '2024-01-03' },
+    });
     expect(exposure([s], '2025-01-01').cumulativeMg).toBe(80);
   });
 
   it('18. hydrocortisone 20 mg twice daily × 10 d = 400 × 0.25 = 100', () => {
-    const s = statement(rx('5492', 'hydrocortisone'), [dosage({ dose: mg(20), code: 'BID' })], { effectivePeriod: { start: '2024-01-01', end: '2024-01-10' } });
+    const s = statement(rx('5492', 'hydrocortisone'), [dosage({ dose: mg(20), code: 'BID' })], {
+      effectivePeriod: { start: '2024-01-01', end: '2024-01-10' },
+    });
     expect(exposure([s], '2025-01-01').cumulativeMg).toBe(100);
   });
 
   it('19. deflazacort 6 mg daily × 30 d = 180 × 5/6 = 150', () => {
-    const s = statement(rx('22396', 'deflazacort'), [dosage({ dose: mg(6), ...daily })], { effectivePeriod: { start: '2024-04-01', end: '2024-04-30' } });
+    const s = statement(rx('22396', 'deflazacort'), [dosage({ dose: mg(6), ...daily })], {
+      effectivePeriod: { start: '2024-04-01', end: '2024-04-30' },
+    });
     expect(exposure([s], '2025-01-01').cumulativeMg).toBe(150);
   });
 
   it('20. switch of product: prednisone 40 mg × 10 d, then methylprednisolone 32 mg × 10 d = 400 + 400', () => {
-    const a = statement(PREDNISONE, [dosage({ dose: mg(40), ...daily })], { effectivePeriod: { start: '2024-01-01', end: '2024-01-10' } });
-    const b = statement(MP, [dosage({ dose: mg(32), ...daily })], { effectivePeriod: { start: '2024-01-11', end: '2024-01-20' } });
+    const a = statement(PREDNISONE, [dosage({ dose: mg(40), ...daily })], {
+      effectivePeriod: { start: '2024-01-01', end: '2024-01-10' },
+    });
+    const b = statement(MP, [dosage({ dose: mg(32), ...daily })], {
+      effectivePeriod: { start: '2024-01-11', end: '2024-01-20' },
+    });
     const r = exposure([a, b], '2025-01-01');
     expect(r.cumulativeMg).toBe(800);
     expect(r.timeline.find((t) => t.date === '2024-01-11')!.mg).toBe(40);
   });
 
   it('21. overlapping distinct orders add up: 10 mg + 5 mg on the same 10 days = 150', () => {
-    const a = statement(PRED, [dosage({ dose: mg(10), ...daily })], { effectivePeriod: { start: '2024-01-01', end: '2024-01-10' } });
-    const b = statement(PRED, [dosage({ dose: mg(5), ...daily })], { effectivePeriod: { start: '2024-01-01', end: '2024-01-10' } });
+    const a = statement(PRED, [dosage({ dose: mg(10), ...daily })], {
+      effectivePeriod: { start: '2024-01-01', end: '2024-01-10' },
+    });
+    const b = statement(PRED, [dosage({ dose: mg(5), ...daily })], {
+      effectivePeriod: { start: '2024-01-01', end: '2024-01-10' },
+    });
     expect(exposure([a, b], '2025-01-01').cumulativeMg).toBe(150);
   });
 
   it('22. every 8 hours for 2 days: 6 × hydrocortisone 50 mg = 300 × 0.25 = 75', () => {
-    const s = statement(rx('5492', 'hydrocortisone'), [dosage({ dose: mg(50), freq: 1, period: 8, periodUnit: 'h', route: IV })], { effectivePeriod: { start: '2024-01-01', end: '2024-01-02' } });
+    const s = statement(
+      rx('5492', 'hydrocortisone'),
+      [dosage({ dose: mg(50), freq: 1, period: 8, periodUnit: 'h', route: IV })],
+      { effectivePeriod: { start: '2024-01-01', end: '2024-01-02' } },
+    );
     expect(exposure([s], '2025-01-01').cumulativeMg).toBe(75);
   });
 
   it('23. three times a week for two weeks: 6 × 10 = 60, on days 1, 3, 5 of each week', () => {
-    const s = statement(PRED, [dosage({ dose: mg(10), freq: 3, period: 1, periodUnit: 'wk' })], { effectivePeriod: { start: '2024-01-01', end: '2024-01-14' } });
+    const s = statement(PRED, [dosage({ dose: mg(10), freq: 3, period: 1, periodUnit: 'wk' })], {
+      effectivePeriod: { start: '2024-01-01', end: '2024-01-14' },
+    });
     const r = exposure([s], '2025-01-01');
     expect(r.cumulativeMg).toBe(60);
     expect(r.timeline.map((t) => t.date.slice(8))).toEqual(['01', '03', '05', '08', '10', '12']);
@@ -201,7 +256,11 @@ describe('hand-worked regimens (prednisolone-equivalent mg)', () => {
 
   it('26. monthly triamcinolone 40 mg IM on the 15th, Jan–Apr: 4 × 40 × 1.25 = 200', () => {
     const IM = { coding: [{ system: SCT, code: '78421000' }] };
-    const s = statement(rx('10759', 'triamcinolone'), [dosage({ dose: mg(40), freq: 1, period: 1, periodUnit: 'mo', route: IM })], { effectivePeriod: { start: '2024-01-15', end: '2024-04-30' } });
+    const s = statement(
+      rx('10759', 'triamcinolone'),
+      [dosage({ dose: mg(40), freq: 1, period: 1, periodUnit: 'mo', route: IM })],
+      { effectivePeriod: { start: '2024-01-15', end: '2024-04-30' } },
+    );
     const r = exposure([s], '2025-01-01');
     expect(r.cumulativeMg).toBe(200);
     expect(r.timeline.map((t) => t.date)).toEqual(['2024-01-15', '2024-02-15', '2024-03-15', '2024-04-15']);
@@ -221,7 +280,10 @@ describe('hand-worked regimens (prednisolone-equivalent mg)', () => {
     const r0 = request(PRED, [dosage({ dose: mg(10), ...daily })], {
       status: 'completed',
       authoredOn: '2024-01-01',
-      dispenseRequest: { expectedSupplyDuration: { value: 30, unit: 'days', system: UCUM, code: 'd' }, numberOfRepeatsAllowed: 1 },
+      dispenseRequest: {
+        expectedSupplyDuration: { value: 30, unit: 'days', system: UCUM, code: 'd' },
+        numberOfRepeatsAllowed: 1,
+      },
     });
     const r = exposure([r0], '2025-01-01');
     expect(r.cumulativeMg).toBe(600);
@@ -238,7 +300,11 @@ describe('hand-worked regimens (prednisolone-equivalent mg)', () => {
   });
 
   it('30. concurrent dosages in one step (same sequence): 10 mg morning + 5 mg evening × 10 d = 150', () => {
-    const s = statement(PRED, [dosage({ sequence: 1, dose: mg(10), ...daily }), dosage({ sequence: 1, dose: mg(5), ...daily })], { effectivePeriod: { start: '2024-01-01', end: '2024-01-10' } });
+    const s = statement(
+      PRED,
+      [dosage({ sequence: 1, dose: mg(10), ...daily }), dosage({ sequence: 1, dose: mg(5), ...daily })],
+      { effectivePeriod: { start: '2024-01-01', end: '2024-01-10' } },
+    );
     expect(exposure([s], '2025-01-01').cumulativeMg).toBe(150);
   });
 
@@ -252,22 +318,32 @@ describe('hand-worked regimens (prednisolone-equivalent mg)', () => {
   });
 
   it('32. active statement with only effectiveDateTime runs from that day through the as-of day', () => {
-    const s = statement(PRED, [dosage({ dose: mg(5), ...daily })], { status: 'active', effectiveDateTime: '2024-03-01' });
+    const s = statement(PRED, [dosage({ dose: mg(5), ...daily })], {
+      status: 'active',
+      effectiveDateTime: '2024-03-01',
+    });
     expect(exposure([s], '2024-03-10').cumulativeMg).toBe(50);
   });
 
   it('33. betamethasone 0.6 mg daily × 5 d = 3 mg × 6.667 = 20', () => {
-    const s = statement(rx('1514', 'betamethasone'), [dosage({ dose: mg(0.6), ...daily })], { effectivePeriod: { start: '2024-01-01', end: '2024-01-05' } });
+    const s = statement(rx('1514', 'betamethasone'), [dosage({ dose: mg(0.6), ...daily })], {
+      effectivePeriod: { start: '2024-01-01', end: '2024-01-05' },
+    });
     expect(exposure([s], '2025-01-01').cumulativeMg).toBe(20);
   });
 
   it('34. cortisone 25 mg daily × 4 d = 100 × 0.2 = 20', () => {
-    const s = statement(rx('2878', 'cortisone'), [dosage({ dose: mg(25), ...daily })], { effectivePeriod: { start: '2024-01-01', end: '2024-01-04' } });
+    const s = statement(rx('2878', 'cortisone'), [dosage({ dose: mg(25), ...daily })], {
+      effectivePeriod: { start: '2024-01-01', end: '2024-01-04' },
+    });
     expect(exposure([s], '2025-01-01').cumulativeMg).toBe(20);
   });
 
   it('35. threshold: 100 mg/day from 1 Jan reaches 3000 mg on 30 Jan; projected from 20 Jan', () => {
-    const s = statement(PRED, [dosage({ dose: mg(100), ...daily })], { status: 'active', effectivePeriod: { start: '2024-01-01' } });
+    const s = statement(PRED, [dosage({ dose: mg(100), ...daily })], {
+      status: 'active',
+      effectivePeriod: { start: '2024-01-01' },
+    });
     const before = exposure([s], '2024-01-20');
     expect(before.cumulativeMg).toBe(2000);
     expect(before.threshold).toEqual({ mg: 3000, crossedOn: null, projectedOn: '2024-01-30' });
@@ -318,7 +394,12 @@ describe('hand-worked regimens (prednisolone-equivalent mg)', () => {
       resourceType: 'Medication' as const,
       id: 'med-mp',
       code: { coding: [{ system: 'http://www.whocc.no/atc', code: 'H02AB04', display: 'methylprednisolone' }] },
-      ingredient: [{ itemCodeableConcept: { text: 'methylprednisolone' }, strength: { numerator: mg(4), denominator: { value: 1, unit: 'tablet' } } }],
+      ingredient: [
+        {
+          itemCodeableConcept: { text: 'methylprednisolone' },
+          strength: { numerator: mg(4), denominator: { value: 1, unit: 'tablet' } },
+        },
+      ],
     };
     const s = statement(undefined, [dosage({ dose: tabs(2), ...daily })], {
       effectivePeriod: { start: '2024-01-01', end: '2024-01-10' },
@@ -328,7 +409,9 @@ describe('hand-worked regimens (prednisolone-equivalent mg)', () => {
   });
 
   it('39. SNOMED CT substance code is recognised (prednisone 116602009)', () => {
-    const s = statement({ coding: [{ system: SCT, code: '116602009' }] }, [dosage({ dose: mg(10), ...daily })], { effectivePeriod: { start: '2024-01-01', end: '2024-01-03' } });
+    const s = statement({ coding: [{ system: SCT, code: '116602009' }] }, [dosage({ dose: mg(10), ...daily })], {
+      effectivePeriod: { start: '2024-01-01', end: '2024-01-03' },
+    });
     expect(exposure([s], '2025-01-01').cumulativeMg).toBe(30);
   });
 

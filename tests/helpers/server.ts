@@ -1,5 +1,5 @@
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { MemoryRepository } from '@medplum/fhir-router';
 import type { Resource } from '@medplum/fhirtypes';
 import { loadFhirDefinitions } from '../../src/fhir/definitions.ts';
@@ -13,7 +13,10 @@ export interface RunningServer {
 }
 
 /** Starts the real application on an ephemeral loopback port with the given resources loaded. */
-export async function startServer(resources: Resource[] = [], options: { maxPageSize?: number } = {}): Promise<RunningServer> {
+export async function startServer(
+  resources: Resource[] = [],
+  options: { maxPageSize?: number } = {},
+): Promise<RunningServer> {
   loadFhirDefinitions();
   const repo = new MemoryRepository();
   for (const r of resources) await repo.createResource(r);

@@ -19,7 +19,11 @@ const get = async (path: string) => {
   return { status: res.status, type: res.headers.get('content-type'), body: (await res.json()) as never };
 };
 const send = async (method: string, path: string, body: unknown, headers: Record<string, string> = {}) => {
-  const res = await fetch(`${srv.fhirUrl}${path}`, { method, headers: { 'content-type': FHIR, ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(`${srv.fhirUrl}${path}`, {
+    method,
+    headers: { 'content-type': FHIR, ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   return { status: res.status, location: res.headers.get('location'), body: (await res.json()) as never };
 };
 
@@ -50,7 +54,11 @@ describe('demo FHIR server', () => {
     const r = await get('/MedicationStatement?subject=Patient/ow-0002&_count=5');
     const b = r.body as Bundle;
     expect(b.total).toBeGreaterThan(0);
-    expect(b.entry!.every((e) => (e.resource as { subject?: { reference?: string } }).subject?.reference === 'Patient/ow-0002')).toBe(true);
+    expect(
+      b.entry!.every(
+        (e) => (e.resource as { subject?: { reference?: string } }).subject?.reference === 'Patient/ow-0002',
+      ),
+    ).toBe(true);
   });
 
   it('creates, and rejects an invalid resource with 400 and an OperationOutcome', async () => {
@@ -85,9 +93,18 @@ describe('demo FHIR server', () => {
       resourceType: 'Bundle',
       type: 'transaction',
       entry: [
-        { fullUrl: 'urn:uuid:6f1c0c1e-1a2b-4c3d-8e9f-000000000001', resource: { resourceType: 'Patient', name: [{ family: 'Tx' }] }, request: { method: 'POST', url: 'Patient' } },
         {
-          resource: { resourceType: 'MedicationStatement', status: 'active', subject: { reference: 'urn:uuid:6f1c0c1e-1a2b-4c3d-8e9f-000000000001' }, medicationCodeableConcept: { text: 'prednisolone' } },
+          fullUrl: 'urn:uuid:6f1c0c1e-1a2b-4c3d-8e9f-000000000001',
+          resource: { resourceType: 'Patient', name: [{ family: 'Tx' }] },
+          request: { method: 'POST', url: 'Patient' },
+        },
+        {
+          resource: {
+            resourceType: 'MedicationStatement',
+            status: 'active',
+            subject: { reference: 'urn:uuid:6f1c0c1e-1a2b-4c3d-8e9f-000000000001' },
+            medicationCodeableConcept: { text: 'prednisolone' },
+          },
           request: { method: 'POST', url: 'MedicationStatement' },
         },
       ],
@@ -102,7 +119,11 @@ describe('demo FHIR server', () => {
   });
 
   it('rejects a transaction entry that is invalid, naming the entry', async () => {
-    const r = await send('POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: { resourceType: 'Patient', birthDate: 5 }, request: { method: 'POST', url: 'Patient' } }] });
+    const r = await send('POST', '', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [{ resource: { resourceType: 'Patient', birthDate: 5 }, request: { method: 'POST', url: 'Patient' } }],
+    });
     expect(r.status).toBe(400);
     expect((r.body as OperationOutcome).issue[0]!.expression![0]).toContain('Bundle.entry[0]');
   });

@@ -15,7 +15,10 @@ afterEach(() => {
 
 function start(env: Record<string, string>): Promise<{ url?: string; code?: number; stderr: string }> {
   return new Promise((resolve) => {
-    child = spawn(process.execPath, [MAIN], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [MAIN], {
+      env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr!.on('data', (d) => {
       stderr += d;
@@ -34,7 +37,7 @@ describe('npm start (the demo)', () => {
     expect(r.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect((await fetch(`${r.url}/livez`)).status).toBe(200);
     expect((await fetch(`${r.url}/readyz`)).status).toBe(200);
-    const bundle = await (await fetch(`${r.url}/fhir/Patient?_count=1`)).json();
+    const bundle = (await (await fetch(`${r.url}/fhir/Patient?_count=1`)).json()) as { total: number };
     expect(bundle.total).toBe(25);
   });
 

@@ -1,0 +1,7 @@
+/** `npm run bench`: prints figures; it does not pass or fail. */
+import { runExposureBench } from './exposure.ts';
+
+const mem = () => `${(process.memoryUsage().heapUsed / 1e6).toFixed(1)} MB heap`;
+console.log(`OsteoWatch benchmarks — Node ${process.version}, ${mem()} at start`);
+await runExposureBench();
+console.log(`\n${mem()} at end`);

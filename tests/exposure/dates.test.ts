@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { addMonths, dayFromIso, endDayOf, isoFromDay, parseFhirDate, weekdayOf } from '../../src/exposure/dates.ts';
+
+describe('calendar days', () => {
+  it('isoFromDay agrees with Date for every day from 1900 to 2100', () => {
+    for (let d = dayFromIso('1900-01-01'); d <= dayFromIso('2100-12-31'); d += 1) {
+      const expected = new Date(d * 86_400_000).toISOString().slice(0, 10);
+      if (isoFromDay(d) !== expected) throw new Error(`day ${d}: ${isoFromDay(d)} != ${expected}`);
+    }
+  });
+
+  it('takes the written calendar date of a dateTime, whatever its offset', () => {
+    expect(isoFromDay(parseFhirDate('2024-01-31T23:00:00-05:00')!.day)).toBe('2024-01-31');
+    expect(parseFhirDate('2024-01-31T23:00:00-05:00')!.instantMs).toBe(Date.parse('2024-02-01T04:00:00Z'));
+  });
+
+  it('rejects dates that do not exist and non-dates', () => {
+    expect(parseFhirDate('2025-02-30')).toBeUndefined();
+    expect(parseFhirDate('2025-13-01')).toBeUndefined();
+    expect(() => dayFromIso('2025-1-1')).toThrow();
+    expect(() => dayFromIso('2024-02-29')).not.toThrow();
+  });
+
+  it('partial dates cover their whole month or year', () => {
+    expect(isoFromDay(endDayOf(parseFhirDate('2024-02')!))).toBe('2024-02-29');
+    expect(isoFromDay(endDayOf(parseFhirDate('2023')!))).toBe('2023-12-31');
+  });
+
+  it('adds calendar months, clamping to the month end', () => {
+    expect(isoFromDay(addMonths(dayFromIso('2024-01-31'), 1))).toBe('2024-02-29');
+    expect(isoFromDay(addMonths(dayFromIso('2023-12-15'), 2))).toBe('2024-02-15');
+  });
+
+  it('knows weekdays (2024-01-01 was a Monday)', () => {
+    expect(weekdayOf(dayFromIso('2024-01-01'))).toBe(0);
+    expect(weekdayOf(dayFromIso('2024-01-07'))).toBe(6);
+  });
+});
