@@ -80,7 +80,7 @@ export async function runExposureBench(): Promise<void> {
   );
   for (const task of bench.tasks) {
     const r = task.result;
-    if (!r || r.state !== 'completed') {
+    if (r?.state !== 'completed') {
       console.log(`  ${task.name}: did not complete`);
       continue;
     }
