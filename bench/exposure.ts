@@ -7,6 +7,7 @@ import { Bench } from 'tinybench';
 import { generateCohort } from '../src/cohort/generate.ts';
 import { dayFromIso, isoFromDay } from '../src/exposure/dates.ts';
 import { computeExposure } from '../src/exposure/index.ts';
+import { groupByPatient } from '../src/fhir/subject.ts';
 
 export function twoYearTaper(): Resource[] {
   const out: MedicationStatement[] = [];
@@ -57,14 +58,7 @@ export async function runExposureBench(): Promise<void> {
   const asOf = '2026-11-21';
   const check = computeExposure({ resources: patient, patient: 'bench', asOf });
   const cohort = generateCohort({ size: 300, seed: 42, asOf });
-  const byPatient = new Map<string, Resource[]>();
-  for (const r of cohort) {
-    const ref =
-      r.resourceType === 'Patient' ? `Patient/${r.id}` : (r as { subject?: { reference?: string } }).subject?.reference;
-    if (!ref) continue;
-    if (!byPatient.has(ref)) byPatient.set(ref, []);
-    byPatient.get(ref)!.push(r);
-  }
+  const byPatient = groupByPatient(cohort);
 
   const bench = new Bench({ time: 2000, warmupTime: 500 });
   bench.add('exposure: 1 patient, 200 taper statements over 2 years', () => {

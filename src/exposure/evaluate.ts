@@ -105,28 +105,18 @@ export function evaluateRecord(
   const ref = (record as MedicationStatement).medicationReference;
   const concept = (record as MedicationStatement).medicationCodeableConcept;
   const medication = ref ? ctx.medication(record, ref) : undefined;
-  if (ref && !medication && !ref.display && !concept) {
-    return {
-      unidentified: {
-        source,
-        code: 'medication-unresolved',
-        message: `medicationReference ${ref.reference ?? '(none)'} could not be resolved`,
-        severity: 'error',
-      },
-    };
-  }
+  const unresolved = () => ({
+    unidentified: {
+      source,
+      code: 'medication-unresolved' as const,
+      message: `medicationReference ${ref?.reference ?? '(none)'} could not be resolved`,
+      severity: 'error' as const,
+    },
+  });
+  if (ref && !medication && !ref.display && !concept) return unresolved();
   const resolution = resolveMedication(concept, medication, ref?.display);
   if (resolution.kind === 'not-glucocorticoid') {
-    if (ref && !medication && !ref.display) {
-      return {
-        unidentified: {
-          source,
-          code: 'medication-unresolved',
-          message: `medicationReference ${ref.reference ?? '(none)'} could not be resolved`,
-          severity: 'error',
-        },
-      };
-    }
+    if (ref && !medication && !ref.display) return unresolved();
     return IGNORED;
   }
   if (resolution.kind === 'unidentified') {

@@ -5,6 +5,7 @@ import { generateCohort } from '../../src/cohort/generate.ts';
 import { MYOSITIS } from '../../src/cohort/terminology.ts';
 import { computeExposure } from '../../src/exposure/index.ts';
 import { loadFhirDefinitions } from '../../src/fhir/definitions.ts';
+import { groupByPatient } from '../../src/fhir/subject.ts';
 
 const asOf = '2026-11-21';
 let cohort: Resource[];
@@ -13,18 +14,6 @@ beforeAll(() => {
   loadFhirDefinitions();
   cohort = generateCohort({ size: 300, seed: 42, asOf });
 });
-
-const byPatient = (resources: Resource[]) => {
-  const m = new Map<string, Resource[]>();
-  for (const r of resources) {
-    const ref =
-      r.resourceType === 'Patient' ? `Patient/${r.id}` : (r as { subject?: { reference?: string } }).subject?.reference;
-    if (!ref) continue;
-    if (!m.has(ref)) m.set(ref, []);
-    m.get(ref)!.push(r);
-  }
-  return m;
-};
 
 describe('synthetic cohort', () => {
   it('is deterministic for a seed and differs between seeds', () => {
@@ -77,7 +66,7 @@ describe('synthetic cohort', () => {
   });
 
   it('gives realistic exposures: most myositis patients above 3,000 mg, some below, none uncomputable', () => {
-    const patients = byPatient(cohort);
+    const patients = groupByPatient(cohort);
     let above = 0;
     let below = 0;
     let unknown = 0;
