@@ -111,6 +111,13 @@ function fromConcept(concept: CodeableConcept | undefined): MedicationFacts | 'n
     const product = productFromName(c.display, c.code);
     if (product) return fromProduct(product, 'rxnorm-name');
   }
+  // SNOMED CT / dm+d product concepts ("Prednisolone 5mg tablets"): the coded concept's own display names it.
+  for (const c of codings) {
+    if (!isSnomed(c) || !c.code || !c.display || ingredientBySnomed(c.code)) continue;
+    const product = productFromName(c.display);
+    if (product && (product.strength.mgPerUnit !== undefined || product.strength.mgPerMl !== undefined))
+      return fromProduct(product, 'snomed');
+  }
   for (const c of codings) {
     if (!c.code) continue;
     const ing = isRxnorm(c)

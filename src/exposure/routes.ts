@@ -131,8 +131,8 @@ export function routeClassFromConcept(route: CodeableConcept | undefined): Route
 export function routeClassFromDoseForm(form: string | undefined): RouteClass | undefined {
   if (!form) return undefined;
   const f = form.toLowerCase();
-  if (/inhal|nebuli/.test(f)) return 'inhaled';
   if (/nasal/.test(f)) return 'nasal';
+  if (/inhal|nebuli/.test(f)) return 'inhaled';
   if (/ophthalmic|intravitreal|intraocular/.test(f)) return 'ophthalmic';
   if (/otic/.test(f)) return 'otic';
   if (/rectal|enema|suppositor/.test(f)) return 'rectal';
