@@ -1,0 +1,146 @@
+/**
+ * One query layer over two engines: PostgreSQL (node-postgres pool) in production, PGlite (WASM PostgreSQL)
+ * embedded in a data directory by default. Callers write PostgreSQL SQL once; results are normalised so both
+ * engines return the same JavaScript types (bigint and numeric as number, date as "YYYY-MM-DD" text).
+ */
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { acquireDirLock, type DirLock } from './lock.ts';
+
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+}
+
+export interface Db extends Queryable {
+  readonly kind: 'postgres' | 'pglite';
+  /** Runs a multi-statement SQL script (migrations). */
+  exec(sql: string): Promise<void>;
+  /** Runs fn in one transaction; rolls back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+const INT8 = 20;
+const NUMERIC = 1700;
+const DATE = 1082;
+
+// node-postgres: int8 and numeric as numbers (audit sequence numbers stay far below 2^53), dates as text.
+const pgTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8 || oid === NUMERIC) return (v: string) => Number(v);
+    if (oid === DATE) return (v: string) => v;
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+class PostgresDb implements Db {
+  readonly kind = 'postgres' as const;
+  readonly pool: pg.Pool;
+  constructor(connectionString: string, searchPath?: string) {
+    this.pool = new pg.Pool({
+      connectionString,
+      types: pgTypes as pg.CustomTypesConfig,
+      max: 10,
+      ...(searchPath ? { options: `-c search_path=${searchPath}` } : {}),
+    });
+  }
+  async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return (await this.pool.query(sql, params)).rows as T[];
+  }
+  async exec(sql: string): Promise<void> {
+    await this.pool.query(sql);
+  }
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('begin');
+      const tx: Queryable = {
+        query: async <R>(sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows as R[],
+      };
+      const result = await fn(tx);
+      await client.query('commit');
+      return result;
+    } catch (err) {
+      await client.query('rollback').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+const pgliteParsers = {
+  [INT8]: (v: string) => Number(v),
+  [NUMERIC]: (v: string) => Number(v),
+  [DATE]: (v: string) => v,
+};
+
+class PgliteDb implements Db {
+  readonly kind = 'pglite' as const;
+  private readonly lock?: DirLock;
+  readonly db: PGlite;
+  // PGlite has one connection: queue transactions so that no statement interleaves with an open one.
+  private chain: Promise<unknown> = Promise.resolve();
+  constructor(db: PGlite, lock?: DirLock) {
+    this.db = db;
+    this.lock = lock;
+  }
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+  query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return this.serial(async () => (await this.db.query<T>(sql, params)).rows);
+  }
+  exec(sql: string): Promise<void> {
+    return this.serial(async () => {
+      await this.db.exec(sql);
+    });
+  }
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.serial(() =>
+      this.db.transaction(async (t) =>
+        fn({ query: async <R>(sql: string, params: unknown[] = []) => (await t.query<R>(sql, params)).rows }),
+      ),
+    );
+  }
+  async close(): Promise<void> {
+    await this.serial(() => this.db.close());
+    this.lock?.release();
+  }
+}
+
+export interface StoreLocation {
+  /** PostgreSQL connection string; when set, PostgreSQL is used. */
+  databaseUrl?: string;
+  /** PostgreSQL schema to use (tests isolate themselves this way). */
+  schema?: string;
+  /** PGlite data directory; undefined with memory: true for an in-memory database. */
+  dataDir?: string;
+  memory?: boolean;
+}
+
+export async function openDb(location: StoreLocation): Promise<Db> {
+  if (location.databaseUrl) {
+    const db = new PostgresDb(location.databaseUrl, location.schema);
+    if (location.schema) {
+      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(location.schema)) throw new Error(`invalid schema name ${location.schema}`);
+      await db.exec(`create schema if not exists ${location.schema}`);
+    }
+    await db.query('select 1');
+    return db;
+  }
+  if (location.memory) return new PgliteDb(await PGlite.create({ parsers: pgliteParsers }));
+  if (!location.dataDir) throw new Error('no store configured: set DATABASE_URL or OSTEOWATCH_DATA_DIR');
+  const lock = acquireDirLock(location.dataDir);
+  try {
+    return new PgliteDb(await PGlite.create(`${location.dataDir}/pgdata`, { parsers: pgliteParsers }), lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
