@@ -1,32 +1,82 @@
 /**
- * `npm start`: the demo — an embedded FHIR R4 server seeded with a synthetic myositis cohort, on one port.
+ * `npm start`: the demo — an embedded FHIR R4 server seeded with a synthetic myositis cohort, the audit store
+ * and its API, all on one port.
  */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import { MemoryRepository } from '@medplum/fhir-router';
+import { AuditService } from './audit/service.ts';
+import { loadTrustedClients, TrustedClientsError } from './auth/trustedClients.ts';
 import { EnvError, loadServiceConfig } from './config/env.ts';
 import { seedDemoCohort } from './demo/seed.ts';
-import { ConfigError } from './exposure/config.ts';
 import { isoFromDay } from './exposure/dates.ts';
+import { ConfigError, computeExposure } from './exposure/index.ts';
 import { loadFhirDefinitions } from './fhir/definitions.ts';
+import { fetchPatientRecords, fhirClient } from './fhir/patientRecords.ts';
 import { createLogger } from './log/logger.ts';
 import { createApp } from './server/app.ts';
+import { openStore, type Store, StoreLockedError } from './store/index.ts';
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`osteowatch: ${message}\n`);
+  process.exit(code);
+}
+
+/** The demo's audit token: configured, or generated once and kept (mode 0600) in the data directory. */
+function demoAuditToken(dataDir: string): { token: string; file: string } {
+  const file = join(dataDir, 'audit-token');
+  if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), file };
+  mkdirSync(dataDir, { recursive: true });
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return { token, file };
+}
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadServiceConfig>;
+  let trustedClients: ReturnType<typeof loadTrustedClients>;
   try {
     config = loadServiceConfig();
+    trustedClients = loadTrustedClients(config.trustedClientsPath);
   } catch (err) {
-    if (err instanceof EnvError || err instanceof ConfigError) {
-      process.stderr.write(`osteowatch: ${err.message}\n`);
-      process.exit(2);
-    }
+    if (err instanceof EnvError || err instanceof ConfigError || err instanceof TrustedClientsError) fail(err.message);
     throw err;
   }
   const logger = createLogger(config.logLevel);
   loadFhirDefinitions();
+
+  let store: Store;
+  try {
+    store = await openStore(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir });
+  } catch (err) {
+    if (err instanceof StoreLockedError) fail(err.message, 1);
+    fail(`cannot open the store: ${(err as Error).message}`, 1);
+  }
+  let auditToken = config.auditToken;
+  if (!auditToken && !config.databaseUrl) {
+    const demo = demoAuditToken(config.dataDir);
+    auditToken = demo.token;
+    logger.info({ file: demo.file }, 'audit API token (demo) written');
+  }
+
   const repo = new MemoryRepository();
   let ready = false;
-  const app = createApp({ repo, logger, isReady: () => ready });
+  let publicUrl = config.publicUrl ?? '';
+  const audit = new AuditService(store, config.exposure.thresholdMg, async (patientId, asOf) => {
+    const resources = await fetchPatientRecords(fhirClient(config.fhirBaseUrl ?? `${publicUrl}/fhir`), patientId);
+    return computeExposure({ resources, patient: patientId, asOf, config: config.exposure });
+  });
+  const auth = {
+    staticToken: auditToken,
+    trustedClients,
+    get audience() {
+      return `${publicUrl}/audit`;
+    },
+    requiredScope: 'audit',
+  };
+  const app = createApp({ repo, logger, isReady: () => ready, audit: { service: audit, auth } });
   const server: Server = app.listen(config.port, config.host);
   server.on('error', (err) => {
     logger.fatal({ err: err.message }, 'cannot listen');
@@ -35,7 +85,8 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  logger.info({ url: `http://${config.host}:${port}` }, 'listening');
+  publicUrl ||= `http://${config.host}:${port}`;
+  logger.info({ url: publicUrl, store: store.db.kind }, 'listening');
 
   const asOf = config.asOf ?? isoFromDay(Math.floor(Date.now() / 86_400_000));
   const started = Date.now();
@@ -43,12 +94,14 @@ async function main(): Promise<void> {
   ready = true;
   logger.info({ resources: count, patients: config.cohortSize, asOf, ms: Date.now() - started }, 'demo cohort loaded');
   process.stdout.write(
-    `OsteoWatch demo ready: FHIR server at http://${config.host}:${port}/fhir (${config.cohortSize} synthetic patients)\n`,
+    `OsteoWatch demo ready: FHIR server at ${publicUrl}/fhir (${config.cohortSize} synthetic patients), audit API at ${publicUrl}/audit\n`,
   );
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
-    server.close(() => process.exit(0));
+    server.close(() => {
+      store.close().finally(() => process.exit(0));
+    });
     setTimeout(() => process.exit(0), 5000).unref();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -3,6 +3,7 @@
  * does not grow with the size of the log.
  */
 import type { Queryable } from '../store/db.ts';
+import type { AuditRow } from './fhirExport.ts';
 import type { ExposureSnapshot } from './records.ts';
 
 export interface Page<T> {
@@ -359,4 +360,36 @@ export async function cardResponses(
       count: Number(r.n),
     })),
   };
+}
+
+/** Audit rows recorded in [from, to), in chain order, keyset-paged by sequence number. */
+export async function auditRows(db: Queryable, q: { from: string; to: string } & PageRequest): Promise<Page<AuditRow>> {
+  const limit = limitOf(q, 5000);
+  const rows = await db.query<{
+    seq: number;
+    recorded_iso: string;
+    kind: string;
+    patient_id: string | null;
+    tenant: string | null;
+    actor: string | null;
+    payload: Record<string, unknown>;
+    hash: string;
+  }>(
+    `select seq, recorded_iso, kind, patient_id, tenant, actor, payload, hash from audit_log
+      where recorded_at >= $1 and recorded_at < $2 and seq > $3 order by seq limit $4`,
+    [q.from, q.to, q.cursor ? Number(q.cursor) : 0, limit + 1],
+  );
+  const items = rows
+    .slice(0, limit)
+    .map((r) => ({
+      seq: r.seq,
+      recordedAt: r.recorded_iso,
+      kind: r.kind,
+      patientId: r.patient_id,
+      tenant: r.tenant,
+      actor: r.actor,
+      payload: r.payload,
+      hash: r.hash,
+    }));
+  return { items, nextCursor: rows.length > limit ? String(items[items.length - 1]!.seq) : null };
 }

@@ -25,6 +25,18 @@ const envSchema = z.object({
     .regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'OSTEOWATCH_AS_OF must be YYYY-MM-DD' })
     .optional(),
   OSTEOWATCH_EXPOSURE_CONFIG: z.string().optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, { error: 'DATABASE_URL must be a postgresql:// connection string' })
+    .optional(),
+  OSTEOWATCH_DATA_DIR: z.string().min(1).default('./data'),
+  OSTEOWATCH_AUDIT_TOKEN: z
+    .string()
+    .min(16, { error: 'OSTEOWATCH_AUDIT_TOKEN must be at least 16 characters' })
+    .optional(),
+  OSTEOWATCH_TRUSTED_CLIENTS: z.string().optional(),
+  OSTEOWATCH_PUBLIC_URL: z.url({ error: 'OSTEOWATCH_PUBLIC_URL must be a URL' }).optional(),
+  OSTEOWATCH_FHIR_BASE_URL: z.url({ error: 'OSTEOWATCH_FHIR_BASE_URL must be a URL' }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -36,6 +48,12 @@ export interface ServiceConfig {
   /** The reference day of the synthetic cohort; defaults to today. */
   asOf?: string;
   exposure: ExposureConfig;
+  databaseUrl?: string;
+  dataDir: string;
+  auditToken?: string;
+  trustedClientsPath?: string;
+  publicUrl?: string;
+  fhirBaseUrl?: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
 
@@ -66,6 +84,12 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     seed: e.OSTEOWATCH_SEED,
     asOf: e.OSTEOWATCH_AS_OF,
     exposure: resolveExposureConfig(exposureOverrides),
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.OSTEOWATCH_DATA_DIR,
+    auditToken: e.OSTEOWATCH_AUDIT_TOKEN,
+    trustedClientsPath: e.OSTEOWATCH_TRUSTED_CLIENTS,
+    publicUrl: e.OSTEOWATCH_PUBLIC_URL?.replace(/\/+$/, ''),
+    fhirBaseUrl: e.OSTEOWATCH_FHIR_BASE_URL,
     logLevel: e.LOG_LEVEL,
   };
 }

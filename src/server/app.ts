@@ -4,8 +4,11 @@
  */
 import type { FhirRepository } from '@medplum/fhir-router';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { AuditService } from '../audit/service.ts';
+import type { BearerOptions } from '../auth/bearer.ts';
 import { operationOutcome } from '../fhir/outcome.ts';
 import type { Logger } from '../log/logger.ts';
+import { auditRoutes } from './auditRoutes.ts';
 import { fhirRoutes } from './fhirRoutes.ts';
 import { requestLog } from './requestLog.ts';
 
@@ -15,6 +18,7 @@ export interface AppOptions {
   /** Readiness: false while the demo cohort is still loading. */
   isReady?: () => boolean;
   logger?: Logger;
+  audit?: { service: AuditService; auth: BearerOptions; now?: () => Date };
 }
 
 const FHIR_JSON = 'application/fhir+json';
@@ -32,6 +36,7 @@ export function createApp(options: AppOptions): express.Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'starting' });
   });
   app.use('/fhir', fhirRoutes({ repo: options.repo, maxPageSize: options.maxPageSize }));
+  if (options.audit) app.use('/audit', auditRoutes(options.audit));
   app.use((_req, res) => {
     res
       .status(404)
@@ -55,6 +60,7 @@ export function createApp(options: AppOptions): express.Express {
       return;
     }
     const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
+    if (status === 500) options.logger?.error({ err: err.message }, 'request failed');
     res
       .status(status)
       .type(FHIR_JSON)

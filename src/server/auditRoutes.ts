@@ -1,0 +1,109 @@
+/**
+ * REST under /audit. Every route needs a bearer token (static or a trusted JWT with the audit scope);
+ * without one the answer is 401 and nothing else.
+ */
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { z } from 'zod';
+import { toCsv } from '../audit/csv.ts';
+import type { AuditService } from '../audit/service.ts';
+import { authorise, type BearerOptions, type Principal } from '../auth/bearer.ts';
+import { operationOutcome } from '../fhir/outcome.ts';
+
+const FHIR_JSON = 'application/fhir+json';
+const date = z.iso.date({ error: 'must be a date YYYY-MM-DD' });
+const page = {
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  cursor: z.string().max(200).optional(),
+  format: z.enum(['json', 'csv']).optional(),
+};
+const windowed = z.object({ from: date, to: date, ...page });
+
+type Authed = Request & { principal?: Principal };
+
+export interface AuditRouteOptions {
+  service: AuditService;
+  auth: BearerOptions;
+  now?: () => Date;
+}
+
+function bad(res: Response, error: z.ZodError): void {
+  const text = error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+  res
+    .status(400)
+    .type(FHIR_JSON)
+    .send(JSON.stringify(operationOutcome('invalid', text)));
+}
+
+function send(req: Request, res: Response, body: unknown, csv?: () => string): void {
+  const wantsCsv =
+    req.query.format === 'csv' || (!req.query.format && req.accepts(['application/json', 'text/csv']) === 'text/csv');
+  if (csv && wantsCsv) {
+    res.type('text/csv').send(csv());
+    return;
+  }
+  res.json(body);
+}
+
+export function auditRoutes(o: AuditRouteOptions): Router {
+  const router = express.Router();
+  const now = o.now ?? (() => new Date());
+  router.use(async (req: Authed, res: Response, next: NextFunction) => {
+    const principal = await authorise(req.headers.authorization, o.auth).catch(() => undefined);
+    if (!principal) {
+      res
+        .status(401)
+        .set('WWW-Authenticate', 'Bearer realm="osteowatch-audit"')
+        .type(FHIR_JSON)
+        .send(JSON.stringify(operationOutcome('login', 'Authentication required')));
+      return;
+    }
+    req.principal = principal;
+    next();
+  });
+  const ctx = (req: Authed) => ({ actor: req.principal!.actor, now: now() });
+
+  router.get('/patients/:id', async (req: Authed, res) => {
+    const q = z
+      .object({ ...page, live: z.enum(['true', 'false']).optional(), asOf: date.optional() })
+      .safeParse(req.query);
+    if (!q.success) return bad(res, q.error);
+    const r = await o.service.patient(ctx(req), String(req.params.id), { ...q.data, live: q.data.live === 'true' });
+    send(req, res, r, () =>
+      toCsv(r.exposureByDate, ['asOf', 'cumulativeMg', 'lowerBound', 'currentDailyMg', 'crossedOn']),
+    );
+  });
+
+  router.get('/crossings', async (req: Authed, res) => {
+    const q = windowed.extend({ threshold: z.coerce.number().positive().optional() }).safeParse(req.query);
+    if (!q.success) return bad(res, q.error);
+    const r = await o.service.crossings(ctx(req), { ...q.data, thresholdMg: q.data.threshold });
+    send(req, res, r, () => toCsv(r.items, ['patient', 'crossedOn', 'firstWbMri', 'daysToImaging']));
+  });
+
+  router.get('/cards', async (req: Authed, res) => {
+    const q = windowed.extend({ service: z.string().max(100).optional() }).safeParse(req.query);
+    if (!q.success) return bad(res, q.error);
+    const r = await o.service.cards(ctx(req), q.data);
+    send(req, res, r, () =>
+      toCsv(r.items, ['shownAt', 'service', 'patient', 'uuid', 'indicator', 'response', 'overrideReason', 'summary']),
+    );
+  });
+
+  router.get('/verify', async (req: Authed, res) => {
+    res.json(await o.service.verify(ctx(req)));
+  });
+
+  router.get('/export', async (req: Authed, res) => {
+    const q = windowed.safeParse(req.query);
+    if (!q.success) return bad(res, q.error);
+    const self = `${req.protocol}://${req.get('host')}${req.baseUrl}/export`;
+    const bundle = await o.service.export(
+      ctx(req),
+      q.data,
+      (cursor) =>
+        `${self}?${new URLSearchParams({ from: q.data.from, to: q.data.to, cursor, ...(q.data.limit ? { limit: String(q.data.limit) } : {}) })}`,
+    );
+    res.type(FHIR_JSON).send(JSON.stringify(bundle));
+  });
+  return router;
+}
