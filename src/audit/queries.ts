@@ -379,17 +379,15 @@ export async function auditRows(db: Queryable, q: { from: string; to: string } &
       where recorded_at >= $1 and recorded_at < $2 and seq > $3 order by seq limit $4`,
     [q.from, q.to, q.cursor ? Number(q.cursor) : 0, limit + 1],
   );
-  const items = rows
-    .slice(0, limit)
-    .map((r) => ({
-      seq: r.seq,
-      recordedAt: r.recorded_iso,
-      kind: r.kind,
-      patientId: r.patient_id,
-      tenant: r.tenant,
-      actor: r.actor,
-      payload: r.payload,
-      hash: r.hash,
-    }));
+  const items = rows.slice(0, limit).map((r) => ({
+    seq: r.seq,
+    recordedAt: r.recorded_iso,
+    kind: r.kind,
+    patientId: r.patient_id,
+    tenant: r.tenant,
+    actor: r.actor,
+    payload: r.payload,
+    hash: r.hash,
+  }));
   return { items, nextCursor: rows.length > limit ? String(items[items.length - 1]!.seq) : null };
 }

@@ -8,6 +8,9 @@ import { dayFromIso, isoFromDay } from '../exposure/dates.ts';
 import { ConfigError, computeExposure, type ExposureConfig, resolveExposureConfig } from '../exposure/index.ts';
 import { InputError, readResourceFile } from '../fhir/bundleFile.ts';
 import { FhirFetchError, fetchPatientRecords, fhirClient } from '../fhir/patientRecords.ts';
+import { StoreLockedError } from '../store/index.ts';
+import { addAuditCommands, CliExit } from './audit.ts';
+import { AuditClientError } from './auditClient.ts';
 import { exposureJson, formatExposure } from './format.ts';
 
 class UsageError extends Error {}
@@ -89,6 +92,8 @@ export function buildCli(out: (s: string) => void = (s) => process.stdout.write(
       },
     );
 
+  addAuditCommands(program, out);
+
   const cohort = program.command('cohort').description('Synthetic demo cohort');
   cohort
     .command('generate')
@@ -122,6 +127,14 @@ export async function runCli(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof CliExit) {
+      if (err.message) process.stderr.write(`osteowatch: ${err.message}\n`);
+      return err.code;
+    }
+    if (err instanceof StoreLockedError || err instanceof AuditClientError) {
+      process.stderr.write(`osteowatch: ${err.message}\n`);
+      return 1;
+    }
     if (err instanceof UsageError) {
       process.stderr.write(`osteowatch: ${err.message}\n`);
       return 2;

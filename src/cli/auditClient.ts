@@ -1,0 +1,137 @@
+/**
+ * Where `osteowatch audit` gets its answers: the store itself (DATABASE_URL, or the embedded data directory
+ * when no service holds it), or a running service's /audit API (--url with a token).
+ */
+import { userInfo } from 'node:os';
+import type { Bundle } from '@medplum/fhirtypes';
+import type { VerifyResult } from '../audit/auditLog.ts';
+import type { CardReport, CrossingReport, PatientHistory } from '../audit/queries.ts';
+import { AuditService, type LiveExposure } from '../audit/service.ts';
+import { computeExposure, type ExposureSummary } from '../exposure/index.ts';
+import { fetchPatientRecords, fhirClient } from '../fhir/patientRecords.ts';
+import { openStore, type Store } from '../store/index.ts';
+
+export interface PatientQuery {
+  limit?: number;
+  cursor?: string;
+  live?: boolean;
+  asOf?: string;
+}
+export interface WindowQuery {
+  from: string;
+  to: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface AuditClient {
+  patient(id: string, q: PatientQuery): Promise<PatientHistory & { live?: ExposureSummary | { error: string } }>;
+  crossings(q: WindowQuery & { threshold?: number }): Promise<CrossingReport>;
+  cards(q: WindowQuery & { service?: string }): Promise<CardReport>;
+  verify(): Promise<VerifyResult>;
+  /** All pages of the export in one Bundle. */
+  export(q: WindowQuery): Promise<Bundle>;
+  close(): Promise<void>;
+}
+
+export class AuditClientError extends Error {}
+
+export async function localAuditClient(o: {
+  databaseUrl?: string;
+  dataDir: string;
+  thresholdMg: number;
+  fhir?: string;
+}): Promise<AuditClient> {
+  const store: Store = await openStore(o.databaseUrl ? { databaseUrl: o.databaseUrl } : { dataDir: o.dataDir });
+  const live: LiveExposure | undefined = o.fhir
+    ? async (id, asOf) =>
+        computeExposure({ resources: await fetchPatientRecords(fhirClient(o.fhir!), id), patient: id, asOf })
+    : undefined;
+  const service = new AuditService(store, o.thresholdMg, live);
+  const ctx = () => ({ actor: `cli:${userInfo().username}`, now: new Date() });
+  return {
+    patient: (id, q) => service.patient(ctx(), id, q),
+    crossings: (q) => service.crossings(ctx(), { ...q, thresholdMg: q.threshold }),
+    cards: (q) => service.cards(ctx(), q),
+    verify: () => service.verify(ctx()),
+    export: async (q) => {
+      const all: Bundle = {
+        resourceType: 'Bundle',
+        type: 'collection',
+        timestamp: new Date().toISOString(),
+        entry: [],
+      };
+      let cursor: string | undefined;
+      do {
+        let next: string | undefined;
+        const page = await service.export(ctx(), { ...q, cursor, limit: 1000 }, (c) => {
+          next = c;
+          return c;
+        });
+        all.entry!.push(...(page.entry ?? []));
+        cursor = next;
+      } while (cursor);
+      return all;
+    },
+    close: () => store.close(),
+  };
+}
+
+export function remoteAuditClient(o: { url: string; token: string }): AuditClient {
+  const base = o.url.replace(/\/+$/, '');
+  const call = async <T>(path: string, params: Record<string, string | number | boolean | undefined>): Promise<T> => {
+    const qs = new URLSearchParams(
+      Object.entries(params)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]): [string, string] => [k, String(v)]),
+    );
+    let res: Response;
+    try {
+      res = await fetch(`${base}/audit${path}${qs.size ? `?${qs}` : ''}`, {
+        headers: { authorization: `Bearer ${o.token}`, accept: 'application/json' },
+      });
+    } catch (err) {
+      throw new AuditClientError(
+        `cannot reach ${base}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`,
+      );
+    }
+    if (res.status === 401) throw new AuditClientError(`${base} refused the token (401)`);
+    const body = (await res.json().catch(() => undefined)) as
+      | { issue?: Array<{ details?: { text?: string } }> }
+      | undefined;
+    if (!res.ok)
+      throw new AuditClientError(
+        `${base} answered ${res.status}: ${body?.issue?.[0]?.details?.text ?? res.statusText}`,
+      );
+    return body as T;
+  };
+  return {
+    patient: (id, q) =>
+      call(`/patients/${encodeURIComponent(id)}`, {
+        limit: q.limit,
+        cursor: q.cursor,
+        live: q.live ? 'true' : undefined,
+        asOf: q.asOf,
+      }),
+    crossings: (q) => call('/crossings', { ...q }),
+    cards: (q) => call('/cards', { ...q }),
+    verify: () => call('/verify', {}),
+    export: async (q) => {
+      const all: Bundle = {
+        resourceType: 'Bundle',
+        type: 'collection',
+        timestamp: new Date().toISOString(),
+        entry: [],
+      };
+      let cursor: string | undefined;
+      do {
+        const page = await call<Bundle>('/export', { ...q, cursor, limit: 1000 });
+        all.entry!.push(...(page.entry ?? []));
+        const next = page.link?.find((l) => l.relation === 'next')?.url;
+        cursor = next ? (new URL(next).searchParams.get('cursor') ?? undefined) : undefined;
+      } while (cursor);
+      return all;
+    },
+    close: async () => undefined,
+  };
+}
