@@ -285,12 +285,21 @@ export async function cardResponses(
 ): Promise<CardReport> {
   const limit = limitOf(q);
   const params = [q.from, q.to, q.service ?? null];
-  const byService = await db.query<{ service: string; shown: number; accepted: number; overridden: number }>(
+  const byService = await db.query<{
+    service: string;
+    shown: number;
+    accepted: number;
+    overridden: number;
+    no_response: number;
+  }>(
     `select c.service, count(*) as shown,
-            count(*) filter (where exists (select 1 from card_feedback f where f.card_uuid = c.card_uuid and f.outcome = 'accepted')) as accepted,
-            count(*) filter (where exists (select 1 from card_feedback f where f.card_uuid = c.card_uuid and f.outcome = 'overridden')) as overridden,
-            count(*) filter (where not exists (select 1 from card_feedback f where f.card_uuid = c.card_uuid)) as no_response
+            count(*) filter (where f.accepted) as accepted,
+            count(*) filter (where f.overridden) as overridden,
+            count(*) filter (where f.n = 0) as no_response
        from card c
+       cross join lateral (select count(*) as n, coalesce(bool_or(outcome = 'accepted'), false) as accepted,
+                                  coalesce(bool_or(outcome = 'overridden'), false) as overridden
+                             from card_feedback f where f.card_uuid = c.card_uuid) f
       where c.recorded_at >= $1 and c.recorded_at < $2 and ($3::text is null or c.service = $3)
       group by c.service order by c.service`,
     params,
@@ -362,9 +371,10 @@ export async function cardResponses(
   };
 }
 
-/** Audit rows recorded in [from, to), in chain order, keyset-paged by sequence number. */
+/** Audit rows recorded in [from, to), in time order, keyset-paged by (time, sequence number). */
 export async function auditRows(db: Queryable, q: { from: string; to: string } & PageRequest): Promise<Page<AuditRow>> {
   const limit = limitOf(q, 5000);
+  const [afterTime, afterSeq] = q.cursor ? q.cursor.split('|') : [null, null];
   const rows = await db.query<{
     seq: number;
     recorded_iso: string;
@@ -376,18 +386,23 @@ export async function auditRows(db: Queryable, q: { from: string; to: string } &
     hash: string;
   }>(
     `select seq, recorded_iso, kind, patient_id, tenant, actor, payload, hash from audit_log
-      where recorded_at >= $1 and recorded_at < $2 and seq > $3 order by seq limit $4`,
-    [q.from, q.to, q.cursor ? Number(q.cursor) : 0, limit + 1],
+      where recorded_at >= $1 and recorded_at < $2
+        and ($3::timestamptz is null or (recorded_at, seq) > ($3::timestamptz, $4::bigint))
+      order by recorded_at, seq limit $5`,
+    [q.from, q.to, afterTime ?? null, afterSeq ?? null, limit + 1],
   );
-  const items = rows.slice(0, limit).map((r) => ({
-    seq: r.seq,
-    recordedAt: r.recorded_iso,
-    kind: r.kind,
-    patientId: r.patient_id,
-    tenant: r.tenant,
-    actor: r.actor,
-    payload: r.payload,
-    hash: r.hash,
-  }));
-  return { items, nextCursor: rows.length > limit ? String(items[items.length - 1]!.seq) : null };
+  const items = rows
+    .slice(0, limit)
+    .map((r) => ({
+      seq: r.seq,
+      recordedAt: r.recorded_iso,
+      kind: r.kind,
+      patientId: r.patient_id,
+      tenant: r.tenant,
+      actor: r.actor,
+      payload: r.payload,
+      hash: r.hash,
+    }));
+  const last = items[items.length - 1];
+  return { items, nextCursor: rows.length > limit && last ? `${last.recordedAt}|${last.seq}` : null };
 }
