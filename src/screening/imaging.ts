@@ -1,0 +1,107 @@
+/**
+ * Whole-body MRI history and osteonecrosis findings read from FHIR: studies (ImagingStudy, DiagnosticReport),
+ * open orders (ServiceRequest) and per-site finding Observations.
+ */
+import type { DiagnosticReport, ImagingStudy, Observation, ServiceRequest } from '@medplum/fhirtypes';
+import { parseFhirDate, isoFromDay } from '../exposure/dates.ts';
+import { ABSENT, DCM, GRADING_SYSTEM, JOINTS, LATERALITY, LOINC, OSTEONECROSIS, PRESENT, SNOMED, WB_MRI_LOINC } from './codes.ts';
+
+export interface WbMriStudy {
+  date: string;
+  reference: string;
+}
+
+export interface WbMriOrder {
+  date: string;
+  reference: string;
+  status: string;
+}
+
+export interface Finding {
+  date: string;
+  joint: string;
+  side: 'left' | 'right' | null;
+  present: boolean;
+  /** e.g. ">2/3 of the weight-bearing area", "Steinberg severe", ">50% articular surface". */
+  extent: string[];
+  collapse: boolean;
+  highCollapseRisk: boolean;
+  reference: string;
+}
+
+const dateOf = (s: string | undefined): string | undefined => {
+  const p = parseFhirDate(s);
+  return p ? isoFromDay(p.day) : undefined;
+};
+const hasLoinc = (c: { coding?: Array<{ system?: string; code?: string }> } | undefined, code: string) => !!c?.coding?.some((x) => x.system === LOINC && x.code === code);
+const wholeBodyText = (s: string | undefined) => !!s && /whole[\s-]?body|\bWB-?MRI\b/i.test(s);
+
+export function wbMriStudies(studies: ImagingStudy[], reports: DiagnosticReport[]): WbMriStudy[] {
+  const out = new Map<string, WbMriStudy>();
+  for (const s of studies) {
+    if (s.status === 'entered-in-error' || s.status === 'cancelled') continue;
+    const mr = s.modality?.some((m) => m.system === DCM && m.code === 'MR') || s.series?.some((x) => x.modality?.code === 'MR');
+    const wb = s.procedureCode?.some((p) => hasLoinc(p, WB_MRI_LOINC) || wholeBodyText(p.text)) || wholeBodyText(s.description);
+    const date = dateOf(s.started);
+    if (mr && wb && date && !out.has(date)) out.set(date, { date, reference: `ImagingStudy/${s.id}` });
+  }
+  for (const r of reports) {
+    if (!['final', 'amended', 'corrected', 'appended', 'preliminary'].includes(r.status)) continue;
+    if (!hasLoinc(r.code, WB_MRI_LOINC) && !wholeBodyText(r.code?.text)) continue;
+    const date = dateOf(r.effectiveDateTime ?? r.effectivePeriod?.start ?? r.issued);
+    if (date && !out.has(date)) out.set(date, { date, reference: `DiagnosticReport/${r.id}` });
+  }
+  return [...out.values()].sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
+}
+
+/** WB-MRI orders placed and not yet done (active or on-hold). */
+export function openWbMriOrders(requests: ServiceRequest[]): WbMriOrder[] {
+  return requests
+    .filter((r) => (r.status === 'active' || r.status === 'on-hold') && (hasLoinc(r.code, WB_MRI_LOINC) || wholeBodyText(r.code?.text)))
+    .map((r) => ({ date: dateOf(r.authoredOn ?? r.occurrenceDateTime ?? r.occurrencePeriod?.start) ?? '0000-01-01', reference: `ServiceRequest/${r.id}`, status: r.status }))
+    .sort((a, b) => (a.date < b.date ? -1 : 1));
+}
+
+const EXTENT_TEXT: Record<string, { text: string; highRisk: boolean }> = {
+  'hip-wb-lt-1/3': { text: '<1/3 of the weight-bearing area', highRisk: false },
+  'hip-wb-1/3-2/3': { text: '1/3–2/3 of the weight-bearing area', highRisk: false },
+  'hip-wb-gt-2/3': { text: '>2/3 of the weight-bearing area', highRisk: true },
+  'steinberg-mild': { text: 'Steinberg mild (<15%)', highRisk: false },
+  'steinberg-moderate': { text: 'Steinberg moderate (15–30%)', highRisk: false },
+  'steinberg-severe': { text: 'Steinberg severe (>30%)', highRisk: true },
+  'knee-surface-lt-25': { text: '<25% of the articular surface', highRisk: false },
+  'knee-surface-25-50': { text: '25–50% of the articular surface', highRisk: false },
+  'knee-surface-gt-50': { text: '>50% of the articular surface', highRisk: true },
+};
+
+/** Osteonecrosis finding Observations, one per joint and side. */
+export function osteonecrosisFindings(observations: Observation[]): Finding[] {
+  const out: Finding[] = [];
+  for (const o of observations) {
+    if (!['final', 'amended', 'corrected', 'preliminary'].includes(o.status)) continue;
+    if (!o.code?.coding?.some((c) => c.system === SNOMED && c.code === OSTEONECROSIS)) continue;
+    const date = dateOf(o.effectiveDateTime ?? o.effectivePeriod?.start ?? o.issued);
+    if (!date) continue;
+    const valueCode = o.valueCodeableConcept?.coding?.find((c) => c.system === SNOMED)?.code;
+    const present = valueCode === PRESENT || o.valueBoolean === true;
+    if (!present && valueCode !== ABSENT && o.valueBoolean !== false) continue;
+    const siteCodes = o.bodySite?.coding ?? [];
+    const joint = siteCodes.map((c) => (c.system === SNOMED && c.code ? JOINTS[c.code] : undefined)).find(Boolean) ?? o.bodySite?.text ?? 'site not coded';
+    const side = siteCodes.map((c) => (c.system === SNOMED && c.code ? LATERALITY[c.code] : undefined)).find(Boolean) ?? null;
+    const extent: string[] = [];
+    let collapse = false;
+    let highRisk = false;
+    for (const comp of o.component ?? []) {
+      const compCode = comp.code?.coding?.find((c) => c.system === GRADING_SYSTEM)?.code;
+      if (compCode === 'articular-collapse' && comp.valueBoolean) collapse = true;
+      const val = comp.valueCodeableConcept?.coding?.find((c) => c.system === GRADING_SYSTEM)?.code;
+      const e = val ? EXTENT_TEXT[val] : undefined;
+      if (e) {
+        extent.push(e.text);
+        if (e.highRisk) highRisk = true;
+      }
+    }
+    out.push({ date, joint, side, present, extent, collapse, highCollapseRisk: present && (highRisk || collapse), reference: `Observation/${o.id}` });
+  }
+  return out;
+}
