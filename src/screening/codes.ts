@@ -21,4 +21,9 @@ export const JOINTS: Record<string, string> = {
   '16982005': 'shoulder',
   '80144004': 'calcaneus',
 };
-export const LATERALITY: Record<string, 'left' | 'right'> = { '7771000': 'left', '24028007': 'right', '419161000': 'left', '419465000': 'right' };
+export const LATERALITY: Record<string, 'left' | 'right'> = {
+  '7771000': 'left',
+  '24028007': 'right',
+  '419161000': 'left',
+  '419465000': 'right',
+};

@@ -14,7 +14,19 @@ export interface CohortDefinition {
 
 export const MYOSITIS_COHORT: CohortDefinition = {
   name: 'idiopathic inflammatory myopathy',
-  snomed: ['702380008', '396230008', '402425006', '1212005', '238935002', '31384009', '738526005', '72315009', '715863001', '445187004', '766706007'],
+  snomed: [
+    '702380008',
+    '396230008',
+    '402425006',
+    '1212005',
+    '238935002',
+    '31384009',
+    '738526005',
+    '72315009',
+    '715863001',
+    '445187004',
+    '766706007',
+  ],
   icd10Prefixes: ['M33', 'G72.41', 'G72.49'],
 };
 
@@ -28,7 +40,10 @@ function code(c: { coding?: Array<{ code?: string }> } | undefined, system: stri
 }
 
 /** The Conditions that put the patient in one of the cohorts; empty when none does. */
-export function cohortConditions(conditions: Condition[], cohorts: CohortDefinition[]): Array<{ condition: Condition; cohort: string }> {
+export function cohortConditions(
+  conditions: Condition[],
+  cohorts: CohortDefinition[],
+): Array<{ condition: Condition; cohort: string }> {
   const out: Array<{ condition: Condition; cohort: string }> = [];
   for (const c of conditions) {
     const clinical = code(c.clinicalStatus, 'http://terminology.hl7.org/CodeSystem/condition-clinical');

@@ -3,8 +3,19 @@
  * open orders (ServiceRequest) and per-site finding Observations.
  */
 import type { DiagnosticReport, ImagingStudy, Observation, ServiceRequest } from '@medplum/fhirtypes';
-import { parseFhirDate, isoFromDay } from '../exposure/dates.ts';
-import { ABSENT, DCM, GRADING_SYSTEM, JOINTS, LATERALITY, LOINC, OSTEONECROSIS, PRESENT, SNOMED, WB_MRI_LOINC } from './codes.ts';
+import { isoFromDay, parseFhirDate } from '../exposure/dates.ts';
+import {
+  ABSENT,
+  DCM,
+  GRADING_SYSTEM,
+  JOINTS,
+  LATERALITY,
+  LOINC,
+  OSTEONECROSIS,
+  PRESENT,
+  SNOMED,
+  WB_MRI_LOINC,
+} from './codes.ts';
 
 export interface WbMriStudy {
   date: string;
@@ -33,15 +44,18 @@ const dateOf = (s: string | undefined): string | undefined => {
   const p = parseFhirDate(s);
   return p ? isoFromDay(p.day) : undefined;
 };
-const hasLoinc = (c: { coding?: Array<{ system?: string; code?: string }> } | undefined, code: string) => !!c?.coding?.some((x) => x.system === LOINC && x.code === code);
+const hasLoinc = (c: { coding?: Array<{ system?: string; code?: string }> } | undefined, code: string) =>
+  !!c?.coding?.some((x) => x.system === LOINC && x.code === code);
 const wholeBodyText = (s: string | undefined) => !!s && /whole[\s-]?body|\bWB-?MRI\b/i.test(s);
 
 export function wbMriStudies(studies: ImagingStudy[], reports: DiagnosticReport[]): WbMriStudy[] {
   const out = new Map<string, WbMriStudy>();
   for (const s of studies) {
     if (s.status === 'entered-in-error' || s.status === 'cancelled') continue;
-    const mr = s.modality?.some((m) => m.system === DCM && m.code === 'MR') || s.series?.some((x) => x.modality?.code === 'MR');
-    const wb = s.procedureCode?.some((p) => hasLoinc(p, WB_MRI_LOINC) || wholeBodyText(p.text)) || wholeBodyText(s.description);
+    const mr =
+      s.modality?.some((m) => m.system === DCM && m.code === 'MR') || s.series?.some((x) => x.modality?.code === 'MR');
+    const wb =
+      s.procedureCode?.some((p) => hasLoinc(p, WB_MRI_LOINC) || wholeBodyText(p.text)) || wholeBodyText(s.description);
     const date = dateOf(s.started);
     if (mr && wb && date && !out.has(date)) out.set(date, { date, reference: `ImagingStudy/${s.id}` });
   }
@@ -57,8 +71,16 @@ export function wbMriStudies(studies: ImagingStudy[], reports: DiagnosticReport[
 /** WB-MRI orders placed and not yet done (active or on-hold). */
 export function openWbMriOrders(requests: ServiceRequest[]): WbMriOrder[] {
   return requests
-    .filter((r) => (r.status === 'active' || r.status === 'on-hold') && (hasLoinc(r.code, WB_MRI_LOINC) || wholeBodyText(r.code?.text)))
-    .map((r) => ({ date: dateOf(r.authoredOn ?? r.occurrenceDateTime ?? r.occurrencePeriod?.start) ?? '0000-01-01', reference: `ServiceRequest/${r.id}`, status: r.status }))
+    .filter(
+      (r) =>
+        (r.status === 'active' || r.status === 'on-hold') &&
+        (hasLoinc(r.code, WB_MRI_LOINC) || wholeBodyText(r.code?.text)),
+    )
+    .map((r) => ({
+      date: dateOf(r.authoredOn ?? r.occurrenceDateTime ?? r.occurrencePeriod?.start) ?? '0000-01-01',
+      reference: `ServiceRequest/${r.id}`,
+      status: r.status,
+    }))
     .sort((a, b) => (a.date < b.date ? -1 : 1));
 }
 
@@ -86,8 +108,12 @@ export function osteonecrosisFindings(observations: Observation[]): Finding[] {
     const present = valueCode === PRESENT || o.valueBoolean === true;
     if (!present && valueCode !== ABSENT && o.valueBoolean !== false) continue;
     const siteCodes = o.bodySite?.coding ?? [];
-    const joint = siteCodes.map((c) => (c.system === SNOMED && c.code ? JOINTS[c.code] : undefined)).find(Boolean) ?? o.bodySite?.text ?? 'site not coded';
-    const side = siteCodes.map((c) => (c.system === SNOMED && c.code ? LATERALITY[c.code] : undefined)).find(Boolean) ?? null;
+    const joint =
+      siteCodes.map((c) => (c.system === SNOMED && c.code ? JOINTS[c.code] : undefined)).find(Boolean) ??
+      o.bodySite?.text ??
+      'site not coded';
+    const side =
+      siteCodes.map((c) => (c.system === SNOMED && c.code ? LATERALITY[c.code] : undefined)).find(Boolean) ?? null;
     const extent: string[] = [];
     let collapse = false;
     let highRisk = false;
@@ -101,7 +127,16 @@ export function osteonecrosisFindings(observations: Observation[]): Finding[] {
         if (e.highRisk) highRisk = true;
       }
     }
-    out.push({ date, joint, side, present, extent, collapse, highCollapseRisk: present && (highRisk || collapse), reference: `Observation/${o.id}` });
+    out.push({
+      date,
+      joint,
+      side,
+      present,
+      extent,
+      collapse,
+      highCollapseRisk: present && (highRisk || collapse),
+      reference: `Observation/${o.id}`,
+    });
   }
   return out;
 }

@@ -64,7 +64,10 @@ export function screen(input: ScreeningInput): ScreeningResult {
     }
     if (!lastStudy) return { kind: 'below-threshold', projectedOn: x.threshold.projectedOn };
     const continuing = (x.currentDailyMg ?? 0) > 0;
-    if (!continuing) return crossedOn ? { kind: 'screened-exposure-stopped', lastStudy } : { kind: 'below-threshold', projectedOn: null };
+    if (!continuing)
+      return crossedOn
+        ? { kind: 'screened-exposure-stopped', lastStudy }
+        : { kind: 'below-threshold', projectedOn: null };
     const last = dayFromIso(lastStudy.date);
     const dueFrom = isoFromDay(addMonths(last, config.followUpDueMonths));
     const overdueFrom = isoFromDay(addMonths(last, config.followUpOverdueMonths));

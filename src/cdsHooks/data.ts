@@ -1,0 +1,209 @@
+/**
+ * The FHIR data a hook needs, from prefetch where the client gave it and from `fhirServer` otherwise.
+ *
+ * Prefetch states (CDS Hooks 2.0 §Prefetch Template): a key that is absent was not satisfied → fetch; `null`
+ * means there is no data → nothing; an OperationOutcome, a wrong resourceType or another patient's resource
+ * cannot be trusted → fetch. A Bundle with a next link is followed. Data that can be had neither way makes
+ * the call fail with 412, never a zero dose.
+ */
+import type { MedplumClient } from '@medplum/core';
+import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
+import { fhirClient } from '../fhir/patientRecords.ts';
+import { patientRefOf } from '../fhir/subject.ts';
+
+export class PreconditionFailed extends Error {
+  readonly keys: string[];
+  constructor(message: string, keys: string[]) {
+    super(message);
+    this.keys = keys;
+  }
+}
+
+export interface FhirAccess {
+  fhirServer?: string;
+  accessToken?: string;
+  /** Dev/demo: query a fhirServer that was given without fhirAuthorization (an open server). */
+  allowOpenServer: boolean;
+}
+
+export interface GatheredData {
+  byKey: Map<string, Resource[]>;
+  /** Where each key's data came from, for the audit record. */
+  sources: Record<string, 'prefetch' | 'fetched' | 'none'>;
+}
+
+interface KeySpec {
+  key: string;
+  template: string;
+  required: boolean;
+}
+
+const MAX_PAGES = 50;
+
+function render(template: string, context: Record<string, unknown>): string {
+  return template.replace(/\{\{context\.([a-zA-Z]+)\}\}/g, (_m, name: string) =>
+    encodeURIComponent(String(context[name] ?? '')),
+  );
+}
+
+function expectedType(template: string): string {
+  return template.split(/[/?]/)[0]!;
+}
+
+function belongsTo(r: Resource, patientId: string): boolean {
+  if (r.resourceType === 'Patient') return r.id === patientId;
+  const ref = patientRefOf(r);
+  return ref === undefined || ref === `Patient/${patientId}`;
+}
+
+/** Checks a prefetch value; returns its resources, or a reason not to trust it. */
+function fromPrefetch(
+  value: unknown,
+  template: string,
+  patientId: string,
+): { resources: Resource[]; next?: string } | { reject: string } {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return { reject: 'not a FHIR resource' };
+  const r = value as Resource;
+  const type = expectedType(template);
+  if (r.resourceType === 'OperationOutcome') return { reject: 'the client reported an error (OperationOutcome)' };
+  if (template.includes('?')) {
+    if (r.resourceType !== 'Bundle') return { reject: `expected a Bundle, got ${r.resourceType ?? 'no resourceType'}` };
+    const b = r as Bundle;
+    const resources = (b.entry ?? [])
+      .map((e) => e.resource)
+      .filter((x): x is Resource => !!x && x.resourceType !== 'OperationOutcome');
+    if (resources.some((x) => x.resourceType === type && !belongsTo(x, patientId)))
+      return { reject: "it holds another patient's resources" };
+    return { resources, next: b.link?.find((l) => l.relation === 'next')?.url };
+  }
+  if (r.resourceType !== type) return { reject: `expected ${type}, got ${r.resourceType ?? 'no resourceType'}` };
+  if (!belongsTo(r, patientId)) return { reject: "it is another patient's resource" };
+  return { resources: [r] };
+}
+
+export class HookDataSource {
+  private client?: MedplumClient;
+  readonly access: FhirAccess;
+  constructor(access: FhirAccess) {
+    this.access = access;
+  }
+
+  /** Whether the FHIR server may be queried at all for this call. */
+  canFetch(): boolean {
+    return !!this.access.fhirServer && (!!this.access.accessToken || this.access.allowOpenServer);
+  }
+
+  private fhir(): MedplumClient {
+    this.client ??= fhirClient(this.access.fhirServer!, this.access.accessToken);
+    return this.client;
+  }
+
+  private async search(relative: string): Promise<Resource[]> {
+    const [type, query] = relative.split('?') as [string, string | undefined];
+    if (!query) {
+      const [t, id] = type.split('/');
+      return [await this.fhir().readResource(t as ResourceType, id!)];
+    }
+    const out: Resource[] = [];
+    for await (const page of this.fhir().searchResourcePages(type as ResourceType, `${query}&_count=200`)) {
+      for (const e of (page.bundle?.entry ?? []) as Array<{ resource?: Resource }>)
+        if (e.resource) out.push(e.resource);
+    }
+    return out;
+  }
+
+  private async followNext(next: string): Promise<Resource[]> {
+    const out: Resource[] = [];
+    let url: string | undefined = next;
+    for (let i = 0; url && i < MAX_PAGES; i++) {
+      const b = (await this.fhir().get(url, { cache: 'no-cache' })) as Bundle;
+      for (const e of b.entry ?? []) if (e.resource) out.push(e.resource);
+      url = b.link?.find((l) => l.relation === 'next')?.url;
+    }
+    return out;
+  }
+
+  async gather(
+    specs: KeySpec[],
+    prefetch: Record<string, unknown> | undefined,
+    context: Record<string, unknown> & { patientId: string },
+  ): Promise<GatheredData> {
+    const byKey = new Map<string, Resource[]>();
+    const sources: GatheredData['sources'] = {};
+    const missing: string[] = [];
+    const reasons: string[] = [];
+    await Promise.all(
+      specs.map(async (spec) => {
+        const has = prefetch !== undefined && Object.hasOwn(prefetch, spec.key);
+        const value = has ? prefetch![spec.key] : undefined;
+        if (has && value === null) {
+          byKey.set(spec.key, []);
+          sources[spec.key] = 'none';
+          return;
+        }
+        if (has) {
+          const checked = fromPrefetch(value, spec.template, context.patientId);
+          if ('resources' in checked) {
+            let resources = checked.resources;
+            if (checked.next) {
+              if (!this.canFetch()) {
+                if (spec.required) {
+                  missing.push(spec.key);
+                  reasons.push(`${spec.key}: the prefetched Bundle has more pages but no FHIR access was granted`);
+                }
+                return;
+              }
+              resources = [...resources, ...(await this.followNext(checked.next))];
+            }
+            byKey.set(spec.key, resources);
+            sources[spec.key] = 'prefetch';
+            return;
+          }
+          reasons.push(`${spec.key}: prefetch not usable (${checked.reject})`);
+        }
+        if (!this.canFetch()) {
+          if (spec.required) missing.push(spec.key);
+          return;
+        }
+        try {
+          byKey.set(spec.key, await this.search(render(spec.template, context)));
+          sources[spec.key] = 'fetched';
+        } catch (err) {
+          if (!spec.required) return;
+          missing.push(spec.key);
+          reasons.push(
+            `${spec.key}: the FHIR server query failed (${err instanceof Error ? err.message : String(err)})`,
+          );
+        }
+      }),
+    );
+    if (missing.length) {
+      const why = this.access.fhirServer ? '' : ' No fhirServer was given to fetch it from.';
+      throw new PreconditionFailed(
+        `Required data is missing: ${missing.sort().join(', ')}.${why}${reasons.length ? ` ${reasons.join('; ')}.` : ''}`,
+        missing,
+      );
+    }
+    return { byKey, sources };
+  }
+
+  /** Reads Medications referenced by the records but not present (best effort: an unresolved one is reported by the engine). */
+  async medications(records: Resource[], known: Resource[]): Promise<Resource[]> {
+    if (!this.canFetch()) return [];
+    const have = new Set(known.filter((r) => r.resourceType === 'Medication').map((r) => `Medication/${r.id}`));
+    const wanted = new Set<string>();
+    for (const r of records) {
+      const ref = (r as { medicationReference?: { reference?: string } }).medicationReference?.reference;
+      if (ref?.startsWith('Medication/') && !have.has(ref)) wanted.add(ref);
+    }
+    const out: Resource[] = [];
+    for (const ref of wanted) {
+      try {
+        out.push(await this.fhir().readReference({ reference: ref }));
+      } catch {
+        // left unresolved: the exposure engine reports it
+      }
+    }
+    return out;
+  }
+}
