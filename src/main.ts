@@ -8,7 +8,10 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { MemoryRepository } from '@medplum/fhir-router';
 import { AuditService } from './audit/service.ts';
-import { loadTrustedClients, TrustedClientsError } from './auth/trustedClients.ts';
+import { ReplayCache } from './auth/cdsJwt.ts';
+import { loadTrustedClients, parseTrustedClients, TrustedClientsError } from './auth/trustedClients.ts';
+import { loadServiceDeclarations } from './cdsHooks/declarations.ts';
+import { DEMO_CLIENT_ISS, ensureDemoClientKey } from './cdsHooks/demoClient.ts';
 import { EnvError, loadServiceConfig } from './config/env.ts';
 import { seedDemoCohort } from './demo/seed.ts';
 import { isoFromDay } from './exposure/dates.ts';
@@ -76,7 +79,26 @@ async function main(): Promise<void> {
     },
     requiredScope: 'audit',
   };
-  const app = createApp({ repo, logger, isReady: () => ready, audit: { service: audit, auth } });
+  // The demo trusts its own CDS client, whose key pair it keeps in the data directory.
+  const demoKey = await ensureDemoClientKey(config.dataDir);
+  const cdsClients = [
+    ...trustedClients,
+    ...parseTrustedClients([{ iss: DEMO_CLIENT_ISS, jwks: { keys: [demoKey.publicJwk] }, tenant: 'demo' }]),
+  ];
+  const cds = {
+    services: loadServiceDeclarations(),
+    auth: { trustedClients: cdsClients, replay: new ReplayCache() },
+    audit: store.audit,
+    deps: {
+      exposure: config.exposure,
+      audit: store.audit,
+      publicUrl: () => publicUrl,
+      allowOpenFhirServer: config.allowOpenFhirServer,
+      now: () => new Date(),
+      logger,
+    },
+  };
+  const app = createApp({ repo, logger, isReady: () => ready, audit: { service: audit, auth }, cds });
   const server: Server = app.listen(config.port, config.host);
   server.on('error', (err) => {
     logger.fatal({ err: err.message }, 'cannot listen');
@@ -94,7 +116,7 @@ async function main(): Promise<void> {
   ready = true;
   logger.info({ resources: count, patients: config.cohortSize, asOf, ms: Date.now() - started }, 'demo cohort loaded');
   process.stdout.write(
-    `OsteoWatch demo ready: FHIR server at ${publicUrl}/fhir (${config.cohortSize} synthetic patients), audit API at ${publicUrl}/audit\n`,
+    `OsteoWatch demo ready: FHIR server at ${publicUrl}/fhir (${config.cohortSize} synthetic patients), audit API at ${publicUrl}/audit, CDS Hooks at ${publicUrl}/cds-services\n`,
   );
 
   const shutdown = (signal: string) => {

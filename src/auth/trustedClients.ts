@@ -20,6 +20,8 @@ export type TrustedClientConfig = z.infer<typeof clientSchema>;
 export interface TrustedClient {
   iss: string;
   tenant?: string;
+  /** The allow-listed JWK Set URL; a token's `jku` must equal it. */
+  jwksUrl?: string;
   keys: JWTVerifyGetKey;
 }
 
@@ -35,6 +37,7 @@ export function parseTrustedClients(json: unknown, name = 'OSTEOWATCH_TRUSTED_CL
   return parsed.data.map((c) => ({
     iss: c.iss,
     tenant: c.tenant,
+    jwksUrl: c.jwksUrl,
     keys: c.jwks
       ? createLocalJWKSet(c.jwks as Parameters<typeof createLocalJWKSet>[0])
       : createRemoteJWKSet(new URL(c.jwksUrl!)),

@@ -37,6 +37,9 @@ const envSchema = z.object({
   OSTEOWATCH_TRUSTED_CLIENTS: z.string().optional(),
   OSTEOWATCH_PUBLIC_URL: z.url({ error: 'OSTEOWATCH_PUBLIC_URL must be a URL' }).optional(),
   OSTEOWATCH_FHIR_BASE_URL: z.url({ error: 'OSTEOWATCH_FHIR_BASE_URL must be a URL' }).optional(),
+  OSTEOWATCH_ALLOW_OPEN_FHIR: z
+    .enum(['true', 'false'], { error: 'OSTEOWATCH_ALLOW_OPEN_FHIR must be true or false' })
+    .default('false'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -54,6 +57,7 @@ export interface ServiceConfig {
   trustedClientsPath?: string;
   publicUrl?: string;
   fhirBaseUrl?: string;
+  allowOpenFhirServer: boolean;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
 
@@ -90,6 +94,7 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     trustedClientsPath: e.OSTEOWATCH_TRUSTED_CLIENTS,
     publicUrl: e.OSTEOWATCH_PUBLIC_URL?.replace(/\/+$/, ''),
     fhirBaseUrl: e.OSTEOWATCH_FHIR_BASE_URL,
+    allowOpenFhirServer: e.OSTEOWATCH_ALLOW_OPEN_FHIR === 'true',
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -9,6 +9,7 @@ import type { BearerOptions } from '../auth/bearer.ts';
 import { operationOutcome } from '../fhir/outcome.ts';
 import type { Logger } from '../log/logger.ts';
 import { auditRoutes } from './auditRoutes.ts';
+import { type CdsRouteOptions, cdsRoutes } from './cdsRoutes.ts';
 import { fhirRoutes } from './fhirRoutes.ts';
 import { requestLog } from './requestLog.ts';
 
@@ -19,6 +20,7 @@ export interface AppOptions {
   isReady?: () => boolean;
   logger?: Logger;
   audit?: { service: AuditService; auth: BearerOptions; now?: () => Date };
+  cds?: CdsRouteOptions;
 }
 
 const FHIR_JSON = 'application/fhir+json';
@@ -37,6 +39,7 @@ export function createApp(options: AppOptions): express.Express {
   });
   app.use('/fhir', fhirRoutes({ repo: options.repo, maxPageSize: options.maxPageSize }));
   if (options.audit) app.use('/audit', auditRoutes(options.audit));
+  if (options.cds) app.use('/cds-services', cdsRoutes(options.cds));
   app.use((_req, res) => {
     res
       .status(404)

@@ -1,0 +1,88 @@
+/** Cards for order-select / order-sign: an order that crosses the threshold, or keeps an unscreened patient above it. */
+
+import { randomUUID } from 'node:crypto';
+import type { WbMriOrder, WbMriStudy } from '../screening/imaging.ts';
+import { type Card, type CardContext, fitSummary, OVERRIDE_REASONS, wbMriServiceRequest } from './cards.ts';
+import { dataQualitySentences } from './dataQuality.ts';
+import type { Projection } from './orderProjection.ts';
+
+const mg = (n: number | null): string =>
+  n === null ? 'unknown' : `${n.toLocaleString('en-US', { maximumFractionDigits: 0 })} mg`;
+
+export function orderCards(c: CardContext, p: Projection, studies: WbMriStudy[], openOrders: WbMriOrder[]): Card[] {
+  const now = c.exposure;
+  const after = p.projected;
+  const threshold = now.threshold.mg;
+  const horizonText = p.openEnded ? `if continued ${p.horizon.slice(0)} (30 days)` : `by ${p.horizon}`;
+  const screenedSince = (day: string) => studies.some((s) => s.date >= day) || openOrders.some((o) => o.date >= day);
+  let summary: string | undefined;
+  let window = c.asOf;
+  if (!now.threshold.crossedOn && after.threshold.crossedOn) {
+    window = after.threshold.crossedOn;
+    summary = `This order takes cumulative prednisolone-eq. from ${mg(now.cumulativeMg)} to ${mg(after.cumulativeMg)} ${horizonText}, crossing ${mg(threshold)} on ${after.threshold.crossedOn}: WB-MRI screening due`;
+  } else if (now.threshold.crossedOn && !screenedSince(now.threshold.crossedOn)) {
+    summary = `Unscreened: ${mg(now.cumulativeMg)} prednisolone-eq. (≥ ${mg(threshold)} since ${now.threshold.crossedOn}, no WB-MRI); this order adds ${mg(p.draftMg)}`;
+  } else if (now.cumulativeMg === null) {
+    summary = `Cumulative glucocorticoid dose unknown (records not quantifiable); this order adds ${mg(p.draftMg)} ${horizonText}`;
+  }
+  if (!summary) return [];
+  const quality = dataQualitySentences(now);
+  const detail = [
+    `**Now:** ${mg(now.cumulativeMg)} prednisolone-equivalent as of ${c.asOf}${now.threshold.crossedOn ? ` (≥ ${mg(threshold)} since ${now.threshold.crossedOn})` : ''}.`,
+    `**With the draft order${p.draftSources.length > 1 ? 's' : ''}:** ${mg(after.cumulativeMg)} ${horizonText}; the order${p.draftSources.length > 1 ? 's add' : ' adds'} ${mg(p.draftMg)}${p.openEnded ? ' (open-ended order projected for 30 days; current therapy assumed to continue)' : ''}.`,
+    ...(quality.length ? ['', `**Data quality:** ${quality.join(' ')}`] : []),
+    '',
+    'Osteonecrosis was found on STIR whole-body MRI only after ≥ 3,100 mg prednisolone-equivalent in a myositis cohort; most lesions were silent (Huang et al., Br J Radiol 2017, [doi:10.1259/bjr.20160780](https://doi.org/10.1259/bjr.20160780)).',
+  ].join('\n');
+  const unknown = now.cumulativeMg === null;
+  return [
+    {
+      uuid: randomUUID(),
+      summary: fitSummary(summary),
+      detail,
+      indicator: unknown ? 'info' : 'warning',
+      source: {
+        label: 'OsteoWatch',
+        url: c.publicUrl,
+        topic: {
+          system: 'http://osteowatch.org/fhir/CodeSystem/cds-topic',
+          code: 'osteonecrosis-screening',
+          display: 'Glucocorticoid-induced osteonecrosis screening',
+        },
+      },
+      overrideReasons: OVERRIDE_REASONS,
+      links: [
+        {
+          label: 'Glucocorticoid exposure timeline',
+          url: `${c.publicUrl}/app/launch`,
+          type: 'smart',
+          appContext: JSON.stringify({ patient: c.patientId, view: 'exposure-timeline' }),
+        },
+      ],
+      ...(unknown
+        ? {}
+        : {
+            selectionBehavior: 'at-most-one' as const,
+            suggestions: [
+              {
+                label: 'Also order STIR whole-body MRI, no contrast',
+                uuid: randomUUID(),
+                isRecommended: true,
+                actions: [
+                  {
+                    type: 'create' as const,
+                    description:
+                      'Draft order: STIR whole-body MRI without contrast (LOINC 46358-8) for osteonecrosis screening',
+                    resource: wbMriServiceRequest(
+                      c,
+                      { start: window },
+                      `Cumulative glucocorticoid exposure ${mg(after.cumulativeMg)} prednisolone-equivalent with the new order (threshold ${mg(threshold)}); osteonecrosis screening`,
+                    ),
+                  },
+                ],
+              },
+            ],
+          }),
+    },
+  ];
+}
