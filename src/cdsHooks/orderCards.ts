@@ -13,7 +13,7 @@ export function orderCards(c: CardContext, p: Projection, studies: WbMriStudy[],
   const now = c.exposure;
   const after = p.projected;
   const threshold = now.threshold.mg;
-  const horizonText = p.openEnded ? `if continued ${p.horizon.slice(0)} (30 days)` : `by ${p.horizon}`;
+  const horizonText = p.openEnded ? `if continued to ${p.horizon} (30 days)` : `by ${p.horizon}`;
   const screenedSince = (day: string) => studies.some((s) => s.date >= day) || openOrders.some((o) => o.date >= day);
   let summary: string | undefined;
   let window = c.asOf;

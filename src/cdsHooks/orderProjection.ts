@@ -52,7 +52,7 @@ export function projectDrafts(
   if (!gc.length) return null;
   const lastDays = gc.map((c) => (c.lastDay ? dayFromIso(c.lastDay) : today));
   const openEnded = lastDays.some((d) => d >= today + MAX_HORIZON_DAYS);
-  const end = openEnded ? today + OPEN_DRAFT_PROJECTION_DAYS : Math.max(today, ...lastDays);
+  const end = openEnded ? today + OPEN_DRAFT_PROJECTION_DAYS - 1 : Math.max(today, ...lastDays);
   const horizon = isoFromDay(end);
   const projected = computeExposure({
     resources: [...records, ...drafts],

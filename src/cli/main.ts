@@ -12,6 +12,7 @@ import { StoreLockedError } from '../store/index.ts';
 import { addAuditCommands, CliExit } from './audit.ts';
 import { AuditClientError } from './auditClient.ts';
 import { exposureJson, formatExposure } from './format.ts';
+import { addHookCommand } from './hook.ts';
 
 class UsageError extends Error {}
 
@@ -93,6 +94,7 @@ export function buildCli(out: (s: string) => void = (s) => process.stdout.write(
     );
 
   addAuditCommands(program, out);
+  addHookCommand(program, out);
 
   const cohort = program.command('cohort').description('Synthetic demo cohort');
   cohort

@@ -85,15 +85,15 @@ export function openWbMriOrders(requests: ServiceRequest[]): WbMriOrder[] {
 }
 
 const EXTENT_TEXT: Record<string, { text: string; highRisk: boolean }> = {
-  'hip-wb-lt-1/3': { text: '<1/3 of the weight-bearing area', highRisk: false },
+  'hip-wb-lt-1/3': { text: 'under 1/3 of the weight-bearing area', highRisk: false },
   'hip-wb-1/3-2/3': { text: '1/3–2/3 of the weight-bearing area', highRisk: false },
-  'hip-wb-gt-2/3': { text: '>2/3 of the weight-bearing area', highRisk: true },
-  'steinberg-mild': { text: 'Steinberg mild (<15%)', highRisk: false },
+  'hip-wb-gt-2/3': { text: 'over 2/3 of the weight-bearing area', highRisk: true },
+  'steinberg-mild': { text: 'Steinberg mild (under 15%)', highRisk: false },
   'steinberg-moderate': { text: 'Steinberg moderate (15–30%)', highRisk: false },
-  'steinberg-severe': { text: 'Steinberg severe (>30%)', highRisk: true },
-  'knee-surface-lt-25': { text: '<25% of the articular surface', highRisk: false },
+  'steinberg-severe': { text: 'Steinberg severe (over 30%)', highRisk: true },
+  'knee-surface-lt-25': { text: 'under 25% of the articular surface', highRisk: false },
   'knee-surface-25-50': { text: '25–50% of the articular surface', highRisk: false },
-  'knee-surface-gt-50': { text: '>50% of the articular surface', highRisk: true },
+  'knee-surface-gt-50': { text: 'over 50% of the articular surface', highRisk: true },
 };
 
 /** Osteonecrosis finding Observations, one per joint and side. */
