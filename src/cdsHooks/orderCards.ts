@@ -19,7 +19,8 @@ export function orderCards(c: CardContext, p: Projection, studies: WbMriStudy[],
   let window = c.asOf;
   if (!now.threshold.crossedOn && after.threshold.crossedOn) {
     window = after.threshold.crossedOn;
-    summary = `This order takes cumulative prednisolone-eq. from ${mg(now.cumulativeMg)} to ${mg(after.cumulativeMg)} ${horizonText}, crossing ${mg(threshold)} on ${after.threshold.crossedOn}: WB-MRI screening due`;
+    const from = (now.cumulativeMg ?? 0).toLocaleString('en-US', { maximumFractionDigits: 0 });
+    summary = `With this order${p.openEnded ? ' (30 d if continued)' : ''}: ${from} → ${mg(after.cumulativeMg)} prednisolone-eq. by ${p.horizon}, crossing ${mg(threshold)} on ${after.threshold.crossedOn}; WB-MRI screening due`;
   } else if (now.threshold.crossedOn && !screenedSince(now.threshold.crossedOn)) {
     summary = `Unscreened: ${mg(now.cumulativeMg)} prednisolone-eq. (≥ ${mg(threshold)} since ${now.threshold.crossedOn}, no WB-MRI); this order adds ${mg(p.draftMg)}`;
   } else if (now.cumulativeMg === null) {

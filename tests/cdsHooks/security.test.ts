@@ -1,0 +1,181 @@
+/**
+ * CDS client authentication (CDS Hooks 2.0 §Trusting CDS Clients) and CORS, over HTTP.
+ */
+import { randomUUID } from 'node:crypto';
+import { generateKeyPair, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CdsHarness, SANDBOX_ISS, startCdsHarness } from '../helpers/cdsSandbox.ts';
+import { daily, fullPrefetch, myositisPatient } from '../helpers/patients.ts';
+
+let h: CdsHarness;
+beforeAll(async () => {
+  h = await startCdsHarness({ now: '2026-06-01T10:00:00Z' });
+});
+afterAll(() => h.close());
+
+const body = () => {
+  const rs = [...myositisPatient('s1'), daily('s1', 1, 20, '2026-05-01')];
+  return {
+    hook: 'patient-view',
+    hookInstance: randomUUID(),
+    context: { userId: 'Practitioner/x', patientId: 's1' },
+    prefetch: fullPrefetch(rs, 's1'),
+  };
+};
+const svc = () => `${h.base}/cds-services/osteonecrosis-screening`;
+
+describe('discovery and CORS', () => {
+  it('lists the three services with their prefetch templates, to an authenticated client', async () => {
+    const url = `${h.base}/cds-services`;
+    const r = await fetch(url, { headers: { authorization: `Bearer ${await h.sign(url)}` } });
+    expect(r.status).toBe(200);
+    const { services } = (await r.json()) as {
+      services: Array<{
+        id: string;
+        hook: string;
+        prefetch: Record<string, string>;
+        description: string;
+        title: string;
+        usageRequirements: string;
+      }>;
+    };
+    expect(services.map((s) => [s.id, s.hook])).toEqual([
+      ['glucocorticoid-order-select', 'order-select'],
+      ['glucocorticoid-order-sign', 'order-sign'],
+      ['osteonecrosis-screening', 'patient-view'],
+    ]);
+    for (const s of services) {
+      expect(s.title && s.description && s.usageRequirements).toBeTruthy();
+      expect(Object.keys(s.prefetch)).toEqual([
+        'patient',
+        'conditions',
+        'medicationStatements',
+        'medicationRequests',
+        'medicationAdministrations',
+        'imagingStudies',
+        'diagnosticReports',
+        'serviceRequests',
+        'osteonecrosisObservations',
+      ]);
+      for (const t of Object.values(s.prefetch)) expect(t).not.toMatch(/_include|_revinclude|[?&][a-z_-]+:(?!in=)/);
+    }
+  });
+
+  it('answers the CORS preflight without a token, and puts CORS headers on every answer', async () => {
+    const pre = await fetch(svc(), {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://sandbox.cds-hooks.org',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type',
+      },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('https://sandbox.cds-hooks.org');
+    expect(pre.headers.get('access-control-allow-headers')).toContain('Authorization');
+    const denied = await fetch(`${h.base}/cds-services`, { headers: { origin: 'https://sandbox.cds-hooks.org' } });
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get('access-control-allow-origin')).toBe('https://sandbox.cds-hooks.org');
+  });
+});
+
+describe('client JWT', () => {
+  const post = async (token: string | undefined) =>
+    fetch(svc(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body()),
+    });
+
+  it('a valid ES384 JWT with kid, aud = the exact URL and a fresh jti is accepted', async () => {
+    expect((await post(await h.sign(svc()))).status).toBe(200);
+  });
+
+  it.each([
+    ['no token', async () => undefined],
+    [
+      'HS256 (symmetric)',
+      async () =>
+        new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256', kid: 'sandbox-kid' })
+          .setIssuer(SANDBOX_ISS)
+          .setAudience(svc())
+          .setIssuedAt()
+          .setExpirationTime('5m')
+          .setJti(randomUUID())
+          .sign(new TextEncoder().encode('a-shared-secret-of-enough-length!')),
+    ],
+    ['no kid', async () => h.sign(svc(), { kid: null })],
+    ['an issuer not on the allow-list', async () => h.sign(svc(), { iss: 'https://evil.example' })],
+    ['aud with a trailing slash', async () => h.sign(`${svc()}/`)],
+    ['aud of the discovery endpoint', async () => h.sign(`${h.base}/cds-services`)],
+    ['an expired token', async () => h.sign(svc(), { exp: '-2m' })],
+    ['a jku that is not allow-listed', async () => h.sign(svc(), { jku: 'https://evil.example/jwks.json' })],
+    [
+      'a key the issuer does not have',
+      async () => h.sign(svc(), { key: (await generateKeyPair('ES384')).privateKey as never }),
+    ],
+  ])('%s → 401 with no detail', async (_name, make) => {
+    const r = await post(await make());
+    expect(r.status).toBe(401);
+    expect(await r.text()).toBe('');
+  });
+
+  it('a replayed jti is refused', async () => {
+    const token = await h.sign(svc());
+    expect((await post(token)).status).toBe(200);
+    expect((await post(token)).status).toBe(401);
+  });
+});
+
+describe('bad requests never crash the service', () => {
+  const raw = async (text: string, type = 'application/json') =>
+    fetch(svc(), {
+      method: 'POST',
+      headers: { 'content-type': type, authorization: `Bearer ${await h.sign(svc())}` },
+      body: text,
+    });
+
+  it('malformed JSON: 400 with an OperationOutcome', async () => {
+    const r = await raw('{"hook": "patient-view",');
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
+  });
+
+  it('schema violations name the field', async () => {
+    const r = await h.call('osteonecrosis-screening', {
+      hook: 'patient-view',
+      hookInstance: randomUUID(),
+      context: { userId: 'Practitioner/x' },
+    });
+    expect(r.status).toBe(400);
+    expect(r.body.issue[0].details.text).toContain('context.patientId');
+    const auth = await h.call('osteonecrosis-screening', {
+      ...body(),
+      fhirAuthorization: { access_token: 't', token_type: 'Bearer' },
+    });
+    expect(auth.status).toBe(400);
+    expect(auth.body.issue[0].details.text).toContain('cds-r-1');
+  });
+
+  it('the wrong hook for a service, an unknown service, order-sign without draftOrders', async () => {
+    expect((await h.call('osteonecrosis-screening', { ...body(), hook: 'order-sign' })).status).toBe(400);
+    expect((await h.call('no-such-service', body())).status).toBe(404);
+    expect((await h.call('glucocorticoid-order-sign', { ...body(), hook: 'order-sign' })).status).toBe(400);
+  });
+
+  it('bodies of 6 MB are accepted', async () => {
+    const big = body() as Record<string, unknown>;
+    big.extension = { 'org.example.padding': 'x'.repeat(6 * 1024 * 1024) };
+    const r = await h.call('osteonecrosis-screening', big);
+    expect(r.status).toBe(200);
+  });
+
+  it('junk in prefetch values is handled, not thrown', async () => {
+    const b = body();
+    (b.prefetch as Record<string, unknown>).medicationStatements = '<html>502 Bad Gateway</html>';
+    const r = await h.call('osteonecrosis-screening', b);
+    expect(r.status).toBe(412);
+    expect((await h.call('osteonecrosis-screening', body())).status).toBe(200);
+  });
+});
