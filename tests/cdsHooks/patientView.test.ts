@@ -3,6 +3,7 @@
  * by a Sandbox-like client; numbers are hand-worked in the comments.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { validateResource } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,6 +80,14 @@ describe('patient-view cards', () => {
     });
     expect(sr.reasonCode[0].text).toContain('6,020 mg');
     expect(validateResource(sr).filter((i) => i.severity === 'error')).toEqual([]);
+    const profile = JSON.parse(
+      readFileSync(
+        new URL('../../profiles/StructureDefinition-osteowatch-wbmri-servicerequest.json', import.meta.url),
+        'utf8',
+      ),
+    );
+    expect(sr.meta.profile).toEqual([profile.url]);
+    expect(validateResource(sr, { profile }).filter((i) => i.severity === 'error')).toEqual([]);
   });
 
   it('a WB-MRI before the crossing does not count as screening', async () => {

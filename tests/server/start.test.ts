@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runOsteowatch } from '../helpers/cli.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const children: ChildProcess[] = [];
@@ -56,6 +57,19 @@ describe('npm start (the demo)', () => {
     const token = readFileSync(tokenFile, 'utf8').trim();
     const verify = await fetch(`${r.url}/audit/verify`, { headers: { authorization: `Bearer ${token}` } });
     expect(await verify.json()).toMatchObject({ ok: true });
+    // A newcomer's one-liner: a signed patient-view request from the demo client, cards printed.
+    const hook = await runOsteowatch([
+      'hook',
+      'patient-view',
+      '--patient',
+      'ow-0002',
+      '--url',
+      r.url!,
+      '--data-dir',
+      dir,
+    ]);
+    expect(hook.stderr).toBe('');
+    expect(hook.stdout).toMatch(/^\[(info|warning|critical)\] /m);
     // A second process may not open the same embedded store.
     const second = await start({ PORT: '0', OSTEOWATCH_COHORT_SIZE: '1', OSTEOWATCH_DATA_DIR: dir });
     expect(second.code).toBe(1);
