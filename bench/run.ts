@@ -1,9 +1,11 @@
 /** `npm run bench`: prints figures; it does not pass or fail. */
 import { runAuditBench } from './audit.ts';
+import { runCdsBench } from './cds.ts';
 import { runExposureBench } from './exposure.ts';
 
 const mem = () => `${(process.memoryUsage().heapUsed / 1e6).toFixed(1)} MB heap`;
 console.log(`OsteoWatch benchmarks — Node ${process.version}, ${mem()} at start`);
 await runExposureBench();
+await runCdsBench();
 await runAuditBench();
 console.log(`\n${mem()} at end`);

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { MemoryRepository } from '@medplum/fhir-router';
+import { HookAuditQueue } from './audit/queue.ts';
 import { AuditService } from './audit/service.ts';
 import { ReplayCache } from './auth/cdsJwt.ts';
 import { loadTrustedClients, parseTrustedClients, TrustedClientsError } from './auth/trustedClients.ts';
@@ -85,13 +86,14 @@ async function main(): Promise<void> {
     ...trustedClients,
     ...parseTrustedClients([{ iss: DEMO_CLIENT_ISS, jwks: { keys: [demoKey.publicJwk] }, tenant: 'demo' }]),
   ];
+  const hookAudit = new HookAuditQueue(store.audit);
   const cds = {
     services: loadServiceDeclarations(),
     auth: { trustedClients: cdsClients, replay: new ReplayCache() },
     audit: store.audit,
     deps: {
       exposure: config.exposure,
-      audit: store.audit,
+      audit: hookAudit,
       publicUrl: () => publicUrl,
       allowOpenFhirServer: config.allowOpenFhirServer,
       now: () => new Date(),
@@ -122,7 +124,10 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
     server.close(() => {
-      store.close().finally(() => process.exit(0));
+      hookAudit
+        .flush()
+        .then(() => store.close())
+        .finally(() => process.exit(0));
     });
     setTimeout(() => process.exit(0), 5000).unref();
   };

@@ -91,85 +91,99 @@ export class AuditLog {
 
   /** A CDS Hooks call: service, hook, who asked, latency, the cards issued and the exposure snapshot behind them. */
   async recordHookInvocation(input: HookInvocationInput): Promise<Appended> {
-    const r = hookInvocationSchema.parse(input);
+    return (await this.recordHookInvocations([input]))[0]!;
+  }
+
+  /** Several hook calls in one transaction (group commit: see HookAuditQueue). */
+  async recordHookInvocations(inputs: HookInvocationInput[]): Promise<Appended[]> {
+    const records = inputs.map((i) => hookInvocationSchema.parse(i));
     return this.db.transaction(async (tx) => {
-      const a = await this.append(tx, {
-        kind: 'hook-invocation',
-        recordedAt: r.recordedAt,
-        patientId: r.patientId,
-        tenant: r.tenant,
-        actor: r.userRef ?? r.clientIss,
-        payload: {
-          service: r.service,
-          hook: r.hook,
-          hookInstance: r.hookInstance,
-          userRef: r.userRef,
-          clientIss: r.clientIss,
-          latencyMs: r.latencyMs,
-          status: r.status,
-          cards: r.cards,
-          exposure: r.exposure,
-          dataSources: r.dataSources,
-          wbmriStudies: r.wbmriStudies,
-        },
-      });
+      const out: Appended[] = [];
+      for (const r of records) out.push(await this.writeHookInvocation(tx, r));
+      return out;
+    });
+  }
+
+  private async writeHookInvocation(
+    tx: Queryable,
+    r: ReturnType<typeof hookInvocationSchema.parse>,
+  ): Promise<Appended> {
+    const a = await this.append(tx, {
+      kind: 'hook-invocation',
+      recordedAt: r.recordedAt,
+      patientId: r.patientId,
+      tenant: r.tenant,
+      actor: r.userRef ?? r.clientIss,
+      payload: {
+        service: r.service,
+        hook: r.hook,
+        hookInstance: r.hookInstance,
+        userRef: r.userRef,
+        clientIss: r.clientIss,
+        latencyMs: r.latencyMs,
+        status: r.status,
+        cards: r.cards,
+        exposure: r.exposure,
+        dataSources: r.dataSources,
+        wbmriStudies: r.wbmriStudies,
+      },
+    });
+    await tx.query(
+      `insert into hook_invocation (seq, recorded_at, service, hook, hook_instance, patient_id, user_ref, tenant, client_iss, latency_ms)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [
+        a.seq,
+        r.recordedAt,
+        r.service,
+        r.hook,
+        r.hookInstance,
+        r.patientId ?? null,
+        r.userRef ?? null,
+        r.tenant ?? null,
+        r.clientIss ?? null,
+        r.latencyMs ?? null,
+      ],
+    );
+    for (const c of r.cards) {
       await tx.query(
-        `insert into hook_invocation (seq, recorded_at, service, hook, hook_instance, patient_id, user_ref, tenant, client_iss, latency_ms)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        `insert into card (card_uuid, invocation_seq, service, patient_id, indicator, summary, recorded_at)
+         values ($1, $2, $3, $4, $5, $6, $7) on conflict (card_uuid) do nothing`,
+        [c.uuid, a.seq, r.service, r.patientId ?? null, c.indicator, c.summary, r.recordedAt],
+      );
+    }
+    if (r.exposure && r.patientId) {
+      const x = r.exposure;
+      await tx.query(
+        `insert into exposure_snapshot (seq, patient_id, as_of, cumulative_mg, lower_bound, current_daily_mg, threshold_mg, crossed_on, recorded_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
         [
           a.seq,
+          r.patientId,
+          x.asOf,
+          x.cumulativeMg,
+          x.cumulativeIsLowerBound,
+          x.currentDailyMg,
+          x.threshold.mg,
+          x.threshold.crossedOn,
           r.recordedAt,
-          r.service,
-          r.hook,
-          r.hookInstance,
-          r.patientId ?? null,
-          r.userRef ?? null,
-          r.tenant ?? null,
-          r.clientIss ?? null,
-          r.latencyMs ?? null,
         ],
       );
-      for (const c of r.cards) {
+      if (x.threshold.crossedOn) {
         await tx.query(
-          `insert into card (card_uuid, invocation_seq, service, patient_id, indicator, summary, recorded_at)
-           values ($1, $2, $3, $4, $5, $6, $7) on conflict (card_uuid) do nothing`,
-          [c.uuid, a.seq, r.service, r.patientId ?? null, c.indicator, c.summary, r.recordedAt],
+          `insert into threshold_crossing (patient_id, threshold_mg, crossed_on, first_seen_seq) values ($1, $2, $3, $4) on conflict do nothing`,
+          [r.patientId, x.threshold.mg, x.threshold.crossedOn, a.seq],
         );
       }
-      if (r.exposure && r.patientId) {
-        const x = r.exposure;
+    }
+    if (r.patientId) {
+      for (const st of r.wbmriStudies ?? []) {
         await tx.query(
-          `insert into exposure_snapshot (seq, patient_id, as_of, cumulative_mg, lower_bound, current_daily_mg, threshold_mg, crossed_on, recorded_at)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-          [
-            a.seq,
-            r.patientId,
-            x.asOf,
-            x.cumulativeMg,
-            x.cumulativeIsLowerBound,
-            x.currentDailyMg,
-            x.threshold.mg,
-            x.threshold.crossedOn,
-            r.recordedAt,
-          ],
+          `insert into wbmri_study (patient_id, study_date, source, seq) values ($1, $2, 'ehr', $3) on conflict do nothing`,
+          [r.patientId, st.date, a.seq],
         );
-        if (x.threshold.crossedOn) {
-          await tx.query(
-            `insert into threshold_crossing (patient_id, threshold_mg, crossed_on, first_seen_seq) values ($1, $2, $3, $4) on conflict do nothing`,
-            [r.patientId, x.threshold.mg, x.threshold.crossedOn, a.seq],
-          );
-        }
       }
-      if (r.patientId) {
-        for (const s of r.wbmriStudies ?? []) {
-          await tx.query(
-            `insert into wbmri_study (patient_id, study_date, source, seq) values ($1, $2, 'ehr', $3) on conflict do nothing`,
-            [r.patientId, s.date, a.seq],
-          );
-        }
-      }
-      return a;
-    });
+    }
+    return a;
   }
 
   /** Clinician feedback on a card. The same feedback sent again is recorded once (idempotent). */

@@ -11,7 +11,7 @@ import type {
   Resource,
   ServiceRequest,
 } from '@medplum/fhirtypes';
-import type { AuditLog } from '../audit/auditLog.ts';
+import type { HookAuditQueue } from '../audit/queue.ts';
 import type { CdsClient } from '../auth/cdsJwt.ts';
 import { computeExposure, type ExposureConfig, type ExposureSummary } from '../exposure/index.ts';
 import type { Logger } from '../log/logger.ts';
@@ -29,7 +29,8 @@ export interface CdsServiceDeps {
   exposure: ExposureConfig;
   screening?: ScreeningConfig;
   cohorts?: CohortDefinition[];
-  audit?: AuditLog;
+  /** Where hook invocations are recorded (after the answer is sent). */
+  audit?: HookAuditQueue;
   publicUrl: () => string;
   /** Query a fhirServer given without fhirAuthorization (always allowed on loopback). */
   allowOpenFhirServer: boolean;
@@ -123,8 +124,8 @@ export async function runHook(
   }
 
   if (deps.audit) {
-    try {
-      await deps.audit.recordHookInvocation({
+    deps.audit
+      .enqueue({
         recordedAt: deps.now().toISOString(),
         service: decl.id,
         hook: decl.hook,
@@ -147,11 +148,9 @@ export async function runHook(
           (r) => `${r.resourceType}/${r.id}${r.meta?.versionId ? `/_history/${r.meta.versionId}` : ''}`,
         ),
         wbmriStudies: studyDates.map((date) => ({ date })),
-      });
-    } catch (err) {
-      // The clinician still gets the guidance; the failure is loud in the logs.
-      deps.logger?.error({ err: (err as Error).message, service: decl.id }, 'audit record failed');
-    }
+      })
+      // The clinician still gets the guidance; a failed audit write is loud in the logs.
+      .catch((err) => deps.logger?.error({ err: (err as Error).message, service: decl.id }, 'audit record failed'));
   }
   return { cards };
 }

@@ -46,6 +46,7 @@ describe('feedback', () => {
       prefetch: fullPrefetch(rs, 'fb1'),
     });
     const card = shown.body.cards[0];
+    await h.flushAudit();
     const r = await feedback({
       feedback: [
         {

@@ -236,6 +236,7 @@ describe('patient-view cards', () => {
       context: { userId: 'Practitioner/dr-9', patientId: id },
       prefetch: fullPrefetch(resources, id),
     });
+    await h.flushAudit();
     const hist = await patientHistory(h.store.db, id);
     const inv = hist.invocations.items[0]!;
     expect(inv).toMatchObject({

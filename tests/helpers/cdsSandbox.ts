@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { MemoryRepository } from '@medplum/fhir-router';
 import type { Resource } from '@medplum/fhirtypes';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { HookAuditQueue } from '../../src/audit/queue.ts';
 import { ReplayCache } from '../../src/auth/cdsJwt.ts';
 import { parseTrustedClients } from '../../src/auth/trustedClients.ts';
 import { loadServiceDeclarations } from '../../src/cdsHooks/declarations.ts';
@@ -37,6 +38,8 @@ export interface CdsHarness {
     },
   ) => Promise<string>;
   call: (service: string, body: unknown, token?: string) => Promise<{ status: number; body: any; headers: Headers }>;
+  /** Waits for the hook audit records written after each answer. */
+  flushAudit: () => Promise<void>;
   close: () => Promise<void>;
 }
 
@@ -52,6 +55,7 @@ export async function startCdsHarness(options: {
   const repo = new MemoryRepository();
   for (const r of options.resources ?? []) await repo.createResource(r);
   let base = '';
+  const auditQueue = new HookAuditQueue(store.audit);
   const app = createApp({
     repo,
     cds: {
@@ -63,7 +67,7 @@ export async function startCdsHarness(options: {
       audit: store.audit,
       deps: {
         exposure: resolveExposureConfig(),
-        audit: store.audit,
+        audit: auditQueue,
         publicUrl: () => base,
         allowOpenFhirServer: options.allowOpenFhirServer ?? false,
         now: () => new Date(options.now),
@@ -109,8 +113,10 @@ export async function startCdsHarness(options: {
     publicJwk,
     sign,
     call,
+    flushAudit: () => auditQueue.flush(),
     close: async () => {
       await new Promise((r) => server.close(r));
+      await auditQueue.flush();
       await store.close();
     },
   };

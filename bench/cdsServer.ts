@@ -1,0 +1,52 @@
+/**
+ * The process under load for the CDS Hooks benchmark: the real application (CDS Hooks with JWT checks, the
+ * audit trail in an in-memory PGlite store) and, on the same port, a plain Express endpoint that only parses
+ * the same body. Prints "ready <port>" when listening.
+ */
+
+import { MemoryRepository } from '@medplum/fhir-router';
+import express from 'express';
+import { HookAuditQueue } from '../src/audit/queue.ts';
+import { ReplayCache } from '../src/auth/cdsJwt.ts';
+import { parseTrustedClients } from '../src/auth/trustedClients.ts';
+import { loadServiceDeclarations } from '../src/cdsHooks/declarations.ts';
+import { resolveExposureConfig } from '../src/exposure/index.ts';
+import { loadFhirDefinitions } from '../src/fhir/definitions.ts';
+import { createApp } from '../src/server/app.ts';
+import { openStore } from '../src/store/index.ts';
+
+const jwk = JSON.parse(process.env.BENCH_CLIENT_JWK!);
+loadFhirDefinitions();
+const store = await openStore({ memory: true });
+let base = '';
+const app = createApp({
+  repo: new MemoryRepository(),
+  cds: {
+    services: loadServiceDeclarations(),
+    auth: {
+      trustedClients: parseTrustedClients([{ iss: 'urn:bench', jwks: { keys: [jwk] } }]),
+      replay: new ReplayCache(1_000_000),
+    },
+    audit: store.audit,
+    deps: {
+      exposure: resolveExposureConfig(),
+      audit: new HookAuditQueue(store.audit),
+      publicUrl: () => base,
+      allowOpenFhirServer: false,
+      now: () => new Date('2025-06-01T10:00:00Z'),
+    },
+  },
+});
+const plain = express.Router();
+plain.post('/', express.json({ limit: '10mb' }), (_req, res) => {
+  res.json({ cards: [] });
+});
+const root = express();
+root.use('/plain', plain);
+root.use(app);
+const server = root.listen(0, '127.0.0.1', () => {
+  const port = (server.address() as { port: number }).port;
+  base = `http://127.0.0.1:${port}`;
+  process.stdout.write(`ready ${port}\n`);
+});
+process.on('SIGTERM', () => server.close(() => store.close().then(() => process.exit(0))));

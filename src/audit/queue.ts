@@ -1,0 +1,68 @@
+/**
+ * Hook invocations are recorded after the answer is sent, in group commits: calls that arrive while one
+ * transaction is being written go into the next, together. The cards never wait for the audit write, and
+ * the store sees one transaction per batch instead of one per call. `flush()` on shutdown writes what is
+ * pending; the queue is bounded so that a stalled store pushes back instead of growing without limit.
+ */
+import type { Appended, AuditLog } from './auditLog.ts';
+import { type HookInvocationInput, hookInvocationSchema } from './records.ts';
+
+interface Pending {
+  input: HookInvocationInput;
+  resolve: (a: Appended) => void;
+  reject: (e: unknown) => void;
+}
+
+export class HookAuditQueue {
+  private readonly log: AuditLog;
+  private readonly maxBatch: number;
+  private readonly maxPending: number;
+  private pending: Pending[] = [];
+  private running: Promise<void> | null = null;
+
+  constructor(log: AuditLog, options: { maxBatch?: number; maxPending?: number } = {}) {
+    this.log = log;
+    this.maxBatch = options.maxBatch ?? 200;
+    this.maxPending = options.maxPending ?? 10_000;
+  }
+
+  get size(): number {
+    return this.pending.length;
+  }
+
+  /** Validates now (so a bad record fails alone), writes soon; resolves when committed. */
+  async enqueue(input: HookInvocationInput): Promise<Appended> {
+    hookInvocationSchema.parse(input);
+    while (this.pending.length >= this.maxPending) await this.running;
+    const done = new Promise<Appended>((resolve, reject) => this.pending.push({ input, resolve, reject }));
+    this.kick();
+    return done;
+  }
+
+  private kick(): void {
+    if (this.running) return;
+    this.running = (async () => {
+      await new Promise((r) => setImmediate(r));
+      while (this.pending.length) {
+        const batch = this.pending.splice(0, this.maxBatch);
+        try {
+          const results = await this.log.recordHookInvocations(batch.map((b) => b.input));
+          batch.forEach((b, i) => b.resolve(results[i]!));
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+      }
+    })().finally(() => {
+      this.running = null;
+      if (this.pending.length) this.kick();
+    });
+  }
+
+  /** Waits until everything enqueued so far is written. */
+  async flush(): Promise<void> {
+    while (this.running || this.pending.length) {
+      this.kick();
+      await this.running;
+    }
+  }
+}
