@@ -17,7 +17,10 @@ import { openStore } from '../src/store/index.ts';
 
 const jwk = JSON.parse(process.env.BENCH_CLIENT_JWK!);
 loadFhirDefinitions();
-const store = await openStore({ memory: true });
+const url = process.env.DATABASE_URL;
+const schema = `ow_cdsbench_${Date.now().toString(36)}`;
+const store = await openStore(url ? { databaseUrl: url, schema } : { memory: true });
+process.stderr.write(`  (audit store: ${url ? 'PostgreSQL' : 'PGlite in memory'})\n`);
 let base = '';
 const app = createApp({
   repo: new MemoryRepository(),
@@ -49,4 +52,10 @@ const server = root.listen(0, '127.0.0.1', () => {
   base = `http://127.0.0.1:${port}`;
   process.stdout.write(`ready ${port}\n`);
 });
-process.on('SIGTERM', () => server.close(() => store.close().then(() => process.exit(0))));
+process.on('SIGTERM', () =>
+  server.close(async () => {
+    if (url) await store.db.exec(`drop schema ${schema} cascade`);
+    await store.close();
+    process.exit(0);
+  }),
+);

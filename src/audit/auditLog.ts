@@ -42,9 +42,6 @@ export interface VerifyResult {
 
 const CHAIN_LOCK = 7345002;
 
-/** JSON round trip: the stored payload is exactly what was hashed (undefined dropped, no class instances). */
-const plain = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
-
 export class AuditLog {
   readonly db: Db;
   constructor(db: Db) {
@@ -59,7 +56,8 @@ export class AuditLog {
     const seq = (last[0]?.seq ?? 0) + 1;
     const prevHash = last[0]?.hash ?? GENESIS_HASH;
     const recordedAt = new Date(e.recordedAt).toISOString();
-    const payload = plain(e.payload);
+    // canonicalJson and JSON.stringify both drop undefined members, so what is hashed is what is stored.
+    const payload = e.payload;
     const fields = {
       seq,
       recordedAt,

@@ -10,6 +10,7 @@ import type { ExposureSummary } from '../exposure/index.ts';
 import { LOINC, SNOMED, WB_MRI_LOINC } from '../screening/codes.ts';
 import type { FindingsDecision, ScreeningResult } from '../screening/rules.ts';
 import { dataQualitySentences } from './dataQuality.ts';
+import { formatMg } from './format.ts';
 
 export interface Coding {
   system: string;
@@ -63,8 +64,7 @@ export interface CardContext {
   publicUrl: string;
 }
 
-const mg = (n: number | null): string =>
-  n === null ? 'unknown' : `${n.toLocaleString('en-US', { maximumFractionDigits: 0 })} mg`;
+const mg = (n: number | null): string => (n === null ? 'unknown' : `${formatMg(n)} mg`);
 const md = (s: string): string => s.replace(/([\\`*_[\]<>|#])/g, '\\$1');
 
 /** CDS Hooks: summary "<140-character" — counted in code points; cut with an ellipsis if ever longer. */

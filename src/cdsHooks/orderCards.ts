@@ -4,10 +4,10 @@ import { randomUUID } from 'node:crypto';
 import type { WbMriOrder, WbMriStudy } from '../screening/imaging.ts';
 import { type Card, type CardContext, fitSummary, OVERRIDE_REASONS, wbMriServiceRequest } from './cards.ts';
 import { dataQualitySentences } from './dataQuality.ts';
+import { formatMg } from './format.ts';
 import type { Projection } from './orderProjection.ts';
 
-const mg = (n: number | null): string =>
-  n === null ? 'unknown' : `${n.toLocaleString('en-US', { maximumFractionDigits: 0 })} mg`;
+const mg = (n: number | null): string => (n === null ? 'unknown' : `${formatMg(n)} mg`);
 
 export function orderCards(c: CardContext, p: Projection, studies: WbMriStudy[], openOrders: WbMriOrder[]): Card[] {
   const now = c.exposure;
@@ -19,7 +19,7 @@ export function orderCards(c: CardContext, p: Projection, studies: WbMriStudy[],
   let window = c.asOf;
   if (!now.threshold.crossedOn && after.threshold.crossedOn) {
     window = after.threshold.crossedOn;
-    const from = (now.cumulativeMg ?? 0).toLocaleString('en-US', { maximumFractionDigits: 0 });
+    const from = formatMg(now.cumulativeMg ?? 0);
     summary = `With this order${p.openEnded ? ' (30 d if continued)' : ''}: ${from} → ${mg(after.cumulativeMg)} prednisolone-eq. by ${p.horizon}, crossing ${mg(threshold)} on ${after.threshold.crossedOn}; WB-MRI screening due`;
   } else if (now.threshold.crossedOn && !screenedSince(now.threshold.crossedOn)) {
     summary = `Unscreened: ${mg(now.cumulativeMg)} prednisolone-eq. (≥ ${mg(threshold)} since ${now.threshold.crossedOn}, no WB-MRI); this order adds ${mg(p.draftMg)}`;

@@ -52,8 +52,9 @@ function isLoopback(url: string | undefined): boolean {
 
 /** The audit keeps the summary, contributions and issues; the per-day timeline can be recomputed. */
 function snapshotOf(x: ExposureSummary) {
-  const { timeline: _timeline, patient: _patient, ...rest } = x;
-  return rest;
+  const { timeline: _timeline, patient: _patient, contributions, ...rest } = x;
+  // Sources, amounts and status are the record; the derivation text is recomputed from them on demand.
+  return { ...rest, contributions: contributions.map(({ derivation: _d, ...c }) => c) };
 }
 
 const ofType = <T extends Resource>(list: Resource[] | undefined, type: T['resourceType']): T[] =>

@@ -142,6 +142,16 @@ describe('bad requests never crash the service', () => {
     expect(((await r.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
   });
 
+  it('an unauthenticated caller learns nothing, not even that its JSON is malformed', async () => {
+    const r = await fetch(svc(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"hook": ',
+    });
+    expect(r.status).toBe(401);
+    expect(await r.text()).toBe('');
+  });
+
   it('schema violations name the field', async () => {
     const r = await h.call('osteonecrosis-screening', {
       hook: 'patient-view',

@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { HookAuditQueue } from '../../src/audit/queue.ts';
+import type { HookInvocationInput } from '../../src/audit/records.ts';
+import { openStore, type Store } from '../../src/store/index.ts';
+
+const call = (i: number): HookInvocationInput => ({
+  recordedAt: `2026-06-01T10:00:${String(i % 60).padStart(2, '0')}.000Z`,
+  service: 'osteonecrosis-screening',
+  hook: 'patient-view',
+  hookInstance: randomUUID(),
+  patientId: `q${i}`,
+  cards: [{ uuid: randomUUID(), indicator: 'info', summary: `call ${i}` }],
+});
+
+let store: Store;
+beforeAll(async () => {
+  store = await openStore({ memory: true });
+});
+afterAll(() => store.close());
+
+describe('hook audit queue', () => {
+  it('writes calls that arrive together in one transaction, in order, all chained', async () => {
+    const q = new HookAuditQueue(store.audit);
+    const spy = vi.spyOn(store.audit, 'recordHookInvocations');
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => q.enqueue(call(i))));
+    expect(spy.mock.calls.length).toBeLessThan(5);
+    expect(results.map((r) => r.seq)).toEqual([...results.map((r) => r.seq)].sort((a, b) => a - b));
+    expect((await store.audit.verify()).ok).toBe(true);
+    spy.mockRestore();
+  });
+
+  it('rejects an invalid record at once, without holding up the others', async () => {
+    const q = new HookAuditQueue(store.audit);
+    await expect(q.enqueue({ ...call(1), recordedAt: 'now' })).rejects.toThrow();
+    await expect(q.enqueue(call(2))).resolves.toMatchObject({ seq: expect.any(Number) });
+  });
+
+  it('flush waits for everything enqueued', async () => {
+    const q = new HookAuditQueue(store.audit);
+    const before = (await store.db.query<{ n: number }>('select count(*)::int as n from audit_log'))[0]!.n;
+    for (let i = 0; i < 20; i++) void q.enqueue(call(i));
+    await q.flush();
+    const after = (await store.db.query<{ n: number }>('select count(*)::int as n from audit_log'))[0]!.n;
+    expect(after - before).toBe(20);
+    expect(q.size).toBe(0);
+  });
+});
