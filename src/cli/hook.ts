@@ -60,12 +60,13 @@ export function addHookCommand(program: Command, out: (s: string) => void): void
         if (hook !== 'patient-view') {
           const { readFileSync } = await import('node:fs');
           const draft = o.draft ? JSON.parse(readFileSync(o.draft, 'utf8')) : undefined;
-          const entries = draft?.resourceType === 'Bundle' ? draft.entry : draft ? [{ resource: draft }] : [];
+          const entries: Array<{ resource: Record<string, unknown> }> =
+            draft?.resourceType === 'Bundle' ? draft.entry : draft ? [{ resource: draft }] : [];
+          // Draft orders belong to the patient in context.
+          for (const e of entries) e.resource.subject = { reference: `Patient/${context.patientId}` };
           context.draftOrders = { resourceType: 'Bundle', type: 'collection', entry: entries };
           if (hook === 'order-select')
-            context.selections = entries.map(
-              (e: { resource: { resourceType: string; id?: string } }) => `${e.resource.resourceType}/${e.resource.id}`,
-            );
+            context.selections = entries.map((e) => `${String(e.resource.resourceType)}/${String(e.resource.id)}`);
         }
         const body = { hook, hookInstance: randomUUID(), fhirServer: o.fhir ?? `${base}/fhir`, context };
         let res: Response;
