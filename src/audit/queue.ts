@@ -47,7 +47,7 @@ export class HookAuditQueue {
         const batch = this.pending.splice(0, this.maxBatch);
         try {
           const results = await this.log.recordHookInvocations(batch.map((b) => b.input));
-          batch.forEach((b, i) => b.resolve(results[i]!));
+          for (const [i, b] of batch.entries()) b.resolve(results[i]!);
         } catch (err) {
           for (const b of batch) b.reject(err);
         }
