@@ -42,6 +42,31 @@ export interface VerifyResult {
 
 const CHAIN_LOCK = 7345002;
 
+export interface AuditLogDbRow {
+  seq: number;
+  recorded_iso: string;
+  kind: string;
+  patient_id: string | null;
+  tenant: string | null;
+  actor: string | null;
+  payload: Record<string, unknown>;
+  hash: string;
+}
+
+/** A stored audit_log row in the shape that is hashed (and exported). */
+export function auditRowOf(r: AuditLogDbRow) {
+  return {
+    seq: r.seq,
+    recordedAt: r.recorded_iso,
+    kind: r.kind,
+    patientId: r.patient_id,
+    tenant: r.tenant,
+    actor: r.actor,
+    payload: r.payload,
+    hash: r.hash,
+  };
+}
+
 export class AuditLog {
   readonly db: Db;
   constructor(db: Db) {
@@ -309,7 +334,7 @@ export class AuditLog {
         patient_id: string | null;
         tenant: string | null;
         actor: string | null;
-        payload: unknown;
+        payload: Record<string, unknown>;
         prev_hash: string;
         hash: string;
       }>(
@@ -332,15 +357,8 @@ export class AuditLog {
             firstBroken: { seq: expected, reason: `record ${expected} is missing (next is ${r.seq})` },
           };
         if (r.prev_hash !== prevHash) return fail('its predecessor hash does not match the previous record');
-        const recomputed = chainHash(prevHash, {
-          seq: r.seq,
-          recordedAt: r.recorded_iso,
-          kind: r.kind,
-          patientId: r.patient_id,
-          tenant: r.tenant,
-          actor: r.actor,
-          payload: r.payload,
-        });
+        const { hash: _stored, ...fields } = auditRowOf(r);
+        const recomputed = chainHash(prevHash, fields);
         if (recomputed !== r.hash) return fail('its content does not match its hash (the record was altered)');
         prevHash = r.hash;
         expected++;

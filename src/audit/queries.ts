@@ -3,6 +3,7 @@
  * does not grow with the size of the log.
  */
 import type { Queryable } from '../store/db.ts';
+import { auditRowOf } from './auditLog.ts';
 import type { AuditRow } from './fhirExport.ts';
 import type { ExposureSnapshot } from './records.ts';
 
@@ -391,16 +392,7 @@ export async function auditRows(db: Queryable, q: { from: string; to: string } &
       order by recorded_at, seq limit $5`,
     [q.from, q.to, afterTime ?? null, afterSeq ?? null, limit + 1],
   );
-  const items = rows.slice(0, limit).map((r) => ({
-    seq: r.seq,
-    recordedAt: r.recorded_iso,
-    kind: r.kind,
-    patientId: r.patient_id,
-    tenant: r.tenant,
-    actor: r.actor,
-    payload: r.payload,
-    hash: r.hash,
-  }));
+  const items = rows.slice(0, limit).map(auditRowOf);
   const last = items[items.length - 1];
   return { items, nextCursor: rows.length > limit && last ? `${last.recordedAt}|${last.seq}` : null };
 }

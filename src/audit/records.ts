@@ -65,6 +65,14 @@ export const hookInvocationSchema = z.object({
 });
 export type HookInvocationInput = z.input<typeof hookInvocationSchema>;
 
+/** CDS Hooks feedback overrideReason: the Coding the clinician picked and/or a comment. */
+export const overrideReasonSchema = z.object({
+  reason: z
+    .object({ code: z.string().optional(), system: z.string().optional(), display: z.string().optional() })
+    .optional(),
+  userComment: z.string().max(4000).optional(),
+});
+
 export const feedbackSchema = z.object({
   recordedAt: iso,
   service: id,
@@ -72,14 +80,7 @@ export const feedbackSchema = z.object({
   outcome: z.enum(['accepted', 'overridden']),
   outcomeTimestamp: iso,
   acceptedSuggestions: z.array(z.object({ id: z.string() })).optional(),
-  overrideReason: z
-    .object({
-      reason: z
-        .object({ code: z.string().optional(), system: z.string().optional(), display: z.string().optional() })
-        .optional(),
-      userComment: z.string().max(4000).optional(),
-    })
-    .optional(),
+  overrideReason: overrideReasonSchema.optional(),
   tenant: id.optional(),
   clientIss: z.string().max(2048).optional(),
 });

@@ -3,6 +3,7 @@
  * (the Sandbox's drafts), strict where a mistake would change the answer.
  */
 import { z } from 'zod';
+import { overrideReasonSchema } from '../audit/records.ts';
 
 const fhirAuthorization = z.object({
   access_token: z.string().min(1),
@@ -55,14 +56,7 @@ export const feedbackBodySchema = z.object({
           card: z.string().min(1).max(256),
           outcome: z.enum(['accepted', 'overridden'], { error: 'outcome must be accepted or overridden' }),
           acceptedSuggestions: z.array(z.object({ id: z.string().min(1) })).optional(),
-          overrideReason: z
-            .object({
-              reason: z
-                .object({ code: z.string().optional(), system: z.string().optional(), display: z.string().optional() })
-                .optional(),
-              userComment: z.string().max(4000).optional(),
-            })
-            .optional(),
+          overrideReason: overrideReasonSchema.optional(),
           outcomeTimestamp: rfc3339,
         })
         .refine((f) => f.outcome !== 'accepted' || (f.acceptedSuggestions?.length ?? 0) > 0, {

@@ -36,6 +36,20 @@ export interface AuditClient {
 
 export class AuditClientError extends Error {}
 
+/** Follows an export's pages and gathers their entries into one Bundle. */
+async function allPages(
+  fetchPage: (cursor: string | undefined) => Promise<{ page: Bundle; next: string | undefined }>,
+): Promise<Bundle> {
+  const all: Bundle = { resourceType: 'Bundle', type: 'collection', timestamp: new Date().toISOString(), entry: [] };
+  let cursor: string | undefined;
+  do {
+    const { page, next } = await fetchPage(cursor);
+    all.entry!.push(...(page.entry ?? []));
+    cursor = next;
+  } while (cursor);
+  return all;
+}
+
 export async function localAuditClient(o: {
   databaseUrl?: string;
   dataDir: string;
@@ -54,25 +68,15 @@ export async function localAuditClient(o: {
     crossings: (q) => service.crossings(ctx(), { ...q, thresholdMg: q.threshold }),
     cards: (q) => service.cards(ctx(), q),
     verify: () => service.verify(ctx()),
-    export: async (q) => {
-      const all: Bundle = {
-        resourceType: 'Bundle',
-        type: 'collection',
-        timestamp: new Date().toISOString(),
-        entry: [],
-      };
-      let cursor: string | undefined;
-      do {
+    export: (q) =>
+      allPages(async (cursor) => {
         let next: string | undefined;
         const page = await service.export(ctx(), { ...q, cursor, limit: 1000 }, (c) => {
           next = c;
           return c;
         });
-        all.entry!.push(...(page.entry ?? []));
-        cursor = next;
-      } while (cursor);
-      return all;
-    },
+        return { page, next };
+      }),
     close: () => store.close(),
   };
 }
@@ -116,22 +120,12 @@ export function remoteAuditClient(o: { url: string; token: string }): AuditClien
     crossings: (q) => call('/crossings', { ...q }),
     cards: (q) => call('/cards', { ...q }),
     verify: () => call('/verify', {}),
-    export: async (q) => {
-      const all: Bundle = {
-        resourceType: 'Bundle',
-        type: 'collection',
-        timestamp: new Date().toISOString(),
-        entry: [],
-      };
-      let cursor: string | undefined;
-      do {
+    export: (q) =>
+      allPages(async (cursor) => {
         const page = await call<Bundle>('/export', { ...q, cursor, limit: 1000 });
-        all.entry!.push(...(page.entry ?? []));
         const next = page.link?.find((l) => l.relation === 'next')?.url;
-        cursor = next ? (new URL(next).searchParams.get('cursor') ?? undefined) : undefined;
-      } while (cursor);
-      return all;
-    },
+        return { page, next: next ? (new URL(next).searchParams.get('cursor') ?? undefined) : undefined };
+      }),
     close: async () => undefined,
   };
 }
