@@ -20,7 +20,9 @@ loadFhirDefinitions();
 const url = process.env.DATABASE_URL;
 const schema = `ow_cdsbench_${Date.now().toString(36)}`;
 const store = await openStore(url ? { databaseUrl: url, schema } : { memory: true });
-process.stderr.write(`  (audit store: ${process.env.BENCH_NO_AUDIT ? 'none — BENCH_NO_AUDIT set, to show what the audit trail costs' : url ? 'PostgreSQL' : 'PGlite in memory'})\n`);
+process.stderr.write(
+  `  (audit store: ${process.env.BENCH_NO_AUDIT ? 'none — BENCH_NO_AUDIT set, to show what the audit trail costs' : url ? 'PostgreSQL' : 'PGlite in memory'})\n`,
+);
 let base = '';
 const app = createApp({
   repo: new MemoryRepository(),
