@@ -25,9 +25,21 @@ export interface ParsedDate {
   instantMs?: number;
 }
 
+// The same dates recur (a record's period is read several times, a patient's records on every hook call).
+const parsedCache = new Map<string, ParsedDate | null>();
+
 /** Parses a FHIR date or dateTime. Returns undefined when the text is not one. */
 export function parseFhirDate(text: string | undefined): ParsedDate | undefined {
   if (!text) return undefined;
+  const hit = parsedCache.get(text);
+  if (hit !== undefined) return hit ?? undefined;
+  const parsed = parseUncached(text);
+  if (parsedCache.size >= 50_000) parsedCache.clear();
+  parsedCache.set(text, parsed ?? null);
+  return parsed;
+}
+
+function parseUncached(text: string): ParsedDate | undefined {
   const m = DATE_RE.exec(text);
   if (!m) return undefined;
   const year = Number(m[1]);
