@@ -183,7 +183,7 @@ async function generate(store: Store): Promise<void> {
     }
   }
   await flush(store, b);
-  if (store.db.kind === 'postgres') await store.db.exec('analyze');
+  await store.db.exec('analyze');
   console.log(
     `  generated ${ROWS.toLocaleString('en-US')} audit rows for ${PATIENTS.toLocaleString('en-US')} patients in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );

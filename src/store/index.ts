@@ -2,6 +2,8 @@ import { AuditLog } from '../audit/auditLog.ts';
 import { type Db, openDb, type StoreLocation } from './db.ts';
 import { migrate } from './migrate.ts';
 
+const ANALYZE_EVERY_MS = 10 * 60_000;
+
 export interface Store {
   db: Db;
   audit: AuditLog;
@@ -17,7 +19,22 @@ export async function openStore(location: StoreLocation): Promise<Store> {
     await db.close();
     throw err;
   }
-  return { db, audit: new AuditLog(db), close: () => db.close() };
+  // PGlite runs PostgreSQL in single-user mode: no autovacuum, so no planner statistics unless we gather
+  // them. Without them the audit queries fall back to sequential scans as the log grows.
+  let timer: NodeJS.Timeout | undefined;
+  if (db.kind === 'pglite') {
+    await db.exec('analyze');
+    timer = setInterval(() => void db.exec('analyze').catch(() => undefined), ANALYZE_EVERY_MS);
+    timer.unref();
+  }
+  return {
+    db,
+    audit: new AuditLog(db),
+    close: async () => {
+      if (timer) clearInterval(timer);
+      await db.close();
+    },
+  };
 }
 
 export type { Db, StoreLocation } from './db.ts';
