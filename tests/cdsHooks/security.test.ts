@@ -2,7 +2,7 @@
  * CDS client authentication (CDS Hooks 2.0 §Trusting CDS Clients) and CORS, over HTTP.
  */
 import { randomUUID } from 'node:crypto';
-import { generateKeyPair, SignJWT } from 'jose';
+import { type CryptoKey, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CdsHarness, SANDBOX_ISS, startCdsHarness } from '../helpers/cdsSandbox.ts';
 import { daily, fullPrefetch, myositisPatient } from '../helpers/patients.ts';
@@ -187,5 +187,38 @@ describe('bad requests never crash the service', () => {
     const r = await h.call('osteonecrosis-screening', b);
     expect(r.status).toBe(412);
     expect((await h.call('osteonecrosis-screening', body())).status).toBe(200);
+  });
+});
+
+describe('RS384 clients', () => {
+  it('a trusted RS384 client is accepted; an RS256 token from the same client is not', async () => {
+    const { exportJWK: exp, generateKeyPair: gen, SignJWT: Sign } = await import('jose');
+    const { parseTrustedClients } = await import('../../src/auth/trustedClients.ts');
+    const { verifyCdsClient, ReplayCache } = await import('../../src/auth/cdsJwt.ts');
+    const rs384 = await gen('RS384');
+    const rs256 = await gen('RS256');
+    const keys = [
+      { ...(await exp(rs384.publicKey)), kid: 'rsa-384', alg: 'RS384' },
+      { ...(await exp(rs256.publicKey)), kid: 'rsa-256', alg: 'RS256' },
+    ];
+    const clients = parseTrustedClients([{ iss: 'https://ehr.example', jwks: { keys } }]);
+    const aud = 'https://cds.example/cds-services/osteonecrosis-screening';
+    const token = (alg: string, kid: string, key: CryptoKey) =>
+      new Sign({})
+        .setProtectedHeader({ alg, kid })
+        .setIssuer('https://ehr.example')
+        .setAudience(aud)
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .setJti(randomUUID())
+        .sign(key);
+    const o = { trustedClients: clients, replay: new ReplayCache() };
+    expect(await verifyCdsClient(`Bearer ${await token('RS384', 'rsa-384', rs384.privateKey)}`, aud, o)).toEqual({
+      iss: 'https://ehr.example',
+      tenant: undefined,
+    });
+    expect(
+      await verifyCdsClient(`Bearer ${await token('RS256', 'rsa-256', rs256.privateKey)}`, aud, o),
+    ).toBeUndefined();
   });
 });
