@@ -1,8 +1,9 @@
-/** Writes the FHIR conformance resources that are derived in code to profiles/. */
+/** Writes the FHIR conformance resources defined in src/profiles/catalog.ts to profiles/. */
 import { writeFileSync } from 'node:fs';
-import { wbMriServiceRequestProfile } from '../src/profiles/wbMriServiceRequest.ts';
+import { conformanceResources, fileNameOf } from '../src/profiles/catalog.ts';
 
 const out = new URL('../profiles/', import.meta.url);
-const sd = wbMriServiceRequestProfile();
-writeFileSync(new URL(`StructureDefinition-${sd.id}.json`, out), `${JSON.stringify(sd, null, 2)}\n`);
-console.log(`wrote profiles/StructureDefinition-${sd.id}.json (${sd.snapshot!.element.length} snapshot elements)`);
+for (const r of conformanceResources()) {
+  writeFileSync(new URL(fileNameOf(r), out), `${JSON.stringify(r, null, 2)}\n`);
+  console.log(`wrote profiles/${fileNameOf(r)}`);
+}

@@ -11,8 +11,7 @@ export const OSTEONECROSIS = '397758007';
 export const PRESENT = '52101004';
 export const ABSENT = '2667000';
 
-/** Our CodeSystem for the grading concepts with no standard code (issue 5 publishes it under profiles/). */
-export const GRADING_SYSTEM = 'http://osteowatch.org/fhir/CodeSystem/osteonecrosis-grading';
+export { GRADING_SYSTEM } from '../imaging/grading.ts';
 
 export const JOINTS: Record<string, string> = {
   '24136001': 'hip',

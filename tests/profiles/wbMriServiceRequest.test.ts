@@ -59,3 +59,17 @@ describe('WB-MRI ServiceRequest profile (profiles/)', () => {
     expect(errors(noReason as ServiceRequest).length).toBeGreaterThan(0);
   });
 });
+
+describe('every conformance resource in profiles/', () => {
+  it('matches the catalog (run `npm run profiles`) and passes the FHIR validator', async () => {
+    const { conformanceResources, fileNameOf } = await import('../../src/profiles/catalog.ts');
+    for (const r of conformanceResources()) {
+      const onDisk = JSON.parse(readFileSync(new URL(`../../profiles/${fileNameOf(r)}`, import.meta.url), 'utf8'));
+      expect(onDisk).toEqual(r);
+      expect(
+        validateResource(onDisk).filter((i) => i.severity === 'error'),
+        fileNameOf(r),
+      ).toEqual([]);
+    }
+  });
+});

@@ -1,0 +1,148 @@
+/**
+ * Every FHIR conformance resource OsteoWatch publishes in profiles/: the profiles of what it writes or
+ * suggests, the grading CodeSystem, and the ValueSets for the cohort, the glucocorticoids and the sites.
+ */
+import type { CodeSystem, Resource, StructureDefinition, ValueSet } from '@medplum/fhirtypes';
+import { INGREDIENTS } from '../exposure/ingredients.ts';
+import { GRADING_CONCEPTS, GRADING_SYSTEM } from '../imaging/grading.ts';
+import { JOINTS } from '../screening/codes.ts';
+import { MYOSITIS_COHORT } from '../screening/cohort.ts';
+import { CANONICAL, deriveProfile } from './derive.ts';
+import { wbMriServiceRequestProfile } from './wbMriServiceRequest.ts';
+
+export const FINDING_PROFILE_URL = `${CANONICAL}/StructureDefinition/osteowatch-osteonecrosis-finding`;
+export const REPORT_PROFILE_URL = `${CANONICAL}/StructureDefinition/osteowatch-wbmri-findings-report`;
+const SNOMED = 'http://snomed.info/sct';
+
+export function findingProfile(): StructureDefinition {
+  return deriveProfile({
+    id: 'osteowatch-osteonecrosis-finding',
+    type: 'Observation',
+    name: 'OsteoWatchOsteonecrosisFinding',
+    title: 'OsteoWatch osteonecrosis finding (one joint, one side)',
+    description:
+      'Osteonecrosis present or absent at one joint and side on a STIR whole-body MRI: code SNOMED CT 397758007, value 52101004 present / 2667000 absent, bodySite = joint + laterality, components for the extent class, necrotic share, Steinberg grade, condyles and collapse.',
+    constraints: {
+      'Observation.identifier': { min: 1, short: 'Idempotency key: study UID, joint and side' },
+      'Observation.code': { patternCodeableConcept: { coding: [{ system: SNOMED, code: '397758007' }] } },
+      'Observation.subject': {
+        min: 1,
+        type: [{ code: 'Reference', targetProfile: ['http://hl7.org/fhir/StructureDefinition/Patient'] }],
+      },
+      'Observation.effective[x]': { min: 1, short: 'Study date', type: [{ code: 'dateTime' }] },
+      'Observation.value[x]': {
+        min: 1,
+        short: 'Present (52101004) or absent (2667000)',
+        type: [{ code: 'CodeableConcept' }],
+      },
+      'Observation.bodySite': { min: 1, short: 'SNOMED CT joint and laterality (left 7771000 / right 24028007)' },
+      'Observation.derivedFrom': { min: 1, short: 'The WB-MRI ImagingStudy (by study instance UID)' },
+    },
+  });
+}
+
+export function reportProfile(): StructureDefinition {
+  return deriveProfile({
+    id: 'osteowatch-wbmri-findings-report',
+    type: 'DiagnosticReport',
+    name: 'OsteoWatchWbMriFindingsReport',
+    title: 'OsteoWatch STIR whole-body MRI osteonecrosis findings report',
+    description: 'Groups the per-joint osteonecrosis findings of one STIR whole-body MRI, with a conclusion.',
+    constraints: {
+      'DiagnosticReport.identifier': { min: 1 },
+      'DiagnosticReport.code': {
+        patternCodeableConcept: { coding: [{ system: 'http://loinc.org', code: '46358-8' }] },
+      },
+      'DiagnosticReport.subject': {
+        min: 1,
+        type: [{ code: 'Reference', targetProfile: ['http://hl7.org/fhir/StructureDefinition/Patient'] }],
+      },
+      'DiagnosticReport.effective[x]': { min: 1, type: [{ code: 'dateTime' }] },
+      'DiagnosticReport.result': { min: 1 },
+      'DiagnosticReport.conclusion': { min: 1 },
+    },
+  });
+}
+
+export function gradingCodeSystem(): CodeSystem {
+  return {
+    resourceType: 'CodeSystem',
+    id: 'osteonecrosis-grading',
+    url: GRADING_SYSTEM,
+    version: '0.1.0',
+    name: 'OsteoWatchOsteonecrosisGrading',
+    title: 'Osteonecrosis grading concepts without a standard code',
+    status: 'draft',
+    publisher: 'OsteoWatch',
+    description:
+      'Hip share of the weight-bearing area, knee condyles and articular surface (Huang et al. 2017), femoral-head Steinberg extent, and articular collapse.',
+    caseSensitive: true,
+    content: 'complete',
+    count: GRADING_CONCEPTS.length,
+    concept: GRADING_CONCEPTS.map((c) => ({ code: c.code, display: c.display, definition: c.definition })),
+  };
+}
+
+function valueSet(
+  id: string,
+  title: string,
+  description: string,
+  include: NonNullable<ValueSet['compose']>['include'],
+): ValueSet {
+  return {
+    resourceType: 'ValueSet',
+    id,
+    url: `${CANONICAL}/ValueSet/${id}`,
+    version: '0.1.0',
+    name: id.replace(/(^|-)(\w)/g, (_m, _d, c: string) => c.toUpperCase()),
+    title,
+    status: 'draft',
+    publisher: 'OsteoWatch',
+    description,
+    compose: { include },
+  };
+}
+
+export function valueSets(): ValueSet[] {
+  return [
+    valueSet(
+      'myositis-cohort',
+      'Idiopathic inflammatory myopathy (screening cohort)',
+      'Conditions that put a patient in the default screening cohort (research/clinical-terminology.md §5). ICD-10-CM codes are matched by prefix (M33.*, G72.41, G72.49).',
+      [
+        { system: SNOMED, concept: MYOSITIS_COHORT.snomed.map((code) => ({ code })) },
+        {
+          system: 'http://hl7.org/fhir/sid/icd-10-cm',
+          filter: MYOSITIS_COHORT.icd10Prefixes.map((p) => ({
+            property: 'code',
+            op: 'regex',
+            value: `${p.replace('.', '\\.')}.*`,
+          })),
+        },
+      ],
+    ),
+    valueSet(
+      'glucocorticoid-ingredients',
+      'Systemic glucocorticoid ingredients',
+      'RxNorm ingredients counted (or, for budesonide and others without an equivalence, reported) by the exposure engine.',
+      [
+        {
+          system: 'http://www.nlm.nih.gov/research/umls/rxnorm',
+          concept: INGREDIENTS.flatMap((i) => i.rxnormIn.map((code) => ({ code }))),
+        },
+      ],
+    ),
+    valueSet(
+      'osteonecrosis-sites',
+      'Osteonecrosis screening sites',
+      'Joints reported per side on the STIR whole-body MRI (seed 000: hip > knee > ankle > shoulder, calcaneus).',
+      [{ system: SNOMED, concept: Object.entries(JOINTS).map(([code, name]) => ({ code, display: name })) }],
+    ),
+  ];
+}
+
+export function conformanceResources(): Resource[] {
+  return [wbMriServiceRequestProfile(), findingProfile(), reportProfile(), gradingCodeSystem(), ...valueSets()];
+}
+
+export const fileNameOf = (r: Resource): string => `${r.resourceType}-${r.id}.json`;
