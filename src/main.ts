@@ -29,8 +29,8 @@ function fail(message: string, code = 2): never {
 }
 
 /** The demo's audit token: configured, or generated once and kept (mode 0600) in the data directory. */
-function demoAuditToken(dataDir: string): { token: string; file: string } {
-  const file = join(dataDir, 'audit-token');
+function demoToken(dataDir: string, name: string): { token: string; file: string } {
+  const file = join(dataDir, name);
   if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), file };
   mkdirSync(dataDir, { recursive: true });
   const token = randomBytes(24).toString('base64url');
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   }
   let auditToken = config.auditToken;
   if (!auditToken && !config.databaseUrl) {
-    const demo = demoAuditToken(config.dataDir);
+    const demo = demoToken(config.dataDir, 'audit-token');
     auditToken = demo.token;
     logger.info({ file: demo.file }, 'audit API token (demo) written');
   }
@@ -100,7 +100,26 @@ async function main(): Promise<void> {
       logger,
     },
   };
-  const app = createApp({ repo, logger, isReady: () => ready, audit: { service: audit, auth }, cds });
+  let ingestToken = config.ingestToken;
+  if (!ingestToken && !config.databaseUrl) {
+    const demo = demoToken(config.dataDir, 'ingest-token');
+    ingestToken = demo.token;
+    logger.info({ file: demo.file }, 'imaging ingest token (demo) written');
+  }
+  const imaging = {
+    auth: {
+      staticToken: ingestToken,
+      trustedClients,
+      get audience() {
+        return `${publicUrl}/imaging/findings`;
+      },
+      requiredScope: 'imaging',
+    },
+    fhirBaseUrl: () => config.fhirBaseUrl ?? `${publicUrl}/fhir`,
+    fhirToken: config.fhirToken,
+    audit: store.audit,
+  };
+  const app = createApp({ repo, logger, isReady: () => ready, audit: { service: audit, auth }, cds, imaging });
   const server: Server = app.listen(config.port, config.host);
   server.on('error', (err) => {
     logger.fatal({ err: err.message }, 'cannot listen');

@@ -13,6 +13,7 @@ import { addAuditCommands, CliExit } from './audit.ts';
 import { AuditClientError } from './auditClient.ts';
 import { exposureJson, formatExposure } from './format.ts';
 import { addHookCommand } from './hook.ts';
+import { addIngestCommand } from './ingest.ts';
 
 class UsageError extends Error {}
 
@@ -95,6 +96,7 @@ export function buildCli(out: (s: string) => void = (s) => process.stdout.write(
 
   addAuditCommands(program, out);
   addHookCommand(program, out);
+  addIngestCommand(program, out);
 
   const cohort = program.command('cohort').description('Synthetic demo cohort');
   cohort

@@ -37,6 +37,11 @@ const envSchema = z.object({
   OSTEOWATCH_TRUSTED_CLIENTS: z.string().optional(),
   OSTEOWATCH_PUBLIC_URL: z.url({ error: 'OSTEOWATCH_PUBLIC_URL must be a URL' }).optional(),
   OSTEOWATCH_FHIR_BASE_URL: z.url({ error: 'OSTEOWATCH_FHIR_BASE_URL must be a URL' }).optional(),
+  OSTEOWATCH_INGEST_TOKEN: z
+    .string()
+    .min(16, { error: 'OSTEOWATCH_INGEST_TOKEN must be at least 16 characters' })
+    .optional(),
+  OSTEOWATCH_FHIR_TOKEN: z.string().optional(),
   OSTEOWATCH_ALLOW_OPEN_FHIR: z
     .enum(['true', 'false'], { error: 'OSTEOWATCH_ALLOW_OPEN_FHIR must be true or false' })
     .default('false'),
@@ -58,6 +63,8 @@ export interface ServiceConfig {
   publicUrl?: string;
   fhirBaseUrl?: string;
   allowOpenFhirServer: boolean;
+  ingestToken?: string;
+  fhirToken?: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
 
@@ -95,6 +102,8 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     publicUrl: e.OSTEOWATCH_PUBLIC_URL?.replace(/\/+$/, ''),
     fhirBaseUrl: e.OSTEOWATCH_FHIR_BASE_URL,
     allowOpenFhirServer: e.OSTEOWATCH_ALLOW_OPEN_FHIR === 'true',
+    ingestToken: e.OSTEOWATCH_INGEST_TOKEN,
+    fhirToken: e.OSTEOWATCH_FHIR_TOKEN,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -11,6 +11,7 @@ import type { Logger } from '../log/logger.ts';
 import { auditRoutes } from './auditRoutes.ts';
 import { type CdsRouteOptions, cdsRoutes } from './cdsRoutes.ts';
 import { fhirRoutes } from './fhirRoutes.ts';
+import { type ImagingRouteOptions, imagingRoutes } from './imagingRoutes.ts';
 import { requestLog } from './requestLog.ts';
 
 export interface AppOptions {
@@ -21,6 +22,7 @@ export interface AppOptions {
   logger?: Logger;
   audit?: { service: AuditService; auth: BearerOptions; now?: () => Date };
   cds?: CdsRouteOptions;
+  imaging?: ImagingRouteOptions;
 }
 
 const FHIR_JSON = 'application/fhir+json';
@@ -40,6 +42,7 @@ export function createApp(options: AppOptions): express.Express {
   app.use('/fhir', fhirRoutes({ repo: options.repo, maxPageSize: options.maxPageSize }));
   if (options.audit) app.use('/audit', auditRoutes(options.audit));
   if (options.cds) app.use('/cds-services', cdsRoutes(options.cds));
+  if (options.imaging) app.use('/imaging', imagingRoutes(options.imaging));
   app.use((_req, res) => {
     res
       .status(404)

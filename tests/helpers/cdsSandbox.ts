@@ -47,6 +47,7 @@ export async function startCdsHarness(options: {
   now: string;
   resources?: Resource[];
   allowOpenFhirServer?: boolean;
+  ingestToken?: string;
 }): Promise<CdsHarness> {
   loadFhirDefinitions();
   const { privateKey, publicKey } = await generateKeyPair('ES384');
@@ -58,6 +59,21 @@ export async function startCdsHarness(options: {
   const auditQueue = new HookAuditQueue(store.audit);
   const app = createApp({
     repo,
+    ...(options.ingestToken
+      ? {
+          imaging: {
+            auth: {
+              staticToken: options.ingestToken,
+              trustedClients: [],
+              audience: 'unused',
+              requiredScope: 'imaging',
+            },
+            fhirBaseUrl: () => `${base}/fhir`,
+            audit: store.audit,
+            now: () => new Date(options.now),
+          },
+        }
+      : {}),
     cds: {
       services: loadServiceDeclarations(),
       auth: {

@@ -1,0 +1,107 @@
+/** `osteowatch ingest FILE --fhir BASE_URL`: write a findings document to a FHIR server (audited), or `--url` through a running service. */
+import { readFileSync } from 'node:fs';
+import { type Command, Option } from 'commander';
+import { fhirClient } from '../fhir/patientRecords.ts';
+import { findingsDocumentSchema } from '../imaging/findingsDocument.ts';
+import { WriteBackError, writeFindings } from '../imaging/writeBack.ts';
+import { openStore, type Store } from '../store/index.ts';
+import { CliExit } from './audit.ts';
+
+export function addIngestCommand(program: Command, out: (s: string) => void): void {
+  program
+    .command('ingest')
+    .description(
+      'Write WB-MRI osteonecrosis findings (the findings JSON document) back to the EHR as profiled FHIR resources',
+    )
+    .argument('<file>', 'findings document (JSON)')
+    .option('--fhir <baseUrl>', 'FHIR server to write to directly (recorded in the local audit store)')
+    .addOption(new Option('--fhir-token <token>', 'bearer token for --fhir').env('OSTEOWATCH_FHIR_TOKEN'))
+    .option('--url <url>', 'post to a running OsteoWatch service instead')
+    .addOption(new Option('--token <token>', 'ingest token for --url').env('OSTEOWATCH_INGEST_TOKEN'))
+    .addOption(new Option('--database-url <url>', 'PostgreSQL audit store').env('DATABASE_URL'))
+    .addOption(new Option('--data-dir <dir>', 'embedded audit store').env('OSTEOWATCH_DATA_DIR').default('./data'))
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        file: string,
+        o: {
+          fhir?: string;
+          fhirToken?: string;
+          url?: string;
+          token?: string;
+          databaseUrl?: string;
+          dataDir: string;
+          json?: boolean;
+        },
+      ) => {
+        let json: unknown;
+        try {
+          json = JSON.parse(readFileSync(file, 'utf8'));
+        } catch (err) {
+          throw new CliExit(
+            1,
+            `cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+          );
+        }
+        const parsed = findingsDocumentSchema.safeParse(json);
+        if (!parsed.success)
+          throw new CliExit(
+            1,
+            `${file} is not a valid findings document: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
+          );
+        let result: unknown;
+        if (o.url) {
+          if (!o.token) throw new CliExit(2, '--url needs --token (or OSTEOWATCH_INGEST_TOKEN)');
+          const res = await fetch(`${o.url.replace(/\/+$/, '')}/imaging/findings`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${o.token}` },
+            body: JSON.stringify(parsed.data),
+          }).catch((err) => {
+            throw new CliExit(
+              1,
+              `cannot reach ${o.url}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`,
+            );
+          });
+          const body = (await res.json().catch(() => ({}))) as { issue?: Array<{ details?: { text?: string } }> };
+          if (!res.ok)
+            throw new CliExit(
+              1,
+              `${o.url} answered ${res.status}: ${body.issue?.[0]?.details?.text ?? res.statusText}`,
+            );
+          result = body;
+        } else if (o.fhir) {
+          let store: Store;
+          try {
+            store = await openStore(o.databaseUrl ? { databaseUrl: o.databaseUrl } : { dataDir: o.dataDir });
+          } catch (err) {
+            throw new CliExit(
+              1,
+              `cannot open the audit store, so nothing was written (${(err as Error).message}); use --url to write through the running service`,
+            );
+          }
+          try {
+            result = await writeFindings(parsed.data, {
+              client: fhirClient(o.fhir, o.fhirToken),
+              now: new Date(),
+              audit: store.audit,
+              fhirServer: o.fhir,
+              actor: 'cli',
+            });
+          } catch (err) {
+            if (err instanceof WriteBackError) throw new CliExit(1, err.message);
+            throw err;
+          } finally {
+            await store.close();
+          }
+        } else {
+          throw new CliExit(2, 'give --fhir BASE_URL or --url SERVICE_URL');
+        }
+        const r = result as { outcome: string; observations: string[]; diagnosticReport: string; conclusion: string };
+        out(
+          o.json
+            ? `${JSON.stringify(r, null, 2)}\n`
+            : `${r.outcome}: ${r.observations.length} Observations, ${r.diagnosticReport} — ${r.conclusion}\n`,
+        );
+      },
+    );
+}

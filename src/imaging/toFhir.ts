@@ -1,0 +1,192 @@
+/**
+ * A findings document → the FHIR resources written back (pure): one Observation per joint and side, a
+ * DiagnosticReport with a conclusion, a Provenance naming the reader. Identifiers are deterministic per
+ * (study, joint, side), so that writing the same study again updates instead of duplicating.
+ */
+import { createHash } from 'node:crypto';
+import type {
+  DiagnosticReport,
+  ImagingStudy,
+  Observation,
+  ObservationComponent,
+  Provenance,
+  Reference,
+} from '@medplum/fhirtypes';
+import { FINDING_PROFILE_URL, REPORT_PROFILE_URL } from '../profiles/catalog.ts';
+import type { FindingsDocument, JointName, Site } from './findingsDocument.ts';
+import { display, GRADING_SYSTEM, HIP_SHARE, KNEE_SURFACE, steinberg } from './grading.ts';
+
+const SNOMED = 'http://snomed.info/sct';
+export const FINDING_ID_SYSTEM = 'urn:osteowatch:osteonecrosis-finding';
+export const REPORT_ID_SYSTEM = 'urn:osteowatch:wbmri-findings-report';
+
+const JOINT: Record<JointName, { code: string; display: string }> = {
+  hip: { code: '24136001', display: 'Hip joint' },
+  knee: { code: '49076000', display: 'Knee joint' },
+  ankle: { code: '70258002', display: 'Ankle joint' },
+  shoulder: { code: '16982005', display: 'Shoulder region' },
+  calcaneus: { code: '80144004', display: 'Calcaneus' },
+};
+const SIDE = { left: { code: '7771000', display: 'Left' }, right: { code: '24028007', display: 'Right' } };
+
+export interface WriteBackResources {
+  observations: Observation[];
+  report: DiagnosticReport;
+  provenance: Provenance;
+}
+
+const grade = (component: string, value: string): ObservationComponent => ({
+  code: { coding: [{ system: GRADING_SYSTEM, code: component, display: display(component) }] },
+  valueCodeableConcept: { coding: [{ system: GRADING_SYSTEM, code: value, display: display(value) }] },
+});
+
+function components(s: Site): ObservationComponent[] {
+  const out: ObservationComponent[] = [];
+  if (s.hipWeightBearingShare) out.push(grade('hip-weight-bearing-share', HIP_SHARE[s.hipWeightBearingShare]!));
+  if (s.necroticSharePercent !== undefined) {
+    out.push({
+      code: { coding: [{ system: GRADING_SYSTEM, code: 'necrotic-share', display: display('necrotic-share') }] },
+      valueQuantity: { value: s.necroticSharePercent, unit: '%', system: 'http://unitsofmeasure.org', code: '%' },
+    });
+    if (s.joint === 'hip' && s.osteonecrosis) out.push(grade('steinberg-extent', steinberg(s.necroticSharePercent)));
+  }
+  for (const c of s.condyles ?? []) out.push(grade('knee-condyle', c));
+  if (s.articularSurface) out.push(grade('knee-articular-surface', KNEE_SURFACE[s.articularSurface]!));
+  if (s.collapse !== undefined)
+    out.push({
+      code: { coding: [{ system: GRADING_SYSTEM, code: 'articular-collapse', display: 'Articular collapse' }] },
+      valueBoolean: s.collapse,
+    });
+  return out;
+}
+
+export function isHighCollapseRisk(s: Site): boolean {
+  return (
+    s.osteonecrosis &&
+    (s.collapse === true ||
+      s.hipWeightBearingShare === '>2/3' ||
+      s.articularSurface === '>50%' ||
+      (s.joint === 'hip' &&
+        s.necroticSharePercent !== undefined &&
+        steinberg(s.necroticSharePercent) === 'steinberg-severe'))
+  );
+}
+
+/** "Multifocal osteonecrosis in 4 joints; high collapse risk: left hip" */
+export function conclusion(doc: FindingsDocument): string {
+  const present = doc.sites.filter((s) => s.osteonecrosis);
+  if (!present.length)
+    return `No osteonecrosis in the ${doc.sites.length} site${doc.sites.length === 1 ? '' : 's'} read.`;
+  const label = (s: Site) => `${s.side} ${s.joint}`;
+  const risk = present.filter(isHighCollapseRisk).map(label);
+  const head =
+    present.length === 1
+      ? `Osteonecrosis of the ${label(present[0]!)}`
+      : `Multifocal osteonecrosis in ${present.length} joints (${present.map(label).join(', ')})`;
+  return `${head}${risk.length ? `; high collapse risk: ${risk.join(', ')}` : ''}.`;
+}
+
+/** A stable id for resources with no business identifier (the Provenance): same study → same id. */
+export function stableId(prefix: string, ...parts: string[]): string {
+  return `${prefix}-${createHash('sha256').update(parts.join('|')).digest('hex').slice(0, 40)}`;
+}
+
+export function toFhir(doc: FindingsDocument, recordedAt: string): WriteBackResources {
+  const subject = { reference: doc.patient };
+  const study: Reference<ImagingStudy> = {
+    type: 'ImagingStudy',
+    identifier: { system: 'urn:dicom:uid', value: `urn:oid:${doc.studyInstanceUid}` },
+    display: `STIR whole-body MRI ${doc.studyDate}`,
+  };
+  const performer = doc.reader.reference
+    ? [{ reference: doc.reader.reference, display: doc.reader.display }]
+    : [{ display: doc.reader.display }];
+  const observations: Observation[] = doc.sites.map((s) => ({
+    resourceType: 'Observation',
+    meta: { profile: [FINDING_PROFILE_URL] },
+    identifier: [{ system: FINDING_ID_SYSTEM, value: `${doc.studyInstanceUid}/${s.joint}/${s.side}` }],
+    status: 'final',
+    category: [
+      {
+        coding: [
+          { system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'imaging', display: 'Imaging' },
+        ],
+      },
+    ],
+    code: {
+      coding: [{ system: SNOMED, code: '397758007', display: 'Avascular necrosis of bone' }],
+      text: 'Osteonecrosis',
+    },
+    subject,
+    effectiveDateTime: doc.studyDate,
+    issued: recordedAt,
+    performer,
+    valueCodeableConcept: s.osteonecrosis
+      ? { coding: [{ system: SNOMED, code: '52101004', display: 'Present' }], text: 'present' }
+      : { coding: [{ system: SNOMED, code: '2667000', display: 'Absent' }], text: 'absent' },
+    bodySite: {
+      coding: [
+        { system: SNOMED, ...JOINT[s.joint] },
+        { system: SNOMED, ...SIDE[s.side] },
+      ],
+      text: `${s.side} ${s.joint}`,
+    },
+    method: { text: 'Coronal STIR whole-body MRI' },
+    derivedFrom: [study],
+    ...(components(s).length ? { component: components(s) } : {}),
+  }));
+  const report: DiagnosticReport = {
+    resourceType: 'DiagnosticReport',
+    meta: { profile: [REPORT_PROFILE_URL] },
+    identifier: [{ system: REPORT_ID_SYSTEM, value: doc.studyInstanceUid }],
+    status: 'final',
+    category: [{ coding: [{ system: 'http://loinc.org', code: 'LP29684-5', display: 'Radiology' }] }],
+    code: {
+      coding: [{ system: 'http://loinc.org', code: '46358-8', display: 'MR Whole body' }],
+      text: 'STIR whole-body MRI: osteonecrosis screening',
+    },
+    subject,
+    effectiveDateTime: doc.studyDate,
+    issued: recordedAt,
+    performer,
+    result: [],
+    conclusion: conclusion(doc),
+  };
+  const provenance: Provenance = {
+    resourceType: 'Provenance',
+    id: stableId('osteowatch-imaging', doc.studyInstanceUid),
+    target: [],
+    recorded: recordedAt,
+    activity: {
+      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: 'CREATE', display: 'create' }],
+    },
+    agent: [
+      {
+        type: {
+          coding: [
+            {
+              system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type',
+              code: 'author',
+              display: 'Author',
+            },
+          ],
+        },
+        who: performer[0]!,
+      },
+      {
+        type: {
+          coding: [
+            {
+              system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type',
+              code: 'assembler',
+              display: 'Assembler',
+            },
+          ],
+        },
+        who: { display: 'OsteoWatch imaging write-back' },
+      },
+    ],
+    entity: [{ role: 'source', what: study }],
+  };
+  return { observations, report, provenance };
+}

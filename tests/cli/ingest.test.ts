@@ -1,0 +1,44 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runOsteowatch } from '../helpers/cli.ts';
+import { DOC } from '../helpers/findings.ts';
+import { myositisPatient } from '../helpers/patients.ts';
+import { type RunningServer, startServer } from '../helpers/server.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'osteowatch-ingest-'));
+const file = join(dir, 'findings.json');
+writeFileSync(file, JSON.stringify(DOC));
+let srv: RunningServer;
+beforeAll(async () => {
+  srv = await startServer(myositisPatient('p1'));
+});
+afterAll(() => srv.close());
+
+describe('osteowatch ingest FILE --fhir BASE_URL', () => {
+  const env = { OSTEOWATCH_DATA_DIR: join(dir, 'store'), DATABASE_URL: '' };
+
+  it('writes the findings to the FHIR server and records the write', async () => {
+    const r = await runOsteowatch(['ingest', file, '--fhir', srv.fhirUrl], env);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^created: 4 Observations, DiagnosticReport\/\S+ — Multifocal osteonecrosis in 3 joints/);
+    const again = await runOsteowatch(['ingest', file, '--fhir', srv.fhirUrl, '--json'], env);
+    expect(JSON.parse(again.stdout).outcome).toBe('unchanged');
+    const audit = await runOsteowatch(['audit', 'patient', 'p1', '--json'], env);
+    expect(JSON.parse(audit.stdout).writeBacks).toHaveLength(2);
+  });
+
+  it('bad input: a clear message, a non-zero exit, nothing written', async () => {
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ ...DOC, sites: [] }));
+    const r = await runOsteowatch(['ingest', bad, '--fhir', srv.fhirUrl], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('is not a valid findings document: sites: sites must list at least one joint and side');
+    const unknown = join(dir, 'unknown.json');
+    writeFileSync(unknown, JSON.stringify({ ...DOC, patient: 'Patient/ghost' }));
+    const u = await runOsteowatch(['ingest', unknown, '--fhir', srv.fhirUrl], env);
+    expect(u.code).toBe(1);
+    expect(u.stderr).toContain('Patient/ghost does not exist on the FHIR server; nothing was written');
+  });
+});
