@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { fhirClient } from '../fhir/patientRecords.ts';
-import { findingsDocumentSchema } from '../imaging/findingsDocument.ts';
+import { type FindingsDocument, findingsDocumentSchema } from '../imaging/findingsDocument.ts';
+import { DicomInputError, findingsFromSr } from '../imaging/sr.ts';
 import { WriteBackError, writeFindings } from '../imaging/writeBack.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { CliExit } from './audit.ts';
@@ -13,7 +14,7 @@ export function addIngestCommand(program: Command, out: (s: string) => void): vo
     .description(
       'Write WB-MRI osteonecrosis findings (the findings JSON document) back to the EHR as profiled FHIR resources',
     )
-    .argument('<file>', 'findings document (JSON)')
+    .argument('<file>', 'findings document (JSON) or DICOM SR file')
     .option('--fhir <baseUrl>', 'FHIR server to write to directly (recorded in the local audit store)')
     .addOption(new Option('--fhir-token <token>', 'bearer token for --fhir').env('OSTEOWATCH_FHIR_TOKEN'))
     .option('--url <url>', 'post to a running OsteoWatch service instead')
@@ -34,21 +35,38 @@ export function addIngestCommand(program: Command, out: (s: string) => void): vo
           json?: boolean;
         },
       ) => {
-        let json: unknown;
+        let bytes: Buffer;
         try {
-          json = JSON.parse(readFileSync(file, 'utf8'));
+          bytes = readFileSync(file);
         } catch (err) {
           throw new CliExit(
             1,
             `cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
           );
         }
-        const parsed = findingsDocumentSchema.safeParse(json);
-        if (!parsed.success)
-          throw new CliExit(
-            1,
-            `${file} is not a valid findings document: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
-          );
+        let parsed: { data: FindingsDocument };
+        if (bytes.length > 132 && bytes.toString('latin1', 128, 132) === 'DICM') {
+          try {
+            parsed = { data: findingsFromSr(bytes) };
+          } catch (err) {
+            if (err instanceof DicomInputError) throw new CliExit(1, `${file}: ${err.message}`);
+            throw err;
+          }
+        } else {
+          let json: unknown;
+          try {
+            json = JSON.parse(bytes.toString('utf8'));
+          } catch {
+            throw new CliExit(1, `${file} is neither a findings JSON document nor a DICOM file`);
+          }
+          const r = findingsDocumentSchema.safeParse(json);
+          if (!r.success)
+            throw new CliExit(
+              1,
+              `${file} is not a valid findings document: ${r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
+            );
+          parsed = r;
+        }
         let result: unknown;
         if (o.url) {
           if (!o.token) throw new CliExit(2, '--url needs --token (or OSTEOWATCH_INGEST_TOKEN)');

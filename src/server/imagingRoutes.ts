@@ -4,7 +4,8 @@ import type { AuditLog } from '../audit/auditLog.ts';
 import { authorise, type BearerOptions } from '../auth/bearer.ts';
 import { operationOutcome } from '../fhir/outcome.ts';
 import { fhirClient } from '../fhir/patientRecords.ts';
-import { findingsDocumentSchema } from '../imaging/findingsDocument.ts';
+import { type FindingsDocument, findingsDocumentSchema } from '../imaging/findingsDocument.ts';
+import { DicomInputError, findingsFromSr } from '../imaging/sr.ts';
 import { WriteBackError, writeFindings } from '../imaging/writeBack.ts';
 
 export interface ImagingRouteOptions {
@@ -20,44 +21,65 @@ const FHIR_JSON = 'application/fhir+json';
 
 export function imagingRoutes(o: ImagingRouteOptions): Router {
   const router = express.Router();
-  router.post('/findings', express.json({ limit: '5mb' }), async (req: Request, res: Response) => {
-    const principal = await authorise(req.headers.authorization, o.auth).catch(() => undefined);
-    if (!principal) {
-      res
-        .status(401)
-        .set('WWW-Authenticate', 'Bearer realm="osteowatch-imaging"')
-        .type(FHIR_JSON)
-        .send(JSON.stringify(operationOutcome('login', 'Authentication required')));
-      return;
-    }
-    const parsed = findingsDocumentSchema.safeParse(req.body);
-    if (!parsed.success) {
-      const text = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-      res
-        .status(400)
-        .type(FHIR_JSON)
-        .send(JSON.stringify(operationOutcome('invalid', text)));
-      return;
-    }
-    try {
-      const result = await writeFindings(parsed.data, {
-        client: fhirClient(o.fhirBaseUrl(), o.fhirToken),
-        now: o.now?.() ?? new Date(),
-        audit: o.audit,
-        fhirServer: o.fhirBaseUrl(),
-        actor: principal.actor,
-      });
-      res.status(result.outcome === 'created' ? 201 : 200).json(result);
-    } catch (err) {
-      if (err instanceof WriteBackError) {
+  // The findings JSON document, or a DICOM SR (TID 1500) as application/dicom.
+  router.post(
+    '/findings',
+    express.json({ limit: '5mb' }),
+    express.raw({ type: 'application/dicom', limit: '50mb' }),
+    async (req: Request, res: Response) => {
+      const principal = await authorise(req.headers.authorization, o.auth).catch(() => undefined);
+      if (!principal) {
         res
-          .status(err.status)
+          .status(401)
+          .set('WWW-Authenticate', 'Bearer realm="osteowatch-imaging"')
           .type(FHIR_JSON)
-          .send(JSON.stringify(operationOutcome(err.status === 422 ? 'not-found' : 'exception', err.message)));
+          .send(JSON.stringify(operationOutcome('login', 'Authentication required')));
         return;
       }
-      throw err;
-    }
-  });
+      let doc: FindingsDocument;
+      if (Buffer.isBuffer(req.body)) {
+        try {
+          doc = findingsFromSr(req.body);
+        } catch (err) {
+          if (!(err instanceof DicomInputError)) throw err;
+          res
+            .status(400)
+            .type(FHIR_JSON)
+            .send(JSON.stringify(operationOutcome('invalid', `DICOM SR: ${err.message}`)));
+          return;
+        }
+      } else {
+        const parsed = findingsDocumentSchema.safeParse(req.body);
+        if (!parsed.success) {
+          const text = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+          res
+            .status(400)
+            .type(FHIR_JSON)
+            .send(JSON.stringify(operationOutcome('invalid', text)));
+          return;
+        }
+        doc = parsed.data;
+      }
+      try {
+        const result = await writeFindings(doc, {
+          client: fhirClient(o.fhirBaseUrl(), o.fhirToken),
+          now: o.now?.() ?? new Date(),
+          audit: o.audit,
+          fhirServer: o.fhirBaseUrl(),
+          actor: principal.actor,
+        });
+        res.status(result.outcome === 'created' ? 201 : 200).json(result);
+      } catch (err) {
+        if (err instanceof WriteBackError) {
+          res
+            .status(err.status)
+            .type(FHIR_JSON)
+            .send(JSON.stringify(operationOutcome(err.status === 422 ? 'not-found' : 'exception', err.message)));
+          return;
+        }
+        throw err;
+      }
+    },
+  );
   return router;
 }

@@ -29,6 +29,19 @@ describe('osteowatch ingest FILE --fhir BASE_URL', () => {
     expect(JSON.parse(audit.stdout).writeBacks).toHaveLength(2);
   });
 
+  it('a DICOM SR file is read with dcmjs and written the same way', async () => {
+    const { buildSr } = await import('../helpers/sr.ts');
+    const sr = join(dir, 'report.dcm');
+    writeFileSync(sr, buildSr({ ...DOC, studyInstanceUid: '2.25.777' }, { patientId: 'p1' }));
+    const r = await runOsteowatch(['ingest', sr, '--fhir', srv.fhirUrl, '--json'], env);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      outcome: 'created',
+      conclusion:
+        'Multifocal osteonecrosis in 3 joints (left hip, right knee, left ankle); high collapse risk: left hip.',
+    });
+  });
+
   it('bad input: a clear message, a non-zero exit, nothing written', async () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ ...DOC, sites: [] }));

@@ -105,6 +105,36 @@ describe('POST /imaging/findings', () => {
     expect((await search('Observation')).total).toBe(before);
   });
 
+  it('accepts a DICOM SR (TID 1500) as application/dicom and writes the same resources', async () => {
+    const { buildSr } = await import('../helpers/sr.ts');
+    const sr = buildSr({ ...DOC, studyInstanceUid: '2.25.555', sites: [DOC.sites[1]!] }, { patientId: 'p1' });
+    const r = await fetch(`${h.base}/imaging/findings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/dicom', authorization: `Bearer ${TOKEN}` },
+      body: sr,
+    });
+    expect(r.status).toBe(201);
+    const knee = (
+      await search(
+        `Observation?identifier=${encodeURIComponent('urn:osteowatch:osteonecrosis-finding|2.25.555/knee/right')}`,
+      )
+    ).entry![0]!.resource as Observation;
+    expect(knee.component!.map((c) => c.valueCodeableConcept?.coding?.[0]?.code)).toEqual([
+      'medial-femoral',
+      'lateral-tibial',
+      'knee-surface-lt-25',
+    ]);
+    const junk = await fetch(`${h.base}/imaging/findings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/dicom', authorization: `Bearer ${TOKEN}` },
+      body: Buffer.from('no dicom here'),
+    });
+    expect(junk.status).toBe(400);
+    expect(((await junk.json()) as { issue: Array<{ details: { text: string } }> }).issue[0]!.details.text).toContain(
+      'DICOM SR: not a DICOM Part 10 file',
+    );
+  });
+
   it('invalid documents get 400 with an OperationOutcome; no token gets 401', async () => {
     const bad = await post({ ...DOC, studyDate: 'May 20' });
     expect(bad.status).toBe(400);
