@@ -19,6 +19,8 @@ import { isoFromDay } from './exposure/dates.ts';
 import { ConfigError, computeExposure } from './exposure/index.ts';
 import { loadFhirDefinitions } from './fhir/definitions.ts';
 import { fetchPatientRecords, fhirClient } from './fhir/patientRecords.ts';
+import { startDicomReceiver } from './imaging/dicomReceiver.ts';
+import { writeFindings } from './imaging/writeBack.ts';
 import { createLogger } from './log/logger.ts';
 import { createApp } from './server/app.ts';
 import { openStore, type Store, StoreLockedError } from './store/index.ts';
@@ -130,6 +132,26 @@ async function main(): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : config.port;
   publicUrl ||= `http://${config.host}:${port}`;
   logger.info({ url: publicUrl, store: store.db.kind }, 'listening');
+
+  if (config.dicomPort !== undefined) {
+    const rx = await startDicomReceiver({
+      port: config.dicomPort,
+      host: config.host,
+      aeTitle: config.dicomAeTitle,
+      onReport: async (doc) => {
+        const base = config.fhirBaseUrl ?? `${publicUrl}/fhir`;
+        await writeFindings(doc, {
+          client: fhirClient(base, config.fhirToken),
+          now: new Date(),
+          audit: store.audit,
+          fhirServer: base,
+          actor: 'dicom-receiver',
+        });
+      },
+      onError: (message) => logger.warn({ message }, 'DICOM report refused'),
+    });
+    logger.info({ port: rx.port, aeTitle: config.dicomAeTitle }, 'DICOM receiver listening');
+  }
 
   const asOf = config.asOf ?? isoFromDay(Math.floor(Date.now() / 86_400_000));
   const started = Date.now();

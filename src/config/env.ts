@@ -42,6 +42,16 @@ const envSchema = z.object({
     .min(16, { error: 'OSTEOWATCH_INGEST_TOKEN must be at least 16 characters' })
     .optional(),
   OSTEOWATCH_FHIR_TOKEN: z.string().optional(),
+  OSTEOWATCH_DICOM_PORT: z.coerce
+    .number({ error: 'OSTEOWATCH_DICOM_PORT must be a port number' })
+    .int()
+    .min(0)
+    .max(65535)
+    .optional(),
+  OSTEOWATCH_DICOM_AE_TITLE: z
+    .string()
+    .regex(/^[ -~]{1,16}$/, { error: 'OSTEOWATCH_DICOM_AE_TITLE must be 1–16 printable characters' })
+    .default('OSTEOWATCH'),
   OSTEOWATCH_ALLOW_OPEN_FHIR: z
     .enum(['true', 'false'], { error: 'OSTEOWATCH_ALLOW_OPEN_FHIR must be true or false' })
     .default('false'),
@@ -64,6 +74,8 @@ export interface ServiceConfig {
   fhirBaseUrl?: string;
   allowOpenFhirServer: boolean;
   ingestToken?: string;
+  dicomPort?: number;
+  dicomAeTitle: string;
   fhirToken?: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
@@ -103,6 +115,8 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     fhirBaseUrl: e.OSTEOWATCH_FHIR_BASE_URL,
     allowOpenFhirServer: e.OSTEOWATCH_ALLOW_OPEN_FHIR === 'true',
     ingestToken: e.OSTEOWATCH_INGEST_TOKEN,
+    dicomPort: e.OSTEOWATCH_DICOM_PORT,
+    dicomAeTitle: e.OSTEOWATCH_DICOM_AE_TITLE,
     fhirToken: e.OSTEOWATCH_FHIR_TOKEN,
     logLevel: e.LOG_LEVEL,
   };

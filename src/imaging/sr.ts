@@ -126,11 +126,15 @@ function group(g: Item, index: number): FindingsDocument['sites'][number] {
 }
 
 /** Reads a TID 1500 SR; `patient` maps the DICOM PatientID to the FHIR Patient (by default the same id). */
-export function findingsFromSr(
-  bytes: Uint8Array,
+export function findingsFromSr(bytes: Uint8Array, patient?: (dicomPatientId: string) => string): FindingsDocument {
+  return findingsFromSrDataset(readDataset(bytes), patient);
+}
+
+/** Reads a naturalized TID 1500 SR dataset (from a file, or received over DIMSE). */
+export function findingsFromSrDataset(
+  ds: Record<string, unknown>,
   patient: (dicomPatientId: string) => string = (id) => `Patient/${id}`,
 ): FindingsDocument {
-  const ds = readDataset(bytes);
   if (!SR_CLASSES.has(String(ds.SOPClassUID)))
     throw new DicomInputError(`not a structured report (SOP Class ${String(ds.SOPClassUID)})`);
   const template = list(ds.ContentTemplateSequence)[0] as { TemplateIdentifier?: string } | undefined;

@@ -1,0 +1,133 @@
+/**
+ * A DICOM C-STORE SCP (dcmjs-dimse) so that a PACS or an AI node can push its TID 1500 osteonecrosis reports:
+ * each stored SR is read and written back like a posted findings document. Bound to the configured host
+ * (loopback by default). A report we cannot understand is refused with a DICOM failure status and a comment.
+ */
+import net from 'node:net';
+import dcmjsDimse from 'dcmjs-dimse';
+import type { FindingsDocument } from './findingsDocument.ts';
+import { DicomInputError, findingsFromSrDataset } from './sr.ts';
+
+const { Scp } = dcmjsDimse;
+const { CEchoResponse, CStoreResponse } = dcmjsDimse.responses;
+const { Status, PresentationContextResult, RejectResult, RejectSource, RejectReason, TransferSyntax, SopClass } =
+  dcmjsDimse.constants;
+
+const SR_CLASSES = new Set([
+  '1.2.840.10008.5.1.4.1.1.88.11',
+  '1.2.840.10008.5.1.4.1.1.88.22',
+  '1.2.840.10008.5.1.4.1.1.88.33',
+  '1.2.840.10008.5.1.4.1.1.88.34',
+  '1.2.840.10008.5.1.4.1.1.88.35',
+]);
+const CANNOT_UNDERSTAND = 0xc000;
+
+export interface DicomReceiverOptions {
+  port: number;
+  host: string;
+  aeTitle: string;
+  /** Calling AE titles allowed to store (empty: any). */
+  callingAeTitles?: string[];
+  /** Writes one report; throws to refuse it. */
+  onReport: (doc: FindingsDocument) => Promise<void>;
+  onError?: (message: string) => void;
+}
+
+export interface DicomReceiver {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startDicomReceiver(o: DicomReceiverOptions): Promise<DicomReceiver> {
+  class OsteoWatchScp extends Scp {
+    override associationRequested(association: dcmjsDimse.association.Association): void {
+      if (association.getCalledAeTitle() !== o.aeTitle) {
+        this.sendAssociationReject(
+          RejectResult.Permanent,
+          RejectSource.ServiceUser,
+          RejectReason.CalledAeNotRecognized,
+        );
+        return;
+      }
+      if (o.callingAeTitles?.length && !o.callingAeTitles.includes(association.getCallingAeTitle())) {
+        this.sendAssociationReject(
+          RejectResult.Permanent,
+          RejectSource.ServiceUser,
+          RejectReason.CallingAeNotRecognized,
+        );
+        return;
+      }
+      for (const c of association.getPresentationContexts()) {
+        const context = association.getPresentationContext(c.id);
+        const abstract = context.getAbstractSyntaxUid();
+        if (abstract !== SopClass.Verification && !SR_CLASSES.has(abstract)) {
+          context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
+          continue;
+        }
+        const ts = context
+          .getTransferSyntaxUids()
+          .find((t) => t === TransferSyntax.ExplicitVRLittleEndian || t === TransferSyntax.ImplicitVRLittleEndian);
+        if (ts) context.setResult(PresentationContextResult.Accept, ts);
+        else context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
+      }
+      this.sendAssociationAccept();
+    }
+
+    override cEchoRequest(
+      request: dcmjsDimse.requests.CEchoRequest,
+      callback: (r: dcmjsDimse.responses.CEchoResponse) => void,
+    ): void {
+      const response = CEchoResponse.fromRequest(request);
+      response.setStatus(Status.Success);
+      callback(response);
+    }
+
+    override cStoreRequest(
+      request: dcmjsDimse.requests.CStoreRequest,
+      callback: (r: dcmjsDimse.responses.CStoreResponse) => void,
+    ): void {
+      const response = CStoreResponse.fromRequest(request);
+      const reply = (status: number, comment?: string) => {
+        response.setStatus(status);
+        if (comment) response.setErrorComment?.(comment.slice(0, 64));
+        callback(response);
+      };
+      let doc: FindingsDocument;
+      try {
+        doc = findingsFromSrDataset(request.getDataset()!.getElements());
+      } catch (err) {
+        const message = err instanceof DicomInputError ? err.message : `unreadable report: ${(err as Error).message}`;
+        o.onError?.(message);
+        reply(CANNOT_UNDERSTAND, message);
+        return;
+      }
+      o.onReport(doc).then(
+        () => reply(Status.Success),
+        (err: Error) => {
+          o.onError?.(err.message);
+          reply(Status.ProcessingFailure, err.message);
+        },
+      );
+    }
+
+    override associationReleaseRequested(): void {
+      this.sendAssociationReleaseResponse();
+    }
+
+    // The peer aborted: nothing to clean up (each store is already written or refused).
+    override abort(): void {}
+  }
+
+  // dcmjs-dimse's Server listens on every interface; a plain net.Server lets us choose the address.
+  const server = net.createServer((socket) => {
+    new OsteoWatchScp(socket, {});
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * The DICOM receiver as a PACS uses it: DCMTK's storescu (Debian package dcmtk) pushes TID 1500 SR files built
+ * with dcmjs; the Observations are read back from the embedded FHIR server over HTTP.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Bundle } from '@medplum/fhirtypes';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fhirClient } from '../../src/fhir/patientRecords.ts';
+import { type DicomReceiver, startDicomReceiver } from '../../src/imaging/dicomReceiver.ts';
+import { writeFindings } from '../../src/imaging/writeBack.ts';
+import { DOC } from '../helpers/findings.ts';
+import { myositisPatient } from '../helpers/patients.ts';
+import { type RunningServer, startServer } from '../helpers/server.ts';
+import { buildSr } from '../helpers/sr.ts';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'osteowatch-dimse-'));
+let srv: RunningServer;
+let rx: DicomReceiver;
+const errors: string[] = [];
+
+beforeAll(async () => {
+  srv = await startServer(myositisPatient('p1'));
+  rx = await startDicomReceiver({
+    port: 0,
+    host: '127.0.0.1',
+    aeTitle: 'OSTEOWATCH',
+    onReport: async (doc) => {
+      await writeFindings(doc, { client: fhirClient(srv.fhirUrl), now: new Date('2026-06-01T10:00:00Z') });
+    },
+    onError: (m) => errors.push(m),
+  });
+});
+afterAll(async () => {
+  await rx.close();
+  await srv.close();
+});
+
+const storescu = (file: string, aec = 'OSTEOWATCH') =>
+  run('storescu', ['-v', '-R', '-aet', 'PACS', '-aec', aec, '127.0.0.1', String(rx.port), file]).then(
+    (r) => ({ ok: true, out: r.stdout + r.stderr }),
+    (e: { stdout?: string; stderr?: string }) => ({ ok: false, out: `${e.stdout ?? ''}${e.stderr ?? ''}` }),
+  );
+
+describe('DICOM C-STORE receiver', () => {
+  it('answers C-ECHO', async () => {
+    const r = await run('echoscu', ['-aec', 'OSTEOWATCH', '127.0.0.1', String(rx.port)]);
+    expect(r.stderr).not.toMatch(/error/i);
+  });
+
+  it('a pushed SR becomes profiled Observations on the FHIR server', async () => {
+    const file = join(dir, 'report.dcm');
+    writeFileSync(file, buildSr(DOC, { patientId: 'p1' }));
+    const r = await storescu(file);
+    expect(r.ok).toBe(true);
+    const obs = (await (await fetch(`${srv.fhirUrl}/Observation?subject=Patient/p1`)).json()) as Bundle;
+    expect(obs.total).toBe(4);
+  });
+
+  it('a report with an unknown template is refused with a failure status, nothing written', async () => {
+    const file = join(dir, 'other.dcm');
+    writeFileSync(file, buildSr({ ...DOC, studyInstanceUid: '2.25.4242' }, { patientId: 'p1', template: '2000' }));
+    const r = await storescu(file);
+    expect(r.out).toMatch(/0xc000|Cannot understand|Error|Failed/i);
+    expect(errors.at(-1)).toContain('unknown SR template 2000');
+    const obs = (await (await fetch(`${srv.fhirUrl}/Observation?subject=Patient/p1`)).json()) as Bundle;
+    expect(obs.total).toBe(4);
+  });
+
+  it('another called AE title is rejected', async () => {
+    const r = await storescu(join(dir, 'report.dcm'), 'SOMEONE');
+    expect(r.ok).toBe(false);
+  });
+});
