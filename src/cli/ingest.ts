@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { fhirClient } from '../fhir/patientRecords.ts';
 import { type FindingsDocument, findingsDocumentSchema } from '../imaging/findingsDocument.ts';
-import { DicomInputError, findingsFromSr } from '../imaging/sr.ts';
+import { DicomInputError, findingsFromDicom } from '../imaging/sr.ts';
 import { WriteBackError, writeFindings } from '../imaging/writeBack.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { CliExit } from './audit.ts';
@@ -47,7 +47,7 @@ export function addIngestCommand(program: Command, out: (s: string) => void): vo
         let parsed: { data: FindingsDocument };
         if (bytes.length > 132 && bytes.toString('latin1', 128, 132) === 'DICM') {
           try {
-            parsed = { data: findingsFromSr(bytes) };
+            parsed = { data: await findingsFromDicom(bytes) };
           } catch (err) {
             if (err instanceof DicomInputError) throw new CliExit(1, `${file}: ${err.message}`);
             throw err;

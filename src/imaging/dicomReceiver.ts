@@ -6,6 +6,7 @@
 import net from 'node:net';
 import dcmjsDimse from 'dcmjs-dimse';
 import type { FindingsDocument } from './findingsDocument.ts';
+import { findingsFromSegDataset, SEG_SOP_CLASS } from './seg.ts';
 import { DicomInputError, findingsFromSrDataset } from './sr.ts';
 
 const { Scp } = dcmjsDimse;
@@ -60,7 +61,7 @@ export async function startDicomReceiver(o: DicomReceiverOptions): Promise<Dicom
       for (const c of association.getPresentationContexts()) {
         const context = association.getPresentationContext(c.id);
         const abstract = context.getAbstractSyntaxUid();
-        if (abstract !== SopClass.Verification && !SR_CLASSES.has(abstract)) {
+        if (abstract !== SopClass.Verification && !SR_CLASSES.has(abstract) && abstract !== SEG_SOP_CLASS) {
           context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
           continue;
         }
@@ -94,7 +95,11 @@ export async function startDicomReceiver(o: DicomReceiverOptions): Promise<Dicom
       };
       let doc: FindingsDocument;
       try {
-        doc = findingsFromSrDataset(request.getDataset()!.getElements());
+        const elements = request.getDataset()!.getElements();
+        doc =
+          String(elements.SOPClassUID) === SEG_SOP_CLASS
+            ? findingsFromSegDataset(elements)
+            : findingsFromSrDataset(elements);
       } catch (err) {
         const message = err instanceof DicomInputError ? err.message : `unreadable report: ${(err as Error).message}`;
         o.onError?.(message);

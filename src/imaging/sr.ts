@@ -173,3 +173,13 @@ export function findingsFromSrDataset(
     );
   return parsed.data;
 }
+
+/** Any supported DICOM input (TID 1500 SR, or SEG with femoral head and necrosis) → findings document. */
+export async function findingsFromDicom(bytes: Uint8Array): Promise<FindingsDocument> {
+  const ds = readDataset(bytes);
+  if (String(ds.SOPClassUID) === '1.2.840.10008.5.1.4.1.1.66.4') {
+    const { findingsFromSegDataset } = await import('./seg.ts');
+    return findingsFromSegDataset(ds);
+  }
+  return findingsFromSrDataset(ds);
+}

@@ -5,7 +5,7 @@ import { authorise, type BearerOptions } from '../auth/bearer.ts';
 import { operationOutcome } from '../fhir/outcome.ts';
 import { fhirClient } from '../fhir/patientRecords.ts';
 import { type FindingsDocument, findingsDocumentSchema } from '../imaging/findingsDocument.ts';
-import { DicomInputError, findingsFromSr } from '../imaging/sr.ts';
+import { DicomInputError, findingsFromDicom } from '../imaging/sr.ts';
 import { WriteBackError, writeFindings } from '../imaging/writeBack.ts';
 
 export interface ImagingRouteOptions {
@@ -39,7 +39,7 @@ export function imagingRoutes(o: ImagingRouteOptions): Router {
       let doc: FindingsDocument;
       if (Buffer.isBuffer(req.body)) {
         try {
-          doc = findingsFromSr(req.body);
+          doc = await findingsFromDicom(req.body);
         } catch (err) {
           if (!(err instanceof DicomInputError)) throw err;
           res

