@@ -1,9 +1,10 @@
 /** `osteowatch ingest FILE --fhir BASE_URL`: write a findings document to a FHIR server (audited), or `--url` through a running service. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { fhirClient } from '../fhir/patientRecords.ts';
 import { type FindingsDocument, findingsDocumentSchema } from '../imaging/findingsDocument.ts';
-import { DicomInputError, findingsFromDicom } from '../imaging/sr.ts';
+import { DicomInputError, findingsFromDicom, readDataset } from '../imaging/sr.ts';
 import { WriteBackError, writeFindings } from '../imaging/writeBack.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { CliExit } from './audit.ts';
@@ -21,6 +22,7 @@ export function addIngestCommand(program: Command, out: (s: string) => void): vo
     .addOption(new Option('--token <token>', 'ingest token for --url').env('OSTEOWATCH_INGEST_TOKEN'))
     .addOption(new Option('--database-url <url>', 'PostgreSQL audit store').env('DATABASE_URL'))
     .addOption(new Option('--data-dir <dir>', 'embedded audit store').env('OSTEOWATCH_DATA_DIR').default('./data'))
+    .option('--images <dir>', 'for a SEG that segments only the femoral head: the directory of its source MR images')
     .option('--json', 'print JSON')
     .action(
       async (
@@ -32,6 +34,7 @@ export function addIngestCommand(program: Command, out: (s: string) => void): vo
           token?: string;
           databaseUrl?: string;
           dataDir: string;
+          images?: string;
           json?: boolean;
         },
       ) => {
@@ -47,7 +50,7 @@ export function addIngestCommand(program: Command, out: (s: string) => void): vo
         let parsed: { data: FindingsDocument };
         if (bytes.length > 132 && bytes.toString('latin1', 128, 132) === 'DICM') {
           try {
-            parsed = { data: await findingsFromDicom(bytes) };
+            parsed = { data: await findingsFromDicom(bytes, o.images ? readSourceImages(o.images) : undefined) };
           } catch (err) {
             if (err instanceof DicomInputError) throw new CliExit(1, `${file}: ${err.message}`);
             throw err;
@@ -122,4 +125,22 @@ export function addIngestCommand(program: Command, out: (s: string) => void): vo
         );
       },
     );
+}
+
+/** Every DICOM file in a directory, naturalized, by SOPInstanceUID. */
+function readSourceImages(dir: string): Map<string, Record<string, unknown>> {
+  const out = new Map<string, Record<string, unknown>>();
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    throw new CliExit(1, `cannot read the image directory ${dir}`);
+  }
+  for (const name of names) {
+    const bytes = readFileSync(join(dir, name));
+    if (bytes.length <= 132 || bytes.toString('latin1', 128, 132) !== 'DICM') continue;
+    const ds = readDataset(bytes);
+    out.set(String(ds.SOPInstanceUID), ds);
+  }
+  return out;
 }

@@ -22,6 +22,49 @@ const SR_CLASSES = new Set([
   '1.2.840.10008.5.1.4.1.1.88.35',
 ]);
 const CANNOT_UNDERSTAND = 0xc000;
+const MR_CLASSES = new Set(['1.2.840.10008.5.1.4.1.1.4', '1.2.840.10008.5.1.4.1.1.4.1', '1.2.840.10008.5.1.4.1.1.4.4']);
+
+/**
+ * Source MR images kept for a while, so that a SEG that segments only the femoral head can be graded on
+ * them when it arrives after its series (a PACS sends the series, then the SEG). Bounded, oldest first out.
+ */
+export class SourceImageCache implements ReadonlyMap<string, Record<string, unknown>> {
+  private readonly map = new Map<string, Record<string, unknown>>();
+  private readonly max: number;
+  constructor(max = 5000) {
+    this.max = max;
+  }
+  put(ds: Record<string, unknown>): void {
+    const uid = String(ds.SOPInstanceUID);
+    this.map.delete(uid);
+    this.map.set(uid, ds);
+    while (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
+  }
+  get(k: string) {
+    return this.map.get(k);
+  }
+  has(k: string) {
+    return this.map.has(k);
+  }
+  get size() {
+    return this.map.size;
+  }
+  forEach(cb: (v: Record<string, unknown>, k: string, m: ReadonlyMap<string, Record<string, unknown>>) => void) {
+    for (const [k, v] of this.map) cb(v, k, this);
+  }
+  entries() {
+    return this.map.entries();
+  }
+  keys() {
+    return this.map.keys();
+  }
+  values() {
+    return this.map.values();
+  }
+  [Symbol.iterator]() {
+    return this.map[Symbol.iterator]();
+  }
+}
 
 export interface DicomReceiverOptions {
   port: number;
@@ -40,6 +83,7 @@ export interface DicomReceiver {
 }
 
 export async function startDicomReceiver(o: DicomReceiverOptions): Promise<DicomReceiver> {
+  const sources = new SourceImageCache();
   class OsteoWatchScp extends Scp {
     override associationRequested(association: dcmjsDimse.association.Association): void {
       if (association.getCalledAeTitle() !== o.aeTitle) {
@@ -61,7 +105,12 @@ export async function startDicomReceiver(o: DicomReceiverOptions): Promise<Dicom
       for (const c of association.getPresentationContexts()) {
         const context = association.getPresentationContext(c.id);
         const abstract = context.getAbstractSyntaxUid();
-        if (abstract !== SopClass.Verification && !SR_CLASSES.has(abstract) && abstract !== SEG_SOP_CLASS) {
+        if (
+          abstract !== SopClass.Verification &&
+          !SR_CLASSES.has(abstract) &&
+          abstract !== SEG_SOP_CLASS &&
+          !MR_CLASSES.has(abstract)
+        ) {
           context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
           continue;
         }
@@ -96,9 +145,14 @@ export async function startDicomReceiver(o: DicomReceiverOptions): Promise<Dicom
       let doc: FindingsDocument;
       try {
         const elements = request.getDataset()!.getElements();
+        if (MR_CLASSES.has(String(elements.SOPClassUID))) {
+          sources.put(elements);
+          reply(Status.Success);
+          return;
+        }
         doc =
           String(elements.SOPClassUID) === SEG_SOP_CLASS
-            ? findingsFromSegDataset(elements)
+            ? findingsFromSegDataset(elements, { sources })
             : findingsFromSrDataset(elements);
       } catch (err) {
         const message = err instanceof DicomInputError ? err.message : `unreadable report: ${(err as Error).message}`;

@@ -5,6 +5,8 @@
  */
 import dcmjs from 'dcmjs';
 import { type FindingsDocument, findingsDocumentSchema } from './findingsDocument.ts';
+import { DEFAULT_OTSU, erode, type OtsuOptions, otsuShare } from './otsu.ts';
+import { framePixels } from './pixels.ts';
 import { DicomInputError } from './sr.ts';
 
 export const SEG_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.66.4';
@@ -31,10 +33,15 @@ function sideOf(segment: Item): 'left' | 'right' | undefined {
   return undefined;
 }
 
-export function findingsFromSegDataset(
-  ds: Item,
-  patient: (id: string) => string = (id) => `Patient/${id}`,
-): FindingsDocument {
+export interface SegOptions {
+  patient?: (id: string) => string;
+  /** Source images by SOPInstanceUID: needed when only the femoral head is segmented. */
+  sources?: ReadonlyMap<string, Record<string, unknown>>;
+  otsu?: OtsuOptions;
+}
+
+export function findingsFromSegDataset(ds: Item, o: SegOptions = {}): FindingsDocument {
+  const patient = o.patient ?? ((id: string) => `Patient/${id}`);
   if (String(ds.SOPClassUID) !== SEG_SOP_CLASS)
     throw new DicomInputError(`not a segmentation (SOP Class ${String(ds.SOPClassUID)})`);
   const rows = Number(ds.Rows);
@@ -82,22 +89,9 @@ export function findingsFromSegDataset(
   for (const [side, m] of masks) {
     if (!m.head.size)
       throw new DicomInputError(`the ${side} necrotic region has no ${side} femoral-head segment to relate it to`);
-    if (!m.necrosis.size)
-      throw new DicomInputError(
-        `only the ${side} femoral head is segmented: estimating the lesion by thresholding needs the source images, which this service does not read yet`,
-      );
-    let head = 0;
-    let inside = 0;
-    for (const [key, h] of m.head) {
-      const n = m.necrosis.get(key);
-      for (let p = 0; p < size; p++) {
-        if (!h[p]) continue;
-        head++;
-        if (n?.[p]) inside++;
-      }
-    }
-    if (!head) throw new DicomInputError(`the ${side} femoral-head segment is empty`);
-    const share = (inside / head) * 100;
+    const share = m.necrosis.size
+      ? segmentedShare(m.head, m.necrosis, size)
+      : thresholdedShare(side, m.head, rows, cols, o);
     const present = share >= MIN_NECROTIC_SHARE;
     sites.push({
       joint: 'hip',
@@ -126,4 +120,45 @@ export function findingsFromSegDataset(
       `the segmentation does not make a valid findings document: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
     );
   return parsed.data;
+}
+
+function segmentedShare(heads: Map<string, Uint8Array>, necrosis: Map<string, Uint8Array>, size: number): number {
+  let head = 0;
+  let inside = 0;
+  for (const [key, h] of heads) {
+    const n = necrosis.get(key);
+    for (let p = 0; p < size; p++) {
+      if (!h[p]) continue;
+      head++;
+      if (n?.[p]) inside++;
+    }
+  }
+  if (!head) throw new DicomInputError('a femoral-head segment is empty');
+  return (inside / head) * 100;
+}
+
+/** Only the head is segmented: Otsu inside the (eroded) head mask on the source images. */
+function thresholdedShare(
+  side: string,
+  heads: Map<string, Uint8Array>,
+  rows: number,
+  cols: number,
+  o: SegOptions,
+): number {
+  const keys = [...heads.keys()];
+  const missing = keys.map((k) => k.split('#')[0]!).filter((uid) => !o.sources?.has(uid));
+  if (missing.length) {
+    throw new DicomInputError(
+      `only the ${side} femoral head is segmented, and ${missing.length} of its ${keys.length} source images are missing (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}): the lesion is estimated from the source images`,
+    );
+  }
+  const values: number[] = [];
+  for (const [key, mask] of heads) {
+    const [uid, frame] = key.split('#') as [string, string];
+    const pixels = framePixels(o.sources!.get(uid)!, Number(frame) - 1);
+    const inner = erode(mask, rows, cols);
+    for (let p = 0; p < inner.length; p++) if (inner[p]) values.push(pixels[p]!);
+  }
+  if (!values.length) throw new DicomInputError(`the ${side} femoral-head mask is empty after removing its rim`);
+  return otsuShare(values, o.otsu ?? DEFAULT_OTSU).sharePercent;
 }

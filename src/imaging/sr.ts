@@ -52,7 +52,7 @@ const show = (c: Code | undefined) =>
 const isoDate = (da: unknown) =>
   typeof da === 'string' && /^\d{8}$/.test(da) ? `${da.slice(0, 4)}-${da.slice(4, 6)}-${da.slice(6, 8)}` : undefined;
 
-function readDataset(bytes: Uint8Array): Record<string, unknown> {
+export function readDataset(bytes: Uint8Array): Record<string, unknown> {
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   let dict: { dict: Record<string, unknown> };
   try {
@@ -175,11 +175,14 @@ export function findingsFromSrDataset(
 }
 
 /** Any supported DICOM input (TID 1500 SR, or SEG with femoral head and necrosis) → findings document. */
-export async function findingsFromDicom(bytes: Uint8Array): Promise<FindingsDocument> {
+export async function findingsFromDicom(
+  bytes: Uint8Array,
+  sources?: ReadonlyMap<string, Record<string, unknown>>,
+): Promise<FindingsDocument> {
   const ds = readDataset(bytes);
   if (String(ds.SOPClassUID) === '1.2.840.10008.5.1.4.1.1.66.4') {
     const { findingsFromSegDataset } = await import('./seg.ts');
-    return findingsFromSegDataset(ds);
+    return findingsFromSegDataset(ds, { sources });
   }
   return findingsFromSrDataset(ds);
 }

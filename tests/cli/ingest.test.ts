@@ -42,6 +42,31 @@ describe('osteowatch ingest FILE --fhir BASE_URL', () => {
     });
   });
 
+  it('a head-only SEG with --images: the lesion is estimated on the source MR', async () => {
+    const dcmjs = (await import('dcmjs')).default;
+    const { mkdirSync } = await import('node:fs');
+    const { buildSeg, mrSlices } = await import('../helpers/seg.ts');
+    const o = {
+      patientId: 'p1',
+      studyUid: '2.25.6060',
+      studyDate: '2026-05-27',
+      sides: [{ side: 'left' as const, headPixels: 0, headBox: [3, 3, 12, 12] as [number, number, number, number] }],
+      signal: { lesion: { box: [5, 5, 8, 8] as [number, number, number, number], value: 400 } },
+    };
+    const images = join(dir, 'mr');
+    mkdirSync(images, { recursive: true });
+    for (const [i, s] of mrSlices(o).entries())
+      writeFileSync(join(images, `mr${i}.dcm`), dcmjs.data.datasetToBuffer(s));
+    const seg = join(dir, 'head-only.dcm');
+    writeFileSync(seg, buildSeg(o));
+    const without = await runOsteowatch(['ingest', seg, '--fhir', srv.fhirUrl], env);
+    expect(without.code).toBe(1);
+    expect(without.stderr).toContain('source images are missing');
+    const r = await runOsteowatch(['ingest', seg, '--fhir', srv.fhirUrl, '--images', images, '--json'], env);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout).conclusion).toBe('Osteonecrosis of the left hip.');
+  });
+
   it('bad input: a clear message, a non-zero exit, nothing written', async () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ ...DOC, sites: [] }));

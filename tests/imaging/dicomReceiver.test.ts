@@ -92,6 +92,37 @@ describe('DICOM C-STORE receiver', () => {
     ]);
   });
 
+  it('a series pushed before its head-only SEG: the lesion is estimated on the received MR (25 %)', async () => {
+    const dcmjs = (await import('dcmjs')).default;
+    const { buildSeg, mrSlices } = await import('../helpers/seg.ts');
+    const o = {
+      patientId: 'p1',
+      studyUid: '2.25.7070',
+      studyDate: '2026-05-26',
+      sides: [{ side: 'right' as const, headPixels: 0, headBox: [3, 3, 12, 12] as [number, number, number, number] }],
+      signal: { lesion: { box: [5, 5, 8, 8] as [number, number, number, number], value: 400 } },
+    };
+    const files = mrSlices(o).map((s, i) => {
+      const f = join(dir, `mr${i}.dcm`);
+      writeFileSync(f, dcmjs.data.datasetToBuffer(s));
+      return f;
+    });
+    const segFile = join(dir, 'head-only-seg.dcm');
+    writeFileSync(segFile, buildSeg(o));
+    const r = await run('storescu', ['-R', '-aec', 'OSTEOWATCH', '127.0.0.1', String(rx.port), ...files, segFile]).then(
+      () => true,
+      () => false,
+    );
+    expect(r).toBe(true);
+    const obs = (await (
+      await fetch(
+        `${srv.fhirUrl}/Observation?identifier=${encodeURIComponent('urn:osteowatch:osteonecrosis-finding|2.25.7070/hip/right')}`,
+      )
+    ).json()) as Bundle;
+    const c = (obs.entry![0]!.resource as { component: Array<{ valueQuantity?: { value: number } }> }).component;
+    expect(c[0]!.valueQuantity!.value).toBe(25);
+  });
+
   it('a report with an unknown template is refused with a failure status, nothing written', async () => {
     const file = join(dir, 'other.dcm');
     writeFileSync(file, buildSr({ ...DOC, studyInstanceUid: '2.25.4242' }, { patientId: 'p1', template: '2000' }));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DicomInputError, findingsFromDicom } from '../../src/imaging/sr.ts';
-import { buildSeg } from '../helpers/seg.ts';
+import { buildSeg, mrSlices } from '../helpers/seg.ts';
 
 const base = { patientId: 'p1', studyUid: '2.25.8080', studyDate: '2026-05-20' };
 
@@ -49,5 +49,44 @@ describe('DICOM SEG (femoral head + necrotic region) → necrotic share and Stei
   ])('refuses %s with a message', async (_n, opts, message) => {
     await expect(findingsFromDicom(buildSeg(opts))).rejects.toThrow(DicomInputError);
     await expect(findingsFromDicom(buildSeg(opts))).rejects.toThrow(message);
+  });
+});
+
+describe('SEG with only the femoral head: Otsu inside the head on the source MR (research/imaging.md §5)', () => {
+  const head: [number, number, number, number] = [3, 3, 12, 12]; // 10 × 10; 8 × 8 = 64 px after removing the rim
+  const lesion = { box: [5, 5, 8, 8] as [number, number, number, number], value: 400 }; // 4 × 4 = 16 px, bright on STIR
+
+  const sourcesOf = async (o: Parameters<typeof mrSlices>[0]) => {
+    const dcmjs = (await import('dcmjs')).default;
+    const map = new Map<string, Record<string, unknown>>();
+    for (const s of mrSlices(o)) {
+      const bytes = dcmjs.data.datasetToBuffer(s);
+      const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(
+        dcmjs.data.DicomMessage.readFile(
+          bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+        ).dict,
+      );
+      map.set(String(ds.SOPInstanceUID), ds);
+    }
+    return map;
+  };
+
+  it('a bright lesion of 16 of the 64 inner head pixels → 25 % (Steinberg moderate)', async () => {
+    const o = { ...base, sides: [{ side: 'left' as const, headPixels: 0, headBox: head }], signal: { lesion } };
+    const doc = await findingsFromDicom(buildSeg(o), await sourcesOf(o));
+    expect(doc.sites).toEqual([{ joint: 'hip', side: 'left', osteonecrosis: true, necroticSharePercent: 25 }]);
+  });
+
+  it('a lesion-free head with noise is not split into a fake lesion (separability guard)', async () => {
+    const o = { ...base, sides: [{ side: 'left' as const, headPixels: 0, headBox: head }], signal: { noise: 5 } };
+    const doc = await findingsFromDicom(buildSeg(o), await sourcesOf(o));
+    expect(doc.sites).toEqual([{ joint: 'hip', side: 'left', osteonecrosis: false }]);
+  });
+
+  it('without its source images the SEG is refused, naming the missing images', async () => {
+    const o = { ...base, sides: [{ side: 'left' as const, headPixels: 0, headBox: head }], signal: { lesion } };
+    await expect(findingsFromDicom(buildSeg(o))).rejects.toThrow(
+      /only the left femoral head is segmented, and 3 of its 3 source images are missing \(2\.25\.8080\.1\.\d/,
+    );
   });
 });
