@@ -7,20 +7,13 @@ import net from 'node:net';
 import dcmjsDimse from 'dcmjs-dimse';
 import type { FindingsDocument } from './findingsDocument.ts';
 import { findingsFromSegDataset, SEG_SOP_CLASS } from './seg.ts';
-import { DicomInputError, findingsFromSrDataset } from './sr.ts';
+import { DicomInputError, findingsFromSrDataset, SR_CLASSES } from './sr.ts';
 
 const { Scp } = dcmjsDimse;
 const { CEchoResponse, CStoreResponse } = dcmjsDimse.responses;
 const { Status, PresentationContextResult, RejectResult, RejectSource, RejectReason, TransferSyntax, SopClass } =
   dcmjsDimse.constants;
 
-const SR_CLASSES = new Set([
-  '1.2.840.10008.5.1.4.1.1.88.11',
-  '1.2.840.10008.5.1.4.1.1.88.22',
-  '1.2.840.10008.5.1.4.1.1.88.33',
-  '1.2.840.10008.5.1.4.1.1.88.34',
-  '1.2.840.10008.5.1.4.1.1.88.35',
-]);
 const CANNOT_UNDERSTAND = 0xc000;
 const MR_CLASSES = new Set(['1.2.840.10008.5.1.4.1.1.4', '1.2.840.10008.5.1.4.1.1.4.1', '1.2.840.10008.5.1.4.1.1.4.4']);
 

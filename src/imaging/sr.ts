@@ -11,7 +11,8 @@ import { type FindingsDocument, findingsDocumentSchema, type JointName } from '.
 export class DicomInputError extends Error {}
 
 export const OSTW = '99OSTW';
-const SR_CLASSES = new Set([
+/** Structured report SOP classes (Basic Text, Enhanced, Comprehensive, Comprehensive 3D, Extensible). */
+export const SR_CLASSES = new Set([
   '1.2.840.10008.5.1.4.1.1.88.11',
   '1.2.840.10008.5.1.4.1.1.88.22',
   '1.2.840.10008.5.1.4.1.1.88.33',
