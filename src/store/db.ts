@@ -3,6 +3,7 @@
  * embedded in a data directory by default. Callers write PostgreSQL SQL once; results are normalised so both
  * engines return the same JavaScript types (bigint and numeric as number, date as "YYYY-MM-DD" text).
  */
+import { Worker } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { acquireDirLock, type DirLock } from './lock.ts';
@@ -114,6 +115,89 @@ class PgliteDb implements Db {
   }
 }
 
+/** PGlite running in a worker thread (see pgliteWorker.ts); same interface, statements serialized. */
+class PgliteWorkerDb implements Db {
+  readonly kind = 'pglite' as const;
+  private readonly worker: Worker;
+  private readonly lock?: DirLock;
+  private next = 1;
+  private readonly pending = new Map<number, { resolve: (rows: unknown[]) => void; reject: (e: Error) => void }>();
+  private chain: Promise<unknown> = Promise.resolve();
+
+  private constructor(worker: Worker, lock?: DirLock) {
+    this.worker = worker;
+    this.lock = lock;
+    worker.on('message', (m: { id?: number; rows?: unknown[]; error?: { message: string; code?: string } }) => {
+      if (m.id === undefined) return;
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.error) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
+      else p.resolve(m.rows ?? []);
+    });
+    worker.on('error', (err) => {
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    });
+  }
+
+  static async start(dataDir: string | undefined, lock?: DirLock): Promise<PgliteWorkerDb> {
+    const worker = new Worker(new URL('./pgliteWorker.ts', import.meta.url), { workerData: { dataDir } });
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', () => resolve());
+      worker.once('error', reject);
+    });
+    worker.unref();
+    return new PgliteWorkerDb(worker, lock);
+  }
+
+  private send(op: 'query' | 'exec' | 'close', sql?: string, params?: unknown[]): Promise<unknown[]> {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, op, sql, params });
+    });
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return this.serial(() => this.send('query', sql, params) as Promise<T[]>);
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.serial(async () => {
+      await this.send('exec', sql);
+    });
+  }
+
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.serial(async () => {
+      await this.send('exec', 'begin');
+      try {
+        const result = await fn({
+          query: async <R>(sql: string, params: unknown[] = []) => (await this.send('query', sql, params)) as R[],
+        });
+        await this.send('exec', 'commit');
+        return result;
+      } catch (err) {
+        await this.send('exec', 'rollback').catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.serial(() => this.send('close'));
+    await this.worker.terminate();
+    this.lock?.release();
+  }
+}
+
 export interface StoreLocation {
   /** PostgreSQL connection string; when set, PostgreSQL is used. */
   databaseUrl?: string;
@@ -122,6 +206,8 @@ export interface StoreLocation {
   /** PGlite data directory; undefined with memory: true for an in-memory database. */
   dataDir?: string;
   memory?: boolean;
+  /** PGlite on the main thread instead of a worker thread (short-lived tools). */
+  inProcess?: boolean;
 }
 
 export async function openDb(location: StoreLocation): Promise<Db> {
@@ -134,11 +220,16 @@ export async function openDb(location: StoreLocation): Promise<Db> {
     await db.query('select 1');
     return db;
   }
-  if (location.memory) return new PgliteDb(await PGlite.create({ parsers: pgliteParsers }));
+  if (location.memory)
+    return location.inProcess
+      ? new PgliteDb(await PGlite.create({ parsers: pgliteParsers }))
+      : PgliteWorkerDb.start(undefined);
   if (!location.dataDir) throw new Error('no store configured: set DATABASE_URL or OSTEOWATCH_DATA_DIR');
   const lock = acquireDirLock(location.dataDir);
   try {
-    return new PgliteDb(await PGlite.create(`${location.dataDir}/pgdata`, { parsers: pgliteParsers }), lock);
+    return location.inProcess
+      ? new PgliteDb(await PGlite.create(`${location.dataDir}/pgdata`, { parsers: pgliteParsers }), lock)
+      : await PgliteWorkerDb.start(`${location.dataDir}/pgdata`, lock);
   } catch (err) {
     lock.release();
     throw err;
