@@ -17,11 +17,17 @@ export class HookAuditQueue {
   private readonly log: AuditLog;
   private readonly maxBatch: number;
   private readonly maxPending: number;
+  private readonly lingerMs: number;
   private pending: Pending[] = [];
   private running: Promise<void> | null = null;
 
-  constructor(log: AuditLog, options: { maxBatch?: number; maxPending?: number } = {}) {
+  /**
+   * `lingerMs`: how long a write waits for company. One call at a time (a single clinician, one EHR
+   * connection) would otherwise cost a transaction each; a few milliseconds lets them share one.
+   */
+  constructor(log: AuditLog, options: { maxBatch?: number; maxPending?: number; lingerMs?: number } = {}) {
     this.log = log;
+    this.lingerMs = options.lingerMs ?? 10;
     this.maxBatch = options.maxBatch ?? 200;
     this.maxPending = options.maxPending ?? 10_000;
   }
@@ -42,7 +48,9 @@ export class HookAuditQueue {
   private kick(): void {
     if (this.running) return;
     this.running = (async () => {
-      await new Promise((r) => setImmediate(r));
+      await new Promise((r) =>
+        this.pending.length >= this.maxBatch || this.lingerMs <= 0 ? setImmediate(r) : setTimeout(r, this.lingerMs),
+      );
       while (this.pending.length) {
         const batch = this.pending.splice(0, this.maxBatch);
         try {

@@ -47,7 +47,14 @@ export function projectDrafts(
   if (!drafts.length) return null;
   const today = dayFromIso(asOf);
   const far = isoFromDay(today + MAX_HORIZON_DAYS);
-  const alone = computeExposure({ resources: drafts, patient: patientId, asOf: far, config, countDrafts: true });
+  const alone = computeExposure({
+    resources: drafts,
+    patient: patientId,
+    asOf: far,
+    config,
+    countDrafts: true,
+    timeline: false,
+  });
   const gc = alone.contributions.filter((c) => c.resourceType === 'MedicationRequest');
   if (!gc.length) return null;
   const lastDays = gc.map((c) => (c.lastDay ? dayFromIso(c.lastDay) : today));
@@ -60,6 +67,7 @@ export function projectDrafts(
     asOf: horizon,
     config,
     countDrafts: true,
+    timeline: false,
   });
   const draftIds = new Set(gc.map((c) => c.source));
   const draftContribs = projected.contributions.filter((c) => draftIds.has(c.source));

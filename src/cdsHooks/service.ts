@@ -98,6 +98,7 @@ export async function runHook(
       patient: patientId,
       asOf,
       config: deps.exposure,
+      timeline: false,
     });
     const studies = wbMriStudies(
       ofType<ImagingStudy>(k('imagingStudies'), 'ImagingStudy'),

@@ -21,6 +21,11 @@ export interface ExposureInput {
   config?: ExposureConfig;
   /** Count draft MedicationRequests (order-select / order-sign projections). */
   countDrafts?: boolean;
+  /**
+   * Build the per-day timeline (default true). Callers that only need the summary (CDS Hooks answers)
+   * pass false: on years of therapy the timeline is thousands of objects nobody reads.
+   */
+  timeline?: boolean;
 }
 
 const RECORD_TYPES = new Set(['MedicationStatement', 'MedicationRequest', 'MedicationAdministration']);
@@ -155,13 +160,15 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
   const timeline: TimelineDay[] = [];
   let running = 0;
   let crossedOn: string | null = null;
+  const wantTimeline = input.timeline !== false;
+  let firstExposure: string | null = null;
   for (let i = 0; i < perDay.length; i++) {
     const mg = perDay[i]!;
     if (mg <= 0) continue;
     running += mg;
-    const date = isoFromDay(minDay + i);
-    timeline.push({ date, mg: round2(mg), cumulativeMg: round2(running) });
-    if (crossedOn === null && running >= config.thresholdMg - 1e-9) crossedOn = date;
+    if (firstExposure === null) firstExposure = isoFromDay(minDay + i);
+    if (wantTimeline) timeline.push({ date: isoFromDay(minDay + i), mg: round2(mg), cumulativeMg: round2(running) });
+    if (crossedOn === null && running >= config.thresholdMg - 1e-9) crossedOn = isoFromDay(minDay + i);
   }
   const hasUnknown = anyUnquantified || issues.some((i) => i.severity === 'error');
   const cumulativeMg = anyQuantified ? round2(running) : hasUnknown ? null : 0;
@@ -179,7 +186,7 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
     cumulativeMg,
     cumulativeIsLowerBound: hasUnknown && cumulativeMg !== null,
     currentDailyMg: cumulativeMg === null && currentDaily === 0 ? null : round2(currentDaily),
-    firstExposure: timeline[0]?.date ?? null,
+    firstExposure,
     threshold: { mg: config.thresholdMg, crossedOn, projectedOn },
     contributions,
     issues,

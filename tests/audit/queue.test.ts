@@ -30,6 +30,17 @@ describe('hook audit queue', () => {
     spy.mockRestore();
   });
 
+  it('lets calls that arrive one after another within the linger time share a transaction', async () => {
+    const q = new HookAuditQueue(store.audit, { lingerMs: 200 });
+    const spy = vi.spyOn(store.audit, 'recordHookInvocations');
+    const first = q.enqueue(call(1));
+    await new Promise((r) => setTimeout(r, 20));
+    const second = q.enqueue(call(2));
+    await Promise.all([first, second]);
+    expect(spy.mock.calls.map((c) => c[0].length)).toEqual([2]);
+    spy.mockRestore();
+  });
+
   it('rejects an invalid record at once, without holding up the others', async () => {
     const q = new HookAuditQueue(store.audit);
     await expect(q.enqueue({ ...call(1), recordedAt: 'now' })).rejects.toThrow();

@@ -2,6 +2,7 @@
  * Hand-worked regimens. Each comment shows the arithmetic the expected number comes from.
  */
 import { describe, expect, it } from 'vitest';
+import { computeExposure } from '../../src/exposure/index.ts';
 import {
   administration,
   DEX,
@@ -432,5 +433,21 @@ describe('hand-worked regimens (prednisolone-equivalent mg)', () => {
     expect(r.currentDailyMg).toBe(5);
     // 1680 + 700 = 2380 by day 42; 3000 reached on day 42 + ceil(620 / 40) = day 58 = 27 Feb
     expect(r.threshold.crossedOn).toBe('2024-02-27');
+  });
+
+  it('41. without the timeline (CDS Hooks answers) the summary is the same, crossing and first day included', () => {
+    const steps = [
+      dosage({ sequence: 1, dose: mg(40), ...daily, duration: { value: 10, unit: 'd' } }),
+      dosage({ sequence: 2, dose: mg(10), ...daily }),
+    ];
+    const s = statement(PRED, steps, { status: 'active', effectivePeriod: { start: '2024-03-05' } });
+    const full = computeExposure({ resources: [s], asOf: '2025-01-10', patient: 'p1' });
+    const lean = computeExposure({ resources: [s], asOf: '2025-01-10', patient: 'p1', timeline: false });
+    expect(full.timeline.length).toBeGreaterThan(300);
+    expect(lean.timeline).toEqual([]);
+    expect({ ...lean, timeline: full.timeline }).toEqual(full);
+    expect(lean.firstExposure).toBe('2024-03-05');
+    // 400 by 14 Mar, then 10 mg/day: 3000 after 260 more days = 29 Nov 2024
+    expect(lean.threshold.crossedOn).toBe('2024-11-29');
   });
 });
