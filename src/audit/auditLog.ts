@@ -4,11 +4,13 @@
  */
 import type { Db, Queryable } from '../store/db.ts';
 import { chainHash, GENESIS_HASH } from './chain.ts';
+import type { AuditRow } from './fhirExport.ts';
 import {
   type AuditQueryInput,
   auditQuerySchema,
   type FeedbackInput,
   feedbackSchema,
+  type HookInvocation,
   type HookInvocationInput,
   hookInvocationSchema,
   type SurveillanceRunInput,
@@ -54,7 +56,7 @@ export interface AuditLogDbRow {
 }
 
 /** A stored audit_log row in the shape that is hashed (and exported). */
-export function auditRowOf(r: AuditLogDbRow) {
+export function auditRowOf(r: AuditLogDbRow): AuditRow {
   return {
     seq: r.seq,
     recordedAt: r.recorded_iso,
@@ -119,7 +121,11 @@ export class AuditLog {
 
   /** Several hook calls in one transaction (group commit: see HookAuditQueue). */
   async recordHookInvocations(inputs: HookInvocationInput[]): Promise<Appended[]> {
-    const records = inputs.map((i) => hookInvocationSchema.parse(i));
+    return this.writeHookInvocations(inputs.map((i) => hookInvocationSchema.parse(i)));
+  }
+
+  /** Records already validated by hookInvocationSchema (the queue parses on enqueue, not twice). */
+  async writeHookInvocations(records: HookInvocation[]): Promise<Appended[]> {
     return this.db.transaction(async (tx) => {
       const out: Appended[] = [];
       for (const r of records) out.push(await this.writeHookInvocation(tx, r));
@@ -127,10 +133,7 @@ export class AuditLog {
     });
   }
 
-  private async writeHookInvocation(
-    tx: Queryable,
-    r: ReturnType<typeof hookInvocationSchema.parse>,
-  ): Promise<Appended> {
+  private async writeHookInvocation(tx: Queryable, r: HookInvocation): Promise<Appended> {
     const a = await this.append(tx, {
       kind: 'hook-invocation',
       recordedAt: r.recordedAt,
@@ -327,35 +330,19 @@ export class AuditLog {
     let expected = 1;
     let checked = 0;
     for (;;) {
-      const rows = await this.db.query<{
-        seq: number;
-        recorded_iso: string;
-        kind: string;
-        patient_id: string | null;
-        tenant: string | null;
-        actor: string | null;
-        payload: Record<string, unknown>;
-        prev_hash: string;
-        hash: string;
-      }>(
+      const rows = await this.db.query<AuditLogDbRow & { prev_hash: string }>(
         `select seq, recorded_iso, kind, patient_id, tenant, actor, payload, prev_hash, hash
            from audit_log where seq >= $1 order by seq limit $2`,
         [expected, pageSize],
       );
       for (const r of rows) {
-        const fail = (reason: string): VerifyResult => ({
+        const fail = (reason: string, seq = r.seq): VerifyResult => ({
           ok: false,
           checked,
           lastSeq: expected - 1,
-          firstBroken: { seq: r.seq, reason },
+          firstBroken: { seq, reason },
         });
-        if (r.seq !== expected)
-          return {
-            ok: false,
-            checked,
-            lastSeq: expected - 1,
-            firstBroken: { seq: expected, reason: `record ${expected} is missing (next is ${r.seq})` },
-          };
+        if (r.seq !== expected) return fail(`record ${expected} is missing (next is ${r.seq})`, expected);
         if (r.prev_hash !== prevHash) return fail('its predecessor hash does not match the previous record');
         const { hash: _stored, ...fields } = auditRowOf(r);
         const recomputed = chainHash(prevHash, fields);

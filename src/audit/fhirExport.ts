@@ -5,7 +5,9 @@
  * the EHR also gets a Provenance. Pure: audit rows in, resources out.
  * https://profiles.ihe.net/ITI/BALP/
  */
+
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Bundle, Provenance, Resource } from '@medplum/fhirtypes';
+import type { ChainedFields } from './chain.ts';
 
 const BALP = 'https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.';
 const REST = {
@@ -19,13 +21,8 @@ const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
 const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
 const SERVICE_DEVICE = { display: 'OsteoWatch', identifier: { system: 'urn:osteowatch', value: 'osteowatch' } };
 
-export interface AuditRow {
-  seq: number;
-  recordedAt: string;
-  kind: string;
-  patientId: string | null;
-  tenant: string | null;
-  actor: string | null;
+/** A stored audit record: the hashed fields and the hash. */
+export interface AuditRow extends ChainedFields {
   payload: Record<string, unknown>;
   hash: string;
 }

@@ -3,7 +3,7 @@
  * does not grow with the size of the log.
  */
 import type { Queryable } from '../store/db.ts';
-import { auditRowOf } from './auditLog.ts';
+import { type AuditLogDbRow, auditRowOf } from './auditLog.ts';
 import type { AuditRow } from './fhirExport.ts';
 import type { ExposureSnapshot } from './records.ts';
 
@@ -376,16 +376,7 @@ export async function cardResponses(
 export async function auditRows(db: Queryable, q: { from: string; to: string } & PageRequest): Promise<Page<AuditRow>> {
   const limit = limitOf(q, 5000);
   const [afterTime, afterSeq] = q.cursor ? q.cursor.split('|') : [null, null];
-  const rows = await db.query<{
-    seq: number;
-    recorded_iso: string;
-    kind: string;
-    patient_id: string | null;
-    tenant: string | null;
-    actor: string | null;
-    payload: Record<string, unknown>;
-    hash: string;
-  }>(
+  const rows = await db.query<AuditLogDbRow>(
     `select seq, recorded_iso, kind, patient_id, tenant, actor, payload, hash from audit_log
       where recorded_at >= $1 and recorded_at < $2
         and ($3::timestamptz is null or (recorded_at, seq) > ($3::timestamptz, $4::bigint))

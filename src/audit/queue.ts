@@ -5,10 +5,10 @@
  * pending; the queue is bounded so that a stalled store pushes back instead of growing without limit.
  */
 import type { Appended, AuditLog } from './auditLog.ts';
-import { type HookInvocationInput, hookInvocationSchema } from './records.ts';
+import { type HookInvocation, type HookInvocationInput, hookInvocationSchema } from './records.ts';
 
 interface Pending {
-  input: HookInvocationInput;
+  record: HookInvocation;
   resolve: (a: Appended) => void;
   reject: (e: unknown) => void;
 }
@@ -38,9 +38,9 @@ export class HookAuditQueue {
 
   /** Validates now (so a bad record fails alone), writes soon; resolves when committed. */
   async enqueue(input: HookInvocationInput): Promise<Appended> {
-    hookInvocationSchema.parse(input);
+    const record = hookInvocationSchema.parse(input);
     while (this.pending.length >= this.maxPending) await this.running;
-    const done = new Promise<Appended>((resolve, reject) => this.pending.push({ input, resolve, reject }));
+    const done = new Promise<Appended>((resolve, reject) => this.pending.push({ record, resolve, reject }));
     this.kick();
     return done;
   }
@@ -54,7 +54,7 @@ export class HookAuditQueue {
       while (this.pending.length) {
         const batch = this.pending.splice(0, this.maxBatch);
         try {
-          const results = await this.log.recordHookInvocations(batch.map((b) => b.input));
+          const results = await this.log.writeHookInvocations(batch.map((b) => b.record));
           for (const [i, b] of batch.entries()) b.resolve(results[i]!);
         } catch (err) {
           for (const b of batch) b.reject(err);

@@ -64,6 +64,7 @@ export const hookInvocationSchema = z.object({
   wbmriStudies: z.array(z.object({ date: day, reference: z.string().optional() })).optional(),
 });
 export type HookInvocationInput = z.input<typeof hookInvocationSchema>;
+export type HookInvocation = z.output<typeof hookInvocationSchema>;
 
 /** CDS Hooks feedback overrideReason: the Coding the clinician picked and/or a comment. */
 export const overrideReasonSchema = z.object({

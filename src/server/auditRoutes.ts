@@ -17,6 +17,10 @@ const page = {
   format: z.enum(['json', 'csv']).optional(),
 };
 const windowed = z.object({ from: date, to: date, ...page });
+// Built once: zod schemas are not free to construct, and these run on every audit request.
+const patientQuery = z.object({ ...page, live: z.enum(['true', 'false']).optional(), asOf: date.optional() });
+const crossingsQuery = windowed.extend({ threshold: z.coerce.number().positive().optional() });
+const cardsQuery = windowed.extend({ service: z.string().max(100).optional() });
 
 type Authed = Request & { principal?: Principal };
 
@@ -63,9 +67,7 @@ export function auditRoutes(o: AuditRouteOptions): Router {
   const ctx = (req: Authed) => ({ actor: req.principal!.actor, now: now() });
 
   router.get('/patients/:id', async (req: Authed, res) => {
-    const q = z
-      .object({ ...page, live: z.enum(['true', 'false']).optional(), asOf: date.optional() })
-      .safeParse(req.query);
+    const q = patientQuery.safeParse(req.query);
     if (!q.success) return bad(res, q.error);
     const r = await o.service.patient(ctx(req), String(req.params.id), { ...q.data, live: q.data.live === 'true' });
     send(req, res, r, () =>
@@ -74,14 +76,14 @@ export function auditRoutes(o: AuditRouteOptions): Router {
   });
 
   router.get('/crossings', async (req: Authed, res) => {
-    const q = windowed.extend({ threshold: z.coerce.number().positive().optional() }).safeParse(req.query);
+    const q = crossingsQuery.safeParse(req.query);
     if (!q.success) return bad(res, q.error);
     const r = await o.service.crossings(ctx(req), { ...q.data, thresholdMg: q.data.threshold });
     send(req, res, r, () => toCsv(r.items, ['patient', 'crossedOn', 'firstWbMri', 'daysToImaging']));
   });
 
   router.get('/cards', async (req: Authed, res) => {
-    const q = windowed.extend({ service: z.string().max(100).optional() }).safeParse(req.query);
+    const q = cardsQuery.safeParse(req.query);
     if (!q.success) return bad(res, q.error);
     const r = await o.service.cards(ctx(req), q.data);
     send(req, res, r, () =>

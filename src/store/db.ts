@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { acquireDirLock, type DirLock } from './lock.ts';
+import { typeParsers } from './typeParsers.ts';
 
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
@@ -21,16 +22,9 @@ export interface Db extends Queryable {
   close(): Promise<void>;
 }
 
-const INT8 = 20;
-const NUMERIC = 1700;
-const DATE = 1082;
-
-// node-postgres: int8 and numeric as numbers (audit sequence numbers stay far below 2^53), dates as text.
 const pgTypes = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === INT8 || oid === NUMERIC) return (v: string) => Number(v);
-    if (oid === DATE) return (v: string) => v;
-    return pg.types.getTypeParser(oid, format);
+    return typeParsers[oid] ?? pg.types.getTypeParser(oid, format);
   },
 };
 
@@ -72,12 +66,6 @@ class PostgresDb implements Db {
     await this.pool.end();
   }
 }
-
-const pgliteParsers = {
-  [INT8]: (v: string) => Number(v),
-  [NUMERIC]: (v: string) => Number(v),
-  [DATE]: (v: string) => v,
-};
 
 class PgliteDb implements Db {
   readonly kind = 'pglite' as const;
@@ -222,13 +210,13 @@ export async function openDb(location: StoreLocation): Promise<Db> {
   }
   if (location.memory)
     return location.inProcess
-      ? new PgliteDb(await PGlite.create({ parsers: pgliteParsers }))
+      ? new PgliteDb(await PGlite.create({ parsers: typeParsers }))
       : PgliteWorkerDb.start(undefined);
   if (!location.dataDir) throw new Error('no store configured: set DATABASE_URL or OSTEOWATCH_DATA_DIR');
   const lock = acquireDirLock(location.dataDir);
   try {
     return location.inProcess
-      ? new PgliteDb(await PGlite.create(`${location.dataDir}/pgdata`, { parsers: pgliteParsers }), lock)
+      ? new PgliteDb(await PGlite.create(`${location.dataDir}/pgdata`, { parsers: typeParsers }), lock)
       : await PgliteWorkerDb.start(`${location.dataDir}/pgdata`, lock);
   } catch (err) {
     lock.release();

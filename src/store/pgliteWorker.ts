@@ -4,14 +4,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
-
-const INT8 = 20;
-const NUMERIC = 1700;
-const DATE = 1082;
-const parsers = { [INT8]: (v: string) => Number(v), [NUMERIC]: (v: string) => Number(v), [DATE]: (v: string) => v };
+import { typeParsers } from './typeParsers.ts';
 
 const { dataDir } = workerData as { dataDir?: string };
-const db = dataDir ? await PGlite.create(dataDir, { parsers }) : await PGlite.create({ parsers });
+const db = dataDir
+  ? await PGlite.create(dataDir, { parsers: typeParsers })
+  : await PGlite.create({ parsers: typeParsers });
 
 parentPort!.on(
   'message',

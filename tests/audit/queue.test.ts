@@ -22,7 +22,7 @@ afterAll(() => store.close());
 describe('hook audit queue', () => {
   it('writes calls that arrive together in one transaction, in order, all chained', async () => {
     const q = new HookAuditQueue(store.audit);
-    const spy = vi.spyOn(store.audit, 'recordHookInvocations');
+    const spy = vi.spyOn(store.audit, 'writeHookInvocations');
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => q.enqueue(call(i))));
     expect(spy.mock.calls.length).toBeLessThan(5);
     expect(results.map((r) => r.seq)).toEqual([...results.map((r) => r.seq)].sort((a, b) => a - b));
@@ -32,7 +32,7 @@ describe('hook audit queue', () => {
 
   it('lets calls that arrive one after another within the linger time share a transaction', async () => {
     const q = new HookAuditQueue(store.audit, { lingerMs: 200 });
-    const spy = vi.spyOn(store.audit, 'recordHookInvocations');
+    const spy = vi.spyOn(store.audit, 'writeHookInvocations');
     const first = q.enqueue(call(1));
     await new Promise((r) => setTimeout(r, 20));
     const second = q.enqueue(call(2));

@@ -43,6 +43,9 @@ export interface DoseSpec {
   code?: string;
 }
 
+/** Once a day. */
+export const daily = { freq: 1, period: 1, periodUnit: 'd' as const };
+
 export function dosage(s: DoseSpec): Dosage {
   const repeat: NonNullable<NonNullable<Dosage['timing']>['repeat']> = {};
   if (s.freq !== undefined) repeat.frequency = s.freq;

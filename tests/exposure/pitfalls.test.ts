@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, resolveExposureConfig } from '../../src/exposure/index.ts';
 import {
   administration,
+  daily,
   dosage,
   exposure,
   IV,
@@ -20,7 +21,6 @@ import {
   UCUM,
 } from './builders.ts';
 
-const daily = { freq: 1, period: 1, periodUnit: 'd' as const };
 const jan = { effectivePeriod: { start: '2024-01-01', end: '2024-01-10' } };
 const codes = (r: ReturnType<typeof exposure>) => r.issues.map((i) => i.code);
 

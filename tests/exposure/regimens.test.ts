@@ -6,6 +6,7 @@ import { computeExposure } from '../../src/exposure/index.ts';
 import {
   administration,
   DEX,
+  daily,
   dosage,
   exposure,
   IV,
@@ -20,8 +21,6 @@ import {
   tabs,
   UCUM,
 } from './builders.ts';
-
-const daily = { freq: 1, period: 1, periodUnit: 'd' as const };
 
 describe('hand-worked regimens (prednisolone-equivalent mg)', () => {
   it('1. 20 mg daily 1–31 Jan: 31 × 20 = 620', () => {
