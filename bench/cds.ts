@@ -2,12 +2,15 @@
  * CDS Hooks benchmark: patient-view with a 60-statement prefetch (about 80 kB) at 1 and 10 connections,
  * beside a plain Express endpoint that only parses the same body, in the same run (autocannon).
  * Targets (issue 4): ≥ 70 % of the plain endpoint's throughput; p99 under 10 ms at one connection.
+ * Also printed: the server's CPU per request by thread (Linux), and what one client-signature check costs
+ * on this CPU — the two figures that say where a request's time goes.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
 import autocannon from 'autocannon';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { taperRequest } from './cdsRequest.ts';
+import { perRequest, threadCpu } from './threadCpu.ts';
 
 const DURATION = Number(process.env.BENCH_CDS_SECONDS ?? 8);
 
@@ -18,6 +21,23 @@ interface Row {
   p50: number;
   p99: number;
   non2xx: number;
+  requests: number;
+  cpu?: Array<[string, number]>;
+}
+
+/** CPU ms of one signature check, synchronously on this thread (OpenSSL through node:crypto). */
+function verifyCost(kind: 'ES384' | 'RS384'): number {
+  const { privateKey, publicKey } =
+    kind === 'ES384'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-384' })
+      : generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const data = Buffer.alloc(400, 7);
+  const key = kind === 'ES384' ? { key: publicKey, dsaEncoding: 'ieee-p1363' as const } : publicKey;
+  const sig = sign('sha384', data, kind === 'ES384' ? { key: privateKey, dsaEncoding: 'ieee-p1363' } : privateKey);
+  const n = kind === 'ES384' ? 300 : 3000;
+  const started = performance.now();
+  for (let i = 0; i < n; i++) verify('sha384', data, key, sig);
+  return (performance.now() - started) / n;
 }
 
 async function run(
@@ -25,7 +45,7 @@ async function run(
   connections: number,
   body: string,
   header: () => string,
-): Promise<Omit<Row, 'name' | 'connections'>> {
+): Promise<Omit<Row, 'name' | 'connections' | 'cpu'>> {
   const result = await autocannon({
     url,
     connections,
@@ -35,7 +55,13 @@ async function run(
     body,
     requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: header() } }) }],
   });
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx };
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    requests: result.requests.total,
+  };
 }
 
 export async function runCdsBench(): Promise<void> {
@@ -79,13 +105,20 @@ export async function runCdsBench(): Promise<void> {
     let next = 0;
     const bearer = () => `Bearer ${tokens[next++ % tokens.length]}`;
     const rows: Row[] = [];
-    for (const connections of [1, 10]) {
+    const measured = async (name: string, url: string, connections: number) => {
+      const before = threadCpu(child.pid!);
+      const r = await run(url, connections, body, bearer);
+      const after = threadCpu(child.pid!);
       rows.push({
-        name: 'plain Express (parse only)',
+        name,
         connections,
-        ...(await run(`${base}/plain`, connections, body, bearer)),
+        ...r,
+        ...(before && after ? { cpu: perRequest(before, after, r.requests) } : {}),
       });
-      rows.push({ name: 'osteonecrosis-screening', connections, ...(await run(service, connections, body, bearer)) });
+    };
+    for (const connections of [1, 10]) {
+      await measured('plain Express (parse only)', `${base}/plain`, connections);
+      await measured('osteonecrosis-screening', service, connections);
     }
     for (const r of rows) {
       console.log(
@@ -99,6 +132,19 @@ export async function runCdsBench(): Promise<void> {
         `  ${c} conn: ${((ours.rps / plain.rps) * 100).toFixed(0)} % of the plain endpoint's throughput (target ≥ 70 %)${c === 1 ? `; p99 ${ours.p99.toFixed(1)} ms (target < 10 ms)` : ''}`,
       );
     }
+    const at10 = rows.filter((r) => r.connections === 10 && r.cpu);
+    if (at10.length === 2) {
+      console.log('  server CPU per request at 10 conn, by thread (the load generator shares the same cores):');
+      for (const r of at10) {
+        const total = r.cpu!.reduce((s, [, v]) => s + v, 0);
+        console.log(
+          `    ${r.name.padEnd(28)} ${total.toFixed(2)} ms = ${r.cpu!.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(' + ')}`,
+        );
+      }
+    }
+    console.log(
+      `  one client-signature check on this CPU: ES384 ${verifyCost('ES384').toFixed(2)} ms, RS384 ${verifyCost('RS384').toFixed(2)} ms (the plain endpoint checks none)`,
+    );
   } finally {
     child.kill('SIGTERM');
   }

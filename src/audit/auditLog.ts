@@ -3,14 +3,18 @@
  * and projects it into the query tables in the same transaction.
  */
 import type { Db, Queryable } from '../store/db.ts';
-import { chainHash, GENESIS_HASH } from './chain.ts';
+import { auditLogParams, chainHash, type Entry, GENESIS_HASH, INSERT_AUDIT_LOG, place, prepareEntry } from './chain.ts';
+
+export type { AuditKind } from './chain.ts';
+
+import { contributionRef, isStoredExposure, readContributionSets } from './contributionSets.ts';
 import type { AuditRow } from './fhirExport.ts';
+import { HOOK_BATCH_SQL, hookBatchRow, type PreparedHookRecord, prepareHookRecord } from './hookRecord.ts';
 import {
   type AuditQueryInput,
   auditQuerySchema,
   type FeedbackInput,
   feedbackSchema,
-  type HookInvocation,
   type HookInvocationInput,
   hookInvocationSchema,
   type SurveillanceRunInput,
@@ -18,17 +22,6 @@ import {
   type WriteBackInput,
   writeBackSchema,
 } from './records.ts';
-
-export type AuditKind = 'hook-invocation' | 'card-feedback' | 'write-back' | 'surveillance-run' | 'audit-query';
-
-interface Entry {
-  kind: AuditKind;
-  recordedAt: string;
-  patientId?: string;
-  tenant?: string;
-  actor?: string;
-  payload: Record<string, unknown>;
-}
 
 export interface Appended {
   seq: number;
@@ -43,6 +36,10 @@ export interface VerifyResult {
 }
 
 const CHAIN_LOCK = 7345002;
+
+interface AppendingTx extends Queryable {
+  appended(a: Appended): void;
+}
 
 export interface AuditLogDbRow {
   seq: number;
@@ -69,49 +66,64 @@ export function auditRowOf(r: AuditLogDbRow): AuditRow {
   };
 }
 
+/**
+ * Contribution sets and threshold crossings known to be committed (so their insert is skipped); beyond
+ * this many the memory is dropped and the store's `on conflict do nothing` decides again.
+ */
+const KNOWN_MAX = 50_000;
+
 export class AuditLog {
   readonly db: Db;
+  private readonly known = new Set<string>();
   constructor(db: Db) {
     this.db = db;
   }
 
-  private async append(tx: Queryable, e: Entry): Promise<Appended> {
+  /** The current chain head, read under the chain lock (PostgreSQL; PGlite has one writer). */
+  /**
+   * The current chain head. PostgreSQL: read under the chain lock (several processes may write). PGlite:
+   * this process is the only writer (the data-directory lock) and its transactions run one at a time, so
+   * the head this log committed last is still the head; it is read again after anything failed.
+   */
+  private async chainHead(tx: Queryable): Promise<Appended | undefined> {
+    if (this.db.kind === 'pglite' && this.committedHead) return this.committedHead;
     if (this.db.kind === 'postgres') await tx.query('select pg_advisory_xact_lock($1)', [CHAIN_LOCK]);
-    const last = await tx.query<{ seq: number; hash: string }>(
-      'select seq, hash from audit_log order by seq desc limit 1',
-    );
-    const seq = (last[0]?.seq ?? 0) + 1;
-    const prevHash = last[0]?.hash ?? GENESIS_HASH;
-    const recordedAt = new Date(e.recordedAt).toISOString();
-    // canonicalJson and JSON.stringify both drop undefined members, so what is hashed is what is stored.
-    const payload = e.payload;
-    const fields = {
-      seq,
-      recordedAt,
-      kind: e.kind,
-      patientId: e.patientId ?? null,
-      tenant: e.tenant ?? null,
-      actor: e.actor ?? null,
-      payload,
-    };
-    const hash = chainHash(prevHash, fields);
-    await tx.query(
-      `insert into audit_log (seq, recorded_at, recorded_iso, kind, patient_id, tenant, actor, payload, prev_hash, hash)
-       values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)`,
-      [
-        seq,
-        recordedAt,
-        recordedAt,
-        e.kind,
-        fields.patientId,
-        fields.tenant,
-        fields.actor,
-        JSON.stringify(payload),
-        prevHash,
-        hash,
-      ],
-    );
-    return { seq, hash };
+    return (await tx.query<Appended>('select seq, hash from audit_log order by seq desc limit 1'))[0];
+  }
+
+  private committedHead?: Appended;
+
+  /**
+   * A transaction that may append; `tx.appended` is told each record written. committedHead is updated
+   * when the transaction has committed — before the next (serialised) transaction starts — and
+   * forgotten when anything fails.
+   */
+  private async appending<T>(fn: (tx: AppendingTx) => Promise<T>): Promise<T> {
+    let last: Appended | undefined;
+    try {
+      const out = await this.db.transaction((tx) =>
+        fn({
+          query: tx.query.bind(tx),
+          appended: (a) => {
+            last = a;
+          },
+        }),
+      );
+      if (last) this.committedHead = last;
+      return out;
+    } catch (err) {
+      this.committedHead = undefined;
+      throw err;
+    }
+  }
+
+  private async append(tx: AppendingTx, e: Entry): Promise<Appended> {
+    const p = prepareEntry(e);
+    const at = place(p, await this.chainHead(tx));
+    await tx.query(INSERT_AUDIT_LOG, auditLogParams(p, at));
+    const a = { seq: at.seq, hash: at.hash };
+    tx.appended(a);
+    return a;
   }
 
   /** A CDS Hooks call: service, hook, who asked, latency, the cards issued and the exposure snapshot behind them. */
@@ -121,102 +133,42 @@ export class AuditLog {
 
   /** Several hook calls in one transaction (group commit: see HookAuditQueue). */
   async recordHookInvocations(inputs: HookInvocationInput[]): Promise<Appended[]> {
-    return this.writeHookInvocations(inputs.map((i) => hookInvocationSchema.parse(i)));
+    return this.writeHookInvocations(inputs.map((i) => prepareHookRecord(hookInvocationSchema.parse(i))));
   }
 
-  /** Records already validated by hookInvocationSchema (the queue parses on enqueue, not twice). */
-  async writeHookInvocations(records: HookInvocation[]): Promise<Appended[]> {
-    return this.db.transaction(async (tx) => {
+  /** Records validated and prepared when they were queued (see hookRecord.ts): one statement per batch. */
+  async writeHookInvocations(records: PreparedHookRecord[]): Promise<Appended[]> {
+    if (!records.length) return [];
+    const newKeys = new Set<string>();
+    const out = await this.appending(async (tx) => {
       const out: Appended[] = [];
-      for (const r of records) out.push(await this.writeHookInvocation(tx, r));
+      let head = await this.chainHead(tx);
+      const rows: string[] = [];
+      for (const p of records) {
+        const at = place(p.entry, head);
+        const withSet = !!p.set && !this.known.has(p.set.ref) && !newKeys.has(p.set.ref);
+        const newCrossing = !!p.crossing && !this.known.has(p.crossing) && !newKeys.has(p.crossing);
+        if (withSet) newKeys.add(p.set!.ref);
+        if (newCrossing) newKeys.add(p.crossing!);
+        rows.push(hookBatchRow(p, at, withSet, newCrossing));
+        head = { seq: at.seq, hash: at.hash };
+        out.push(head);
+      }
+      await tx.query(HOOK_BATCH_SQL, [`[${rows.join(',')}]`], { prepare: 'osteowatch_hook_batch' });
+      if (head) tx.appended(head);
       return out;
     });
-  }
-
-  private async writeHookInvocation(tx: Queryable, r: HookInvocation): Promise<Appended> {
-    const a = await this.append(tx, {
-      kind: 'hook-invocation',
-      recordedAt: r.recordedAt,
-      patientId: r.patientId,
-      tenant: r.tenant,
-      actor: r.userRef ?? r.clientIss,
-      payload: {
-        service: r.service,
-        hook: r.hook,
-        hookInstance: r.hookInstance,
-        userRef: r.userRef,
-        clientIss: r.clientIss,
-        latencyMs: r.latencyMs,
-        status: r.status,
-        cards: r.cards,
-        exposure: r.exposure,
-        dataSources: r.dataSources,
-        wbmriStudies: r.wbmriStudies,
-      },
-    });
-    await tx.query(
-      `insert into hook_invocation (seq, recorded_at, service, hook, hook_instance, patient_id, user_ref, tenant, client_iss, latency_ms)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [
-        a.seq,
-        r.recordedAt,
-        r.service,
-        r.hook,
-        r.hookInstance,
-        r.patientId ?? null,
-        r.userRef ?? null,
-        r.tenant ?? null,
-        r.clientIss ?? null,
-        r.latencyMs ?? null,
-      ],
-    );
-    for (const c of r.cards) {
-      await tx.query(
-        `insert into card (card_uuid, invocation_seq, service, patient_id, indicator, summary, recorded_at)
-         values ($1, $2, $3, $4, $5, $6, $7) on conflict (card_uuid) do nothing`,
-        [c.uuid, a.seq, r.service, r.patientId ?? null, c.indicator, c.summary, r.recordedAt],
-      );
-    }
-    if (r.exposure && r.patientId) {
-      const x = r.exposure;
-      await tx.query(
-        `insert into exposure_snapshot (seq, patient_id, as_of, cumulative_mg, lower_bound, current_daily_mg, threshold_mg, crossed_on, recorded_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [
-          a.seq,
-          r.patientId,
-          x.asOf,
-          x.cumulativeMg,
-          x.cumulativeIsLowerBound,
-          x.currentDailyMg,
-          x.threshold.mg,
-          x.threshold.crossedOn,
-          r.recordedAt,
-        ],
-      );
-      if (x.threshold.crossedOn) {
-        await tx.query(
-          `insert into threshold_crossing (patient_id, threshold_mg, crossed_on, first_seen_seq) values ($1, $2, $3, $4) on conflict do nothing`,
-          [r.patientId, x.threshold.mg, x.threshold.crossedOn, a.seq],
-        );
-      }
-    }
-    if (r.patientId) {
-      for (const st of r.wbmriStudies ?? []) {
-        await tx.query(
-          `insert into wbmri_study (patient_id, study_date, source, seq) values ($1, $2, 'ehr', $3) on conflict do nothing`,
-          [r.patientId, st.date, a.seq],
-        );
-      }
-    }
-    return a;
+    // Only what is committed is remembered; the store's own conflict handling stays the authority.
+    if (this.known.size + newKeys.size > KNOWN_MAX) this.known.clear();
+    for (const k of newKeys) this.known.add(k);
+    return out;
   }
 
   /** Clinician feedback on a card. The same feedback sent again is recorded once (idempotent). */
   async recordFeedback(input: FeedbackInput): Promise<Appended & { duplicate: boolean }> {
     const r = feedbackSchema.parse(input);
     const outcomeAt = new Date(r.outcomeTimestamp).toISOString();
-    return this.db.transaction(async (tx) => {
+    return this.appending(async (tx) => {
       const existing = await tx.query<{ seq: number }>(
         'select seq from card_feedback where card_uuid = $1 and outcome = $2 and outcome_at = $3',
         [r.card, r.outcome, outcomeAt],
@@ -267,7 +219,7 @@ export class AuditLog {
   /** Resources OsteoWatch wrote to the EHR (imaging write-back). */
   async recordWriteBack(input: WriteBackInput): Promise<Appended> {
     const r = writeBackSchema.parse(input);
-    return this.db.transaction(async (tx) => {
+    return this.appending(async (tx) => {
       const a = await this.append(tx, {
         kind: 'write-back',
         recordedAt: r.recordedAt,
@@ -296,7 +248,7 @@ export class AuditLog {
 
   async recordSurveillanceRun(input: SurveillanceRunInput): Promise<Appended> {
     const r = surveillanceRunSchema.parse(input);
-    return this.db.transaction(async (tx) => {
+    return this.appending(async (tx) => {
       const a = await this.append(tx, {
         kind: 'surveillance-run',
         recordedAt: r.recordedAt,
@@ -313,7 +265,7 @@ export class AuditLog {
   /** An auditor's query through the API or CLI is itself audited. */
   async recordAuditQuery(input: AuditQueryInput): Promise<Appended> {
     const r = auditQuerySchema.parse(input);
-    return this.db.transaction((tx) =>
+    return this.appending((tx) =>
       this.append(tx, {
         kind: 'audit-query',
         recordedAt: r.recordedAt,
@@ -324,17 +276,22 @@ export class AuditLog {
     );
   }
 
-  /** Walks the chain in order and reports the first broken link. */
+  /**
+   * Walks the chain in order and reports the first broken link; a hook record's contribution set must exist
+   * and still hash to the reference the record carries.
+   */
   async verify(pageSize = 5000): Promise<VerifyResult> {
     let prevHash = GENESIS_HASH;
     let expected = 1;
     let checked = 0;
+    const goodSets = new Set<string>();
     for (;;) {
       const rows = await this.db.query<AuditLogDbRow & { prev_hash: string }>(
         `select seq, recorded_iso, kind, patient_id, tenant, actor, payload, prev_hash, hash
            from audit_log where seq >= $1 order by seq limit $2`,
         [expected, pageSize],
       );
+      const setProblems = await this.checkContributionSets(rows, goodSets);
       for (const r of rows) {
         const fail = (reason: string, seq = r.seq): VerifyResult => ({
           ok: false,
@@ -347,11 +304,37 @@ export class AuditLog {
         const { hash: _stored, ...fields } = auditRowOf(r);
         const recomputed = chainHash(prevHash, fields);
         if (recomputed !== r.hash) return fail('its content does not match its hash (the record was altered)');
+        const setProblem = setProblems.get(r.seq);
+        if (setProblem) return fail(setProblem);
         prevHash = r.hash;
         expected++;
         checked++;
       }
       if (rows.length < pageSize) return { ok: true, checked, lastSeq: expected - 1 };
     }
+  }
+
+  /** Per record: what is wrong with the contribution set it refers to (nothing for most). */
+  private async checkContributionSets(rows: AuditLogDbRow[], good: Set<string>): Promise<Map<number, string>> {
+    const refOf = new Map<number, string>();
+    for (const r of rows) {
+      const x = r.payload.exposure;
+      if (isStoredExposure(x) && !good.has(x.contributionsRef)) refOf.set(r.seq, x.contributionsRef);
+    }
+    const problems = new Map<number, string>();
+    if (!refOf.size) return problems;
+    const bodies = await readContributionSets(this.db, refOf.values());
+    if (good.size > KNOWN_MAX) good.clear();
+    for (const [ref, body] of bodies) if (contributionRef(body) === ref) good.add(ref);
+    for (const [seq, ref] of refOf) {
+      if (good.has(ref)) continue;
+      problems.set(
+        seq,
+        bodies.has(ref)
+          ? `its exposure contributions (${ref.slice(0, 19)}…) do not match their hash (the set was altered)`
+          : `its exposure contributions (${ref.slice(0, 19)}…) are missing`,
+      );
+    }
+    return problems;
   }
 }

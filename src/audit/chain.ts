@@ -33,3 +33,104 @@ export interface ChainedFields {
 export function chainHash(prevHash: string, fields: ChainedFields): string {
   return createHash('sha256').update(prevHash).update('\n').update(canonicalJson(fields)).digest('hex');
 }
+
+export type AuditKind = 'hook-invocation' | 'card-feedback' | 'write-back' | 'surveillance-run' | 'audit-query';
+
+/** One record to append, before it has a place in the chain. */
+export interface Entry {
+  kind: AuditKind;
+  recordedAt: string;
+  patientId?: string;
+  tenant?: string;
+  actor?: string;
+  payload: Record<string, unknown>;
+}
+
+/**
+ * canonicalJson(fields) composed from a payload already in canonical form (computed once, when a record
+ * is queued): the keys of ChainedFields in sorted order.
+ */
+export function canonicalFields(f: Omit<ChainedFields, 'payload'>, canonicalPayload: string): string {
+  const j = JSON.stringify;
+  return `{"actor":${j(f.actor)},"kind":${j(f.kind)},"patientId":${j(f.patientId)},"payload":${canonicalPayload},"recordedAt":${j(f.recordedAt)},"seq":${j(f.seq)},"tenant":${j(f.tenant)}}`;
+}
+
+/** An entry whose payload is serialised ahead of its place in the chain. */
+export interface PreparedEntry {
+  kind: AuditKind;
+  recordedAt: string;
+  patientId: string | null;
+  tenant: string | null;
+  actor: string | null;
+  /** JSON.stringify(payload): what is stored. */
+  payloadJson: string;
+  /** canonicalJson(payload): what is hashed. */
+  payloadCanonical: string;
+  /** NUL characters were replaced (see withoutNul). */
+  sanitised: boolean;
+}
+
+/**
+ * The value with NUL characters in its strings replaced by U+FFFD: PostgreSQL text and jsonb cannot hold
+ * NUL, and one such string from a client would otherwise fail the whole batch it is written in.
+ */
+export function withoutNul<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value), (_k, v: unknown) =>
+    typeof v === 'string' ? v.replaceAll('\u0000', '\ufffd') : v,
+  ) as T;
+}
+
+/** True when serialised JSON may carry a NUL character (a false alarm only costs a sanitising pass). */
+export const mayHoldNul = (json: string): boolean => json.includes('\\u0000');
+
+export function prepareEntry(entry: Entry): PreparedEntry {
+  const payloadJson = JSON.stringify(entry.payload);
+  const e = mayHoldNul(payloadJson) ? withoutNul(entry) : entry;
+  return {
+    kind: e.kind,
+    recordedAt: new Date(e.recordedAt).toISOString(),
+    patientId: e.patientId ?? null,
+    tenant: e.tenant ?? null,
+    actor: e.actor ?? null,
+    // canonicalJson and JSON.stringify both drop undefined members, so what is hashed is what is stored.
+    payloadJson: e === entry ? payloadJson : JSON.stringify(e.payload),
+    payloadCanonical: canonicalJson(e.payload),
+    sanitised: e !== entry,
+  };
+}
+
+export interface Placed {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
+/** The prepared entry's place after `last`: its sequence number and hash. */
+export function place(p: PreparedEntry, last: { seq: number; hash: string } | undefined): Placed {
+  const seq = (last?.seq ?? 0) + 1;
+  const prevHash = last?.hash ?? GENESIS_HASH;
+  const canonical = canonicalFields(
+    { seq, recordedAt: p.recordedAt, kind: p.kind, patientId: p.patientId, tenant: p.tenant, actor: p.actor },
+    p.payloadCanonical,
+  );
+  return { seq, prevHash, hash: createHash('sha256').update(prevHash).update('\n').update(canonical).digest('hex') };
+}
+
+/** Parameters $1–$10 of INSERT_AUDIT_LOG. */
+export const INSERT_AUDIT_LOG = `insert into audit_log (seq, recorded_at, recorded_iso, kind, patient_id, tenant, actor, payload, prev_hash, hash)
+  values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10)`;
+
+export function auditLogParams(p: PreparedEntry, at: Placed): unknown[] {
+  return [
+    at.seq,
+    p.recordedAt,
+    p.recordedAt,
+    p.kind,
+    p.patientId,
+    p.tenant,
+    p.actor,
+    p.payloadJson,
+    at.prevHash,
+    at.hash,
+  ];
+}

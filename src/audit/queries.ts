@@ -4,6 +4,7 @@
  */
 import type { Queryable } from '../store/db.ts';
 import { type AuditLogDbRow, auditRowOf } from './auditLog.ts';
+import { inflateExposure, isStoredExposure, readContributionSets } from './contributionSets.ts';
 import type { AuditRow } from './fhirExport.ts';
 import type { ExposureSnapshot } from './records.ts';
 
@@ -124,6 +125,10 @@ export async function patientHistory(
     ((r.payload.cards as Array<{ uuid: string }> | undefined) ?? []).map((c) => c.uuid),
   );
   const feedback = await feedbackFor(db, uuids);
+  const sets = await readContributionSets(
+    db,
+    pageRows.flatMap((r) => (isStoredExposure(r.payload.exposure) ? [r.payload.exposure.contributionsRef] : [])),
+  );
   const invocations: InvocationRecord[] = pageRows.map((r) => {
     const p = r.payload as {
       service: string;
@@ -152,7 +157,7 @@ export async function patientHistory(
         summary: c.summary,
         feedback: feedback.get(c.uuid) ?? [],
       })),
-      exposure: p.exposure ?? null,
+      exposure: inflateExposure(p.exposure, sets),
       dataSources: p.dataSources ?? [],
     };
   });

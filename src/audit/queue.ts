@@ -5,10 +5,11 @@
  * pending; the queue is bounded so that a stalled store pushes back instead of growing without limit.
  */
 import type { Appended, AuditLog } from './auditLog.ts';
-import { type HookInvocation, type HookInvocationInput, hookInvocationSchema } from './records.ts';
+import { type PreparedHookRecord, prepareHookRecord } from './hookRecord.ts';
+import { type HookInvocationInput, hookInvocationSchema } from './records.ts';
 
 interface Pending {
-  record: HookInvocation;
+  record: PreparedHookRecord;
   resolve: (a: Appended) => void;
   reject: (e: unknown) => void;
 }
@@ -36,9 +37,12 @@ export class HookAuditQueue {
     return this.pending.length;
   }
 
-  /** Validates now (so a bad record fails alone), writes soon; resolves when committed. */
+  /**
+   * Validates and serialises now (so a bad record fails alone, and a batch is only hashed and written),
+   * writes soon; resolves when committed.
+   */
   async enqueue(input: HookInvocationInput): Promise<Appended> {
-    const record = hookInvocationSchema.parse(input);
+    const record = prepareHookRecord(hookInvocationSchema.parse(input));
     while (this.pending.length >= this.maxPending) await this.running;
     const done = new Promise<Appended>((resolve, reject) => this.pending.push({ record, resolve, reject }));
     this.kick();

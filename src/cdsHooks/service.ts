@@ -125,34 +125,41 @@ export async function runHook(
     }
   }
 
-  if (deps.audit) {
-    deps.audit
-      .enqueue({
-        recordedAt: deps.now().toISOString(),
-        service: decl.id,
-        hook: decl.hook,
-        hookInstance: req.hookInstance,
-        patientId,
-        userRef: req.context.userId,
-        tenant: client.tenant,
-        clientIss: client.iss,
-        latencyMs: Math.round((performance.now() - started) * 10) / 10,
-        status: 200,
-        cards: cards.map((c) => ({
-          uuid: c.uuid,
-          indicator: c.indicator,
-          summary: c.summary,
-          source: { label: c.source.label },
-          suggestions: c.suggestions?.map((s) => ({ uuid: s.uuid, label: s.label })),
-        })),
-        ...(exposure ? { exposure: snapshotOf(exposure) } : {}),
-        dataSources: records.map(
-          (r) => `${r.resourceType}/${r.id}${r.meta?.versionId ? `/_history/${r.meta.versionId}` : ''}`,
-        ),
-        wbmriStudies: studyDates.map((date) => ({ date })),
-      })
-      // The clinician still gets the guidance; a failed audit write is loud in the logs.
-      .catch((err) => deps.logger?.error({ err: (err as Error).message, service: decl.id }, 'audit record failed'));
+  const audit = deps.audit;
+  if (audit) {
+    const latencyMs = Math.round((performance.now() - started) * 10) / 10;
+    const recordedAt = deps.now().toISOString();
+    // Recorded after the answer has been written (setImmediate runs after this turn's I/O): validating and
+    // serialising the record is not the clinician's wait.
+    setImmediate(() => {
+      audit
+        .enqueue({
+          recordedAt,
+          service: decl.id,
+          hook: decl.hook,
+          hookInstance: req.hookInstance,
+          patientId,
+          userRef: req.context.userId,
+          tenant: client.tenant,
+          clientIss: client.iss,
+          latencyMs,
+          status: 200,
+          cards: cards.map((c) => ({
+            uuid: c.uuid,
+            indicator: c.indicator,
+            summary: c.summary,
+            source: { label: c.source.label },
+            suggestions: c.suggestions?.map((s) => ({ uuid: s.uuid, label: s.label })),
+          })),
+          ...(exposure ? { exposure: snapshotOf(exposure) } : {}),
+          dataSources: records.map(
+            (r) => `${r.resourceType}/${r.id}${r.meta?.versionId ? `/_history/${r.meta.versionId}` : ''}`,
+          ),
+          wbmriStudies: studyDates.map((date) => ({ date })),
+        })
+        // The clinician still gets the guidance; a failed audit write is loud in the logs.
+        .catch((err) => deps.logger?.error({ err: (err as Error).message, service: decl.id }, 'audit record failed'));
+    });
   }
   return { cards };
 }

@@ -36,7 +36,7 @@ export function findDuplicates(
   }
   const marks = new Map<string, string>();
   const isQuantified = (e: RecordEvaluation): boolean =>
-    (e.status === 'counted' || e.status === 'excluded') && e.days.size > 0;
+    (e.status === 'counted' || e.status === 'excluded') && !e.days.isEmpty;
 
   for (const { record, evaluation } of records) {
     if (record.resourceType === 'MedicationRequest' || !isQuantified(evaluation)) continue;

@@ -102,7 +102,7 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
   const duplicates = new Map(findDuplicates(evaluated).map((d) => [d.source, d.countedVia]));
   // Counted mg per day in a dense array from the earliest counted day to the as-of day.
   let minDay = asOf + 1;
-  for (const { evaluation: ev } of evaluated) for (const day of ev.days.keys()) if (day < minDay) minDay = day;
+  for (const { evaluation: ev } of evaluated) if (!ev.days.isEmpty) minDay = Math.min(minDay, ev.days.first);
   const perDay = new Float64Array(Math.max(0, asOf - minDay + 1));
   const contributions: Contribution[] = [];
   let anyQuantified = false;
@@ -112,23 +112,17 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
   for (const { evaluation: ev } of evaluated) {
     issues.push(...ev.issues);
     const countedVia = duplicates.get(ev.source);
-    let ingredientMg = 0;
-    let first = Number.POSITIVE_INFINITY;
-    let last = Number.NEGATIVE_INFINITY;
-    for (const [day, dmg] of ev.days) {
-      ingredientMg += dmg;
-      if (day < first) first = day;
-      if (day > last) last = day;
-    }
+    const ingredientMg = ev.days.total;
+    const dayCount = ev.days.size;
     let status = ev.status;
     if (countedVia && status !== 'unquantified') status = 'duplicate';
     const factor = ev.factor;
     let mg: number | null = null;
     if (status === 'counted' && factor !== null) {
       mg = ingredientMg * factor;
-      for (const [day, dmg] of ev.days) perDay[day - minDay]! += dmg * factor;
+      ev.days.addInto(perDay, minDay, factor);
       currentDaily += ev.currentDailyIngredientMg * factor;
-      if (ev.days.size > 0) anyQuantified = true;
+      if (dayCount > 0) anyQuantified = true;
     } else if (status === 'excluded' || status === 'duplicate') {
       mg = 0;
     }
@@ -147,10 +141,10 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
       ingredient: ev.ingredient,
       route: ev.route,
       mg: mg === null ? null : round2(mg),
-      ingredientMg: ev.status === 'unquantified' && ev.days.size === 0 ? null : round2(ingredientMg),
-      days: ev.days.size,
-      firstDay: ev.days.size ? isoFromDay(first) : null,
-      lastDay: ev.days.size ? isoFromDay(last) : null,
+      ingredientMg: ev.status === 'unquantified' && dayCount === 0 ? null : round2(ingredientMg),
+      days: dayCount,
+      firstDay: dayCount ? isoFromDay(ev.days.first) : null,
+      lastDay: dayCount ? isoFromDay(ev.days.last) : null,
       status,
       derivation: `${head}: ${body}${eq}${tail}`,
       ...(countedVia ? { countedVia } : {}),

@@ -19,6 +19,7 @@ import type {
 } from '@medplum/fhirtypes';
 import type { ExposureConfig } from './config.ts';
 import { addMonths, type Day, endDayOf, isoFromDay, parseFhirDate } from './dates.ts';
+import { DayDoses } from './dayDoses.ts';
 import { dosageDoseMg, quantityToMg } from './dose.ts';
 import type { IngredientId } from './ingredients.ts';
 import { type MedicationFacts, resolveMedication } from './medication.ts';
@@ -47,7 +48,7 @@ export interface RecordEvaluation {
   factor: number | null;
   status: ContributionStatus;
   /** Ingredient mg per day, through the as-of day. */
-  days: Map<Day, number>;
+  days: DayDoses;
   /** Ingredient mg per day of the steps active on the as-of day. */
   currentDailyIngredientMg: number;
   /** Parts of the derivation, one per step. */
@@ -134,7 +135,7 @@ export function evaluateRecord(
     route: 'unknown',
     factor: null,
     status: 'counted',
-    days: new Map(),
+    days: new DayDoses(),
     currentDailyIngredientMg: 0,
     steps: [],
     issues: c.issues,
@@ -193,7 +194,7 @@ export function evaluateRecord(
   else evaluateRegimen(record as MedicationStatement | MedicationRequest, facts, ctx, ev, c);
 
   ev.partial = c.partial;
-  if (ev.status === 'counted' && ev.days.size === 0 && c.partial) ev.status = 'unquantified';
+  if (ev.status === 'counted' && ev.days.isEmpty && c.partial) ev.status = 'unquantified';
   return ev;
 }
 
@@ -263,7 +264,7 @@ function evaluateAdministration(
     c.add('no-dose', 'administration records no dose', 'error');
     return;
   }
-  ev.days.set(when.day, mg);
+  ev.days.add(when.day, mg);
   ev.steps.push(
     label.endsWith(' mg') && !label.includes('×')
       ? `${label} on ${isoFromDay(when.day)}`
@@ -539,7 +540,7 @@ function evaluateStep(
   let first: Day | undefined;
   let last: Day | undefined;
   const lastDosing = layDoses(pattern, start, layEnd, (day, n) => {
-    ev.days.set(day, (ev.days.get(day) ?? 0) + n * perDose);
+    ev.days.add(day, n * perDose);
     doses += n;
     first ??= day;
     last = day;

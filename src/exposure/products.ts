@@ -109,6 +109,8 @@ export const COMMON_PRODUCT_NAMES: readonly string[] = [
 
 const STRENGTH_RE = /(\d+(?:\.\d+)?)\s*(MG|MCG|G)\b(?:\s*\/\s*(ML|ACTUAT|MG|G)\b)?/gi;
 
+/** Names come from EHR data, so the memo is bounded: past this many it starts again. */
+const PARSED_CACHE_MAX = 10_000;
 const parsedCache = new Map<string, Product | null>();
 
 /**
@@ -121,6 +123,7 @@ export function productFromName(name: string, rxcui?: string): Product | undefin
   const cached = parsedCache.get(key);
   if (cached !== undefined) return cached ?? undefined;
   const result = parse(name, rxcui);
+  if (parsedCache.size >= PARSED_CACHE_MAX) parsedCache.clear();
   parsedCache.set(key, result ?? null);
   return result;
 }

@@ -3,14 +3,25 @@
  * embedded in a data directory by default. Callers write PostgreSQL SQL once; results are normalised so both
  * engines return the same JavaScript types (bigint and numeric as number, date as "YYYY-MM-DD" text).
  */
+import { stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
 import pg from 'pg';
 import { acquireDirLock, type DirLock } from './lock.ts';
+import { executePrepared } from './prepared.ts';
 import { typeParsers } from './typeParsers.ts';
 
+export interface QueryOptions {
+  /**
+   * Run as a named prepared statement (parsed and planned once per connection). For statements sent
+   * over and over whose planning is a noticeable part of their cost.
+   */
+  prepare?: string;
+}
+
 export interface Queryable {
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<T[]>;
 }
 
 export interface Db extends Queryable {
@@ -28,6 +39,9 @@ const pgTypes = {
   },
 };
 
+const pgQuery = (text: string, values: unknown[], options?: QueryOptions): pg.QueryConfig =>
+  options?.prepare ? { name: options.prepare, text, values } : { text, values };
+
 class PostgresDb implements Db {
   readonly kind = 'postgres' as const;
   readonly pool: pg.Pool;
@@ -39,8 +53,8 @@ class PostgresDb implements Db {
       ...(searchPath ? { options: `-c search_path=${searchPath}` } : {}),
     });
   }
-  async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return (await this.pool.query(sql, params)).rows as T[];
+  async query<T>(sql: string, params: unknown[] = [], options?: QueryOptions): Promise<T[]> {
+    return (await this.pool.query(pgQuery(sql, params, options))).rows as T[];
   }
   async exec(sql: string): Promise<void> {
     await this.pool.query(sql);
@@ -50,7 +64,8 @@ class PostgresDb implements Db {
     try {
       await client.query('begin');
       const tx: Queryable = {
-        query: async <R>(sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows as R[],
+        query: async <R>(sql: string, params: unknown[] = [], options?: QueryOptions) =>
+          (await client.query(pgQuery(sql, params, options))).rows as R[],
       };
       const result = await fn(tx);
       await client.query('commit');
@@ -82,8 +97,18 @@ class PgliteDb implements Db {
     this.chain = run.catch(() => undefined);
     return run;
   }
-  query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return this.serial(async () => (await this.db.query<T>(sql, params)).rows);
+  private readonly prepared = new Set<string>();
+  query<T>(sql: string, params: unknown[] = [], options?: QueryOptions): Promise<T[]> {
+    return this.serial(() => this.run<T>(this.db, sql, params, options));
+  }
+  private async run<T>(
+    on: PGlite | Transaction,
+    sql: string,
+    params: unknown[],
+    options: QueryOptions | undefined,
+  ): Promise<T[]> {
+    if (options?.prepare) return executePrepared<T>(on, this.prepared, options.prepare, sql, params);
+    return (await on.query<T>(sql, params)).rows;
   }
   exec(sql: string): Promise<void> {
     return this.serial(async () => {
@@ -93,7 +118,10 @@ class PgliteDb implements Db {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     return this.serial(() =>
       this.db.transaction(async (t) =>
-        fn({ query: async <R>(sql: string, params: unknown[] = []) => (await t.query<R>(sql, params)).rows }),
+        fn({
+          query: <R>(sql: string, params: unknown[] = [], options?: QueryOptions) =>
+            this.run<R>(t, sql, params, options),
+        }),
       ),
     );
   }
@@ -130,6 +158,9 @@ class PgliteWorkerDb implements Db {
   }
 
   static async start(dataDir: string | undefined, lock?: DirLock): Promise<PgliteWorkerDb> {
+    // The worker lowers its own scheduling priority, and threads inherit the priority of the thread that
+    // creates them: make sure libuv's thread pool (which verifies client signatures) is started from here.
+    await stat(fileURLToPath(import.meta.url));
     const worker = new Worker(new URL('./pgliteWorker.ts', import.meta.url), { workerData: { dataDir } });
     await new Promise<void>((resolve, reject) => {
       worker.once('message', () => resolve());
@@ -139,11 +170,16 @@ class PgliteWorkerDb implements Db {
     return new PgliteWorkerDb(worker, lock);
   }
 
-  private send(op: 'query' | 'exec' | 'close', sql?: string, params?: unknown[]): Promise<unknown[]> {
+  private send(
+    op: 'query' | 'exec' | 'close',
+    sql?: string,
+    params?: unknown[],
+    options?: QueryOptions,
+  ): Promise<unknown[]> {
     const id = this.next++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, op, sql, params });
+      this.worker.postMessage({ id, op, sql, params, prepare: options?.prepare });
     });
   }
 
@@ -153,8 +189,8 @@ class PgliteWorkerDb implements Db {
     return run;
   }
 
-  query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return this.serial(() => this.send('query', sql, params) as Promise<T[]>);
+  query<T>(sql: string, params: unknown[] = [], options?: QueryOptions): Promise<T[]> {
+    return this.serial(() => this.send('query', sql, params, options) as Promise<T[]>);
   }
 
   exec(sql: string): Promise<void> {
@@ -168,7 +204,8 @@ class PgliteWorkerDb implements Db {
       await this.send('exec', 'begin');
       try {
         const result = await fn({
-          query: async <R>(sql: string, params: unknown[] = []) => (await this.send('query', sql, params)) as R[],
+          query: async <R>(sql: string, params: unknown[] = [], options?: QueryOptions) =>
+            (await this.send('query', sql, params, options)) as R[],
         });
         await this.send('exec', 'commit');
         return result;

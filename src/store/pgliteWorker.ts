@@ -2,20 +2,41 @@
  * PGlite in a worker thread: the WASM PostgreSQL runs off the main thread, so audit writes and queries do
  * not stall request handling. Messages: {id, op: 'query'|'exec'|'close', sql, params} → {id, rows|error}.
  */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
+import { executePrepared } from './prepared.ts';
 import { typeParsers } from './typeParsers.ts';
 
 const { dataDir } = workerData as { dataDir?: string };
+
+// The store is background work next to request handling (hook records are written after the answer):
+// on Linux this thread gets a lower scheduling priority, so that on a busy machine the CPU goes to the
+// request in flight first. setpriority() takes a thread id there; elsewhere this quietly does nothing.
+try {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  if (Number.isInteger(tid) && tid > 0) setPriority(tid, 10);
+} catch {
+  // not Linux, or not permitted: run at normal priority
+}
 const db = dataDir
   ? await PGlite.create(dataDir, { parsers: typeParsers })
   : await PGlite.create({ parsers: typeParsers });
 
+const prepared = new Set<string>();
+
 parentPort!.on(
   'message',
-  async (m: { id: number; op: 'query' | 'exec' | 'close'; sql?: string; params?: unknown[] }) => {
+  async (m: { id: number; op: 'query' | 'exec' | 'close'; sql?: string; params?: unknown[]; prepare?: string }) => {
     try {
-      if (m.op === 'query') parentPort!.postMessage({ id: m.id, rows: (await db.query(m.sql!, m.params ?? [])).rows });
+      if (m.op === 'query' && m.prepare)
+        parentPort!.postMessage({
+          id: m.id,
+          rows: await executePrepared(db, prepared, m.prepare, m.sql!, m.params ?? []),
+        });
+      else if (m.op === 'query')
+        parentPort!.postMessage({ id: m.id, rows: (await db.query(m.sql!, m.params ?? [])).rows });
       else if (m.op === 'exec') {
         await db.exec(m.sql!);
         parentPort!.postMessage({ id: m.id, rows: [] });

@@ -1,0 +1,40 @@
+/**
+ * The embedded store's worker thread yields the CPU to request handling (Linux: a higher nice value for
+ * that one thread), and the threads that verify client signatures keep normal priority.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/index.ts';
+
+function threads(): Map<string, { name: string; nice: number }> {
+  const out = new Map<string, { name: string; nice: number }>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, { name: /\((.*)\)/.exec(stat)![1]!, nice: Number(fields[16]) });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+describe.runIf(existsSync('/proc/self/task'))('PGlite worker thread priority', () => {
+  it('runs the store at a lower priority than the threads that serve requests', async () => {
+    const before = threads();
+    const store = await openStore({ memory: true });
+    try {
+      await store.db.query('select 1');
+      const after = threads();
+      const added = [...after].filter(([tid]) => !before.has(tid)).map(([, t]) => t);
+      expect(added.filter((t) => t.nice === 10)).toHaveLength(1);
+      const pool = [...after.values()].filter((t) => t.name === 'libuv-worker');
+      expect(pool.length).toBeGreaterThan(0);
+      expect(pool.every((t) => t.nice === 0)).toBe(true);
+      expect(after.get(String(process.pid))!.nice).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+});
