@@ -59,7 +59,8 @@ export function prepareHookRecord(record: HookInvocation): PreparedHookRecord {
   const x = r.exposure;
   return {
     entry,
-    record: r,
+    // What the batch row still reads; the lists are serialised already and need not wait in the queue.
+    record: { ...r, dataSources: undefined, exposure: x && { ...x, contributions: [], issues: [] } },
     ...(split ? { set: { ref: split.ref, body: split.body } } : {}),
     ...(r.patientId && x?.threshold.crossedOn
       ? { crossing: `crossing|${r.patientId}|${x.threshold.mg}|${x.threshold.crossedOn}` }

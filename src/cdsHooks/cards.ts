@@ -9,14 +9,11 @@ import type { ServiceRequest } from '@medplum/fhirtypes';
 import type { ExposureSummary } from '../exposure/index.ts';
 import { LOINC, SNOMED, WB_MRI_LOINC } from '../screening/codes.ts';
 import type { FindingsDecision, ScreeningResult } from '../screening/rules.ts';
+import { type CardCoding, FINDINGS_OVERRIDE_REASONS, OVERRIDE_REASONS, SCREENING_TOPIC } from './codes.ts';
 import { dataQualitySentences } from './dataQuality.ts';
 import { formatMg } from './format.ts';
 
-export interface Coding {
-  system: string;
-  code: string;
-  display?: string;
-}
+export type Coding = CardCoding;
 
 export interface Card {
   uuid: string;
@@ -37,25 +34,11 @@ export interface Card {
 
 export const WB_MRI_SERVICE_REQUEST_PROFILE =
   'http://osteowatch.org/fhir/StructureDefinition/osteowatch-wbmri-servicerequest';
-const OVERRIDE_SYSTEM = 'http://osteowatch.org/fhir/CodeSystem/override-reason';
-const TOPIC = {
-  system: 'http://osteowatch.org/fhir/CodeSystem/cds-topic',
-  code: 'osteonecrosis-screening',
-  display: 'Glucocorticoid-induced osteonecrosis screening',
-};
 const EVIDENCE =
   'In 129 patients with polymyositis/dermatomyositis, coronal STIR whole-body MRI found osteonecrosis in 15; 33 of the 38 affected joints had no symptoms, ' +
   'and every affected patient had received 3,100–18,950 mg prednisolone-equivalent. A follow-up WB-MRI 3–6 months later found new lesions in patients whose first scan was clean ' +
   '(Huang et al., Br J Radiol 2017;90:20160780, [doi:10.1259/bjr.20160780](https://doi.org/10.1259/bjr.20160780)). ' +
   'No guideline yet recommends screening at a cumulative-dose threshold: this prompt rests on that study.';
-
-export const OVERRIDE_REASONS: Coding[] = [
-  { system: OVERRIDE_SYSTEM, code: 'imaged-elsewhere', display: 'WB-MRI already done elsewhere' },
-  { system: OVERRIDE_SYSTEM, code: 'patient-declined', display: 'Patient declined' },
-  { system: OVERRIDE_SYSTEM, code: 'mri-contraindicated', display: 'MRI contraindicated' },
-  { system: OVERRIDE_SYSTEM, code: 'not-indicated', display: 'Not clinically indicated now' },
-  { system: OVERRIDE_SYSTEM, code: 'later', display: 'Will order at a later visit' },
-];
 
 export interface CardContext {
   patientId: string;
@@ -179,7 +162,7 @@ const base = (c: CardContext, indicator: Card['indicator'], summary: string, det
   summary: fitSummary(summary),
   detail,
   indicator,
-  source: { label: 'OsteoWatch', url: c.publicUrl, topic: TOPIC },
+  source: { label: 'OsteoWatch', url: c.publicUrl, topic: SCREENING_TOPIC },
   overrideReasons: OVERRIDE_REASONS,
   links: timelineLink(c),
 });
@@ -317,9 +300,6 @@ export function findingsCard(c: CardContext, f: FindingsDecision): Card {
   ].join('\n');
   return {
     ...base(c, f.highCollapseRisk ? 'critical' : 'warning', summary, detail),
-    overrideReasons: [
-      { system: OVERRIDE_SYSTEM, code: 'already-managed', display: 'Already under orthopaedic care' },
-      { system: OVERRIDE_SYSTEM, code: 'not-indicated', display: 'Not clinically relevant now' },
-    ],
+    overrideReasons: FINDINGS_OVERRIDE_REASONS,
   };
 }

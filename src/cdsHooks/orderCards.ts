@@ -2,7 +2,8 @@
 
 import { randomUUID } from 'node:crypto';
 import type { WbMriOrder, WbMriStudy } from '../screening/imaging.ts';
-import { type Card, type CardContext, fitSummary, OVERRIDE_REASONS, wbMriServiceRequest } from './cards.ts';
+import { type Card, type CardContext, fitSummary, wbMriServiceRequest } from './cards.ts';
+import { OVERRIDE_REASONS, SCREENING_TOPIC } from './codes.ts';
 import { dataQualitySentences } from './dataQuality.ts';
 import { formatMg } from './format.ts';
 import type { Projection } from './orderProjection.ts';
@@ -45,11 +46,7 @@ export function orderCards(c: CardContext, p: Projection, studies: WbMriStudy[],
       source: {
         label: 'OsteoWatch',
         url: c.publicUrl,
-        topic: {
-          system: 'http://osteowatch.org/fhir/CodeSystem/cds-topic',
-          code: 'osteonecrosis-screening',
-          display: 'Glucocorticoid-induced osteonecrosis screening',
-        },
+        topic: SCREENING_TOPIC,
       },
       overrideReasons: OVERRIDE_REASONS,
       links: [

@@ -1,8 +1,16 @@
 /**
  * Every FHIR conformance resource OsteoWatch publishes in profiles/: the profiles of what it writes or
- * suggests, the grading CodeSystem, and the ValueSets for the cohort, the glucocorticoids and the sites.
+ * suggests, the grading CodeSystem, the card override-reason and topic CodeSystems, and the ValueSets for
+ * the cohort, the glucocorticoids and the sites.
  */
 import type { CodeSystem, Resource, StructureDefinition, ValueSet } from '@medplum/fhirtypes';
+import {
+  type CodeDefinition,
+  OVERRIDE_REASON_CONCEPTS,
+  OVERRIDE_SYSTEM,
+  TOPIC_CONCEPTS,
+  TOPIC_SYSTEM,
+} from '../cdsHooks/codes.ts';
 import { INGREDIENTS } from '../exposure/ingredients.ts';
 import { GRADING_CONCEPTS, GRADING_SYSTEM } from '../imaging/grading.ts';
 import { JOINTS } from '../screening/codes.ts';
@@ -141,8 +149,47 @@ export function valueSets(): ValueSet[] {
   ];
 }
 
+function cardCodeSystem(id: string, url: string, name: string, title: string, concepts: CodeDefinition[]): CodeSystem {
+  return {
+    resourceType: 'CodeSystem',
+    id,
+    url,
+    version: '0.1.0',
+    name,
+    title,
+    status: 'draft',
+    publisher: 'OsteoWatch',
+    description: `${title}, used on OsteoWatch's CDS Hooks cards.`,
+    caseSensitive: true,
+    content: 'complete',
+    count: concepts.length,
+    concept: concepts.map((c) => ({ code: c.code, display: c.display, definition: c.definition })),
+  };
+}
+
+/** The override reasons offered on cards and the card source topic (src/cdsHooks/codes.ts). */
+export function cardCodeSystems(): CodeSystem[] {
+  return [
+    cardCodeSystem(
+      'override-reason',
+      OVERRIDE_SYSTEM,
+      'OsteoWatchOverrideReason',
+      'Reasons for not following a WB-MRI screening card',
+      OVERRIDE_REASON_CONCEPTS,
+    ),
+    cardCodeSystem('cds-topic', TOPIC_SYSTEM, 'OsteoWatchCdsTopic', 'Topics of OsteoWatch guidance', TOPIC_CONCEPTS),
+  ];
+}
+
 export function conformanceResources(): Resource[] {
-  return [wbMriServiceRequestProfile(), findingProfile(), reportProfile(), gradingCodeSystem(), ...valueSets()];
+  return [
+    wbMriServiceRequestProfile(),
+    findingProfile(),
+    reportProfile(),
+    gradingCodeSystem(),
+    ...cardCodeSystems(),
+    ...valueSets(),
+  ];
 }
 
 export const fileNameOf = (r: Resource): string => `${r.resourceType}-${r.id}.json`;
