@@ -23,6 +23,8 @@ interface Row {
   non2xx: number;
   requests: number;
   cpu?: Array<[string, number]>;
+  /** Measured inside the server: headers received → response finished. */
+  server?: { p50: number; p99: number };
 }
 
 /** CPU ms of one signature check, synchronously on this thread (OpenSSL through node:crypto). */
@@ -105,7 +107,9 @@ export async function runCdsBench(): Promise<void> {
     let next = 0;
     const bearer = () => `Bearer ${tokens[next++ % tokens.length]}`;
     const rows: Row[] = [];
+    const serverLatency = async () => (await (await fetch(`${base}/__bench/latency`)).json()) as Row['server'];
     const measured = async (name: string, url: string, connections: number) => {
+      await serverLatency();
       const before = threadCpu(child.pid!);
       const r = await run(url, connections, body, bearer);
       const after = threadCpu(child.pid!);
@@ -113,6 +117,7 @@ export async function runCdsBench(): Promise<void> {
         name,
         connections,
         ...r,
+        server: await serverLatency(),
         ...(before && after ? { cpu: perRequest(before, after, r.requests) } : {}),
       });
     };
@@ -122,7 +127,7 @@ export async function runCdsBench(): Promise<void> {
     }
     for (const r of rows) {
       console.log(
-        `  ${r.name.padEnd(28)} ${String(r.connections).padStart(2)} conn  ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50.toFixed(1).padStart(5)} ms  p99 ${r.p99.toFixed(1).padStart(5)} ms${r.non2xx ? `  (${r.non2xx} non-2xx!)` : ''}`,
+        `  ${r.name.padEnd(28)} ${String(r.connections).padStart(2)} conn  ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50.toFixed(1).padStart(5)} ms  p99 ${r.p99.toFixed(1).padStart(5)} ms  (in the server: p50 ${r.server!.p50.toFixed(1)}, p99 ${r.server!.p99.toFixed(1)} ms)${r.non2xx ? `  (${r.non2xx} non-2xx!)` : ''}`,
       );
     }
     for (const c of [1, 10]) {

@@ -47,6 +47,20 @@ plain.post('/', express.json({ limit: '10mb' }), (_req, res) => {
   res.json({ cards: [] });
 });
 const root = express();
+// Server-side latency (headers received → response finished), so the report can tell the server's tail
+// from the load generator's own pauses. GET /__bench/latency returns p50/p99 since the last call.
+const latencies: number[] = [];
+root.use((req, res, next) => {
+  if (req.path.startsWith('/__bench')) return next();
+  const started = performance.now();
+  res.on('finish', () => latencies.push(performance.now() - started));
+  next();
+});
+root.get('/__bench/latency', (_req, res) => {
+  const s = latencies.splice(0).sort((a, b) => a - b);
+  const q = (p: number) => s[Math.floor(p * (s.length - 1))] ?? null;
+  res.json({ n: s.length, p50: q(0.5), p99: q(0.99) });
+});
 root.use('/plain', plain);
 root.use(app);
 const server = root.listen(0, '127.0.0.1', () => {

@@ -3,7 +3,7 @@
  * PREPARE/EXECUTE with literal arguments — same results either way.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '../../src/store/index.ts';
+import { openStore, type Store } from '../../src/store/index.ts';
 import { sqlLiteral } from '../../src/store/prepared.ts';
 import { storeTargets } from '../helpers/store.ts';
 
@@ -20,7 +20,18 @@ describe('SQL literals for EXECUTE', () => {
   });
 });
 
-describe.each(storeTargets())('prepared statements on $name', (target) => {
+const targets = [
+  ...storeTargets(),
+  {
+    name: 'PGlite on the main thread',
+    open: async () => {
+      const s = await openStore({ memory: true, inProcess: true });
+      return { ...s, dispose: () => s.close() };
+    },
+  },
+];
+
+describe.each(targets)('prepared statements on $name', (target) => {
   let store: Store & { dispose: () => Promise<void> };
   beforeAll(async () => {
     store = await target.open();
