@@ -4,9 +4,6 @@
  */
 import type { Db, Queryable } from '../store/db.ts';
 import { auditLogParams, chainHash, type Entry, GENESIS_HASH, INSERT_AUDIT_LOG, place, prepareEntry } from './chain.ts';
-
-export type { AuditKind } from './chain.ts';
-
 import { contributionRef, isStoredExposure, readContributionSets } from './contributionSets.ts';
 import type { AuditRow } from './fhirExport.ts';
 import { HOOK_BATCH_SQL, hookBatchRow, type PreparedHookRecord, prepareHookRecord } from './hookRecord.ts';
@@ -22,6 +19,8 @@ import {
   type WriteBackInput,
   writeBackSchema,
 } from './records.ts';
+
+export type { AuditKind } from './chain.ts';
 
 export interface Appended {
   seq: number;
@@ -79,7 +78,6 @@ export class AuditLog {
     this.db = db;
   }
 
-  /** The current chain head, read under the chain lock (PostgreSQL; PGlite has one writer). */
   /**
    * The current chain head. PostgreSQL: read under the chain lock (several processes may write). PGlite:
    * this process is the only writer (the data-directory lock) and its transactions run one at a time, so

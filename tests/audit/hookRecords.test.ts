@@ -141,6 +141,28 @@ describe.each(storeTargets())('hook records on $name', (target) => {
     expect((await store.audit.verify()).ok).toBe(true);
   });
 
+  it('writers running at once all land in one unbroken chain', async () => {
+    const queue = new HookAuditQueue(store.audit, { lingerMs: 1, maxBatch: 3 });
+    const results = await Promise.all([
+      ...Array.from({ length: 12 }, (_, i) => queue.enqueue(hook(`p-conc-${i % 3}`))),
+      ...Array.from({ length: 4 }, (_, i) =>
+        store.audit.recordWriteBack({
+          recordedAt: '2026-05-02T08:00:00.000Z',
+          patientId: `p-conc-${i}`,
+          actor: 'osteowatch-ingest',
+          resourceRefs: [`Observation/o-${i}`],
+        }),
+      ),
+      ...Array.from({ length: 4 }, (_, i) =>
+        store.audit.recordAuditQuery({ recordedAt: '2026-05-02T09:00:00.000Z', actor: 'auditor', query: `q${i}` }),
+      ),
+    ]);
+    expect(new Set(results.map((r) => r.seq)).size).toBe(20);
+    const v = await store.audit.verify();
+    expect(v).toMatchObject({ ok: true });
+    expect(v.lastSeq).toBe(await count('audit_log'));
+  });
+
   it('verification finds an altered or a missing contribution set', async () => {
     const a = await store.audit.recordHookInvocation(hook('p-tamper', {}, 7, 11));
     const ref = contributionRef(JSON.stringify(hook('p-tamper', {}, 7, 11).exposure!.contributions));
