@@ -74,8 +74,22 @@ export function dayFromIso(date: string): Day {
 
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
 
+// Timelines name the same few thousand days over and over: remember them (bounded, day numbers only).
+const isoCache = new Map<Day, string>();
+const ISO_CACHE_MAX = 50_000;
+
 /** Day number → "YYYY-MM-DD" (Hinnant's civil-from-days; Date#toISOString was the engine's hot spot). */
 export function isoFromDay(day: Day): string {
+  let iso = isoCache.get(day);
+  if (iso === undefined) {
+    iso = civilFromDay(day);
+    if (isoCache.size >= ISO_CACHE_MAX) isoCache.clear();
+    isoCache.set(day, iso);
+  }
+  return iso;
+}
+
+function civilFromDay(day: Day): string {
   const z = day + 719468;
   const era = Math.floor(z / 146097);
   const doe = z - era * 146097;

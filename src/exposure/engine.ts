@@ -171,9 +171,12 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
     const daysNeeded = Math.ceil((config.thresholdMg - running) / currentDaily - 1e-9);
     projectedOn = isoFromDay(asOf + Math.max(1, daysNeeded));
   }
-  contributions.sort(
-    (a, b) => (a.firstDay ?? '9999').localeCompare(b.firstDay ?? '9999') || a.source.localeCompare(b.source),
-  );
+  // ISO days order as strings; sources keep the locale order they always had.
+  contributions.sort((a, b) => {
+    const x = a.firstDay ?? '9999';
+    const y = b.firstDay ?? '9999';
+    return x < y ? -1 : x > y ? 1 : a.source.localeCompare(b.source);
+  });
   return {
     ...(input.patient ? { patient: patientKey!.replace(/^Patient\//, '') } : {}),
     asOf: isoFromDay(asOf),

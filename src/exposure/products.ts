@@ -111,7 +111,10 @@ const STRENGTH_RE = /(\d+(?:\.\d+)?)\s*(MG|MCG|G)\b(?:\s*\/\s*(ML|ACTUAT|MG|G)\b
 
 /** Names come from EHR data, so the memo is bounded: past this many it starts again. */
 const PARSED_CACHE_MAX = 10_000;
-const parsedCache = new Map<string, Product | null>();
+// rxcui ('' for none) → name → parsed product (null: not a glucocorticoid product). Two levels, so that a
+// lookup does not build a key string.
+const parsedCache = new Map<string, Map<string, Product | null>>();
+let parsedCount = 0;
 
 /**
  * Parses an RxNorm-style drug name. Returns undefined when the name does not name a glucocorticoid with a
@@ -119,12 +122,21 @@ const parsedCache = new Map<string, Product | null>();
  * acetate 3 MG/ML"), strengths of the same ingredient are added; other ingredients are ignored.
  */
 export function productFromName(name: string, rxcui?: string): Product | undefined {
-  const key = `${rxcui ?? ''}|${name}`;
-  const cached = parsedCache.get(key);
+  let byName = parsedCache.get(rxcui ?? '');
+  const cached = byName?.get(name);
   if (cached !== undefined) return cached ?? undefined;
   const result = parse(name, rxcui);
-  if (parsedCache.size >= PARSED_CACHE_MAX) parsedCache.clear();
-  parsedCache.set(key, result ?? null);
+  if (parsedCount >= PARSED_CACHE_MAX) {
+    parsedCache.clear();
+    parsedCount = 0;
+    byName = undefined;
+  }
+  if (!byName) {
+    byName = new Map();
+    parsedCache.set(rxcui ?? '', byName);
+  }
+  byName.set(name, result ?? null);
+  parsedCount++;
   return result;
 }
 
