@@ -25,6 +25,8 @@ interface Row {
   cpu?: Array<[string, number]>;
   /** Measured inside the server: headers received → response finished. */
   server?: { p50: number; p99: number };
+  /** Hook records still waiting for the audit store when the run ended (the trail must keep up). */
+  backlog?: number;
 }
 
 /** CPU ms of one signature check, synchronously on this thread (OpenSSL through node:crypto). */
@@ -118,6 +120,7 @@ export async function runCdsBench(): Promise<void> {
         connections,
         ...r,
         server: await serverLatency(),
+        backlog: Number(/osteowatch_audit_queue_depth (\d+)/.exec(await (await fetch(`${base}/metrics`)).text())?.[1]),
         ...(before && after ? { cpu: perRequest(before, after, r.requests) } : {}),
       });
     };
@@ -127,7 +130,7 @@ export async function runCdsBench(): Promise<void> {
     }
     for (const r of rows) {
       console.log(
-        `  ${r.name.padEnd(28)} ${String(r.connections).padStart(2)} conn  ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50.toFixed(1).padStart(5)} ms  p99 ${r.p99.toFixed(1).padStart(5)} ms  (in the server: p50 ${r.server!.p50.toFixed(1)}, p99 ${r.server!.p99.toFixed(1)} ms)${r.non2xx ? `  (${r.non2xx} non-2xx!)` : ''}`,
+        `  ${r.name.padEnd(28)} ${String(r.connections).padStart(2)} conn  ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50.toFixed(1).padStart(5)} ms  p99 ${r.p99.toFixed(1).padStart(5)} ms  (in the server: p50 ${r.server!.p50.toFixed(1)}, p99 ${r.server!.p99.toFixed(1)} ms)${r.name.startsWith('plain') ? '' : `  audit backlog ${r.backlog}`}${r.non2xx ? `  (${r.non2xx} non-2xx!)` : ''}`,
       );
     }
     for (const c of [1, 10]) {

@@ -12,6 +12,7 @@ import { parseTrustedClients } from '../src/auth/trustedClients.ts';
 import { loadServiceDeclarations } from '../src/cdsHooks/declarations.ts';
 import { resolveExposureConfig } from '../src/exposure/index.ts';
 import { loadFhirDefinitions } from '../src/fhir/definitions.ts';
+import { createMetrics } from '../src/metrics/metrics.ts';
 import { createApp } from '../src/server/app.ts';
 import { openStore } from '../src/store/index.ts';
 
@@ -24,10 +25,15 @@ process.stderr.write(
   `  (audit store: ${process.env.BENCH_NO_AUDIT ? 'none — BENCH_NO_AUDIT set, to show what the audit trail costs' : url ? 'PostgreSQL' : 'PGlite in memory'})\n`,
 );
 let base = '';
+const services = loadServiceDeclarations();
+const auditQueue = process.env.BENCH_NO_AUDIT ? undefined : new HookAuditQueue(store.audit);
+const metrics = createMetrics({ serviceIds: services.map((s) => s.id) });
+if (auditQueue) metrics.watchAuditQueue(auditQueue);
 const app = createApp({
   repo: new MemoryRepository(),
+  metrics,
   cds: {
-    services: loadServiceDeclarations(),
+    services,
     auth: {
       trustedClients: parseTrustedClients([{ iss: 'urn:bench', jwks: { keys: [jwk] } }]),
       replay: new ReplayCache(1_000_000),
@@ -35,7 +41,7 @@ const app = createApp({
     audit: store.audit,
     deps: {
       exposure: resolveExposureConfig(),
-      audit: process.env.BENCH_NO_AUDIT ? undefined : new HookAuditQueue(store.audit),
+      audit: auditQueue,
       publicUrl: () => base,
       allowOpenFhirServer: false,
       now: () => new Date('2025-06-01T10:00:00Z'),

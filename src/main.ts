@@ -22,6 +22,7 @@ import { fetchPatientRecords, fhirClient } from './fhir/patientRecords.ts';
 import { startDicomReceiver } from './imaging/dicomReceiver.ts';
 import { writeFindings } from './imaging/writeBack.ts';
 import { createLogger } from './log/logger.ts';
+import { createMetrics } from './metrics/metrics.ts';
 import { createApp } from './server/app.ts';
 import { openStore, type Store, StoreLockedError } from './store/index.ts';
 
@@ -89,8 +90,11 @@ async function main(): Promise<void> {
     ...parseTrustedClients([{ iss: DEMO_CLIENT_ISS, jwks: { keys: [demoKey.publicJwk] }, tenant: 'demo' }]),
   ];
   const hookAudit = new HookAuditQueue(store.audit);
+  const services = loadServiceDeclarations();
+  const metrics = createMetrics({ serviceIds: services.map((s) => s.id) });
+  metrics.watchAuditQueue(hookAudit);
   const cds = {
-    services: loadServiceDeclarations(),
+    services,
     auth: { trustedClients: cdsClients, replay: new ReplayCache() },
     audit: store.audit,
     deps: {
@@ -121,7 +125,15 @@ async function main(): Promise<void> {
     fhirToken: config.fhirToken,
     audit: store.audit,
   };
-  const app = createApp({ repo, logger, isReady: () => ready, audit: { service: audit, auth }, cds, imaging });
+  const app = createApp({
+    repo,
+    logger,
+    isReady: () => ready,
+    audit: { service: audit, auth },
+    cds,
+    imaging,
+    metrics,
+  });
   const server: Server = app.listen(config.port, config.host);
   server.on('error', (err) => {
     logger.fatal({ err: err.message }, 'cannot listen');

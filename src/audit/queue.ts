@@ -37,6 +37,10 @@ export class HookAuditQueue {
     return this.pending.length;
   }
 
+  /** Records committed and records whose write failed, since start (for /metrics). */
+  written = 0;
+  failed = 0;
+
   /**
    * Validates and serialises now (so a bad record fails alone, and a batch is only hashed and written),
    * writes soon; resolves when committed.
@@ -59,8 +63,10 @@ export class HookAuditQueue {
         const batch = this.pending.splice(0, this.maxBatch);
         try {
           const results = await this.log.writeHookInvocations(batch.map((b) => b.record));
+          this.written += batch.length;
           for (const [i, b] of batch.entries()) b.resolve(results[i]!);
         } catch (err) {
+          this.failed += batch.length;
           for (const b of batch) b.reject(err);
         }
       }

@@ -8,6 +8,7 @@ import type { AuditService } from '../audit/service.ts';
 import type { BearerOptions } from '../auth/bearer.ts';
 import { operationOutcome } from '../fhir/outcome.ts';
 import type { Logger } from '../log/logger.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import { auditRoutes } from './auditRoutes.ts';
 import { type CdsRouteOptions, cdsRoutes } from './cdsRoutes.ts';
 import { fhirRoutes } from './fhirRoutes.ts';
@@ -23,6 +24,8 @@ export interface AppOptions {
   audit?: { service: AuditService; auth: BearerOptions; now?: () => Date };
   cds?: CdsRouteOptions;
   imaging?: ImagingRouteOptions;
+  /** Prometheus metrics, served at GET /metrics. */
+  metrics?: Metrics;
 }
 
 const FHIR_JSON = 'application/fhir+json';
@@ -31,6 +34,7 @@ export function createApp(options: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  if (options.metrics) app.use(options.metrics.http);
   if (options.logger) app.use(requestLog(options.logger));
   app.get('/livez', (_req, res) => {
     res.json({ status: 'ok' });
@@ -39,6 +43,11 @@ export function createApp(options: AppOptions): express.Express {
     const ready = options.isReady?.() ?? true;
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'starting' });
   });
+  const metrics = options.metrics;
+  if (metrics)
+    app.get('/metrics', async (_req, res) => {
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
   app.use('/fhir', fhirRoutes({ repo: options.repo, maxPageSize: options.maxPageSize }));
   if (options.audit) app.use('/audit', auditRoutes(options.audit));
   if (options.cds) app.use('/cds-services', cdsRoutes(options.cds));

@@ -70,6 +70,19 @@ describe('npm start (the demo)', () => {
     ]);
     expect(hook.stderr).toBe('');
     expect(hook.stdout).toMatch(/^\[(info|warning|critical)\] /m);
+    // Prometheus metrics: the hook call by service and status, the audit queue, the process; no patient ids.
+    let metrics = '';
+    for (let i = 0; i < 50 && !/osteowatch_audit_hook_records_written_total [1-9]/.test(metrics); i++) {
+      metrics = await (await fetch(`${r.url}/metrics`)).text();
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    expect(metrics).toMatch(
+      /osteowatch_http_request_duration_seconds_count\{route="\/cds-services\/osteonecrosis-screening",method="POST",status="200"\} 1/,
+    );
+    expect(metrics).toMatch(/osteowatch_audit_hook_records_written_total [1-9]/);
+    expect(metrics).toMatch(/osteowatch_audit_queue_depth 0/);
+    expect(metrics).toMatch(/osteowatch_process_cpu_seconds_total/);
+    expect(metrics).not.toContain('ow-0002');
     // A second process may not open the same embedded store.
     const second = await start({ PORT: '0', OSTEOWATCH_COHORT_SIZE: '1', OSTEOWATCH_DATA_DIR: dir });
     expect(second.code).toBe(1);
