@@ -27,12 +27,13 @@ describe.runIf(existsSync('/proc/self/task'))('PGlite worker thread priority', (
     try {
       await store.db.query('select 1');
       const after = threads();
+      // Relative to however this test process itself was started (a CI runner may be niced already).
+      const base = after.get(String(process.pid))!.nice;
       const added = [...after].filter(([tid]) => !before.has(tid)).map(([, t]) => t);
-      expect(added.filter((t) => t.nice === 10)).toHaveLength(1);
+      expect(added.filter((t) => t.nice === Math.max(10, base))).toHaveLength(1);
       const pool = [...after.values()].filter((t) => t.name === 'libuv-worker');
       expect(pool.length).toBeGreaterThan(0);
-      expect(pool.every((t) => t.nice === 0)).toBe(true);
-      expect(after.get(String(process.pid))!.nice).toBe(0);
+      expect(pool.every((t) => t.nice === base)).toBe(true);
     } finally {
       await store.close();
     }
