@@ -3,7 +3,16 @@
  * and projects it into the query tables in the same transaction.
  */
 import type { Db, Queryable } from '../store/db.ts';
-import { auditLogParams, chainHash, type Entry, GENESIS_HASH, INSERT_AUDIT_LOG, place, prepareEntry } from './chain.ts';
+import {
+  auditLogParams,
+  chainHash,
+  type Entry,
+  GENESIS_HASH,
+  INSERT_AUDIT_LOG,
+  place,
+  prepareEntry,
+  storable,
+} from './chain.ts';
 import { contributionRef, isStoredExposure, readContributionSets } from './contributionSets.ts';
 import type { AuditRow } from './fhirExport.ts';
 import { HOOK_BATCH_SQL, hookBatchRow, type PreparedHookRecord, prepareHookRecord } from './hookRecord.ts';
@@ -13,7 +22,6 @@ import {
   type FeedbackInput,
   feedbackSchema,
   type HookInvocationInput,
-  hookInvocationSchema,
   type SurveillanceRunInput,
   surveillanceRunSchema,
   type WriteBackInput,
@@ -131,7 +139,7 @@ export class AuditLog {
 
   /** Several hook calls in one transaction (group commit: see HookAuditQueue). */
   async recordHookInvocations(inputs: HookInvocationInput[]): Promise<Appended[]> {
-    return this.writeHookInvocations(inputs.map((i) => prepareHookRecord(hookInvocationSchema.parse(i))));
+    return this.writeHookInvocations(inputs.map(prepareHookRecord));
   }
 
   /** Records validated and prepared when they were queued (see hookRecord.ts): one statement per batch. */
@@ -164,7 +172,7 @@ export class AuditLog {
 
   /** Clinician feedback on a card. The same feedback sent again is recorded once (idempotent). */
   async recordFeedback(input: FeedbackInput): Promise<Appended & { duplicate: boolean }> {
-    const r = feedbackSchema.parse(input);
+    const r = storable(feedbackSchema.parse(input));
     const outcomeAt = new Date(r.outcomeTimestamp).toISOString();
     return this.appending(async (tx) => {
       const existing = await tx.query<{ seq: number }>(
@@ -216,7 +224,7 @@ export class AuditLog {
 
   /** Resources OsteoWatch wrote to the EHR (imaging write-back). */
   async recordWriteBack(input: WriteBackInput): Promise<Appended> {
-    const r = writeBackSchema.parse(input);
+    const r = storable(writeBackSchema.parse(input));
     return this.appending(async (tx) => {
       const a = await this.append(tx, {
         kind: 'write-back',
@@ -245,7 +253,7 @@ export class AuditLog {
   }
 
   async recordSurveillanceRun(input: SurveillanceRunInput): Promise<Appended> {
-    const r = surveillanceRunSchema.parse(input);
+    const r = storable(surveillanceRunSchema.parse(input));
     return this.appending(async (tx) => {
       const a = await this.append(tx, {
         kind: 'surveillance-run',
@@ -262,7 +270,7 @@ export class AuditLog {
 
   /** An auditor's query through the API or CLI is itself audited. */
   async recordAuditQuery(input: AuditQueryInput): Promise<Appended> {
-    const r = auditQuerySchema.parse(input);
+    const r = storable(auditQuerySchema.parse(input));
     return this.appending((tx) =>
       this.append(tx, {
         kind: 'audit-query',

@@ -31,7 +31,12 @@ export interface ChainedFields {
 }
 
 export function chainHash(prevHash: string, fields: ChainedFields): string {
-  return createHash('sha256').update(prevHash).update('\n').update(canonicalJson(fields)).digest('hex');
+  return linkHash(prevHash, canonicalJson(fields));
+}
+
+/** One link: SHA-256 of the predecessor's hash and the record's canonical JSON. */
+function linkHash(prevHash: string, canonical: string): string {
+  return createHash('sha256').update(prevHash).update('\n').update(canonical).digest('hex');
 }
 
 export type AuditKind = 'hook-invocation' | 'card-feedback' | 'write-back' | 'surveillance-run' | 'audit-query';
@@ -66,13 +71,11 @@ export interface PreparedEntry {
   payloadJson: string;
   /** canonicalJson(payload): what is hashed. */
   payloadCanonical: string;
-  /** NUL characters were replaced (see withoutNul). */
-  sanitised: boolean;
 }
 
 /**
  * The value with NUL characters in its strings replaced by U+FFFD: PostgreSQL text and jsonb cannot hold
- * NUL, and one such string from a client would otherwise fail the whole batch it is written in.
+ * NUL, and one such string from a client would otherwise fail the write (and a whole batch with it).
  */
 export function withoutNul<T>(value: T): T {
   return JSON.parse(JSON.stringify(value), (_k, v: unknown) =>
@@ -83,9 +86,12 @@ export function withoutNul<T>(value: T): T {
 /** True when serialised JSON may carry a NUL character (a false alarm only costs a sanitising pass). */
 export const mayHoldNul = (json: string): boolean => json.includes('\\u0000');
 
-export function prepareEntry(entry: Entry): PreparedEntry {
-  const payloadJson = JSON.stringify(entry.payload);
-  const e = mayHoldNul(payloadJson) ? withoutNul(entry) : entry;
+/** A validated record as it can be stored: what every writer applies to its input (see withoutNul). */
+export function storable<T>(value: T): T {
+  return mayHoldNul(JSON.stringify(value)) ? withoutNul(value) : value;
+}
+
+export function prepareEntry(e: Entry): PreparedEntry {
   return {
     kind: e.kind,
     recordedAt: new Date(e.recordedAt).toISOString(),
@@ -93,9 +99,8 @@ export function prepareEntry(entry: Entry): PreparedEntry {
     tenant: e.tenant ?? null,
     actor: e.actor ?? null,
     // canonicalJson and JSON.stringify both drop undefined members, so what is hashed is what is stored.
-    payloadJson: e === entry ? payloadJson : JSON.stringify(e.payload),
+    payloadJson: JSON.stringify(e.payload),
     payloadCanonical: canonicalJson(e.payload),
-    sanitised: e !== entry,
   };
 }
 
@@ -113,7 +118,7 @@ export function place(p: PreparedEntry, last: { seq: number; hash: string } | un
     { seq, recordedAt: p.recordedAt, kind: p.kind, patientId: p.patientId, tenant: p.tenant, actor: p.actor },
     p.payloadCanonical,
   );
-  return { seq, prevHash, hash: createHash('sha256').update(prevHash).update('\n').update(canonical).digest('hex') };
+  return { seq, prevHash, hash: linkHash(prevHash, canonical) };
 }
 
 /** Parameters $1–$10 of INSERT_AUDIT_LOG. */

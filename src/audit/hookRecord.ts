@@ -12,11 +12,12 @@
  */
 import { type Entry, mayHoldNul, type Placed, type PreparedEntry, prepareEntry, withoutNul } from './chain.ts';
 import { type StoredExposure, splitExposure } from './contributionSets.ts';
-import type { HookInvocation } from './records.ts';
+import { type HookInvocation, type HookInvocationInput, hookInvocationSchema } from './records.ts';
 
 export interface PreparedHookRecord {
   entry: PreparedEntry;
-  record: HookInvocation;
+  /** The batch row's columns that do not depend on the chain: JSON object members, no braces. */
+  row: string;
   /** The contribution set the payload refers to. */
   set?: { ref: string; body: string };
   /** The threshold_crossing row the record implies, as a key. */
@@ -46,26 +47,50 @@ function hookEntry(r: HookInvocation, exposure: StoredExposure | undefined): Ent
   };
 }
 
-/** `r` has been validated with hookInvocationSchema. */
-export function prepareHookRecord(record: HookInvocation): PreparedHookRecord {
-  let r = record;
-  let split = r.exposure ? splitExposure(r.exposure) : undefined;
-  let entry = prepareEntry(hookEntry(r, split?.stored));
-  if (entry.sanitised || mayHoldNul(split?.body ?? '')) {
-    r = withoutNul(r);
-    split = r.exposure ? splitExposure(r.exposure) : undefined;
-    entry = prepareEntry(hookEntry(r, split?.stored));
-  }
-  const x = r.exposure;
+function prepare(r: HookInvocation): PreparedHookRecord {
+  const split = r.exposure ? splitExposure(r.exposure) : undefined;
+  const entry = prepareEntry(hookEntry(r, split?.stored));
+  const x = r.exposure && r.patientId ? r.exposure : undefined;
+  const row = JSON.stringify({
+    recorded_at: entry.recordedAt,
+    recorded_iso: entry.recordedAt,
+    patient_id: entry.patientId,
+    tenant: entry.tenant,
+    actor: entry.actor,
+    service: r.service,
+    hook: r.hook,
+    hook_instance: r.hookInstance,
+    user_ref: r.userRef ?? null,
+    client_iss: r.clientIss ?? null,
+    latency_ms: r.latencyMs ?? null,
+    cards: r.cards.map((c) => ({ uuid: c.uuid, indicator: c.indicator, summary: c.summary })),
+    as_of: x?.asOf ?? null,
+    cumulative_mg: x?.cumulativeMg ?? null,
+    lower_bound: x?.cumulativeIsLowerBound ?? false,
+    current_daily_mg: x?.currentDailyMg ?? null,
+    threshold_mg: x?.threshold.mg ?? null,
+    crossed_on: x?.threshold.crossedOn ?? null,
+    wbmri: r.patientId ? (r.wbmriStudies ?? []).map((s) => s.date) : [],
+  }).slice(1, -1);
   return {
     entry,
-    // What the batch row still reads; the lists are serialised already and need not wait in the queue.
-    record: { ...r, dataSources: undefined, exposure: x && { ...x, contributions: [], issues: [] } },
+    row,
     ...(split ? { set: { ref: split.ref, body: split.body } } : {}),
-    ...(r.patientId && x?.threshold.crossedOn
+    ...(x?.threshold.crossedOn
       ? { crossing: `crossing|${r.patientId}|${x.threshold.mg}|${x.threshold.crossedOn}` }
       : {}),
   };
+}
+
+/**
+ * Validates a hook invocation and serialises everything that does not depend on its place in the chain.
+ * The JSON built here is every string the record stores, so it is also where a NUL is caught (see
+ * withoutNul) without serialising the record once more.
+ */
+export function prepareHookRecord(input: HookInvocationInput): PreparedHookRecord {
+  const record = hookInvocationSchema.parse(input);
+  const p = prepare(record);
+  return [p.row, p.entry.payloadJson, p.set?.body ?? ''].some(mayHoldNul) ? prepare(withoutNul(record)) : p;
 }
 
 const COLUMNS = `seq bigint, recorded_at timestamptz, recorded_iso text, patient_id text, tenant text, actor text,
@@ -108,38 +133,18 @@ export const HOOK_BATCH_SQL = `with b as (
 select count(*)::int as n from b`;
 
 /**
- * One row of the batch parameter. The payload is spliced in as the JSON it was stored as (not re-encoded);
- * `withSet` / `newCrossing`: write the contribution set / crossing (not already known to be stored).
+ * One row of the batch parameter: the chain columns, then the columns prepared when queued, then the payload
+ * spliced in as the JSON it is stored as (not re-encoded). `withSet` / `newCrossing`: write the contribution
+ * set / crossing (not already known to be stored).
  */
 export function hookBatchRow(p: PreparedHookRecord, at: Placed, withSet: boolean, newCrossing: boolean): string {
-  const r = p.record;
-  const x = r.exposure && r.patientId ? r.exposure : undefined;
-  const scalars = JSON.stringify({
+  const chain = JSON.stringify({
     seq: at.seq,
-    recorded_at: p.entry.recordedAt,
-    recorded_iso: p.entry.recordedAt,
-    patient_id: p.entry.patientId,
-    tenant: p.entry.tenant,
-    actor: p.entry.actor,
     prev_hash: at.prevHash,
     hash: at.hash,
-    service: r.service,
-    hook: r.hook,
-    hook_instance: r.hookInstance,
-    user_ref: r.userRef ?? null,
-    client_iss: r.clientIss ?? null,
-    latency_ms: r.latencyMs ?? null,
-    cards: r.cards.map((c) => ({ uuid: c.uuid, indicator: c.indicator, summary: c.summary })),
-    as_of: x?.asOf ?? null,
-    cumulative_mg: x?.cumulativeMg ?? null,
-    lower_bound: x?.cumulativeIsLowerBound ?? false,
-    current_daily_mg: x?.currentDailyMg ?? null,
-    threshold_mg: x?.threshold.mg ?? null,
-    crossed_on: x?.threshold.crossedOn ?? null,
     new_crossing: newCrossing,
-    wbmri: r.patientId ? (r.wbmriStudies ?? []).map((s) => s.date) : [],
     set_hash: withSet ? p.set!.ref : null,
     set_body: withSet ? p.set!.body : null,
   });
-  return `${scalars.slice(0, -1)},"payload":${p.entry.payloadJson}}`;
+  return `${chain.slice(0, -1)},${p.row},"payload":${p.entry.payloadJson}}`;
 }

@@ -3,8 +3,11 @@
  * §Overridden guidance, sent back in feedback) and the card source topic. Published as CodeSystems in
  * profiles/ (src/profiles/catalog.ts), so an EHR can load and display them.
  */
-export const OVERRIDE_SYSTEM = 'http://osteowatch.org/fhir/CodeSystem/override-reason';
-export const TOPIC_SYSTEM = 'http://osteowatch.org/fhir/CodeSystem/cds-topic';
+import type { Concept } from '../imaging/grading.ts';
+import { CANONICAL } from '../profiles/derive.ts';
+
+export const OVERRIDE_SYSTEM = `${CANONICAL}/CodeSystem/override-reason`;
+export const TOPIC_SYSTEM = `${CANONICAL}/CodeSystem/cds-topic`;
 
 /** A Coding as CDS Hooks cards carry it: system, code and display all present. */
 export interface CardCoding {
@@ -13,13 +16,7 @@ export interface CardCoding {
   display: string;
 }
 
-export interface CodeDefinition {
-  code: string;
-  display: string;
-  definition: string;
-}
-
-export const OVERRIDE_REASON_CONCEPTS: CodeDefinition[] = [
+export const OVERRIDE_REASON_CONCEPTS: Concept[] = [
   {
     code: 'imaged-elsewhere',
     display: 'WB-MRI already done elsewhere',
@@ -48,7 +45,7 @@ export const OVERRIDE_REASON_CONCEPTS: CodeDefinition[] = [
   },
 ];
 
-export const TOPIC_CONCEPTS: CodeDefinition[] = [
+export const TOPIC_CONCEPTS: Concept[] = [
   {
     code: 'osteonecrosis-screening',
     display: 'Glucocorticoid-induced osteonecrosis screening',

@@ -4,15 +4,9 @@
  * the cohort, the glucocorticoids and the sites.
  */
 import type { CodeSystem, Resource, StructureDefinition, ValueSet } from '@medplum/fhirtypes';
-import {
-  type CodeDefinition,
-  OVERRIDE_REASON_CONCEPTS,
-  OVERRIDE_SYSTEM,
-  TOPIC_CONCEPTS,
-  TOPIC_SYSTEM,
-} from '../cdsHooks/codes.ts';
+import { OVERRIDE_REASON_CONCEPTS, OVERRIDE_SYSTEM, TOPIC_CONCEPTS, TOPIC_SYSTEM } from '../cdsHooks/codes.ts';
 import { INGREDIENTS } from '../exposure/ingredients.ts';
-import { GRADING_CONCEPTS, GRADING_SYSTEM } from '../imaging/grading.ts';
+import { type Concept, GRADING_CONCEPTS, GRADING_SYSTEM } from '../imaging/grading.ts';
 import { JOINTS } from '../screening/codes.ts';
 import { MYOSITIS_COHORT } from '../screening/cohort.ts';
 import { CANONICAL, deriveProfile } from './derive.ts';
@@ -72,23 +66,41 @@ export function reportProfile(): StructureDefinition {
   });
 }
 
-export function gradingCodeSystem(): CodeSystem {
+/** One of OsteoWatch's own code systems, complete, every concept with a definition. */
+function codeSystem(
+  id: string,
+  url: string,
+  name: string,
+  title: string,
+  description: string,
+  concepts: Concept[],
+): CodeSystem {
   return {
     resourceType: 'CodeSystem',
-    id: 'osteonecrosis-grading',
-    url: GRADING_SYSTEM,
+    id,
+    url,
     version: '0.1.0',
-    name: 'OsteoWatchOsteonecrosisGrading',
-    title: 'Osteonecrosis grading concepts without a standard code',
+    name,
+    title,
     status: 'draft',
     publisher: 'OsteoWatch',
-    description:
-      'Hip share of the weight-bearing area, knee condyles and articular surface (Huang et al. 2017), femoral-head Steinberg extent, and articular collapse.',
+    description,
     caseSensitive: true,
     content: 'complete',
-    count: GRADING_CONCEPTS.length,
-    concept: GRADING_CONCEPTS.map((c) => ({ code: c.code, display: c.display, definition: c.definition })),
+    count: concepts.length,
+    concept: concepts.map((c) => ({ code: c.code, display: c.display, definition: c.definition })),
   };
+}
+
+export function gradingCodeSystem(): CodeSystem {
+  return codeSystem(
+    'osteonecrosis-grading',
+    GRADING_SYSTEM,
+    'OsteoWatchOsteonecrosisGrading',
+    'Osteonecrosis grading concepts without a standard code',
+    'Hip share of the weight-bearing area, knee condyles and articular surface (Huang et al. 2017), femoral-head Steinberg extent, and articular collapse.',
+    GRADING_CONCEPTS,
+  );
 }
 
 function valueSet(
@@ -149,35 +161,25 @@ export function valueSets(): ValueSet[] {
   ];
 }
 
-function cardCodeSystem(id: string, url: string, name: string, title: string, concepts: CodeDefinition[]): CodeSystem {
-  return {
-    resourceType: 'CodeSystem',
-    id,
-    url,
-    version: '0.1.0',
-    name,
-    title,
-    status: 'draft',
-    publisher: 'OsteoWatch',
-    description: `${title}, used on OsteoWatch's CDS Hooks cards.`,
-    caseSensitive: true,
-    content: 'complete',
-    count: concepts.length,
-    concept: concepts.map((c) => ({ code: c.code, display: c.display, definition: c.definition })),
-  };
-}
-
 /** The override reasons offered on cards and the card source topic (src/cdsHooks/codes.ts). */
 export function cardCodeSystems(): CodeSystem[] {
   return [
-    cardCodeSystem(
+    codeSystem(
       'override-reason',
       OVERRIDE_SYSTEM,
       'OsteoWatchOverrideReason',
       'Reasons for not following a WB-MRI screening card',
+      "Reasons for not following a WB-MRI screening card, used on OsteoWatch's CDS Hooks cards.",
       OVERRIDE_REASON_CONCEPTS,
     ),
-    cardCodeSystem('cds-topic', TOPIC_SYSTEM, 'OsteoWatchCdsTopic', 'Topics of OsteoWatch guidance', TOPIC_CONCEPTS),
+    codeSystem(
+      'cds-topic',
+      TOPIC_SYSTEM,
+      'OsteoWatchCdsTopic',
+      'Topics of OsteoWatch guidance',
+      "Topics of OsteoWatch guidance, used on OsteoWatch's CDS Hooks cards.",
+      TOPIC_CONCEPTS,
+    ),
   ];
 }
 

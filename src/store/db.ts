@@ -6,10 +6,10 @@
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { acquireDirLock, type DirLock } from './lock.ts';
-import { executePrepared } from './prepared.ts';
+import { pgliteQuery } from './prepared.ts';
 import { typeParsers } from './typeParsers.ts';
 
 export interface QueryOptions {
@@ -99,16 +99,7 @@ class PgliteDb implements Db {
   }
   private readonly prepared = new Set<string>();
   query<T>(sql: string, params: unknown[] = [], options?: QueryOptions): Promise<T[]> {
-    return this.serial(() => this.run<T>(this.db, sql, params, options));
-  }
-  private async run<T>(
-    on: PGlite | Transaction,
-    sql: string,
-    params: unknown[],
-    options: QueryOptions | undefined,
-  ): Promise<T[]> {
-    if (options?.prepare) return executePrepared<T>(on, this.prepared, options.prepare, sql, params);
-    return (await on.query<T>(sql, params)).rows;
+    return this.serial(() => pgliteQuery<T>(this.db, this.prepared, sql, params, options?.prepare));
   }
   exec(sql: string): Promise<void> {
     return this.serial(async () => {
@@ -120,7 +111,7 @@ class PgliteDb implements Db {
       this.db.transaction(async (t) =>
         fn({
           query: <R>(sql: string, params: unknown[] = [], options?: QueryOptions) =>
-            this.run<R>(t, sql, params, options),
+            pgliteQuery<R>(t, this.prepared, sql, params, options?.prepare),
         }),
       ),
     );

@@ -6,7 +6,7 @@ import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
-import { executePrepared } from './prepared.ts';
+import { pgliteQuery } from './prepared.ts';
 import { typeParsers } from './typeParsers.ts';
 
 const { dataDir } = workerData as { dataDir?: string };
@@ -30,13 +30,11 @@ parentPort!.on(
   'message',
   async (m: { id: number; op: 'query' | 'exec' | 'close'; sql?: string; params?: unknown[]; prepare?: string }) => {
     try {
-      if (m.op === 'query' && m.prepare)
+      if (m.op === 'query')
         parentPort!.postMessage({
           id: m.id,
-          rows: await executePrepared(db, prepared, m.prepare, m.sql!, m.params ?? []),
+          rows: await pgliteQuery(db, prepared, m.sql!, m.params ?? [], m.prepare),
         });
-      else if (m.op === 'query')
-        parentPort!.postMessage({ id: m.id, rows: (await db.query(m.sql!, m.params ?? [])).rows });
       else if (m.op === 'exec') {
         await db.exec(m.sql!);
         parentPort!.postMessage({ id: m.id, rows: [] });

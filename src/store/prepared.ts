@@ -5,8 +5,10 @@
  * rolled-back transaction) and run with EXECUTE, its arguments written as SQL literals.
  */
 
+/** A PGlite instance or one of its transactions. */
 export interface SqlExecutor {
   exec(sql: string): Promise<Array<{ rows: unknown[] }>>;
+  query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
 }
 
 const NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -41,4 +43,16 @@ export async function executePrepared<T>(
   const args = params.length ? `(${params.map(sqlLiteral).join(', ')})` : '';
   const results = await db.exec(`execute ${name}${args}`);
   return (results.at(-1)?.rows ?? []) as T[];
+}
+
+/** A query on PGlite, as a prepared statement when `prepare` names one (Queryable's `prepare` option). */
+export async function pgliteQuery<T>(
+  db: SqlExecutor,
+  prepared: Set<string>,
+  sql: string,
+  params: unknown[],
+  prepare: string | undefined,
+): Promise<T[]> {
+  if (prepare) return executePrepared<T>(db, prepared, prepare, sql, params);
+  return (await db.query<T>(sql, params)).rows;
 }

@@ -113,13 +113,36 @@ describe.each(storeTargets())('hook records on $name', (target) => {
     expect((await store.audit.verify()).ok).toBe(true);
   });
 
-  it('a NUL character from a client does not fail the batch it is written in', async () => {
+  it('a NUL character from a client is stored as U+FFFD, not refused, by every writer', async () => {
     const a = await store.audit.recordHookInvocation(hook('p-nul', { userRef: 'Practitioner/a\u0000b' }));
     const rows = await store.db.query<{ actor: string; user_ref: string }>(
       'select l.actor, h.user_ref from audit_log l join hook_invocation h using (seq) where seq = $1',
       [a.seq],
     );
     expect(rows[0]).toEqual({ actor: 'Practitioner/a\ufffdb', user_ref: 'Practitioner/a\ufffdb' });
+    // Not only the payload: the patient id is a column of its own.
+    await store.audit.recordHookInvocation(hook('p-nul\u0000x'));
+    expect(await count('hook_invocation', `patient_id = 'p-nul\ufffdx'`)).toBe(1);
+    // Every other writer too: feedback from a CDS client, a write-back.
+    const card = randomUUID();
+    await store.audit.recordFeedback({
+      recordedAt: '2026-05-01T10:05:00.000Z',
+      service: 'osteonecrosis-screening',
+      card,
+      outcome: 'overridden',
+      outcomeTimestamp: '2026-05-01T10:05:00.000Z',
+      overrideReason: { userComment: 'see\u0000note' },
+    });
+    const fb = await store.db.query<{ user_comment: string }>(
+      'select user_comment from card_feedback where card_uuid = $1',
+      [card],
+    );
+    expect(fb[0]!.user_comment).toBe('see\ufffdnote');
+    await store.audit.recordWriteBack({
+      recordedAt: '2026-05-01T10:06:00.000Z',
+      patientId: 'p-nul',
+      resourceRefs: ['Observation/a\u0000'],
+    });
     expect((await store.audit.verify()).ok).toBe(true);
   });
 

@@ -55,5 +55,21 @@ describe('hook audit queue', () => {
     const after = (await store.db.query<{ n: number }>('select count(*)::int as n from audit_log'))[0]!.n;
     expect(after - before).toBe(20);
     expect(q.size).toBe(0);
+    expect([q.written, q.failed]).toEqual([20, 0]);
+  });
+
+  it('counts the records of a batch the store refused (for /metrics)', async () => {
+    await store.db.exec(`create function ow_test_refuse_q() returns trigger language plpgsql as $$
+      begin if new.patient_id = 'refuse-me' then raise exception 'refused by test'; end if; return new; end $$`);
+    await store.db.exec(
+      'create trigger ow_test_refuse_q before insert on hook_invocation for each row execute function ow_test_refuse_q()',
+    );
+    const q = new HookAuditQueue(store.audit, { lingerMs: 50 });
+    const outcomes = await Promise.allSettled([q.enqueue(call(1)), q.enqueue({ ...call(2), patientId: 'refuse-me' })]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    expect([q.written, q.failed]).toEqual([0, 2]);
+    await store.db.exec('drop trigger ow_test_refuse_q on hook_invocation');
+    await expect(q.enqueue(call(3))).resolves.toMatchObject({ seq: expect.any(Number) });
+    expect([q.written, q.failed]).toEqual([1, 2]);
   });
 });
