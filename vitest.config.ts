@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The second reporter names the groups that were not run here (a missing DCMTK, no DATABASE_URL) and why.
+    reporters: ['default', './tests/setup/skippedReporter.ts'],
   },
 });

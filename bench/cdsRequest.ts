@@ -1,5 +1,5 @@
 /**
- * The patient-view request of research/anchors.md §3.2 — a dermatomyositis patient on a prednisone taper, N
+ * The benchmark's patient-view request — a dermatomyositis patient on a prednisone taper, N
  * MedicationRequests and N MedicationStatements of 14 days each — with our prefetch keys (every key present,
  * so the service never calls the FHIR server). N = 60 gives about 80 kB.
  */

@@ -45,6 +45,11 @@ export interface CardContext {
   asOf: string;
   exposure: ExposureSummary;
   publicUrl: string;
+  /**
+   * The SMART launch URL of the exposure timeline app, when the service serves one. Until then cards carry no
+   * link: a link to a page that does not exist is worse than none.
+   */
+  timelineLaunchUrl?: string;
 }
 
 const mg = (n: number | null): string => (n === null ? 'unknown' : `${formatMg(n)} mg`);
@@ -86,15 +91,19 @@ function exposureDetail(c: CardContext): string {
   return lines.join('\n');
 }
 
-function timelineLink(c: CardContext): NonNullable<Card['links']> {
-  return [
-    {
-      label: 'Glucocorticoid exposure timeline',
-      url: `${c.publicUrl}/app/launch`,
-      type: 'smart',
-      appContext: JSON.stringify({ patient: c.patientId, view: 'exposure-timeline' }),
-    },
-  ];
+/** The link to the exposure timeline app, on every card, when the app is served. */
+export function timelineLink(c: CardContext): Pick<Card, 'links'> {
+  if (!c.timelineLaunchUrl) return {};
+  return {
+    links: [
+      {
+        label: 'Glucocorticoid exposure timeline',
+        url: c.timelineLaunchUrl,
+        type: 'smart',
+        appContext: JSON.stringify({ patient: c.patientId, view: 'exposure-timeline' }),
+      },
+    ],
+  };
 }
 
 export function wbMriServiceRequest(
@@ -164,7 +173,7 @@ const base = (c: CardContext, indicator: Card['indicator'], summary: string, det
   indicator,
   source: { label: 'OsteoWatch', url: c.publicUrl, topic: SCREENING_TOPIC },
   overrideReasons: OVERRIDE_REASONS,
-  links: timelineLink(c),
+  ...timelineLink(c),
 });
 
 export function screeningCards(c: CardContext, result: ScreeningResult): Card[] {

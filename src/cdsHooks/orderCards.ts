@@ -2,7 +2,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { WbMriOrder, WbMriStudy } from '../screening/imaging.ts';
-import { type Card, type CardContext, fitSummary, wbMriServiceRequest } from './cards.ts';
+import { type Card, type CardContext, fitSummary, timelineLink, wbMriServiceRequest } from './cards.ts';
 import { OVERRIDE_REASONS, SCREENING_TOPIC } from './codes.ts';
 import { dataQualitySentences } from './dataQuality.ts';
 import { formatMg } from './format.ts';
@@ -49,14 +49,7 @@ export function orderCards(c: CardContext, p: Projection, studies: WbMriStudy[],
         topic: SCREENING_TOPIC,
       },
       overrideReasons: OVERRIDE_REASONS,
-      links: [
-        {
-          label: 'Glucocorticoid exposure timeline',
-          url: `${c.publicUrl}/app/launch`,
-          type: 'smart',
-          appContext: JSON.stringify({ patient: c.patientId, view: 'exposure-timeline' }),
-        },
-      ],
+      ...timelineLink(c),
       ...(unknown
         ? {}
         : {

@@ -14,6 +14,7 @@ import type {
 import type { HookAuditQueue } from '../audit/queue.ts';
 import type { CdsClient } from '../auth/cdsJwt.ts';
 import { computeExposure, type ExposureConfig, type ExposureSummary } from '../exposure/index.ts';
+import { isLoopbackUrl } from '../fhir/loopback.ts';
 import type { Logger } from '../log/logger.ts';
 import { type CohortDefinition, cohortConditions, MYOSITIS_COHORT } from '../screening/cohort.ts';
 import { openWbMriOrders, osteonecrosisFindings, wbMriStudies } from '../screening/imaging.ts';
@@ -32,23 +33,13 @@ export interface CdsServiceDeps {
   /** Where hook invocations are recorded (after the answer is sent). */
   audit?: HookAuditQueue;
   publicUrl: () => string;
-  /** Query a fhirServer given without fhirAuthorization (always allowed on loopback). */
+  /** Query a fhirServer given without fhirAuthorization (OSTEOWATCH_ALLOW_OPEN_FHIR; always allowed on loopback). */
   allowOpenFhirServer: boolean;
   now: () => Date;
   logger?: Logger;
 }
 
 const OPTIONAL_KEYS = new Set(['patient']);
-
-function isLoopback(url: string | undefined): boolean {
-  if (!url) return false;
-  try {
-    const h = new URL(url).hostname;
-    return h === '127.0.0.1' || h === 'localhost' || h === '[::1]' || h === '::1';
-  } catch {
-    return false;
-  }
-}
 
 /** The audit keeps the summary, contributions and issues; the per-day timeline can be recomputed. */
 function snapshotOf(x: ExposureSummary) {
@@ -72,7 +63,7 @@ export async function runHook(
   const source = new HookDataSource({
     fhirServer: req.fhirServer,
     accessToken: req.fhirAuthorization?.access_token,
-    allowOpenServer: deps.allowOpenFhirServer || isLoopback(req.fhirServer),
+    allowOpenServer: deps.allowOpenFhirServer || isLoopbackUrl(req.fhirServer),
   });
   const specs = Object.entries(decl.prefetch).map(([key, template]) => ({
     key,

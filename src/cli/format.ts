@@ -53,7 +53,7 @@ export function formatExposure(s: ExposureSummary): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The JSON PRODUCT.md specifies, plus the threshold and per-contribution detail; the timeline on request. */
+/** The JSON of the README (CLI), plus the threshold and per-contribution detail; the timeline on request. */
 export function exposureJson(s: ExposureSummary, withTimeline: boolean): unknown {
   const { timeline, ...rest } = s;
   return withTimeline ? { ...rest, timeline } : rest;

@@ -1,5 +1,5 @@
 /**
- * Codes used by the synthetic cohort (research/clinical-terminology.md §5, §6): myositis subtypes in SNOMED CT
+ * Codes used by the synthetic cohort (the cohort ValueSet in profiles/): myositis subtypes in SNOMED CT
  * with ICD-10-CM, comparison cohorts, and the WB-MRI order code.
  */
 export const SNOMED = 'http://snomed.info/sct';

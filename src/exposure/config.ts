@@ -1,6 +1,6 @@
 /**
  * Exposure configuration: equivalence, threshold, route, budesonide and range policies.
- * Defaults follow PRODUCT.md; each can be overridden from a JSON file or environment, validated here with
+ * Defaults are those of the README (Configuration); each can be overridden from a JSON file or environment, validated here with
  * messages that say which setting is wrong and what it accepts.
  */
 import { z } from 'zod';

@@ -1,7 +1,7 @@
 /**
  * Calendar-day arithmetic for exposure counting.
  *
- * Doses are counted per calendar day (PRODUCT.md, counting conventions), so every FHIR date or dateTime is
+ * Doses are counted per calendar day (README, counting conventions), so every FHIR date or dateTime is
  * reduced to the calendar date written in it. The time of day and the offset are deliberately not used:
  * "2024-01-31T23:00:00-05:00" is 31 January, the day the clinician recorded, not 1 February in UTC.
  */

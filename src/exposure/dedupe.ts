@@ -1,6 +1,6 @@
 /**
  * One therapy recorded twice counts once; distinct orders are never merged because they look alike
- * (research/clinical-terminology.md §4.2, P13). Links are identity only: a MedicationStatement's basedOn or
+ * (pitfall P13, docs/references.md). Links are identity only: a MedicationStatement's basedOn or
  * derivedFrom, a MedicationAdministration's request, or a shared business identifier (system|value).
  * The MedicationStatement or the administrations are counted and the MedicationRequest they realise is not.
  */

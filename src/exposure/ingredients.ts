@@ -1,8 +1,8 @@
 /**
  * Glucocorticoid ingredients and how they are recognised in FHIR codings.
  *
- * Codes and equivalence: research/clinical-terminology.md §1.1 (BNF-derived table, team choice D1: 0.75 mg
- * for dexamethasone and betamethasone) and §2.1 (RxNorm TTY=IN, ATC H02AB, SNOMED CT substances).
+ * Codes and equivalence: the BNF table in docs/references.md (0.75 mg for dexamethasone and betamethasone); ingredient
+ * codes are RxNorm TTY=IN, ATC H02AB and SNOMED CT substances.
  */
 
 export const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
@@ -24,7 +24,7 @@ export type IngredientId =
 
 export interface Ingredient {
   id: IngredientId;
-  /** Dose equivalent to prednisolone 5 mg, in mg (PRODUCT.md); undefined where no equivalence is accepted. */
+  /** Dose equivalent to prednisolone 5 mg, in mg (the BNF table, docs/references.md); undefined where no equivalence is accepted. */
   equivalentToPrednisolone5mg?: number;
   rxnormIn: string[];
   atc: string[];

@@ -34,7 +34,7 @@ const VERIFIED_RXCUI: Record<string, string> = {
   '259966': 'methylprednisolone 4 MG Oral Tablet',
   '762675': 'methylprednisolone 4 MG Oral Tablet',
   '197582': 'dexamethasone 4 MG Oral Tablet',
-  // The CDS Hooks Sandbox's medication list (research/cds-hooks.md, Sandbox behaviour).
+  // The CDS Hooks Sandbox's medication list (cds-hooks/sandbox, src/reducers/medication-reducers.js).
   '197580': 'dexamethasone 1.5 MG Oral Tablet',
   '345816': 'dexamethasone 0.75 MG Oral Tablet',
   '316056': 'hydrocortisone 10 MG',

@@ -1,6 +1,6 @@
 /**
  * Route classes and how a route is read: Dosage.route (SNOMED CT route codes, R4 example binding) first,
- * then the dose form of the product (research/clinical-terminology.md §3).
+ * then the dose form of the product (equivalences hold for oral and IV use: docs/references.md).
  */
 import type { CodeableConcept } from '@medplum/fhirtypes';
 

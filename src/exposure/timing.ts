@@ -4,7 +4,7 @@
  *
  * A pattern is "f doses every P" (Timing.repeat frequency/period/periodUnit, or a Timing.code such as BID or
  * QOD). Dose k falls at k·P/f after the start, so every-other-day from day 1 gives days 1, 3, 5, … and three
- * doses a week give days 1, 3, 5 of each week (PRODUCT.md, counting conventions). Integer minute arithmetic
+ * doses a week give days 1, 3, 5 of each week (README, counting conventions). Integer minute arithmetic
  * keeps that exact for every period expressible in minutes.
  */
 import type { Timing } from '@medplum/fhirtypes';

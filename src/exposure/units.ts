@@ -2,7 +2,7 @@
  * Dose quantities reduced to milligrams, millilitres or a count of dose units (tablets, vials, …).
  *
  * The UCUM code (`Quantity.code` with system http://unitsofmeasure.org) is read first and the display `unit`
- * only second (pitfall P9 of research/clinical-terminology.md §4.2). Any valid UCUM mass or volume unit is
+ * only second (pitfall P9, docs/references.md). Any valid UCUM mass or volume unit is
  * converted with @lhncbc/ucum-lhc; a unit that is neither mass, volume nor a countable dose unit is reported,
  * never guessed (P10).
  */

@@ -1,5 +1,5 @@
 /**
- * The imaging findings document (PRODUCT.md, "Imaging findings document"), validated with zod: extent fields
+ * The imaging findings document (README, "Imaging findings document"), validated with zod: extent fields
  * only where they apply (hip share and Steinberg share at the hip, condyles and articular surface at the knee),
  * one entry per joint and side.
  */

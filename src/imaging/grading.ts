@@ -1,6 +1,6 @@
 /**
- * The osteonecrosis grading concepts with no standard code (seed 000: hip share of the weight-bearing area and
- * knee condyles / articular surface; seed 004: Steinberg extent of the femoral head), published as a
+ * The osteonecrosis grading concepts with no standard code (Huang 2017: hip share of the weight-bearing area and
+ * knee condyles / articular surface; Steinberg 1995: Steinberg extent of the femoral head), published as a
  * CodeSystem in profiles/ and used in Observation.component.
  */
 import { CANONICAL } from '../profiles/derive.ts';
@@ -18,7 +18,7 @@ export const GRADING_CONCEPTS: Concept[] = [
   {
     code: 'hip-weight-bearing-share',
     display: 'Hip: share of the weight-bearing area involved',
-    definition: 'Share of the weight-bearing area of the femoral head occupied by the lesion (seed 000, after Sugano).',
+    definition: 'Share of the weight-bearing area of the femoral head occupied by the lesion (Huang et al., Br J Radiol 2017, doi:10.1259/bjr.20160780; after Sugano).',
   },
   {
     code: 'hip-wb-lt-1/3',
@@ -38,7 +38,7 @@ export const GRADING_CONCEPTS: Concept[] = [
   {
     code: 'steinberg-extent',
     display: 'Femoral head: Steinberg extent',
-    definition: 'Share of the femoral head that is necrotic, graded after Steinberg (seed 004).',
+    definition: 'Share of the femoral head that is necrotic, graded after Steinberg (Steinberg et al., J Bone Joint Surg Br 1995;77:34-41).',
   },
   {
     code: 'steinberg-mild',
@@ -72,7 +72,7 @@ export const GRADING_CONCEPTS: Concept[] = [
   {
     code: 'knee-articular-surface',
     display: 'Knee: share of the articular surface involved',
-    definition: 'Share of the knee articular surface involved by the lesion (seed 000).',
+    definition: 'Share of the knee articular surface involved by the lesion (Huang et al., Br J Radiol 2017, doi:10.1259/bjr.20160780).',
   },
   {
     code: 'knee-surface-lt-25',
@@ -109,7 +109,7 @@ export const KNEE_SURFACE: Record<string, string> = {
   '>50%': 'knee-surface-gt-50',
 };
 
-/** Steinberg extent from the necrotic share of the femoral head (seed 004): < 15 mild, 15–30 moderate, > 30 severe. */
+/** Steinberg extent from the necrotic share of the femoral head (Steinberg 1995): < 15 mild, 15–30 moderate, > 30 severe. */
 export function steinberg(sharePercent: number): 'steinberg-mild' | 'steinberg-moderate' | 'steinberg-severe' {
   if (sharePercent < 15) return 'steinberg-mild';
   if (sharePercent <= 30) return 'steinberg-moderate';

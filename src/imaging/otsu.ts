@@ -1,5 +1,5 @@
 /**
- * Necrotic share inside a femoral-head mask when only the head is segmented (research/imaging.md §5):
+ * Necrotic share inside a femoral-head mask when only the head is segmented (Otsu 1979, docs/references.md):
  * Otsu's threshold on the masked signal, with Otsu's separability η = σ²between / σ²total as the guard
  * against lesion-free heads (a unimodal head still "splits", with η ≈ 0.64). Pure and deterministic.
  */

@@ -1,6 +1,6 @@
 /**
  * DICOM SEG with a femoral-head segment and a necrotic-region segment per side → the necrotic share of each
- * femoral head, graded after Steinberg in the write-back (seed 004; below 0.1 % the head counts as without
+ * femoral head, graded after Steinberg in the write-back (Steinberg 1995; below 0.1 % the head counts as without
  * necrosis). Frames are matched through their referenced source images, never by index.
  */
 import dcmjs from 'dcmjs';

@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics at GET /metrics (PRODUCT.md): request rate and latency per route — every CDS service
+ * Prometheus metrics at GET /metrics (README): request rate and latency per route — every CDS service
  * by id — the hook audit queue's depth, written and failed records, and the Node process defaults (CPU,
  * memory, event-loop lag, GC). Labels are route templates and service ids only: no patient, user or token.
  */

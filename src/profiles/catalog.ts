@@ -128,7 +128,7 @@ export function valueSets(): ValueSet[] {
     valueSet(
       'myositis-cohort',
       'Idiopathic inflammatory myopathy (screening cohort)',
-      'Conditions that put a patient in the default screening cohort (research/clinical-terminology.md §5). ICD-10-CM codes are matched by prefix (M33.*, G72.41, G72.49).',
+      'Conditions that put a patient in the default screening cohort (ICD-10-CM and SNOMED CT). ICD-10-CM codes are matched by prefix (M33.*, G72.41, G72.49).',
       [
         { system: SNOMED, concept: MYOSITIS_COHORT.snomed.map((code) => ({ code })) },
         {
@@ -155,7 +155,7 @@ export function valueSets(): ValueSet[] {
     valueSet(
       'osteonecrosis-sites',
       'Osteonecrosis screening sites',
-      'Joints reported per side on the STIR whole-body MRI (seed 000: hip > knee > ankle > shoulder, calcaneus).',
+      'Joints reported per side on the STIR whole-body MRI (Huang et al., Br J Radiol 2017: hip > knee > ankle > shoulder, calcaneus).',
       [{ system: SNOMED, concept: Object.entries(JOINTS).map(([code, name]) => ({ code, display: name })) }],
     ),
   ];

@@ -1,4 +1,4 @@
-/** Codes the screening rules read and write (research/clinical-terminology.md §5–§6, PRODUCT.md). */
+/** Codes the screening rules read and write (sources in docs/references.md). */
 export const SNOMED = 'http://snomed.info/sct';
 export const LOINC = 'http://loinc.org';
 export const ICD10CM = 'http://hl7.org/fhir/sid/icd-10-cm';

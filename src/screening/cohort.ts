@@ -1,6 +1,6 @@
 /**
  * Who is in the screening cohort: an active, not refuted Condition from a configured list — by default the
- * idiopathic inflammatory myopathies (research/clinical-terminology.md §5.1–5.2). ICD-10-CM codes match by
+ * idiopathic inflammatory myopathies (the cohort ValueSet in profiles/). ICD-10-CM codes match by
  * prefix so that new fifth characters (M33.03, M33.13, …) are covered.
  */
 import type { Condition } from '@medplum/fhirtypes';

@@ -1,9 +1,9 @@
 /**
- * The screening rules (PRODUCT.md), pure: exposure, WB-MRI history and findings in; decisions out.
+ * The screening rules (README, "CDS Hooks behaviour"), pure: exposure, WB-MRI history and findings in; decisions out.
  *
  * - Baseline: cumulative ≥ threshold and no WB-MRI on or after the crossing day, and none ordered → due.
  * - Follow-up: after a WB-MRI, while glucocorticoid exposure continues, the next is due 3 months after it
- *   and overdue 6 months after it (seed 000: follow-up at 3–6 months found new lesions).
+ *   and overdue 6 months after it (Huang 2017: follow-up at 3–6 months found new lesions).
  * - Findings: any osteonecrosis on the last WB-MRI, with the lesions at high risk of collapse called out.
  */
 import { addMonths, dayFromIso, isoFromDay } from '../exposure/dates.ts';

@@ -1,6 +1,6 @@
 /**
  * PGlite has no cross-process lock: two processes on one data directory silently lose writes
- * (research/scale-audit.md §4). A lock file holding the owner's pid keeps a second process out; a lock
+ * (PGlite runs PostgreSQL in single-user mode). A lock file holding the owner's pid keeps a second process out; a lock
  * left by a process that no longer runs is taken over.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';

@@ -6,9 +6,7 @@ import { type CdsHarness, startCdsHarness } from '../helpers/cdsSandbox.ts';
 import { daily, fullPrefetch, myositisPatient } from '../helpers/patients.ts';
 
 const example = (name: string) =>
-  JSON.parse(
-    readFileSync(new URL(`../../../shared/research/cds-hooks-examples/spec-2.0.1/${name}`, import.meta.url), 'utf8'),
-  );
+  JSON.parse(readFileSync(new URL(`../../cds-hooks/examples/official/spec-2.0.1/${name}`, import.meta.url), 'utf8'));
 
 let h: CdsHarness;
 beforeAll(async () => {

@@ -133,10 +133,7 @@ describe('order-sign', () => {
   it('non-glucocorticoid drafts (the official order-sign example) give no card', async () => {
     const example = JSON.parse(
       readFileSync(
-        new URL(
-          '../../../shared/research/cds-hooks-examples/hooks-library/order-sign-context-r4.json',
-          import.meta.url,
-        ),
+        new URL('../../cds-hooks/examples/official/hooks-library/order-sign-context-r4.json', import.meta.url),
         'utf8',
       ),
     );
@@ -156,10 +153,7 @@ describe('order-select', () => {
   it('projects the drafts in the official order-select context plus a glucocorticoid draft', async () => {
     const example = JSON.parse(
       readFileSync(
-        new URL(
-          '../../../shared/research/cds-hooks-examples/hooks-library/order-select-context-r4.json',
-          import.meta.url,
-        ),
+        new URL('../../cds-hooks/examples/official/hooks-library/order-select-context-r4.json', import.meta.url),
         'utf8',
       ),
     );

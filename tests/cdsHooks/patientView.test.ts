@@ -64,7 +64,7 @@ describe('patient-view cards', () => {
     expect(c.detail).toContain('https://doi.org/10.1259/bjr.20160780');
     expect(c.source).toMatchObject({ label: 'OsteoWatch', url: h.base, topic: { code: 'osteonecrosis-screening' } });
     expect(c.overrideReasons.every((o: { display?: string }) => !!o.display)).toBe(true);
-    expect(c.links[0]).toMatchObject({ type: 'smart', url: `${h.base}/app/launch` });
+    expect(c.links).toBeUndefined(); // no link until the timeline app is served (clinician pages)
     expect(c.selectionBehavior).toBe('at-most-one');
     const s = c.suggestions[0];
     expect(s.uuid).toBeDefined();

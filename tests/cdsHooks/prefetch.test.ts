@@ -190,7 +190,7 @@ describe('prefetch and FHIR access', () => {
     const { readFileSync } = await import('node:fs');
     const example = JSON.parse(
       readFileSync(
-        new URL('../../../shared/research/cds-hooks-examples/spec-2.0.1/request-patient-view.json', import.meta.url),
+        new URL('../../cds-hooks/examples/official/spec-2.0.1/request-patient-view.json', import.meta.url),
         'utf8',
       ),
     );

@@ -89,7 +89,7 @@ writeFileSync(bundleFile, JSON.stringify(searchset));
 writeFileSync(ndjsonFile, resources.map((r) => JSON.stringify(r)).join('\n'));
 
 describe('osteowatch exposure --bundle', () => {
-  it('prints the JSON PRODUCT.md specifies, exact to the milligram', async () => {
+  it('prints the JSON the README specifies, exact to the milligram', async () => {
     const r = await runOsteowatch([
       'exposure',
       '--bundle',

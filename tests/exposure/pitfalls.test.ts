@@ -1,6 +1,6 @@
 /**
- * The CDC opioid calculator's pitfalls (research/clinical-terminology.md §4.2, P1–P13), one test each,
- * plus status, route and "unknown is never 0 mg" rules from PRODUCT.md.
+ * The CDC opioid calculator's pitfalls (docs/references.md, P1–P13), one test each,
+ * plus status, route and "unknown is never 0 mg" rules from the README.
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, resolveExposureConfig } from '../../src/exposure/index.ts';
@@ -416,7 +416,7 @@ describe('unknown is never 0 mg', () => {
 });
 
 describe('configuration', () => {
-  it('defaults follow PRODUCT.md', () => {
+  it('defaults follow the README', () => {
     const c = resolveExposureConfig();
     expect(c.thresholdMg).toBe(3000);
     expect(c.equivalentToPrednisolone5mg.methylprednisolone).toBe(4);

@@ -7,15 +7,16 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { findingsFromSr } from '../../src/imaging/sr.ts';
 import { DOC } from '../helpers/findings.ts';
 import { buildSr } from '../helpers/sr.ts';
+import { describeWithTool } from '../helpers/systemTools.ts';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'osteowatch-dcmtk-'));
 
-describe('DCMTK interoperability', () => {
+describeWithTool('dcmtk', 'DCMTK interoperability', () => {
   it('dsrdump parses the TID 1500 report as a structured report', async () => {
     const file = join(dir, 'sr.dcm');
     writeFileSync(file, buildSr(DOC, { patientId: 'p1' }));

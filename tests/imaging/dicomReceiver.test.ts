@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Bundle } from '@medplum/fhirtypes';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { fhirClient } from '../../src/fhir/patientRecords.ts';
 import { type DicomReceiver, startDicomReceiver } from '../../src/imaging/dicomReceiver.ts';
 import { writeFindings } from '../../src/imaging/writeBack.ts';
@@ -16,6 +16,7 @@ import { DOC } from '../helpers/findings.ts';
 import { myositisPatient } from '../helpers/patients.ts';
 import { type RunningServer, startServer } from '../helpers/server.ts';
 import { buildSr } from '../helpers/sr.ts';
+import { describeWithTool } from '../helpers/systemTools.ts';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'osteowatch-dimse-'));
@@ -23,30 +24,30 @@ let srv: RunningServer;
 let rx: DicomReceiver;
 const errors: string[] = [];
 
-beforeAll(async () => {
-  srv = await startServer(myositisPatient('p1'));
-  rx = await startDicomReceiver({
-    port: 0,
-    host: '127.0.0.1',
-    aeTitle: 'OSTEOWATCH',
-    onReport: async (doc) => {
-      await writeFindings(doc, { client: fhirClient(srv.fhirUrl), now: new Date('2026-06-01T10:00:00Z') });
-    },
-    onError: (m) => errors.push(m),
-  });
-});
-afterAll(async () => {
-  await rx.close();
-  await srv.close();
-});
-
 const storescu = (file: string, aec = 'OSTEOWATCH') =>
   run('storescu', ['-v', '-R', '-aet', 'PACS', '-aec', aec, '127.0.0.1', String(rx.port), file]).then(
     (r) => ({ ok: true, out: r.stdout + r.stderr }),
     (e: { stdout?: string; stderr?: string }) => ({ ok: false, out: `${e.stdout ?? ''}${e.stderr ?? ''}` }),
   );
 
-describe('DICOM C-STORE receiver', () => {
+describeWithTool('dcmtk', 'DICOM C-STORE receiver', () => {
+  beforeAll(async () => {
+    srv = await startServer(myositisPatient('p1'));
+    rx = await startDicomReceiver({
+      port: 0,
+      host: '127.0.0.1',
+      aeTitle: 'OSTEOWATCH',
+      onReport: async (doc) => {
+        await writeFindings(doc, { client: fhirClient(srv.fhirUrl), now: new Date('2026-06-01T10:00:00Z') });
+      },
+      onError: (m) => errors.push(m),
+    });
+  });
+  afterAll(async () => {
+    await rx.close();
+    await srv.close();
+  });
+
   it('answers C-ECHO', async () => {
     const r = await run('echoscu', ['-aec', 'OSTEOWATCH', '127.0.0.1', String(rx.port)]);
     expect(r.stderr).not.toMatch(/error/i);

@@ -27,7 +27,7 @@ describe('DICOM SEG (femoral head + necrotic region) → necrotic share and Stei
     ]);
   });
 
-  it('a share below 0.1 % is read as no necrosis (seed 004)', async () => {
+  it('a share below 0.1 % is read as no necrosis (Steinberg 1995)', async () => {
     // 100 pixels per slice over 3 slices = 300 head pixels; an empty necrotic segment → 0 %.
     const doc = await findingsFromDicom(
       buildSeg({ ...base, sides: [{ side: 'left', headPixels: 120, necrosisPixels: 0 }] }),
@@ -52,7 +52,7 @@ describe('DICOM SEG (femoral head + necrotic region) → necrotic share and Stei
   });
 });
 
-describe('SEG with only the femoral head: Otsu inside the head on the source MR (research/imaging.md §5)', () => {
+describe('SEG with only the femoral head: Otsu inside the head on the source MR (Otsu 1979)', () => {
   const head: [number, number, number, number] = [3, 3, 12, 12]; // 10 × 10; 8 × 8 = 64 px after removing the rim
   const lesion = { box: [5, 5, 8, 8] as [number, number, number, number], value: 400 }; // 4 × 4 = 16 px, bright on STIR
 

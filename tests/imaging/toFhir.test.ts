@@ -9,7 +9,7 @@ import { DOC } from '../helpers/findings.ts';
 beforeAll(() => loadFhirDefinitions());
 
 describe('findings document → FHIR', () => {
-  it('one profiled Observation per joint and side, coded as PRODUCT.md specifies', () => {
+  it('one profiled Observation per joint and side, coded as the README specifies', () => {
     const { observations } = toFhir(DOC, '2026-05-21T08:00:00.000Z');
     expect(observations).toHaveLength(4);
     const lh = observations[0]!;
