@@ -5,9 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { chainHash, GENESIS_HASH } from '../src/audit/chain.ts';
 import { auditRows, cardResponses, patientHistory, thresholdCrossings } from '../src/audit/queries.ts';
+import { type AuditStore, openAuditStore } from '../src/audit/store.ts';
 import { Random } from '../src/cohort/random.ts';
 import { isoFromDay } from '../src/exposure/dates.ts';
-import { openStore, type Store } from '../src/store/index.ts';
 
 const ROWS = Number(process.env.BENCH_AUDIT_ROWS ?? 1_000_000);
 const PATIENTS = Math.max(100, Math.round(ROWS / 20));
@@ -29,7 +29,7 @@ interface Batch {
 
 const columns = (rows: unknown[][], n: number) => Array.from({ length: n }, (_, i) => rows.map((r) => r[i]));
 
-async function flush(store: Store, b: Batch): Promise<void> {
+async function flush(store: AuditStore, b: Batch): Promise<void> {
   await store.db.transaction(async (tx) => {
     if (b.log.length)
       await tx.query(
@@ -81,7 +81,7 @@ async function flush(store: Store, b: Batch): Promise<void> {
   });
 }
 
-async function generate(store: Store): Promise<void> {
+async function generate(store: AuditStore): Promise<void> {
   const rnd = new Random(11);
   const crossing = new Map<number, number>();
   for (let p = 0; p < PATIENTS; p++) if (rnd.chance(0.6)) crossing.set(p, START_DAY + rnd.int(0, SPAN_DAYS));
@@ -205,7 +205,7 @@ async function time<T>(label: string, runs: number, fn: (i: number) => Promise<T
 export async function runAuditBench(): Promise<void> {
   const url = process.env.DATABASE_URL;
   const schema = `ow_bench_${Date.now().toString(36)}`;
-  const store = await openStore(url ? { databaseUrl: url, schema } : { memory: true });
+  const store = await openAuditStore(url ? { databaseUrl: url, schema } : { memory: true });
   console.log(
     `\nAudit store (${store.db.kind}${url ? `, schema ${schema}` : ', in memory'}), ${ROWS.toLocaleString('en-US')} rows`,
   );

@@ -7,25 +7,25 @@
 import { MemoryRepository } from '@medplum/fhir-router';
 import express from 'express';
 import { HookAuditQueue } from '../src/audit/queue.ts';
+import { openAuditStore } from '../src/audit/store.ts';
 import { ReplayCache } from '../src/auth/cdsJwt.ts';
 import { parseTrustedClients } from '../src/auth/trustedClients.ts';
-import { loadServiceDeclarations } from '../src/cdsHooks/declarations.ts';
+import { CDS_SERVICES } from '../src/cdsHooks/services/index.ts';
 import { resolveExposureConfig } from '../src/exposure/index.ts';
 import { loadFhirDefinitions } from '../src/fhir/definitions.ts';
 import { createMetrics } from '../src/metrics/metrics.ts';
 import { createApp } from '../src/server/app.ts';
-import { openStore } from '../src/store/index.ts';
 
 const jwk = JSON.parse(process.env.BENCH_CLIENT_JWK!);
 loadFhirDefinitions();
 const url = process.env.DATABASE_URL;
 const schema = `ow_cdsbench_${Date.now().toString(36)}`;
-const store = await openStore(url ? { databaseUrl: url, schema } : { memory: true });
+const store = await openAuditStore(url ? { databaseUrl: url, schema } : { memory: true });
 process.stderr.write(
   `  (audit store: ${process.env.BENCH_NO_AUDIT ? 'none — BENCH_NO_AUDIT set, to show what the audit trail costs' : url ? 'PostgreSQL' : 'PGlite in memory'})\n`,
 );
 let base = '';
-const services = loadServiceDeclarations();
+const services = CDS_SERVICES;
 const auditQueue = process.env.BENCH_NO_AUDIT ? undefined : new HookAuditQueue(store.audit);
 const metrics = createMetrics({ serviceIds: services.map((s) => s.id) });
 if (auditQueue) metrics.watchAuditQueue(auditQueue);

@@ -9,10 +9,11 @@ import { join } from 'node:path';
 import { MemoryRepository } from '@medplum/fhir-router';
 import { HookAuditQueue } from './audit/queue.ts';
 import { AuditService } from './audit/service.ts';
+import { type AuditStore, openAuditStore } from './audit/store.ts';
 import { ReplayCache } from './auth/cdsJwt.ts';
-import { loadTrustedClients, parseTrustedClients, TrustedClientsError } from './auth/trustedClients.ts';
-import { loadServiceDeclarations } from './cdsHooks/declarations.ts';
+import { loadTrustedClients, parseTrustedClients, TrustedClientsError, trustedFor } from './auth/trustedClients.ts';
 import { DEMO_CLIENT_ISS, ensureDemoClientKey } from './cdsHooks/demoClient.ts';
+import { CDS_SERVICES } from './cdsHooks/services/index.ts';
 import { EnvError, loadServiceConfig } from './config/env.ts';
 import { seedDemoCohort } from './demo/seed.ts';
 import { isoFromDay } from './exposure/dates.ts';
@@ -24,7 +25,7 @@ import { writeFindings } from './imaging/writeBack.ts';
 import { createLogger } from './log/logger.ts';
 import { createMetrics } from './metrics/metrics.ts';
 import { createApp } from './server/app.ts';
-import { openStore, type Store, StoreLockedError } from './store/index.ts';
+import { StoreLockedError } from './store/index.ts';
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`osteowatch: ${message}\n`);
@@ -54,9 +55,11 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   loadFhirDefinitions();
 
-  let store: Store;
+  let store: AuditStore;
   try {
-    store = await openStore(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir });
+    store = await openAuditStore(
+      config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir },
+    );
   } catch (err) {
     if (err instanceof StoreLockedError) fail(err.message, 1);
     fail(`cannot open the store: ${(err as Error).message}`, 1);
@@ -77,7 +80,7 @@ async function main(): Promise<void> {
   });
   const auth = {
     staticToken: auditToken,
-    trustedClients,
+    trustedClients: trustedFor(trustedClients, 'audit'),
     get audience() {
       return `${publicUrl}/audit`;
     },
@@ -86,11 +89,13 @@ async function main(): Promise<void> {
   // The demo trusts its own CDS client, whose key pair it keeps in the data directory.
   const demoKey = await ensureDemoClientKey(config.dataDir);
   const cdsClients = [
-    ...trustedClients,
-    ...parseTrustedClients([{ iss: DEMO_CLIENT_ISS, jwks: { keys: [demoKey.publicJwk] }, tenant: 'demo' }]),
+    ...trustedFor(trustedClients, 'cds-hooks'),
+    ...parseTrustedClients([
+      { iss: DEMO_CLIENT_ISS, jwks: { keys: [demoKey.publicJwk] }, tenant: 'demo', uses: ['cds-hooks'] },
+    ]),
   ];
   const hookAudit = new HookAuditQueue(store.audit);
-  const services = loadServiceDeclarations();
+  const services = CDS_SERVICES;
   const metrics = createMetrics({ serviceIds: services.map((s) => s.id) });
   metrics.watchAuditQueue(hookAudit);
   const cds = {
@@ -115,7 +120,7 @@ async function main(): Promise<void> {
   const imaging = {
     auth: {
       staticToken: ingestToken,
-      trustedClients,
+      trustedClients: trustedFor(trustedClients, 'imaging'),
       get audience() {
         return `${publicUrl}/imaging/findings`;
       },

@@ -3,6 +3,7 @@
  * and projects it into the query tables in the same transaction.
  */
 import type { Db, Queryable } from '../store/db.ts';
+import type { AuditRow } from './chain.ts';
 import {
   auditLogParams,
   chainHash,
@@ -14,7 +15,6 @@ import {
   storable,
 } from './chain.ts';
 import { contributionRef, isStoredExposure, readContributionSets } from './contributionSets.ts';
-import type { AuditRow } from './fhirExport.ts';
 import { HOOK_BATCH_SQL, hookBatchRow, type PreparedHookRecord, prepareHookRecord } from './hookRecord.ts';
 import {
   type AuditQueryInput,

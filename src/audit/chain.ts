@@ -30,6 +30,12 @@ export interface ChainedFields {
   payload: unknown;
 }
 
+/** A stored audit record: the hashed fields and the hash. */
+export interface AuditRow extends ChainedFields {
+  payload: Record<string, unknown>;
+  hash: string;
+}
+
 export function chainHash(prevHash: string, fields: ChainedFields): string {
   return linkHash(prevHash, canonicalJson(fields));
 }

@@ -7,7 +7,8 @@
  */
 
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Bundle, Provenance, Resource } from '@medplum/fhirtypes';
-import type { ChainedFields } from './chain.ts';
+import { DCM } from '../terminology/systems.ts';
+import type { AuditRow } from './chain.ts';
 
 const BALP = 'https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.';
 const REST = {
@@ -16,16 +17,9 @@ const REST = {
   display: 'Restful Operation',
 };
 const INTERACTION = 'http://hl7.org/fhir/restful-interaction';
-const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
 const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
 const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
 const SERVICE_DEVICE = { display: 'OsteoWatch', identifier: { system: 'urn:osteowatch', value: 'osteowatch' } };
-
-/** A stored audit record: the hashed fields and the hash. */
-export interface AuditRow extends ChainedFields {
-  payload: Record<string, unknown>;
-  hash: string;
-}
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 

@@ -10,9 +10,75 @@
  * hash, the payload's stored and canonical JSON) is done once when the record is queued, so that writing a
  * batch is only hashing and string assembly.
  */
+import type { Resource } from '@medplum/fhirtypes';
+import type { ExposureSummary } from '../exposure/index.ts';
 import { type Entry, mayHoldNul, type Placed, type PreparedEntry, prepareEntry, withoutNul } from './chain.ts';
 import { type StoredExposure, splitExposure } from './contributionSets.ts';
-import { type HookInvocation, type HookInvocationInput, hookInvocationSchema } from './records.ts';
+import {
+  type CardRecord,
+  type ExposureSnapshot,
+  type HookInvocation,
+  type HookInvocationInput,
+  hookInvocationSchema,
+} from './records.ts';
+
+/** What a CDS service answered and what it based the answer on: the facts a hook record is built from. */
+export interface HookCall {
+  recordedAt: string;
+  service: string;
+  hook: string;
+  hookInstance: string;
+  patientId: string;
+  userRef?: string;
+  client: { iss: string; tenant?: string };
+  latencyMs: number;
+  /** The cards as sent; the record keeps what identifies them and what the clinician read. */
+  cards: ReadonlyArray<CardRecord & { source: { label: string } }>;
+  exposure?: ExposureSummary;
+  /** The medication records the exposure was computed from. */
+  records: readonly Resource[];
+  wbmriStudyDates: readonly string[];
+}
+
+/**
+ * The exposure as the trail keeps it: summary, contributions and issues. The per-day timeline can be
+ * recomputed from the sources, and each contribution's derivation text from its amounts.
+ */
+export function exposureSnapshotOf(x: ExposureSummary): ExposureSnapshot {
+  const { timeline: _timeline, patient: _patient, contributions, ...rest } = x;
+  return { ...rest, contributions: contributions.map(({ derivation: _d, ...c }) => c) };
+}
+
+/** The one place a CDS answer becomes an audit record. */
+export function hookRecordOf(call: HookCall): HookInvocationInput {
+  return {
+    recordedAt: call.recordedAt,
+    service: call.service,
+    hook: call.hook,
+    hookInstance: call.hookInstance,
+    patientId: call.patientId,
+    userRef: call.userRef,
+    tenant: call.client.tenant,
+    clientIss: call.client.iss,
+    latencyMs: call.latencyMs,
+    status: 200,
+    cards: call.cards.map((c) => ({
+      uuid: c.uuid,
+      indicator: c.indicator,
+      summary: c.summary,
+      source: { label: c.source.label },
+      suggestions: c.suggestions?.map((s) => ({ uuid: s.uuid, label: s.label })),
+    })),
+    ...(call.exposure ? { exposure: exposureSnapshotOf(call.exposure) } : {}),
+    dataSources: call.records.map(
+      (r) => `${r.resourceType}/${r.id}${r.meta?.versionId ? `/_history/${r.meta.versionId}` : ''}`,
+    ),
+    wbmriStudies: call.wbmriStudyDates.map((date) => ({ date })),
+  };
+}
+
+/** A hook record's payload as audit_log stores it (what readers such as patient history get back). */
+export type HookPayload = ReturnType<typeof hookEntry>['payload'];
 
 export interface PreparedHookRecord {
   entry: PreparedEntry;
@@ -24,7 +90,7 @@ export interface PreparedHookRecord {
   crossing?: string;
 }
 
-function hookEntry(r: HookInvocation, exposure: StoredExposure | undefined): Entry {
+function hookEntry(r: HookInvocation, exposure: StoredExposure | undefined) {
   return {
     kind: 'hook-invocation',
     recordedAt: r.recordedAt,
@@ -44,7 +110,7 @@ function hookEntry(r: HookInvocation, exposure: StoredExposure | undefined): Ent
       dataSources: r.dataSources,
       wbmriStudies: r.wbmriStudies,
     },
-  };
+  } satisfies Entry;
 }
 
 function prepare(r: HookInvocation): PreparedHookRecord {

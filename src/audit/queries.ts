@@ -4,8 +4,9 @@
  */
 import type { Queryable } from '../store/db.ts';
 import { type AuditLogDbRow, auditRowOf } from './auditLog.ts';
+import type { AuditRow } from './chain.ts';
 import { inflateExposure, isStoredExposure, readContributionSets } from './contributionSets.ts';
-import type { AuditRow } from './fhirExport.ts';
+import type { HookPayload } from './hookRecord.ts';
 import type { ExposureSnapshot } from './records.ts';
 
 export interface Page<T> {
@@ -111,7 +112,7 @@ export async function patientHistory(
   const rows = await db.query<{
     seq: number;
     recorded_iso: string;
-    payload: Record<string, unknown>;
+    payload: HookPayload;
     tenant: string | null;
   }>(
     `select h.seq, l.recorded_iso, l.payload, l.tenant
@@ -121,26 +122,14 @@ export async function patientHistory(
     [patientId, cursor, limit + 1],
   );
   const pageRows = rows.slice(0, limit);
-  const uuids = pageRows.flatMap((r) =>
-    ((r.payload.cards as Array<{ uuid: string }> | undefined) ?? []).map((c) => c.uuid),
-  );
+  const uuids = pageRows.flatMap((r) => r.payload.cards.map((c) => c.uuid));
   const feedback = await feedbackFor(db, uuids);
   const sets = await readContributionSets(
     db,
     pageRows.flatMap((r) => (isStoredExposure(r.payload.exposure) ? [r.payload.exposure.contributionsRef] : [])),
   );
   const invocations: InvocationRecord[] = pageRows.map((r) => {
-    const p = r.payload as {
-      service: string;
-      hook: string;
-      hookInstance: string;
-      userRef?: string;
-      clientIss?: string;
-      latencyMs?: number;
-      cards?: Array<{ uuid: string; indicator: string; summary: string }>;
-      exposure?: ExposureSnapshot;
-      dataSources?: string[];
-    };
+    const p = r.payload;
     return {
       seq: r.seq,
       recordedAt: r.recorded_iso,
@@ -151,7 +140,7 @@ export async function patientHistory(
       tenant: r.tenant,
       clientIss: p.clientIss ?? null,
       latencyMs: p.latencyMs ?? null,
-      cards: (p.cards ?? []).map((c) => ({
+      cards: p.cards.map((c) => ({
         uuid: c.uuid,
         indicator: c.indicator,
         summary: c.summary,

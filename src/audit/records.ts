@@ -37,6 +37,7 @@ export const exposureSnapshotSchema = z.object({
 });
 export type ExposureSnapshot = z.infer<typeof exposureSnapshotSchema>;
 
+/** A card as the trail keeps it: what identifies it, what the clinician read, the suggestions offered. */
 export const cardRecordSchema = z.object({
   uuid: z.uuid({ error: 'card uuid must be a UUID' }),
   indicator: z.enum(['info', 'warning', 'critical']),
@@ -44,6 +45,7 @@ export const cardRecordSchema = z.object({
   source: z.object({ label: z.string(), url: z.string().optional(), topic: z.unknown().optional() }).optional(),
   suggestions: z.array(z.object({ uuid: z.string().optional(), label: z.string() })).optional(),
 });
+export type CardRecord = z.input<typeof cardRecordSchema>;
 
 export const hookInvocationSchema = z.object({
   recordedAt: iso,

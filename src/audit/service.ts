@@ -3,7 +3,6 @@
  * audit trail (who asked what), as hospital audit rules require.
  */
 import type { ExposureSummary } from '../exposure/index.ts';
-import type { Store } from '../store/index.ts';
 import type { VerifyResult } from './auditLog.ts';
 import { auditBundle } from './fhirExport.ts';
 import {
@@ -16,6 +15,7 @@ import {
   patientHistory,
   thresholdCrossings,
 } from './queries.ts';
+import type { AuditStore } from './store.ts';
 
 export interface AuditContext {
   actor: string;
@@ -25,10 +25,10 @@ export interface AuditContext {
 export type LiveExposure = (patientId: string, asOf: string) => Promise<ExposureSummary>;
 
 export class AuditService {
-  readonly store: Store;
+  readonly store: AuditStore;
   readonly thresholdMg: number;
   readonly live?: LiveExposure;
-  constructor(store: Store, thresholdMg: number, live?: LiveExposure) {
+  constructor(store: AuditStore, thresholdMg: number, live?: LiveExposure) {
     this.store = store;
     this.thresholdMg = thresholdMg;
     this.live = live;

@@ -1,8 +1,18 @@
 /**
- * CDS client authentication (CDS Hooks 2.0 §Trusting CDS Clients, cds-hooks.org best practices): a JWT in
- * `Authorization: Bearer`, signed ES384 or RS384 with a `kid`, from an allow-listed `iss` whose keys come from
- * a configured JWKS or its allow-listed `jku`; `aud` is the exact URL called; `exp`, `iat` and `jti` are
+ * CDS client authentication, CDS Hooks 2.0 "Trusting CDS Clients"
+ * (https://cds-hooks.hl7.org/2.0/#trusting-cds-clients): a JWT in `Authorization: Bearer`, signed ES384 or
+ * RS384 with a `kid`, from an allow-listed `iss`; `aud` is the exact URL called; `exp`, `iat` and `jti` are
  * required and a `jti` is accepted once. Any failure is a bare 401: the caller is told nothing.
+ *
+ * Where the keys come from. The spec lets a client publish its JWK Set at the URL in the `jku` header, or
+ * exchange it out of band, and says services SHOULD allow-list `iss` and `jku`. Each trusted client is
+ * registered one way:
+ * - inline `jwks` (the keys were exchanged out of band): the signature is checked against those pinned keys
+ *   only, and a `jku` header, whatever it says, is never fetched and is no reason to refuse. The CDS Hooks
+ *   Sandbox always sends `jku: https://sandbox.cds-hooks.org/.well-known/jwks.json`, and a service that pins
+ *   its keys has no need to trust that URL.
+ * - `jwksUrl`: that URL is the only one ever fetched; a `jku` that differs from it is refused. Fetching a URL
+ *   named by the token itself would let any token bring its own keys.
  */
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import type { TrustedClient } from './trustedClients.ts';
@@ -55,7 +65,8 @@ export async function verifyCdsClient(
     const iss = decodeJwt(token).iss;
     const client = o.trustedClients.find((c) => c.iss === iss);
     if (!client) return undefined;
-    if (header.jku !== undefined && header.jku !== client.jwksUrl) return undefined;
+    // Inline keys: `jku` is ignored (never fetched). Registered jwksUrl: `jku`, when sent, must be exactly it.
+    if (client.jwksUrl !== undefined && header.jku !== undefined && header.jku !== client.jwksUrl) return undefined;
     const nowMs = o.now?.() ?? Date.now();
     const { payload } = await jwtVerify(token, client.keys, {
       issuer: client.iss,

@@ -7,9 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import type { ServiceRequest } from '@medplum/fhirtypes';
 import type { ExposureSummary } from '../exposure/index.ts';
-import { LOINC, SNOMED, WB_MRI_LOINC } from '../screening/codes.ts';
+import { wbMriServiceRequest } from '../profiles/wbMriServiceRequest.ts';
 import type { FindingsDecision, ScreeningResult } from '../screening/rules.ts';
-import { type CardCoding, FINDINGS_OVERRIDE_REASONS, OVERRIDE_REASONS, SCREENING_TOPIC } from './codes.ts';
+import {
+  type CardCoding,
+  FINDINGS_OVERRIDE_REASONS,
+  OVERRIDE_REASONS,
+  SCREENING_TOPIC,
+} from '../terminology/cardCodes.ts';
 import { dataQualitySentences } from './dataQuality.ts';
 import { formatMg } from './format.ts';
 
@@ -32,8 +37,6 @@ export interface Card {
   links?: Array<{ label: string; url: string; type: 'absolute' | 'smart'; appContext?: string }>;
 }
 
-export const WB_MRI_SERVICE_REQUEST_PROFILE =
-  'http://osteowatch.org/fhir/StructureDefinition/osteowatch-wbmri-servicerequest';
 const EVIDENCE =
   'In 129 patients with polymyositis/dermatomyositis, coronal STIR whole-body MRI found osteonecrosis in 15; 33 of the 38 affected joints had no symptoms, ' +
   'and every affected patient had received 3,100–18,950 mg prednisolone-equivalent. A follow-up WB-MRI 3–6 months later found new lesions in patients whose first scan was clean ' +
@@ -106,51 +109,18 @@ export function timelineLink(c: CardContext): Pick<Card, 'links'> {
   };
 }
 
-export function wbMriServiceRequest(
+/** The one-click draft order for STIR whole-body MRI that due cards carry. */
+export function orderSuggestion(
   c: CardContext,
   window: { start: string; end?: string },
   reason: string,
-): ServiceRequest {
-  return {
-    resourceType: 'ServiceRequest',
-    meta: { profile: [WB_MRI_SERVICE_REQUEST_PROFILE] },
-    status: 'draft',
-    intent: 'order',
-    category: [{ coding: [{ system: SNOMED, code: '363679005', display: 'Imaging' }] }],
-    code: {
-      coding: [{ system: LOINC, code: WB_MRI_LOINC, display: 'MR Whole body' }],
-      text: 'STIR whole-body MRI, no contrast',
-    },
-    subject: { reference: `Patient/${c.patientId}` },
-    occurrencePeriod: { start: window.start, ...(window.end ? { end: window.end } : {}) },
-    reasonCode: [
-      {
-        coding: [
-          {
-            system: 'http://hl7.org/fhir/sid/icd-10-cm',
-            code: 'Z79.52',
-            display: 'Long term (current) use of systemic steroids',
-          },
-        ],
-        text: reason,
-      },
-    ],
-    note: [
-      { text: 'Coronal STIR whole-body sequence for osteonecrosis screening (10–15 min). No gadolinium contrast.' },
-    ],
-  };
-}
-
-function orderSuggestion(
-  c: CardContext,
-  window: { start: string; end?: string },
-  reason: string,
+  label = 'Order STIR whole-body MRI, no contrast',
 ): Pick<Card, 'suggestions' | 'selectionBehavior'> {
   return {
     selectionBehavior: 'at-most-one',
     suggestions: [
       {
-        label: 'Order STIR whole-body MRI, no contrast',
+        label,
         uuid: randomUUID(),
         isRecommended: true,
         actions: [
@@ -158,7 +128,7 @@ function orderSuggestion(
             type: 'create',
             description:
               'Draft order: STIR whole-body MRI without contrast (LOINC 46358-8) for osteonecrosis screening',
-            resource: wbMriServiceRequest(c, window, reason),
+            resource: wbMriServiceRequest(c.patientId, window, reason),
           },
         ],
       },
@@ -166,7 +136,8 @@ function orderSuggestion(
   };
 }
 
-const base = (c: CardContext, indicator: Card['indicator'], summary: string, detail: string): Card => ({
+/** What every card has: uuid, summary fitted to 140 characters, detail, source and topic, override reasons, link. */
+export const baseCard = (c: CardContext, indicator: Card['indicator'], summary: string, detail: string): Card => ({
   uuid: randomUUID(),
   summary: fitSummary(summary),
   detail,
@@ -184,7 +155,7 @@ export function screeningCards(c: CardContext, result: ScreeningResult): Card[] 
   switch (d.kind) {
     case 'exposure-unknown':
       cards.push(
-        base(
+        baseCard(
           c,
           'info',
           'Cumulative glucocorticoid dose could not be computed: see data quality; WB-MRI screening status unknown',
@@ -199,13 +170,13 @@ export function screeningCards(c: CardContext, result: ScreeningResult): Card[] 
           ? `; at ${mg(daily)}/day reaches ${mg(x.threshold.mg)} on ${d.projectedOn}`
           : '; no current glucocorticoid dose';
       cards.push(
-        base(c, 'info', `Glucocorticoid exposure ${mg(x.cumulativeMg)} prednisolone-eq.${tail}`, exposureDetail(c)),
+        baseCard(c, 'info', `Glucocorticoid exposure ${mg(x.cumulativeMg)} prednisolone-eq.${tail}`, exposureDetail(c)),
       );
       break;
     }
     case 'baseline-due':
       cards.push({
-        ...base(
+        ...baseCard(
           c,
           'warning',
           `STIR whole-body MRI due: ${mg(x.cumulativeMg)} prednisolone-eq., ≥ ${mg(x.threshold.mg)} since ${d.crossedOn}, no WB-MRI since`,
@@ -216,7 +187,7 @@ export function screeningCards(c: CardContext, result: ScreeningResult): Card[] 
       break;
     case 'baseline-ordered':
       cards.push(
-        base(
+        baseCard(
           c,
           'info',
           `STIR WB-MRI ordered ${d.order.date} (${mg(x.cumulativeMg)} prednisolone-eq., ≥ ${mg(x.threshold.mg)} since ${d.crossedOn})`,
@@ -226,7 +197,7 @@ export function screeningCards(c: CardContext, result: ScreeningResult): Card[] 
       break;
     case 'follow-up-scheduled':
       cards.push(
-        base(
+        baseCard(
           c,
           'info',
           `Last STIR WB-MRI ${d.lastStudy.date}; follow-up due ${d.dueFrom}–${d.overdueFrom} while steroids continue (${mg(x.cumulativeMg)})`,
@@ -236,7 +207,7 @@ export function screeningCards(c: CardContext, result: ScreeningResult): Card[] 
       break;
     case 'follow-up-due':
       cards.push({
-        ...base(
+        ...baseCard(
           c,
           'warning',
           `Follow-up STIR WB-MRI due: last ${d.lastStudy.date}, due since ${d.dueFrom}, overdue from ${d.overdueFrom}; ${mg(x.cumulativeMg)}`,
@@ -251,7 +222,7 @@ export function screeningCards(c: CardContext, result: ScreeningResult): Card[] 
       break;
     case 'follow-up-overdue':
       cards.push({
-        ...base(
+        ...baseCard(
           c,
           'warning',
           `OVERDUE follow-up STIR WB-MRI: last ${d.lastStudy.date}, overdue since ${d.overdueFrom}; steroids continue (${mg(x.cumulativeMg)})`,
@@ -266,7 +237,7 @@ export function screeningCards(c: CardContext, result: ScreeningResult): Card[] 
       break;
     case 'follow-up-ordered':
       cards.push(
-        base(
+        baseCard(
           c,
           'info',
           `Follow-up STIR WB-MRI ordered ${d.order.date} (last ${d.lastStudy.date}; ${mg(x.cumulativeMg)} prednisolone-eq.)`,
@@ -308,7 +279,7 @@ export function findingsCard(c: CardContext, f: FindingsDecision): Card {
     `**Evidence:** ${EVIDENCE}`,
   ].join('\n');
   return {
-    ...base(c, f.highCollapseRisk ? 'critical' : 'warning', summary, detail),
+    ...baseCard(c, f.highCollapseRisk ? 'critical' : 'warning', summary, detail),
     overrideReasons: FINDINGS_OVERRIDE_REASONS,
   };
 }

@@ -10,6 +10,7 @@ import type { MedplumClient } from '@medplum/core';
 import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
 import { fhirClient } from '../fhir/patientRecords.ts';
 import { patientRefOf } from '../fhir/subject.ts';
+import type { PrefetchSpec } from './serviceDefinition.ts';
 
 export class PreconditionFailed extends Error {
   readonly keys: string[];
@@ -26,17 +27,8 @@ export interface FhirAccess {
   allowOpenServer: boolean;
 }
 
-export interface GatheredData {
-  byKey: Map<string, Resource[]>;
-  /** Where each key's data came from, for the audit record. */
-  sources: Record<string, 'prefetch' | 'fetched' | 'none'>;
-}
-
-interface KeySpec {
-  key: string;
-  template: string;
-  required: boolean;
-}
+/** Where each key's data came from. */
+export type DataSourceKind = 'prefetch' | 'fetched' | 'none';
 
 const MAX_PAGES = 50;
 
@@ -123,57 +115,59 @@ export class HookDataSource {
     return out;
   }
 
-  async gather(
-    specs: KeySpec[],
+  /** Each key's resources, from prefetch or the FHIR server; 412 (PreconditionFailed) for required data missing. */
+  async gather<K extends string>(
+    specs: Record<K, PrefetchSpec>,
     prefetch: Record<string, unknown> | undefined,
     context: Record<string, unknown> & { patientId: string },
-  ): Promise<GatheredData> {
-    const byKey = new Map<string, Resource[]>();
-    const sources: GatheredData['sources'] = {};
+  ): Promise<{ data: Record<K, Resource[]>; sources: Partial<Record<K, DataSourceKind>> }> {
+    const byKey = {} as Record<K, Resource[]>;
+    const sources: Partial<Record<K, DataSourceKind>> = {};
     const missing: string[] = [];
     const reasons: string[] = [];
     await Promise.all(
-      specs.map(async (spec) => {
-        const has = prefetch !== undefined && Object.hasOwn(prefetch, spec.key);
-        const value = has ? prefetch![spec.key] : undefined;
+      (Object.entries(specs) as Array<[K, PrefetchSpec]>).map(async ([key, spec]) => {
+        const required = spec.onMissing === 'required';
+        const template = spec.query;
+        byKey[key] = [];
+        const has = prefetch !== undefined && Object.hasOwn(prefetch, key);
+        const value = has ? prefetch![key] : undefined;
         if (has && value === null) {
-          byKey.set(spec.key, []);
-          sources[spec.key] = 'none';
+          byKey[key] = [];
+          sources[key] = 'none';
           return;
         }
         if (has) {
-          const checked = fromPrefetch(value, spec.template, context.patientId);
+          const checked = fromPrefetch(value, template, context.patientId);
           if ('resources' in checked) {
             let resources = checked.resources;
             if (checked.next) {
               if (!this.canFetch()) {
-                if (spec.required) {
-                  missing.push(spec.key);
-                  reasons.push(`${spec.key}: the prefetched Bundle has more pages but no FHIR access was granted`);
+                if (required) {
+                  missing.push(key);
+                  reasons.push(`${key}: the prefetched Bundle has more pages but no FHIR access was granted`);
                 }
                 return;
               }
               resources = [...resources, ...(await this.followNext(checked.next))];
             }
-            byKey.set(spec.key, resources);
-            sources[spec.key] = 'prefetch';
+            byKey[key] = resources;
+            sources[key] = 'prefetch';
             return;
           }
-          reasons.push(`${spec.key}: prefetch not usable (${checked.reject})`);
+          reasons.push(`${key}: prefetch not usable (${checked.reject})`);
         }
         if (!this.canFetch()) {
-          if (spec.required) missing.push(spec.key);
+          if (required) missing.push(key);
           return;
         }
         try {
-          byKey.set(spec.key, await this.search(render(spec.template, context)));
-          sources[spec.key] = 'fetched';
+          byKey[key] = await this.search(render(template, context));
+          sources[key] = 'fetched';
         } catch (err) {
-          if (!spec.required) return;
-          missing.push(spec.key);
-          reasons.push(
-            `${spec.key}: the FHIR server query failed (${err instanceof Error ? err.message : String(err)})`,
-          );
+          if (!required) return;
+          missing.push(key);
+          reasons.push(`${key}: the FHIR server query failed (${err instanceof Error ? err.message : String(err)})`);
         }
       }),
     );
@@ -184,7 +178,7 @@ export class HookDataSource {
         missing,
       );
     }
-    return { byKey, sources };
+    return { data: byKey, sources };
   }
 
   /** Reads Medications referenced by the records but not present (best effort: an unresolved one is reported by the engine). */

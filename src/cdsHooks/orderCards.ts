@@ -1,9 +1,7 @@
 /** Cards for order-select / order-sign: an order that crosses the threshold, or keeps an unscreened patient above it. */
 
-import { randomUUID } from 'node:crypto';
 import type { WbMriOrder, WbMriStudy } from '../screening/imaging.ts';
-import { type Card, type CardContext, fitSummary, timelineLink, wbMriServiceRequest } from './cards.ts';
-import { OVERRIDE_REASONS, SCREENING_TOPIC } from './codes.ts';
+import { baseCard, type Card, type CardContext, orderSuggestion } from './cards.ts';
 import { dataQualitySentences } from './dataQuality.ts';
 import { formatMg } from './format.ts';
 import type { Projection } from './orderProjection.ts';
@@ -37,43 +35,12 @@ export function orderCards(c: CardContext, p: Projection, studies: WbMriStudy[],
     'Osteonecrosis was found on STIR whole-body MRI only after ≥ 3,100 mg prednisolone-equivalent in a myositis cohort; most lesions were silent (Huang et al., Br J Radiol 2017, [doi:10.1259/bjr.20160780](https://doi.org/10.1259/bjr.20160780)).',
   ].join('\n');
   const unknown = now.cumulativeMg === null;
+  const reason = `Cumulative glucocorticoid exposure ${mg(after.cumulativeMg)} prednisolone-equivalent with the new order (threshold ${mg(threshold)}); osteonecrosis screening`;
   return [
     {
-      uuid: randomUUID(),
-      summary: fitSummary(summary),
-      detail,
-      indicator: unknown ? 'info' : 'warning',
-      source: {
-        label: 'OsteoWatch',
-        url: c.publicUrl,
-        topic: SCREENING_TOPIC,
-      },
-      overrideReasons: OVERRIDE_REASONS,
-      ...timelineLink(c),
-      ...(unknown
-        ? {}
-        : {
-            selectionBehavior: 'at-most-one' as const,
-            suggestions: [
-              {
-                label: 'Also order STIR whole-body MRI, no contrast',
-                uuid: randomUUID(),
-                isRecommended: true,
-                actions: [
-                  {
-                    type: 'create' as const,
-                    description:
-                      'Draft order: STIR whole-body MRI without contrast (LOINC 46358-8) for osteonecrosis screening',
-                    resource: wbMriServiceRequest(
-                      c,
-                      { start: window },
-                      `Cumulative glucocorticoid exposure ${mg(after.cumulativeMg)} prednisolone-equivalent with the new order (threshold ${mg(threshold)}); osteonecrosis screening`,
-                    ),
-                  },
-                ],
-              },
-            ],
-          }),
+      ...baseCard(c, unknown ? 'info' : 'warning', summary, detail),
+      // Screening can only be suggested on a number: with an unknown dose the card says so and orders nothing.
+      ...(unknown ? {} : orderSuggestion(c, { start: window }, reason, 'Also order STIR whole-body MRI, no contrast')),
     },
   ];
 }

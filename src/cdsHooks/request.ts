@@ -46,6 +46,20 @@ export const hookRequestSchema = z
 
 export type HookRequest = z.infer<typeof hookRequestSchema>;
 
+/** patient-view context (https://cds-hooks.hl7.org/hooks/patient-view/): the common request checks suffice. */
+export const patientViewContext = z.looseObject({});
+
+/**
+ * order-select and order-sign carry the draft orders (https://cds-hooks.hl7.org/hooks/order-select/,
+ * https://cds-hooks.hl7.org/hooks/order-sign/); without them there is nothing to project.
+ */
+export const orderSelectContext = z.looseObject({
+  draftOrders: z.looseObject({}, { error: 'context.draftOrders is required for order-select' }),
+});
+export const orderSignContext = z.looseObject({
+  draftOrders: z.looseObject({}, { error: 'context.draftOrders is required for order-sign' }),
+});
+
 const rfc3339 = z.iso.datetime({ offset: true, error: 'outcomeTimestamp must be an RFC 3339 date-time' });
 
 export const feedbackBodySchema = z.object({

@@ -6,11 +6,11 @@ import type {
   Condition,
   DiagnosticReport,
   ImagingStudy,
-  MedicationRequest,
   Observation,
   Resource,
   ServiceRequest,
 } from '@medplum/fhirtypes';
+import { hookRecordOf } from '../audit/hookRecord.ts';
 import type { HookAuditQueue } from '../audit/queue.ts';
 import type { CdsClient } from '../auth/cdsJwt.ts';
 import { computeExposure, type ExposureConfig, type ExposureSummary } from '../exposure/index.ts';
@@ -18,13 +18,11 @@ import { isLoopbackUrl } from '../fhir/loopback.ts';
 import type { Logger } from '../log/logger.ts';
 import { type CohortDefinition, cohortConditions, MYOSITIS_COHORT } from '../screening/cohort.ts';
 import { openWbMriOrders, osteonecrosisFindings, wbMriStudies } from '../screening/imaging.ts';
-import { DEFAULT_SCREENING_CONFIG, type ScreeningConfig, screen } from '../screening/rules.ts';
-import { type Card, type CardContext, screeningCards } from './cards.ts';
+import { DEFAULT_SCREENING_CONFIG, type ScreeningConfig } from '../screening/rules.ts';
+import type { Card } from './cards.ts';
 import { HookDataSource } from './data.ts';
-import type { ServiceDeclaration } from './declarations.ts';
-import { orderCards } from './orderCards.ts';
-import { normaliseDraft, projectDrafts } from './orderProjection.ts';
 import type { HookRequest } from './request.ts';
+import type { CdsServiceDefinition } from './serviceDefinition.ts';
 
 export interface CdsServiceDeps {
   exposure: ExposureConfig;
@@ -39,20 +37,12 @@ export interface CdsServiceDeps {
   logger?: Logger;
 }
 
-const OPTIONAL_KEYS = new Set(['patient']);
-
-/** The audit keeps the summary, contributions and issues; the per-day timeline can be recomputed. */
-function snapshotOf(x: ExposureSummary) {
-  const { timeline: _timeline, patient: _patient, contributions, ...rest } = x;
-  // Sources, amounts and status are the record; the derivation text is recomputed from them on demand.
-  return { ...rest, contributions: contributions.map(({ derivation: _d, ...c }) => c) };
-}
-
 const ofType = <T extends Resource>(list: Resource[] | undefined, type: T['resourceType']): T[] =>
   (list ?? []).filter((r): r is T => r.resourceType === type);
 
+/** The shared pipeline: gather → cohort → exposure → WB-MRI history → the service's cards → audit record. */
 export async function runHook(
-  decl: ServiceDeclaration,
+  service: CdsServiceDefinition,
   req: HookRequest,
   client: CdsClient,
   deps: CdsServiceDeps,
@@ -65,14 +55,12 @@ export async function runHook(
     accessToken: req.fhirAuthorization?.access_token,
     allowOpenServer: deps.allowOpenFhirServer || isLoopbackUrl(req.fhirServer),
   });
-  const specs = Object.entries(decl.prefetch).map(([key, template]) => ({
-    key,
-    template,
-    required: !OPTIONAL_KEYS.has(key),
-  }));
-  const data = await source.gather(specs, req.prefetch, req.context as Record<string, unknown> & { patientId: string });
-  const k = (key: string) => data.byKey.get(key) ?? [];
-  const records = [...k('medicationStatements'), ...k('medicationRequests'), ...k('medicationAdministrations')];
+  const { data } = await source.gather(
+    service.prefetch,
+    req.prefetch,
+    req.context as Record<string, unknown> & { patientId: string },
+  );
+  const records = [...data.medicationStatements, ...data.medicationRequests, ...data.medicationAdministrations];
   const medications = [
     ...records.filter((r) => r.resourceType === 'Medication'),
     ...(await source.medications(records, records)),
@@ -82,7 +70,7 @@ export async function runHook(
   let exposure: ExposureSummary | undefined;
   let studyDates: string[] = [];
   const inCohort =
-    cohortConditions(ofType<Condition>(k('conditions'), 'Condition'), deps.cohorts ?? [MYOSITIS_COHORT]).length > 0;
+    cohortConditions(ofType<Condition>(data.conditions, 'Condition'), deps.cohorts ?? [MYOSITIS_COHORT]).length > 0;
   if (inCohort) {
     exposure = computeExposure({
       resources: [...records, ...medications],
@@ -92,28 +80,20 @@ export async function runHook(
       timeline: false,
     });
     const studies = wbMriStudies(
-      ofType<ImagingStudy>(k('imagingStudies'), 'ImagingStudy'),
-      ofType<DiagnosticReport>(k('diagnosticReports'), 'DiagnosticReport'),
+      ofType<ImagingStudy>(data.imagingStudies, 'ImagingStudy'),
+      ofType<DiagnosticReport>(data.diagnosticReports, 'DiagnosticReport'),
     );
     studyDates = studies.map((s) => s.date);
-    const openOrders = openWbMriOrders(ofType<ServiceRequest>(k('serviceRequests'), 'ServiceRequest'));
-    const findings = osteonecrosisFindings(ofType<Observation>(k('osteonecrosisObservations'), 'Observation'));
-    const ctx: CardContext = { patientId, asOf, exposure, publicUrl: deps.publicUrl() };
-    if (decl.hook === 'patient-view') {
-      cards = screeningCards(
-        ctx,
-        screen({ asOf, exposure, studies, openOrders, findings, config: deps.screening ?? DEFAULT_SCREENING_CONFIG }),
-      );
-    } else {
-      const entries = (req.context.draftOrders?.entry ?? []) as Array<{ resource?: Record<string, unknown> }>;
-      const drafts = entries
-        .map((e, i) =>
-          e.resource?.resourceType === 'MedicationRequest' ? normaliseDraft(e.resource, patientId, asOf, i) : undefined,
-        )
-        .filter((d): d is MedicationRequest => !!d);
-      const projection = projectDrafts([...records, ...medications], drafts, patientId, asOf, deps.exposure);
-      if (projection) cards = orderCards(ctx, projection, studies, openOrders);
-    }
+    cards = service.cards({
+      card: { patientId, asOf, exposure, publicUrl: deps.publicUrl() },
+      request: req,
+      medicationRecords: [...records, ...medications],
+      studies,
+      openOrders: openWbMriOrders(ofType<ServiceRequest>(data.serviceRequests, 'ServiceRequest')),
+      findings: osteonecrosisFindings(ofType<Observation>(data.osteonecrosisObservations, 'Observation')),
+      exposureConfig: deps.exposure,
+      screeningConfig: deps.screening ?? DEFAULT_SCREENING_CONFIG,
+    });
   }
 
   const audit = deps.audit;
@@ -124,32 +104,26 @@ export async function runHook(
     // serialising the record is not the clinician's wait.
     setImmediate(() => {
       audit
-        .enqueue({
-          recordedAt,
-          service: decl.id,
-          hook: decl.hook,
-          hookInstance: req.hookInstance,
-          patientId,
-          userRef: req.context.userId,
-          tenant: client.tenant,
-          clientIss: client.iss,
-          latencyMs,
-          status: 200,
-          cards: cards.map((c) => ({
-            uuid: c.uuid,
-            indicator: c.indicator,
-            summary: c.summary,
-            source: { label: c.source.label },
-            suggestions: c.suggestions?.map((s) => ({ uuid: s.uuid, label: s.label })),
-          })),
-          ...(exposure ? { exposure: snapshotOf(exposure) } : {}),
-          dataSources: records.map(
-            (r) => `${r.resourceType}/${r.id}${r.meta?.versionId ? `/_history/${r.meta.versionId}` : ''}`,
-          ),
-          wbmriStudies: studyDates.map((date) => ({ date })),
-        })
+        .enqueue(
+          hookRecordOf({
+            recordedAt,
+            service: service.id,
+            hook: service.hook,
+            hookInstance: req.hookInstance,
+            patientId,
+            userRef: req.context.userId,
+            client,
+            latencyMs,
+            cards,
+            exposure,
+            records,
+            wbmriStudyDates: studyDates,
+          }),
+        )
         // The clinician still gets the guidance; a failed audit write is loud in the logs.
-        .catch((err) => deps.logger?.error({ err: (err as Error).message, service: decl.id }, 'audit record failed'));
+        .catch((err) =>
+          deps.logger?.error({ err: (err as Error).message, service: service.id }, 'audit record failed'),
+        );
     });
   }
   return { cards };

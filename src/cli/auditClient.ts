@@ -7,9 +7,9 @@ import type { Bundle } from '@medplum/fhirtypes';
 import type { VerifyResult } from '../audit/auditLog.ts';
 import type { CardReport, CrossingReport, PatientHistory } from '../audit/queries.ts';
 import { AuditService, type LiveExposure } from '../audit/service.ts';
+import { type AuditStore, openAuditStore } from '../audit/store.ts';
 import { computeExposure, type ExposureSummary } from '../exposure/index.ts';
 import { fetchPatientRecords, fhirClient } from '../fhir/patientRecords.ts';
-import { openStore, type Store } from '../store/index.ts';
 
 export interface PatientQuery {
   limit?: number;
@@ -56,7 +56,9 @@ export async function localAuditClient(o: {
   thresholdMg: number;
   fhir?: string;
 }): Promise<AuditClient> {
-  const store: Store = await openStore(o.databaseUrl ? { databaseUrl: o.databaseUrl } : { dataDir: o.dataDir });
+  const store: AuditStore = await openAuditStore(
+    o.databaseUrl ? { databaseUrl: o.databaseUrl } : { dataDir: o.dataDir },
+  );
   const live: LiveExposure | undefined = o.fhir
     ? async (id, asOf) =>
         computeExposure({ resources: await fetchPatientRecords(fhirClient(o.fhir!), id), patient: id, asOf })

@@ -2,11 +2,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
+import { type AuditStore, openAuditStore } from '../audit/store.ts';
 import { fhirClient } from '../fhir/patientRecords.ts';
+import { DicomInputError, readDataset } from '../imaging/dicom.ts';
 import { type FindingsDocument, findingsDocumentSchema } from '../imaging/findingsDocument.ts';
-import { DicomInputError, findingsFromDicom, readDataset } from '../imaging/sr.ts';
+import { findingsFromDicom } from '../imaging/fromDicom.ts';
 import { WriteBackError, writeFindings } from '../imaging/writeBack.ts';
-import { openStore, type Store } from '../store/index.ts';
 import { CliExit } from './audit.ts';
 
 export function addIngestCommand(program: Command, out: (s: string) => void): void {
@@ -91,9 +92,9 @@ export function addIngestCommand(program: Command, out: (s: string) => void): vo
             );
           result = body;
         } else if (o.fhir) {
-          let store: Store;
+          let store: AuditStore;
           try {
-            store = await openStore(o.databaseUrl ? { databaseUrl: o.databaseUrl } : { dataDir: o.dataDir });
+            store = await openAuditStore(o.databaseUrl ? { databaseUrl: o.databaseUrl } : { dataDir: o.dataDir });
           } catch (err) {
             throw new CliExit(
               1,

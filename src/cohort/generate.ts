@@ -20,18 +20,10 @@ import type {
   Resource,
 } from '@medplum/fhirtypes';
 import { dayFromIso, isoFromDay } from '../exposure/dates.ts';
+import { MR_MODALITY, RADIOLOGY_CATEGORY, WB_MRI } from '../terminology/codes.ts';
+import { type DiagnosisCode, MYOSITIS, OTHER_COHORTS } from '../terminology/diagnoses.ts';
+import { ICD10CM, RXNORM, SNOMED, UCUM } from '../terminology/systems.ts';
 import { Random } from './random.ts';
-import {
-  type DiagnosisCode,
-  ICD10CM,
-  LOINC,
-  MYOSITIS,
-  OTHER_COHORTS,
-  RXNORM,
-  SNOMED,
-  UCUM,
-  WB_MRI,
-} from './terminology.ts';
 
 export interface CohortOptions {
   size: number;
@@ -412,25 +404,50 @@ function dataQualityProblem(b: PatientBuilder, day: number): void {
     });
 }
 
+const MR = MR_MODALITY;
+const WHOLE_BODY = { system: SNOMED, code: '38266002', display: 'Entire body as a whole' };
+/**
+ * The series of a STIR whole-body protocol. The R4 `modality` search parameter indexes ImagingStudy.series.modality
+ * (https://hl7.org/fhir/R4/imagingstudy.html#search), so a study found by `modality=…|MR` needs its series; fixed
+ * here, not drawn from the seeded generator, so that adding them changed no other generated value.
+ */
+const WB_SERIES = [
+  { description: 'Coronal STIR whole body', numberOfInstances: 160 },
+  { description: 'Sagittal STIR spine', numberOfInstances: 30 },
+  { description: 'Coronal T1 whole body', numberOfInstances: 160 },
+  { description: 'Axial STIR pelvis and thighs', numberOfInstances: 60 },
+] as const;
+
 function priorWbMri(b: PatientBuilder, day: number, finding: boolean): void {
   const uid = `2.25.${BigInt(`0x${Buffer.from(`${b.id}-${day}`).toString('hex').slice(0, 30)}`).toString()}`;
+  const started = `${isoFromDay(day)}T09:30:00+00:00`;
   const study = b.add<ImagingStudy>({
     resourceType: 'ImagingStudy',
     id: b.nextId('is'),
     identifier: [{ system: 'urn:dicom:uid', value: `urn:oid:${uid}` }],
     status: 'available',
-    modality: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'MR' }],
+    modality: [MR],
     subject: b.ref,
-    started: `${isoFromDay(day)}T09:30:00+00:00`,
+    started,
     procedureCode: [{ coding: [WB_MRI], text: 'STIR whole-body MRI, no contrast' }],
     description: 'STIR whole-body MRI, no contrast',
-    numberOfSeries: 4,
+    numberOfSeries: WB_SERIES.length,
+    numberOfInstances: WB_SERIES.reduce((n, s) => n + s.numberOfInstances, 0),
+    series: WB_SERIES.map((s, i) => ({
+      uid: `${uid}.${i + 1}`,
+      number: i + 1,
+      modality: MR,
+      description: s.description,
+      numberOfInstances: s.numberOfInstances,
+      bodySite: WHOLE_BODY,
+      started,
+    })),
   });
   b.add<DiagnosticReport>({
     resourceType: 'DiagnosticReport',
     id: b.nextId('dr'),
     status: 'final',
-    category: [{ coding: [{ system: LOINC, code: 'LP29684-5', display: 'Radiology' }] }],
+    category: [{ coding: [RADIOLOGY_CATEGORY] }],
     code: { coding: [WB_MRI], text: 'STIR whole-body MRI, no contrast' },
     subject: b.ref,
     effectiveDateTime: `${isoFromDay(day)}T09:30:00+00:00`,

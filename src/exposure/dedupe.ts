@@ -5,7 +5,7 @@
  * The MedicationStatement or the administrations are counted and the MedicationRequest they realise is not.
  */
 import type { Identifier, MedicationAdministration, MedicationStatement, Reference } from '@medplum/fhirtypes';
-import type { MedicationRecord, RecordEvaluation } from './evaluate.ts';
+import type { MedicationRecord, RecordEvaluation } from './evaluation.ts';
 
 export interface DuplicateMark {
   source: string;

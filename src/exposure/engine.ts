@@ -6,7 +6,8 @@ import type { Bundle, Medication, Reference, Resource } from '@medplum/fhirtypes
 import { DEFAULT_EXPOSURE_CONFIG, type ExposureConfig } from './config.ts';
 import { type Day, dayFromIso, isoFromDay } from './dates.ts';
 import { findDuplicates, referenceKey } from './dedupe.ts';
-import { evaluateRecord, type MedicationRecord, type RecordEvaluation } from './evaluate.ts';
+import { evaluateRecord } from './evaluate.ts';
+import type { MedicationRecord, RecordEvaluation } from './evaluation.ts';
 import type { Contribution, ExposureIssue, ExposureSummary, TimelineDay } from './types.ts';
 
 export interface ExposureInput {

@@ -5,10 +5,6 @@
  * codes are RxNorm TTY=IN, ATC H02AB and SNOMED CT substances.
  */
 
-export const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
-export const ATC = 'http://www.whocc.no/atc';
-export const SNOMED = 'http://snomed.info/sct';
-
 export type IngredientId =
   | 'prednisolone'
   | 'prednisone'

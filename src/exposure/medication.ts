@@ -6,16 +6,14 @@
  * flagged. The first coding that identifies a glucocorticoid wins, not coding[0] (the CDC STU3 fragility).
  */
 import type { CodeableConcept, Coding, Medication, Ratio } from '@medplum/fhirtypes';
+import { ATC, ATC_ALIASES, RXNORM, SNOMED } from '../terminology/systems.ts';
 import {
-  ATC,
   type Ingredient,
   ingredientByAtc,
   ingredientByRxnormIn,
   ingredientBySnomed,
   ingredientFromText,
   NOT_GLUCOCORTICOID_RXNORM,
-  RXNORM,
-  SNOMED,
 } from './ingredients.ts';
 import { type Product, type ProductStrength, productByRxcui, productFromName } from './products.ts';
 import { type RouteClass, routeClassFromDoseForm } from './routes.ts';
@@ -47,8 +45,7 @@ export type MedicationResolution =
   | { kind: 'unidentified'; message: string };
 
 const isRxnorm = (c: Coding): boolean => c.system === RXNORM || c.system === 'urn:oid:2.16.840.1.113883.6.88';
-const isAtc = (c: Coding): boolean =>
-  c.system === ATC || c.system === 'http://www.whocc.no/atc/' || c.system === 'urn:oid:2.16.840.1.113883.6.73';
+const isAtc = (c: Coding): boolean => c.system === ATC || (c.system !== undefined && ATC_ALIASES.includes(c.system));
 const isSnomed = (c: Coding): boolean => c.system === SNOMED;
 
 function strengthFromRatio(r: Ratio | undefined): ProductStrength | undefined {

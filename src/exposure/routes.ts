@@ -3,6 +3,7 @@
  * then the dose form of the product (equivalences hold for oral and IV use: docs/references.md).
  */
 import type { CodeableConcept } from '@medplum/fhirtypes';
+import { SNOMED } from '../terminology/systems.ts';
 
 export const ROUTE_CLASSES = [
   'oral',
@@ -113,7 +114,7 @@ export function routeClassFromConcept(route: CodeableConcept | undefined): Route
   if (!route) return undefined;
   for (const c of route.coding ?? []) {
     if (!c.code) continue;
-    if (c.system === 'http://snomed.info/sct' && SNOMED_ROUTES[c.code]) return SNOMED_ROUTES[c.code];
+    if (c.system === SNOMED && SNOMED_ROUTES[c.code]) return SNOMED_ROUTES[c.code];
     if (c.system?.includes('RouteOfAdministration') && V3_ROUTES[c.code.toUpperCase()])
       return V3_ROUTES[c.code.toUpperCase()];
   }

@@ -8,6 +8,7 @@
  * keeps that exact for every period expressible in minutes.
  */
 import type { Timing } from '@medplum/fhirtypes';
+import { SNOMED } from '../terminology/systems.ts';
 import { addMonths, type Day, weekdayOf } from './dates.ts';
 
 export type RangePolicy = 'upper' | 'mid';
@@ -178,7 +179,7 @@ export function dosePattern(timing: Timing | undefined, rangePolicy: RangePolicy
   } else if (timing?.code) {
     for (const c of timing.code.coding ?? []) {
       if (!c.code) continue;
-      const snomed = c.system === 'http://snomed.info/sct' ? SNOMED_FREQUENCY[c.code] : undefined;
+      const snomed = c.system === SNOMED ? SNOMED_FREQUENCY[c.code] : undefined;
       if (snomed) {
         pattern = {
           dosesPerCycle: snomed.f,

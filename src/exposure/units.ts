@@ -8,6 +8,7 @@
  */
 import ucum from '@lhncbc/ucum-lhc';
 import type { Quantity } from '@medplum/fhirtypes';
+import { UCUM } from '../terminology/systems.ts';
 
 export type DoseAmount =
   | { kind: 'mass'; mg: number }
@@ -15,8 +16,6 @@ export type DoseAmount =
   | { kind: 'count'; count: number; unit: string }
   | { kind: 'per-weight'; unit: string }
   | { kind: 'unknown'; unit: string };
-
-const UCUM_SYSTEM = 'http://unitsofmeasure.org';
 
 interface UcumUtils {
   convertUnitTo(from: string, value: number, to: string): { status: string; toVal?: number };
@@ -143,12 +142,12 @@ function classify(value: number, unitText: string, isUcumCode: boolean): DoseAmo
 export function doseAmount(q: Quantity): DoseAmount | undefined {
   if (typeof q.value !== 'number' || !Number.isFinite(q.value) || q.value < 0) return undefined;
   const value = q.value;
-  if (q.code && (q.system === UCUM_SYSTEM || q.system === undefined)) {
-    const byCode = classify(value, q.code, q.system === UCUM_SYSTEM);
+  if (q.code && (q.system === UCUM || q.system === undefined)) {
+    const byCode = classify(value, q.code, q.system === UCUM);
     if (byCode?.kind === 'count' && q.unit) return { ...byCode, unit: q.unit };
     if (byCode) return byCode;
   }
-  if (q.code && q.system && q.system !== UCUM_SYSTEM) {
+  if (q.code && q.system && q.system !== UCUM) {
     // Orderable drug form codes (TAB, CAP) or SNOMED unit concepts: count them when the code names a dose unit.
     const byForeignCode = classify(value, q.code, false);
     if (byForeignCode && byForeignCode.kind === 'count') return byForeignCode;

@@ -1,13 +1,14 @@
 /**
  * A DICOM C-STORE SCP (dcmjs-dimse) so that a PACS or an AI node can push its TID 1500 osteonecrosis reports:
- * each stored SR is read and written back like a posted findings document. Bound to the configured host
- * (loopback by default). A report we cannot understand is refused with a DICOM failure status and a comment.
+ * each stored SR or SEG is read (fromDicom.ts) and written back like a posted findings document. Bound to the
+ * configured host (loopback by default). A report we cannot understand is refused with a DICOM failure status
+ * and a comment.
  */
 import net from 'node:net';
 import dcmjsDimse from 'dcmjs-dimse';
+import { type Dataset, DicomInputError, MR_CLASSES, SEG_SOP_CLASS, SR_CLASSES } from './dicom.ts';
 import type { FindingsDocument } from './findingsDocument.ts';
-import { findingsFromSegDataset, SEG_SOP_CLASS } from './seg.ts';
-import { DicomInputError, findingsFromSrDataset, SR_CLASSES } from './sr.ts';
+import { findingsFromDicom } from './fromDicom.ts';
 
 const { Scp } = dcmjsDimse;
 const { CEchoResponse, CStoreResponse } = dcmjsDimse.responses;
@@ -15,19 +16,18 @@ const { Status, PresentationContextResult, RejectResult, RejectSource, RejectRea
   dcmjsDimse.constants;
 
 const CANNOT_UNDERSTAND = 0xc000;
-const MR_CLASSES = new Set(['1.2.840.10008.5.1.4.1.1.4', '1.2.840.10008.5.1.4.1.1.4.1', '1.2.840.10008.5.1.4.1.1.4.4']);
 
 /**
  * Source MR images kept for a while, so that a SEG that segments only the femoral head can be graded on
  * them when it arrives after its series (a PACS sends the series, then the SEG). Bounded, oldest first out.
  */
-export class SourceImageCache implements ReadonlyMap<string, Record<string, unknown>> {
-  private readonly map = new Map<string, Record<string, unknown>>();
+export class SourceImageCache implements ReadonlyMap<string, Dataset> {
+  private readonly map = new Map<string, Dataset>();
   private readonly max: number;
   constructor(max = 5000) {
     this.max = max;
   }
-  put(ds: Record<string, unknown>): void {
+  put(ds: Dataset): void {
     const uid = String(ds.SOPInstanceUID);
     this.map.delete(uid);
     this.map.set(uid, ds);
@@ -42,7 +42,7 @@ export class SourceImageCache implements ReadonlyMap<string, Record<string, unkn
   get size() {
     return this.map.size;
   }
-  forEach(cb: (v: Record<string, unknown>, k: string, m: ReadonlyMap<string, Record<string, unknown>>) => void) {
+  forEach(cb: (v: Dataset, k: string, m: ReadonlyMap<string, Dataset>) => void) {
     for (const [k, v] of this.map) cb(v, k, this);
   }
   entries() {
@@ -135,30 +135,34 @@ export async function startDicomReceiver(o: DicomReceiverOptions): Promise<Dicom
         if (comment) response.setErrorComment?.(comment.slice(0, 64));
         callback(response);
       };
-      let doc: FindingsDocument;
-      try {
-        const elements = request.getDataset()!.getElements();
-        if (MR_CLASSES.has(String(elements.SOPClassUID))) {
-          sources.put(elements);
-          reply(Status.Success);
-          return;
-        }
-        doc =
-          String(elements.SOPClassUID) === SEG_SOP_CLASS
-            ? findingsFromSegDataset(elements, { sources })
-            : findingsFromSrDataset(elements);
-      } catch (err) {
+      const refuse = (err: unknown) => {
         const message = err instanceof DicomInputError ? err.message : `unreadable report: ${(err as Error).message}`;
         o.onError?.(message);
         reply(CANNOT_UNDERSTAND, message);
+      };
+      let elements: Dataset;
+      try {
+        elements = request.getDataset()!.getElements();
+      } catch (err) {
+        refuse(err);
         return;
       }
-      o.onReport(doc).then(
-        () => reply(Status.Success),
-        (err: Error) => {
-          o.onError?.(err.message);
-          reply(Status.ProcessingFailure, err.message);
-        },
+      // Source images are kept, not read: a head-only SEG arriving after its series is graded on them.
+      if (MR_CLASSES.has(String(elements.SOPClassUID))) {
+        sources.put(elements);
+        reply(Status.Success);
+        return;
+      }
+      findingsFromDicom(elements, sources).then(
+        (doc) =>
+          o.onReport(doc).then(
+            () => reply(Status.Success),
+            (err: Error) => {
+              o.onError?.(err.message);
+              reply(Status.ProcessingFailure, err.message);
+            },
+          ),
+        refuse,
       );
     }
 

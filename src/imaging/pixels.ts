@@ -1,12 +1,14 @@
 /**
- * Stored MR pixels → signal values (DICOM PS3.3 C.7.6.3, C.11.1): native transfer syntaxes only, masked to
- * BitsStored, sign-extended, rescaled, MONOCHROME1 inverted.
+ * Stored MR pixels → signal values (Image Pixel Module,
+ * https://dicom.nema.org/medical/dicom/current/output/html/part03.html#sect_C.7.6.3, and Modality LUT,
+ * https://dicom.nema.org/medical/dicom/current/output/html/part03.html#sect_C.11.1): native transfer syntaxes
+ * only, masked to BitsStored, sign-extended, rescaled, MONOCHROME1 inverted.
  */
-import { DicomInputError } from './sr.ts';
+import { type Dataset, DicomInputError } from './dicom.ts';
 
 const NATIVE = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99', undefined]);
 
-export function framePixels(ds: Record<string, unknown>, frame = 0): Float64Array {
+export function framePixels(ds: Dataset, frame = 0): Float64Array {
   const ts = ((ds._meta as Record<string, { Value?: string[] }> | undefined)?.TransferSyntaxUID?.Value?.[0] ??
     undefined) as string | undefined;
   if (!NATIVE.has(ts))

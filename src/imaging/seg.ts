@@ -4,12 +4,11 @@
  * necrosis). Frames are matched through their referenced source images, never by index.
  */
 import dcmjs from 'dcmjs';
+import { type Dataset, DicomInputError, SEG_SOP_CLASS } from './dicom.ts';
 import { type FindingsDocument, findingsDocumentSchema } from './findingsDocument.ts';
 import { DEFAULT_OTSU, erode, type OtsuOptions, otsuShare } from './otsu.ts';
 import { framePixels } from './pixels.ts';
-import { DicomInputError } from './sr.ts';
 
-export const SEG_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.66.4';
 const FEMORAL_HEAD = '2812003';
 const NECROSIS = '6574001';
 /** Seed 004: a necrotic share under 0.1 % is read as no necrosis. */
@@ -36,7 +35,7 @@ function sideOf(segment: Item): 'left' | 'right' | undefined {
 export interface SegOptions {
   patient?: (id: string) => string;
   /** Source images by SOPInstanceUID: needed when only the femoral head is segmented. */
-  sources?: ReadonlyMap<string, Record<string, unknown>>;
+  sources?: ReadonlyMap<string, Dataset>;
   otsu?: OtsuOptions;
 }
 

@@ -1,24 +1,15 @@
 /**
- * DICOM SR (TID 1500 Imaging Measurement Report) → the findings document. One Measurement Group per joint
+ * DICOM SR (TID 1500 Imaging Measurement Report,
+ * https://dicom.nema.org/medical/dicom/current/output/html/part16.html#sect_TID_1500) → the findings document. One Measurement Group per joint
  * and side: Finding (121071, DCM) = osteonecrosis (397758007, SCT); Finding Site (363698007, SCT) with a
  * Laterality (272741003, SCT) modifier; Presence (705057003, SCT) = present/absent; and the grading items of
  * our CodeSystem under the private scheme 99OSTW (declared in CodingSchemeIdentificationSequence).
  * Anything else is refused with a message naming it: nothing is written from a report we do not understand.
  */
-import dcmjs from 'dcmjs';
+import { type Dataset, DicomInputError, readDataset, SR_CLASSES } from './dicom.ts';
 import { type FindingsDocument, findingsDocumentSchema, type JointName } from './findingsDocument.ts';
 
-export class DicomInputError extends Error {}
-
 export const OSTW = '99OSTW';
-/** Structured report SOP classes (Basic Text, Enhanced, Comprehensive, Comprehensive 3D, Extensible). */
-export const SR_CLASSES = new Set([
-  '1.2.840.10008.5.1.4.1.1.88.11',
-  '1.2.840.10008.5.1.4.1.1.88.22',
-  '1.2.840.10008.5.1.4.1.1.88.33',
-  '1.2.840.10008.5.1.4.1.1.88.34',
-  '1.2.840.10008.5.1.4.1.1.88.35',
-]);
 
 /** Finding sites (SNOMED CT) → joints; the femoral head reports at the hip. */
 export const SITE_TO_JOINT: Record<string, JointName> = {
@@ -52,17 +43,6 @@ const show = (c: Code | undefined) =>
   c ? `(${c.CodeValue}, ${c.CodingSchemeDesignator}, "${c.CodeMeaning ?? ''}")` : '(none)';
 const isoDate = (da: unknown) =>
   typeof da === 'string' && /^\d{8}$/.test(da) ? `${da.slice(0, 4)}-${da.slice(4, 6)}-${da.slice(6, 8)}` : undefined;
-
-export function readDataset(bytes: Uint8Array): Record<string, unknown> {
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  let dict: { dict: Record<string, unknown> };
-  try {
-    dict = dcmjs.data.DicomMessage.readFile(buffer);
-  } catch (err) {
-    throw new DicomInputError(`not a DICOM Part 10 file (${(err as Error).message})`);
-  }
-  return dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict);
-}
 
 function group(g: Item, index: number): FindingsDocument['sites'][number] {
   const where = `measurement group ${index + 1}`;
@@ -133,7 +113,7 @@ export function findingsFromSr(bytes: Uint8Array, patient?: (dicomPatientId: str
 
 /** Reads a naturalized TID 1500 SR dataset (from a file, or received over DIMSE). */
 export function findingsFromSrDataset(
-  ds: Record<string, unknown>,
+  ds: Dataset,
   patient: (dicomPatientId: string) => string = (id) => `Patient/${id}`,
 ): FindingsDocument {
   if (!SR_CLASSES.has(String(ds.SOPClassUID)))
@@ -173,17 +153,4 @@ export function findingsFromSrDataset(
       `the report does not make a valid findings document: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
     );
   return parsed.data;
-}
-
-/** Any supported DICOM input (TID 1500 SR, or SEG with femoral head and necrosis) → findings document. */
-export async function findingsFromDicom(
-  bytes: Uint8Array,
-  sources?: ReadonlyMap<string, Record<string, unknown>>,
-): Promise<FindingsDocument> {
-  const ds = readDataset(bytes);
-  if (String(ds.SOPClassUID) === '1.2.840.10008.5.1.4.1.1.66.4') {
-    const { findingsFromSegDataset } = await import('./seg.ts');
-    return findingsFromSegDataset(ds, { sources });
-  }
-  return findingsFromSrDataset(ds);
 }

@@ -12,22 +12,24 @@ import type {
   Provenance,
   Reference,
 } from '@medplum/fhirtypes';
-import { FINDING_PROFILE_URL, REPORT_PROFILE_URL } from '../profiles/catalog.ts';
+import {
+  ABSENT,
+  JOINT_CODES,
+  OSTEONECROSIS,
+  PRESENT,
+  RADIOLOGY_CATEGORY,
+  SIDE_CODES,
+  WB_MRI,
+} from '../terminology/codes.ts';
+import { display, HIP_SHARE, KNEE_SURFACE, steinberg } from '../terminology/grading.ts';
+import { FINDING_PROFILE, FINDINGS_REPORT_PROFILE, GRADING_SYSTEM, SNOMED, UCUM } from '../terminology/systems.ts';
 import type { FindingsDocument, JointName, Site } from './findingsDocument.ts';
-import { display, GRADING_SYSTEM, HIP_SHARE, KNEE_SURFACE, steinberg } from './grading.ts';
 
-const SNOMED = 'http://snomed.info/sct';
 export const FINDING_ID_SYSTEM = 'urn:osteowatch:osteonecrosis-finding';
 export const REPORT_ID_SYSTEM = 'urn:osteowatch:wbmri-findings-report';
 
-const JOINT: Record<JointName, { code: string; display: string }> = {
-  hip: { code: '24136001', display: 'Hip joint' },
-  knee: { code: '49076000', display: 'Knee joint' },
-  ankle: { code: '70258002', display: 'Ankle joint' },
-  shoulder: { code: '16982005', display: 'Shoulder region' },
-  calcaneus: { code: '80144004', display: 'Calcaneus' },
-};
-const SIDE = { left: { code: '7771000', display: 'Left' }, right: { code: '24028007', display: 'Right' } };
+const JOINT: Record<JointName, { code: string; display: string }> = JOINT_CODES;
+const SIDE = SIDE_CODES;
 
 export interface WriteBackResources {
   observations: Observation[];
@@ -46,7 +48,7 @@ function components(s: Site): ObservationComponent[] {
   if (s.necroticSharePercent !== undefined) {
     out.push({
       code: { coding: [{ system: GRADING_SYSTEM, code: 'necrotic-share', display: display('necrotic-share') }] },
-      valueQuantity: { value: s.necroticSharePercent, unit: '%', system: 'http://unitsofmeasure.org', code: '%' },
+      valueQuantity: { value: s.necroticSharePercent, unit: '%', system: UCUM, code: '%' },
     });
     if (s.joint === 'hip' && s.osteonecrosis) out.push(grade('steinberg-extent', steinberg(s.necroticSharePercent)));
   }
@@ -103,7 +105,7 @@ export function toFhir(doc: FindingsDocument, recordedAt: string): WriteBackReso
     : [{ display: doc.reader.display }];
   const observations: Observation[] = doc.sites.map((s) => ({
     resourceType: 'Observation',
-    meta: { profile: [FINDING_PROFILE_URL] },
+    meta: { profile: [FINDING_PROFILE] },
     identifier: [{ system: FINDING_ID_SYSTEM, value: `${doc.studyInstanceUid}/${s.joint}/${s.side}` }],
     status: 'final',
     category: [
@@ -114,7 +116,7 @@ export function toFhir(doc: FindingsDocument, recordedAt: string): WriteBackReso
       },
     ],
     code: {
-      coding: [{ system: SNOMED, code: '397758007', display: 'Avascular necrosis of bone' }],
+      coding: [{ system: SNOMED, code: OSTEONECROSIS, display: 'Avascular necrosis of bone' }],
       text: 'Osteonecrosis',
     },
     subject,
@@ -122,8 +124,8 @@ export function toFhir(doc: FindingsDocument, recordedAt: string): WriteBackReso
     issued: recordedAt,
     performer,
     valueCodeableConcept: s.osteonecrosis
-      ? { coding: [{ system: SNOMED, code: '52101004', display: 'Present' }], text: 'present' }
-      : { coding: [{ system: SNOMED, code: '2667000', display: 'Absent' }], text: 'absent' },
+      ? { coding: [{ system: SNOMED, code: PRESENT, display: 'Present' }], text: 'present' }
+      : { coding: [{ system: SNOMED, code: ABSENT, display: 'Absent' }], text: 'absent' },
     bodySite: {
       coding: [
         { system: SNOMED, ...JOINT[s.joint] },
@@ -137,12 +139,12 @@ export function toFhir(doc: FindingsDocument, recordedAt: string): WriteBackReso
   }));
   const report: DiagnosticReport = {
     resourceType: 'DiagnosticReport',
-    meta: { profile: [REPORT_PROFILE_URL] },
+    meta: { profile: [FINDINGS_REPORT_PROFILE] },
     identifier: [{ system: REPORT_ID_SYSTEM, value: doc.studyInstanceUid }],
     status: 'final',
-    category: [{ coding: [{ system: 'http://loinc.org', code: 'LP29684-5', display: 'Radiology' }] }],
+    category: [{ coding: [RADIOLOGY_CATEGORY] }],
     code: {
-      coding: [{ system: 'http://loinc.org', code: '46358-8', display: 'MR Whole body' }],
+      coding: [WB_MRI],
       text: 'STIR whole-body MRI: osteonecrosis screening',
     },
     subject,

@@ -4,17 +4,29 @@
  * the cohort, the glucocorticoids and the sites.
  */
 import type { CodeSystem, Resource, StructureDefinition, ValueSet } from '@medplum/fhirtypes';
-import { OVERRIDE_REASON_CONCEPTS, OVERRIDE_SYSTEM, TOPIC_CONCEPTS, TOPIC_SYSTEM } from '../cdsHooks/codes.ts';
 import { INGREDIENTS } from '../exposure/ingredients.ts';
-import { type Concept, GRADING_CONCEPTS, GRADING_SYSTEM } from '../imaging/grading.ts';
-import { JOINTS } from '../screening/codes.ts';
 import { MYOSITIS_COHORT } from '../screening/cohort.ts';
-import { CANONICAL, deriveProfile } from './derive.ts';
+import { OVERRIDE_REASON_CONCEPTS, TOPIC_CONCEPTS } from '../terminology/cardCodes.ts';
+import { JOINTS, WB_MRI_LOINC } from '../terminology/codes.ts';
+import type { Concept } from '../terminology/concept.ts';
+import { GRADING_CONCEPTS } from '../terminology/grading.ts';
+import {
+  CANONICAL,
+  FINDING_PROFILE,
+  FINDINGS_REPORT_PROFILE,
+  GRADING_SYSTEM,
+  ICD10CM,
+  LOINC,
+  OVERRIDE_SYSTEM,
+  RXNORM,
+  SNOMED,
+  TOPIC_SYSTEM,
+} from '../terminology/systems.ts';
+import { deriveProfile } from './derive.ts';
 import { wbMriServiceRequestProfile } from './wbMriServiceRequest.ts';
 
-export const FINDING_PROFILE_URL = `${CANONICAL}/StructureDefinition/osteowatch-osteonecrosis-finding`;
-export const REPORT_PROFILE_URL = `${CANONICAL}/StructureDefinition/osteowatch-wbmri-findings-report`;
-const SNOMED = 'http://snomed.info/sct';
+export const FINDING_PROFILE_URL = FINDING_PROFILE;
+export const REPORT_PROFILE_URL = FINDINGS_REPORT_PROFILE;
 
 export function findingProfile(): StructureDefinition {
   return deriveProfile({
@@ -53,7 +65,7 @@ export function reportProfile(): StructureDefinition {
     constraints: {
       'DiagnosticReport.identifier': { min: 1 },
       'DiagnosticReport.code': {
-        patternCodeableConcept: { coding: [{ system: 'http://loinc.org', code: '46358-8' }] },
+        patternCodeableConcept: { coding: [{ system: LOINC, code: WB_MRI_LOINC }] },
       },
       'DiagnosticReport.subject': {
         min: 1,
@@ -132,7 +144,7 @@ export function valueSets(): ValueSet[] {
       [
         { system: SNOMED, concept: MYOSITIS_COHORT.snomed.map((code) => ({ code })) },
         {
-          system: 'http://hl7.org/fhir/sid/icd-10-cm',
+          system: ICD10CM,
           filter: MYOSITIS_COHORT.icd10Prefixes.map((p) => ({
             property: 'code',
             op: 'regex',
@@ -147,7 +159,7 @@ export function valueSets(): ValueSet[] {
       'RxNorm ingredients counted (or, for budesonide and others without an equivalence, reported) by the exposure engine.',
       [
         {
-          system: 'http://www.nlm.nih.gov/research/umls/rxnorm',
+          system: RXNORM,
           concept: INGREDIENTS.flatMap((i) => i.rxnormIn.map((code) => ({ code }))),
         },
       ],

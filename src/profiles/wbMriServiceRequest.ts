@@ -1,8 +1,10 @@
-/** The WB-MRI screening ServiceRequest profile (what the CDS cards suggest). */
-import type { StructureDefinition } from '@medplum/fhirtypes';
-import { CANONICAL, deriveProfile } from './derive.ts';
+/** The WB-MRI screening ServiceRequest: its profile, and the draft the CDS cards suggest, which conforms to it. */
+import type { ServiceRequest, StructureDefinition } from '@medplum/fhirtypes';
+import { IMAGING_CATEGORY, LONG_TERM_STEROIDS, WB_MRI, WB_MRI_LOINC } from '../terminology/codes.ts';
+import { LOINC, WB_MRI_SERVICE_REQUEST_PROFILE } from '../terminology/systems.ts';
+import { deriveProfile } from './derive.ts';
 
-export const WB_MRI_SR_URL = `${CANONICAL}/StructureDefinition/osteowatch-wbmri-servicerequest`;
+export const WB_MRI_SR_URL = WB_MRI_SERVICE_REQUEST_PROFILE;
 
 export function wbMriServiceRequestProfile(): StructureDefinition {
   return deriveProfile({
@@ -16,7 +18,7 @@ export function wbMriServiceRequestProfile(): StructureDefinition {
       'ServiceRequest.code': {
         min: 1,
         short: 'MR Whole body (LOINC 46358-8): STIR whole-body MRI, no contrast',
-        patternCodeableConcept: { coding: [{ system: 'http://loinc.org', code: '46358-8' }] },
+        patternCodeableConcept: { coding: [{ system: LOINC, code: WB_MRI_LOINC }] },
       },
       'ServiceRequest.subject': {
         type: [{ code: 'Reference', targetProfile: ['http://hl7.org/fhir/StructureDefinition/Patient'] }],
@@ -32,4 +34,34 @@ export function wbMriServiceRequestProfile(): StructureDefinition {
       },
     },
   });
+}
+
+/** The draft order the cards suggest: STIR whole-body MRI, no contrast, with its due window and reason. */
+export function wbMriServiceRequest(
+  patientId: string,
+  window: { start: string; end?: string },
+  reason: string,
+): ServiceRequest {
+  return {
+    resourceType: 'ServiceRequest',
+    meta: { profile: [WB_MRI_SR_URL] },
+    status: 'draft',
+    intent: 'order',
+    category: [{ coding: [IMAGING_CATEGORY] }],
+    code: {
+      coding: [WB_MRI],
+      text: 'STIR whole-body MRI, no contrast',
+    },
+    subject: { reference: `Patient/${patientId}` },
+    occurrencePeriod: { start: window.start, ...(window.end ? { end: window.end } : {}) },
+    reasonCode: [
+      {
+        coding: [LONG_TERM_STEROIDS],
+        text: reason,
+      },
+    ],
+    note: [
+      { text: 'Coronal STIR whole-body sequence for osteonecrosis screening (10–15 min). No gadolinium contrast.' },
+    ],
+  };
 }

@@ -4,7 +4,8 @@
  * prefix so that new fifth characters (M33.03, M33.13, …) are covered.
  */
 import type { Condition } from '@medplum/fhirtypes';
-import { ICD10CM, SNOMED } from './codes.ts';
+import { MYOSITIS_CODES } from '../terminology/diagnoses.ts';
+import { CONDITION_CLINICAL, CONDITION_VERIFICATION, ICD10CM, SNOMED } from '../terminology/systems.ts';
 
 export interface CohortDefinition {
   name: string;
@@ -14,20 +15,8 @@ export interface CohortDefinition {
 
 export const MYOSITIS_COHORT: CohortDefinition = {
   name: 'idiopathic inflammatory myopathy',
-  snomed: [
-    '702380008',
-    '396230008',
-    '402425006',
-    '1212005',
-    '238935002',
-    '31384009',
-    '738526005',
-    '72315009',
-    '715863001',
-    '445187004',
-    '766706007',
-  ],
-  icd10Prefixes: ['M33', 'G72.41', 'G72.49'],
+  snomed: [...MYOSITIS_CODES.snomed],
+  icd10Prefixes: [...MYOSITIS_CODES.icd10Prefixes],
 };
 
 const icdKey = (code: string): string => code.replace(/\./g, '').toUpperCase();
@@ -46,8 +35,8 @@ export function cohortConditions(
 ): Array<{ condition: Condition; cohort: string }> {
   const out: Array<{ condition: Condition; cohort: string }> = [];
   for (const c of conditions) {
-    const clinical = code(c.clinicalStatus, 'http://terminology.hl7.org/CodeSystem/condition-clinical');
-    const verification = code(c.verificationStatus, 'http://terminology.hl7.org/CodeSystem/condition-ver-status');
+    const clinical = code(c.clinicalStatus, CONDITION_CLINICAL);
+    const verification = code(c.verificationStatus, CONDITION_VERIFICATION);
     if (clinical && INACTIVE_CLINICAL.has(clinical)) continue;
     if (verification && EXCLUDED_VERIFICATION.has(verification)) continue;
     const codings = c.code?.coding ?? [];

@@ -4,18 +4,8 @@
  */
 import type { DiagnosticReport, ImagingStudy, Observation, ServiceRequest } from '@medplum/fhirtypes';
 import { isoFromDay, parseFhirDate } from '../exposure/dates.ts';
-import {
-  ABSENT,
-  DCM,
-  GRADING_SYSTEM,
-  JOINTS,
-  LATERALITY,
-  LOINC,
-  OSTEONECROSIS,
-  PRESENT,
-  SNOMED,
-  WB_MRI_LOINC,
-} from './codes.ts';
+import { ABSENT, JOINTS, LATERALITY, OSTEONECROSIS, PRESENT, WB_MRI_LOINC } from '../terminology/codes.ts';
+import { DCM, GRADING_SYSTEM, LOINC, SNOMED } from '../terminology/systems.ts';
 
 export interface WbMriStudy {
   date: string;
@@ -46,14 +36,17 @@ const dateOf = (s: string | undefined): string | undefined => {
 };
 const hasLoinc = (c: { coding?: Array<{ system?: string; code?: string }> } | undefined, code: string) =>
   !!c?.coding?.some((x) => x.system === LOINC && x.code === code);
+const isMr = (m: { system?: string; code?: string } | undefined) =>
+  m?.code === 'MR' && (m.system === undefined || m.system === DCM);
 const wholeBodyText = (s: string | undefined) => !!s && /whole[\s-]?body|\bWB-?MRI\b/i.test(s);
 
 export function wbMriStudies(studies: ImagingStudy[], reports: DiagnosticReport[]): WbMriStudy[] {
   const out = new Map<string, WbMriStudy>();
   for (const s of studies) {
     if (s.status === 'entered-in-error' || s.status === 'cancelled') continue;
-    const mr =
-      s.modality?.some((m) => m.system === DCM && m.code === 'MR') || s.series?.some((x) => x.modality?.code === 'MR');
+    // MR at the study level or on a series: R4 allows either, and the `modality` search parameter only sees
+    // series, so the prefetch asks for every study of the patient and the decision is made here.
+    const mr = s.modality?.some(isMr) || s.series?.some((x) => isMr(x.modality));
     const wb =
       s.procedureCode?.some((p) => hasLoinc(p, WB_MRI_LOINC) || wholeBodyText(p.text)) || wholeBodyText(s.description);
     const date = dateOf(s.started);

@@ -1,6 +1,8 @@
 /**
- * The HTTP application: everything on one port (PRODUCT.md). For now: the demo FHIR server at /fhir and the
- * health endpoints; CDS Hooks, audit, imaging and pages mount here in later issues.
+ * The HTTP application, everything on one port: the demo FHIR server (/fhir), CDS Hooks (/cds-services), the
+ * audit API (/audit), imaging findings (/imaging), health (/livez, /readyz) and metrics (/metrics). Each mount
+ * is an adapter over the domain; this file only composes them and maps what escapes them to an
+ * OperationOutcome.
  */
 import type { FhirRepository } from '@medplum/fhir-router';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -11,6 +13,7 @@ import type { Logger } from '../log/logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { auditRoutes } from './auditRoutes.ts';
 import { type CdsRouteOptions, cdsRoutes } from './cdsRoutes.ts';
+import { fhirCors } from './cors.ts';
 import { fhirRoutes } from './fhirRoutes.ts';
 import { type ImagingRouteOptions, imagingRoutes } from './imagingRoutes.ts';
 import { requestLog } from './requestLog.ts';
@@ -48,7 +51,9 @@ export function createApp(options: AppOptions): express.Express {
     app.get('/metrics', async (_req, res) => {
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
-  app.use('/fhir', fhirRoutes({ repo: options.repo, maxPageSize: options.maxPageSize }));
+  // CORS first on /fhir: a browser's preflight is answered before any parsing or routing, and every answer,
+  // errors included, carries Access-Control-Allow-Origin.
+  app.use('/fhir', fhirCors, fhirRoutes({ repo: options.repo, maxPageSize: options.maxPageSize }));
   if (options.audit) app.use('/audit', auditRoutes(options.audit));
   if (options.cds) app.use('/cds-services', cdsRoutes(options.cds));
   if (options.imaging) app.use('/imaging', imagingRoutes(options.imaging));

@@ -7,36 +7,20 @@ import type { z } from 'zod';
 import type { AuditLog } from '../audit/auditLog.ts';
 import { type CdsAuthOptions, type CdsClient, verifyCdsClient } from '../auth/cdsJwt.ts';
 import { PreconditionFailed } from '../cdsHooks/data.ts';
-import type { ServiceDeclaration } from '../cdsHooks/declarations.ts';
 import { feedbackBodySchema, hookRequestSchema } from '../cdsHooks/request.ts';
 import { type CdsServiceDeps, runHook } from '../cdsHooks/service.ts';
+import { type CdsServiceDefinition, discoveryEntry } from '../cdsHooks/serviceDefinition.ts';
 import { operationOutcome } from '../fhir/outcome.ts';
+import { cdsCors } from './cors.ts';
 
 export interface CdsRouteOptions {
-  services: ServiceDeclaration[];
+  services: readonly CdsServiceDefinition[];
   auth: CdsAuthOptions;
   deps: CdsServiceDeps;
   audit?: AuditLog;
 }
 
 const JSON_TYPES = ['application/json', 'application/fhir+json', 'application/json+fhir', 'text/plain'];
-
-function cors(req: Request, res: Response, next: NextFunction): void {
-  res.set({
-    'Access-Control-Allow-Origin': req.get('origin') ?? '*',
-    'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
-    'Access-Control-Allow-Headers': 'Content-Type, Authorization',
-    'Access-Control-Allow-Credentials': 'true',
-    'Access-Control-Expose-Headers': 'Origin, Accept, Content-Location, Location, X-Requested-With',
-    'Access-Control-Max-Age': '600',
-    Vary: 'Origin',
-  });
-  if (req.method === 'OPTIONS') {
-    res.status(204).end();
-    return;
-  }
-  next();
-}
 
 function outcome(res: Response, status: number, code: Parameters<typeof operationOutcome>[0], text: string): void {
   res
@@ -45,14 +29,16 @@ function outcome(res: Response, status: number, code: Parameters<typeof operatio
     .send(JSON.stringify(operationOutcome(code, text)));
 }
 
-function invalid(res: Response, error: z.ZodError): void {
-  outcome(res, 400, 'invalid', error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+function invalid(res: Response, error: z.ZodError, at?: string): void {
+  const path = (p: PropertyKey[]) => [at, ...p].filter((x) => x !== undefined).join('.') || 'body';
+  outcome(res, 400, 'invalid', error.issues.map((i) => `${path(i.path)}: ${i.message}`).join('; '));
 }
 
 export function cdsRoutes(o: CdsRouteOptions): Router {
   const router = express.Router();
   const byId = new Map(o.services.map((s) => [s.id, s]));
-  router.use(cors);
+  const discovery = JSON.stringify({ services: o.services.map(discoveryEntry) });
+  router.use(cdsCors);
 
   // The client JWT is checked while the body is read and parsed (ES384 verification runs off the main
   // thread); every handler waits for the verdict before doing or saying anything else.
@@ -78,7 +64,7 @@ export function cdsRoutes(o: CdsRouteOptions): Router {
   };
 
   router.get('/', authenticate(), (_req, res) => {
-    res.json({ services: o.services });
+    res.type('application/json').send(discovery);
   });
 
   router.post('/:id', authenticate(), async (req: Request & { cdsClient?: CdsClient }, res) => {
@@ -93,8 +79,8 @@ export function cdsRoutes(o: CdsRouteOptions): Router {
         'not-supported',
         `Service ${decl.id} answers the ${decl.hook} hook, not ${parsed.data.hook}`,
       );
-    if (decl.hook !== 'patient-view' && !parsed.data.context.draftOrders)
-      return outcome(res, 400, 'required', `context.draftOrders is required for ${decl.hook}`);
+    const context = decl.context.safeParse(parsed.data.context);
+    if (!context.success) return invalid(res, context.error, 'context');
     try {
       res.json(await runHook(decl, parsed.data, req.cdsClient!, o.deps));
     } catch (err) {

@@ -1,15 +1,19 @@
 /**
  * The demo FHIR R4 REST server: @medplum/fhir-router over its in-memory repository, mounted on Express.
- * Read, search (with paging links), create, conditional create, update, delete, history and transaction are
- * Medplum's; this adapter adds what a deployed server does around them: validation of written resources,
- * a page-size cap, Bundle.link (self/next/previous), and OperationOutcome bodies on every error.
+ * Read, search, create, conditional create, update, delete, history and transaction are Medplum's; this adapter
+ * adds what a deployed server does around them: the CapabilityStatement at /metadata, search by GET and by POST
+ * with its parameters checked and paged (fhirSearch.ts), validation of written resources, HTTP statuses mapped
+ * from Medplum's outcomes in one place, and an OperationOutcome (application/fhir+json) on every error.
+ * CORS is applied where it is mounted (app.ts).
  */
-import { getStatus, isOk, OperationOutcomeError, validateResource } from '@medplum/core';
+import { getStatus, isOk, isResourceType, OperationOutcomeError, validateResource } from '@medplum/core';
 import type { FhirRepository, HttpMethod } from '@medplum/fhir-router';
 import { FhirRouter } from '@medplum/fhir-router';
-import type { Bundle, BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import express, { type Request, type Response, type Router } from 'express';
 import { operationOutcome } from '../fhir/outcome.ts';
+import { capabilityStatement } from './capabilityStatement.ts';
+import { finishSearchBundle, planSearch, strictHandling } from './fhirSearch.ts';
 
 export interface FhirRouteOptions {
   repo: FhirRepository;
@@ -55,85 +59,117 @@ function validateBody(method: string, body: unknown): OperationOutcome | undefin
   return validationError(body);
 }
 
-function addPagingLinks(bundle: Bundle, req: Request, pageSize: number, offset: number): void {
-  const base = `${req.protocol}://${req.get('host')}${req.baseUrl}${req.path}`;
-  const params = new URLSearchParams();
-  for (const [k, v] of Object.entries(req.query)) {
-    if (k === '_offset' || k === '_count') continue;
-    for (const value of Array.isArray(v) ? v : [v]) if (typeof value === 'string') params.append(k, value);
+/** Answers with a FHIR JSON body: a resource, or the OperationOutcome of an error. */
+function sendFhir(res: Response, status: number, body: Resource): void {
+  res.status(status).type(FHIR_JSON).send(JSON.stringify(body));
+}
+
+/**
+ * Medplum's outcome → HTTP, in one place. Its success outcomes carry their own status (allOk 200, created 201,
+ * accepted 202, notModified 304); a success with no resource, such as a delete, answers its status with the
+ * OperationOutcome as the body (https://hl7.org/fhir/R4/http.html#delete). Anything else is an error, 4xx or 5xx.
+ */
+function reply(req: Request, res: Response, outcome: OperationOutcome, resource?: Resource): void {
+  const status = getStatus(outcome);
+  if (!isOk(outcome)) {
+    sendFhir(res, status >= 400 ? status : 500, outcome);
+    return;
   }
-  const link = (relation: string, off: number): BundleLink => {
-    const p = new URLSearchParams(params);
-    p.set('_count', String(pageSize));
-    p.set('_offset', String(off));
-    return { relation, url: `${base}?${p}` };
-  };
-  const links: BundleLink[] = [link('self', offset)];
-  const total = bundle.total;
-  const returned = bundle.entry?.filter((e) => e.search?.mode !== 'include').length ?? 0;
-  if ((total !== undefined && offset + returned < total) || (total === undefined && returned === pageSize))
-    links.push(link('next', offset + pageSize));
-  if (offset > 0) links.push(link('previous', Math.max(0, offset - pageSize)));
-  bundle.link = links;
+  if (status === 304) {
+    res.status(304).end();
+    return;
+  }
+  if (!resource) {
+    sendFhir(res, status, outcome);
+    return;
+  }
+  if (resource.meta?.versionId) res.set('ETag', `W/"${resource.meta.versionId}"`);
+  if (status === 201 && resource.id) res.set('Location', `${req.baseUrl}/${resource.resourceType}/${resource.id}`);
+  sendFhir(res, status, resource);
+}
+
+const baseUrl = (req: Request): string => `${req.protocol}://${req.get('host')}${req.baseUrl}`;
+const rawQuery = (req: Request): string => (req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '');
+
+/** The search parameters of GET [type]?…, GET [type]/_search?… and POST [type]/_search (form body and URL). */
+function searchPairs(req: Request): Array<[string, string]> | OperationOutcome {
+  const pairs = [...new URLSearchParams(rawQuery(req))];
+  const body: unknown = req.body;
+  if (req.method !== 'POST' || body === undefined || (typeof body === 'object' && !Object.keys(body ?? {}).length))
+    return pairs;
+  if (typeof body !== 'string')
+    return operationOutcome('not-supported', 'Search by POST takes an application/x-www-form-urlencoded body');
+  return [...pairs, ...new URLSearchParams(body)];
 }
 
 export function fhirRoutes(options: FhirRouteOptions): Router {
-  const maxPage = options.maxPageSize ?? 100;
-  const defaultPage = options.defaultPageSize ?? 20;
+  const limits = { maxPageSize: options.maxPageSize ?? 100, defaultPageSize: options.defaultPageSize ?? 20 };
   const fhirRouter = new FhirRouter();
+  const run = (method: HttpMethod, url: string, req: Request) =>
+    fhirRouter.handleRequest(
+      {
+        method,
+        url,
+        pathname: '',
+        body: req.body,
+        params: {},
+        query: {},
+        headers: req.headers,
+        config: { transactions: true },
+      },
+      options.repo,
+    );
   const router = express.Router();
   router.use(express.json({ type: ['application/json', FHIR_JSON, 'application/json+fhir'], limit: '20mb' }));
-  router.all('/{*path}', async (req: Request, res: Response) => {
-    const method = req.method.toUpperCase() as HttpMethod;
-    const invalid = validateBody(method, req.body);
-    if (invalid) {
-      res.status(400).type(FHIR_JSON).send(JSON.stringify(invalid));
+  // Search by POST (https://hl7.org/fhir/R4/http.html#search): the form is kept as text and read with
+  // URLSearchParams, so that repeated parameters (AND) keep their order and values exactly.
+  router.use(express.text({ type: 'application/x-www-form-urlencoded', limit: '1mb' }));
+  router.all('/metadata', (req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.set('Allow', 'GET');
+      sendFhir(res, 405, operationOutcome('not-supported', 'The capabilities interaction is GET [base]/metadata'));
       return;
     }
-    const isSearch = method === 'GET' && /^\/[A-Za-z]+\/?$/.test(req.path);
-    const query = new URLSearchParams(req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '');
-    let pageSize = defaultPage;
-    let offset = 0;
-    if (isSearch) {
-      const asked = Number(query.get('_count') ?? defaultPage);
-      pageSize = Math.max(0, Math.min(Number.isFinite(asked) ? asked : defaultPage, maxPage));
-      offset = Math.max(0, Number(query.get('_offset') ?? 0) || 0);
-      query.set('_count', String(pageSize));
-      query.set('_offset', String(offset));
-      if (!query.has('_total')) query.set('_total', 'accurate');
-    }
-    const qs = query.toString();
-    const url = `${req.path}${qs ? `?${qs}` : ''}`;
+    sendFhir(res, 200, capabilityStatement(baseUrl(req)));
+  });
+  router.all('/{*path}', async (req: Request, res: Response) => {
     try {
-      const [outcome, resource] = await fhirRouter.handleRequest(
-        {
-          method,
-          url,
-          pathname: '',
-          body: req.body,
-          params: {},
-          query: {},
-          headers: req.headers,
-          config: { transactions: true },
-        },
-        options.repo,
-      );
-      const status = getStatus(outcome);
-      if (!isOk(outcome) || !resource) {
-        res.status(Math.max(status, 400)).type(FHIR_JSON).send(JSON.stringify(outcome));
+      const method = req.method.toUpperCase() as HttpMethod;
+      const first = /^\/([^/]+)/.exec(req.path)?.[1];
+      // https://hl7.org/fhir/R4/http.html#search: 404 for a resource type the server does not know.
+      if (first && !first.startsWith('$') && !isResourceType(first)) {
+        sendFhir(res, 404, operationOutcome('not-found', `Unknown resource type "${first}"`));
         return;
       }
-      if (isSearch && resource.resourceType === 'Bundle') addPagingLinks(resource as Bundle, req, pageSize, offset);
-      if ((resource as Resource).meta?.versionId) res.set('ETag', `W/"${(resource as Resource).meta!.versionId}"`);
-      if (status === 201 && resource.id) res.set('Location', `${req.baseUrl}/${resource.resourceType}/${resource.id}`);
-      res.status(status).type(FHIR_JSON).send(JSON.stringify(resource));
+      const search = /^\/([A-Za-z]+)(\/_search)?\/?$/.exec(req.path);
+      if (search && (method === 'GET' || (method === 'POST' && search[2]))) {
+        const type = search[1]!;
+        const pairs = searchPairs(req);
+        if (!Array.isArray(pairs)) {
+          sendFhir(res, 415, pairs);
+          return;
+        }
+        const plan = planSearch(type, pairs, strictHandling(req.get('prefer')), limits);
+        if (!('query' in plan)) {
+          sendFhir(res, 400, plan);
+          return;
+        }
+        const [outcome, bundle] = await run('GET', `/${type}?${plan.query}`, req);
+        if (bundle?.resourceType === 'Bundle') finishSearchBundle(bundle, plan, `${baseUrl(req)}/${type}`);
+        reply(req, res, outcome, bundle);
+        return;
+      }
+      const invalid = validateBody(method, req.body);
+      if (invalid) {
+        sendFhir(res, 400, invalid);
+        return;
+      }
+      const [outcome, resource] = await run(method, req.url, req);
+      reply(req, res, outcome, resource);
     } catch (err) {
       const outcome =
         err instanceof OperationOutcomeError ? err.outcome : operationOutcome('exception', 'internal error');
-      res
-        .status(getStatus(outcome) >= 400 ? getStatus(outcome) : 500)
-        .type(FHIR_JSON)
-        .send(JSON.stringify(outcome));
+      sendFhir(res, getStatus(outcome) >= 400 ? getStatus(outcome) : 500, outcome);
     }
   });
   return router;

@@ -4,8 +4,9 @@ import type { AuditLog } from '../audit/auditLog.ts';
 import { authorise, type BearerOptions } from '../auth/bearer.ts';
 import { operationOutcome } from '../fhir/outcome.ts';
 import { fhirClient } from '../fhir/patientRecords.ts';
+import { DicomInputError } from '../imaging/dicom.ts';
 import { type FindingsDocument, findingsDocumentSchema } from '../imaging/findingsDocument.ts';
-import { DicomInputError, findingsFromDicom } from '../imaging/sr.ts';
+import { findingsFromDicom } from '../imaging/fromDicom.ts';
 import { WriteBackError, writeFindings } from '../imaging/writeBack.ts';
 
 export interface ImagingRouteOptions {

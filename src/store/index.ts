@@ -1,4 +1,3 @@
-import { AuditLog } from '../audit/auditLog.ts';
 import { type Db, openDb, type StoreLocation } from './db.ts';
 import { migrate } from './migrate.ts';
 
@@ -6,11 +5,10 @@ const ANALYZE_EVERY_MS = 10 * 60_000;
 
 export interface Store {
   db: Db;
-  audit: AuditLog;
   close(): Promise<void>;
 }
 
-/** Opens the configured store (PostgreSQL or PGlite), applies pending migrations, returns its writers. */
+/** Opens the configured store (PostgreSQL or PGlite) and applies pending migrations. */
 export async function openStore(location: StoreLocation): Promise<Store> {
   const db = await openDb(location);
   try {
@@ -29,7 +27,6 @@ export async function openStore(location: StoreLocation): Promise<Store> {
   }
   return {
     db,
-    audit: new AuditLog(db),
     close: async () => {
       if (timer) clearInterval(timer);
       await db.close();

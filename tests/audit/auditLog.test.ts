@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cardResponses, patientHistory, thresholdCrossings } from '../../src/audit/queries.ts';
 import type { HookInvocationInput } from '../../src/audit/records.ts';
-import type { Store } from '../../src/store/index.ts';
+import type { AuditStore } from '../../src/audit/store.ts';
 import { storeTargets } from '../helpers/store.ts';
 
 function invocation(
@@ -37,7 +37,7 @@ function invocation(
 }
 
 describe.each(storeTargets())('audit trail on $name', (target) => {
-  let store: Store & { dispose: () => Promise<void> };
+  let store: AuditStore & { dispose: () => Promise<void> };
   beforeAll(async () => {
     store = await target.open();
   });

@@ -8,7 +8,7 @@ import { contributionRef } from '../../src/audit/contributionSets.ts';
 import { patientHistory, thresholdCrossings } from '../../src/audit/queries.ts';
 import { HookAuditQueue } from '../../src/audit/queue.ts';
 import type { HookInvocationInput } from '../../src/audit/records.ts';
-import type { Store } from '../../src/store/index.ts';
+import type { AuditStore } from '../../src/audit/store.ts';
 import { storeTargets } from '../helpers/store.ts';
 
 const contributions = (n: number, mg = 100) =>
@@ -49,7 +49,7 @@ function hook(patientId: string, over: Partial<HookInvocationInput> = {}, n = 40
 }
 
 describe.each(storeTargets())('hook records on $name', (target) => {
-  let store: Store & { dispose: () => Promise<void> };
+  let store: AuditStore & { dispose: () => Promise<void> };
   beforeAll(async () => {
     store = await target.open();
   });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HookAuditQueue } from '../../src/audit/queue.ts';
 import type { HookInvocationInput } from '../../src/audit/records.ts';
-import { openStore, type Store } from '../../src/store/index.ts';
+import { type AuditStore, openAuditStore } from '../../src/audit/store.ts';
 
 const call = (i: number): HookInvocationInput => ({
   recordedAt: `2026-06-01T10:00:${String(i % 60).padStart(2, '0')}.000Z`,
@@ -13,9 +13,9 @@ const call = (i: number): HookInvocationInput => ({
   cards: [{ uuid: randomUUID(), indicator: 'info', summary: `call ${i}` }],
 });
 
-let store: Store;
+let store: AuditStore;
 beforeAll(async () => {
-  store = await openStore({ memory: true });
+  store = await openAuditStore({ memory: true });
 });
 afterAll(() => store.close());
 

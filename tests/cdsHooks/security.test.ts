@@ -1,10 +1,22 @@
 /**
- * CDS client authentication (CDS Hooks 2.0 §Trusting CDS Clients) and CORS, over HTTP.
+ * CDS client authentication (CDS Hooks 2.0 "Trusting CDS Clients",
+ * https://cds-hooks.hl7.org/2.0/#trusting-cds-clients) and CORS, over HTTP.
  */
 import { randomUUID } from 'node:crypto';
-import { type CryptoKey, generateKeyPair, SignJWT } from 'jose';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type CryptoKey, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CdsHarness, SANDBOX_ISS, startCdsHarness } from '../helpers/cdsSandbox.ts';
+import { ReplayCache, verifyCdsClient } from '../../src/auth/cdsJwt.ts';
+import { parseTrustedClients } from '../../src/auth/trustedClients.ts';
+import {
+  type CdsHarness,
+  SANDBOX_ISS,
+  SANDBOX_JKU,
+  SANDBOX_KID,
+  signSandboxJwt,
+  startCdsHarness,
+} from '../helpers/cdsSandbox.ts';
 import { daily, fullPrefetch, myositisPatient } from '../helpers/patients.ts';
 
 let h: CdsHarness;
@@ -23,6 +35,12 @@ const body = () => {
   };
 };
 const svc = () => `${h.base}/cds-services/osteonecrosis-screening`;
+const post = async (token: string | undefined) =>
+  fetch(svc(), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body()),
+  });
 
 describe('discovery and CORS', () => {
   it('lists the three services with their prefetch templates, to an authenticated client', async () => {
@@ -80,13 +98,6 @@ describe('discovery and CORS', () => {
 });
 
 describe('client JWT', () => {
-  const post = async (token: string | undefined) =>
-    fetch(svc(), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(body()),
-    });
-
   it('a valid ES384 JWT with kid, aud = the exact URL and a fresh jti is accepted', async () => {
     expect((await post(await h.sign(svc()))).status).toBe(200);
   });
@@ -110,7 +121,6 @@ describe('client JWT', () => {
     ['aud with a trailing slash', async () => h.sign(`${svc()}/`)],
     ['aud of the discovery endpoint', async () => h.sign(`${h.base}/cds-services`)],
     ['an expired token', async () => h.sign(svc(), { exp: '-2m' })],
-    ['a jku that is not allow-listed', async () => h.sign(svc(), { jku: 'https://evil.example/jwks.json' })],
     [
       'a key the issuer does not have',
       async () => h.sign(svc(), { key: (await generateKeyPair('ES384')).privateKey as never }),
@@ -125,6 +135,93 @@ describe('client JWT', () => {
     const token = await h.sign(svc());
     expect((await post(token)).status).toBe(200);
     expect((await post(token)).status).toBe(401);
+  });
+});
+
+/**
+ * A loopback JWK Set server that counts what it is asked: `/jwks.json` serves the registered client's keys,
+ * `/attacker.json` an attacker's key under the same kid. Proves which URLs the service fetches (none, or only
+ * the registered one).
+ */
+async function jwksServer(sets: Record<string, object>) {
+  const hits: string[] = [];
+  const server: Server = createServer((req, res) => {
+    hits.push(req.url ?? '');
+    const set = sets[req.url ?? ''];
+    res.writeHead(set ? 200 : 404, { 'content-type': 'application/json' }).end(set ? JSON.stringify(set) : '');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { base, hits, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+const ecKey = async (kid: string) => {
+  const { privateKey, publicKey } = await generateKeyPair('ES384');
+  return { privateKey: privateKey as CryptoKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES384' } };
+};
+
+describe('jku: fetched only when it is the registered jwksUrl', () => {
+  it("the Sandbox's own token, jku and all, is accepted by a service that trusts its keys inline", async () => {
+    const token = await h.sign(svc());
+    expect(decodeProtectedHeader(token)).toEqual({ alg: 'ES384', typ: 'JWT', kid: SANDBOX_KID, jku: SANDBOX_JKU });
+    expect((await post(token)).status).toBe(200);
+  });
+
+  it('inline keys: a jku is never fetched, whatever it names and whoever signed', async () => {
+    const attacker = await ecKey(SANDBOX_KID);
+    const jwks = await jwksServer({ '/attacker.json': { keys: [attacker.jwk] } });
+    try {
+      const jku = `${jwks.base}/attacker.json`;
+      // Signed with the pinned key: the jku is no reason to refuse.
+      expect((await post(await h.sign(svc(), { jku }))).status).toBe(200);
+      // Signed with the key the jku serves: refused, because only the pinned keys count.
+      expect((await post(await h.sign(svc(), { jku, key: attacker.privateKey }))).status).toBe(401);
+      expect(jwks.hits).toEqual([]);
+    } finally {
+      await jwks.close();
+    }
+  });
+
+  describe('a client registered by jwksUrl', () => {
+    const aud = 'https://cds.example/cds-services/osteonecrosis-screening';
+    const iss = 'https://ehr.example';
+    let jwks: Awaited<ReturnType<typeof jwksServer>>;
+    let client: Awaited<ReturnType<typeof ecKey>>;
+    let attacker: Awaited<ReturnType<typeof ecKey>>;
+    beforeAll(async () => {
+      client = await ecKey('ehr-1');
+      attacker = await ecKey('ehr-1');
+      jwks = await jwksServer({ '/jwks.json': { keys: [client.jwk] }, '/attacker.json': { keys: [attacker.jwk] } });
+    });
+    afterAll(() => jwks.close());
+    const verify = async (key: CryptoKey, jku: string | null) =>
+      verifyCdsClient(
+        `Bearer ${await signSandboxJwt(key, aud, { iss, kid: 'ehr-1', jku })}`,
+        aud,
+        // A fresh client each time: the remote JWK Set is not cached across cases.
+        {
+          trustedClients: parseTrustedClients([{ iss, jwksUrl: `${jwks.base}/jwks.json` }]),
+          replay: new ReplayCache(),
+        },
+      );
+
+    it('a jku other than the registered jwksUrl is refused, and nothing is fetched', async () => {
+      jwks.hits.length = 0;
+      expect(await verify(attacker.privateKey, `${jwks.base}/attacker.json`)).toBeUndefined();
+      expect(await verify(client.privateKey, `${jwks.base}/attacker.json`)).toBeUndefined();
+      expect(await verify(client.privateKey, `${jwks.base}/jwks.json?x=1`)).toBeUndefined();
+      expect(await verify(client.privateKey, 'https://evil.example/jwks.json')).toBeUndefined();
+      expect(jwks.hits).toEqual([]);
+    });
+
+    it('the registered jku is fetched and the token accepted; without a jku the registered set is used', async () => {
+      jwks.hits.length = 0;
+      expect(await verify(client.privateKey, `${jwks.base}/jwks.json`)).toEqual({ iss, tenant: undefined });
+      expect(await verify(client.privateKey, null)).toEqual({ iss, tenant: undefined });
+      expect(await verify(attacker.privateKey, `${jwks.base}/jwks.json`)).toBeUndefined();
+      expect(jwks.hits.length).toBeGreaterThan(0);
+      expect(new Set(jwks.hits)).toEqual(new Set(['/jwks.json']));
+    });
   });
 });
 

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { MemoryRepository } from '@medplum/fhir-router';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditService } from '../../src/audit/service.ts';
+import { openAuditStore } from '../../src/audit/store.ts';
 import { createApp } from '../../src/server/app.ts';
-import { openStore } from '../../src/store/index.ts';
 import { runOsteowatch } from '../helpers/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'osteowatch-audit-cli-'));
@@ -20,7 +20,7 @@ const env = { OSTEOWATCH_DATA_DIR: dir, DATABASE_URL: '' };
 const card = randomUUID();
 
 beforeAll(async () => {
-  const store = await openStore({ dataDir: dir });
+  const store = await openAuditStore({ dataDir: dir });
   await store.audit.recordHookInvocation({
     recordedAt: '2026-02-01T09:00:00.000Z',
     service: 'osteonecrosis-screening',
@@ -102,7 +102,7 @@ describe('osteowatch audit (embedded store)', () => {
   });
 
   it('the auditor queries were themselves recorded, and a tampered record is found', async () => {
-    const store = await openStore({ dataDir: dir });
+    const store = await openAuditStore({ dataDir: dir });
     const queries = await store.db.query<{ actor: string }>(`select actor from audit_log where kind = 'audit-query'`);
     expect(queries.length).toBeGreaterThan(3);
     expect(queries[0]!.actor).toMatch(/^cli:/);
@@ -122,7 +122,7 @@ describe('osteowatch audit --url (a running service holds the store)', () => {
   let close: () => Promise<void>;
   beforeAll(async () => {
     const remoteDir = mkdtempSync(join(tmpdir(), 'osteowatch-audit-remote-'));
-    const store = await openStore({ dataDir: remoteDir });
+    const store = await openAuditStore({ dataDir: remoteDir });
     close = () => store.close();
     await store.audit.recordSurveillanceRun({ recordedAt: '2026-02-02T02:00:00.000Z', runId: 'r1', summary: {} });
     const app = createApp({

@@ -2,10 +2,10 @@ import { validateResource } from '@medplum/core';
 import type { Condition, Resource } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateCohort } from '../../src/cohort/generate.ts';
-import { MYOSITIS } from '../../src/cohort/terminology.ts';
 import { computeExposure } from '../../src/exposure/index.ts';
 import { loadFhirDefinitions } from '../../src/fhir/definitions.ts';
 import { groupByPatient } from '../../src/fhir/subject.ts';
+import { MYOSITIS } from '../../src/terminology/diagnoses.ts';
 
 const asOf = '2026-11-21';
 let cohort: Resource[];

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { openStore, type Store } from '../../src/store/index.ts';
+import { type AuditStore, openAuditStore } from '../../src/audit/store.ts';
 
 export interface StoreTarget {
   name: string;
-  open: () => Promise<Store & { dispose: () => Promise<void> }>;
+  open: () => Promise<AuditStore & { dispose: () => Promise<void> }>;
 }
 
 /**
@@ -15,7 +15,7 @@ export function storeTargets(): StoreTarget[] {
     {
       name: 'PGlite',
       open: async () => {
-        const s = await openStore({ memory: true });
+        const s = await openAuditStore({ memory: true });
         return { ...s, dispose: () => s.close() };
       },
     },
@@ -26,7 +26,7 @@ export function storeTargets(): StoreTarget[] {
       name: 'PostgreSQL',
       open: async () => {
         const schema = `ow_test_${randomBytes(5).toString('hex')}`;
-        const s = await openStore({ databaseUrl: url, schema });
+        const s = await openAuditStore({ databaseUrl: url, schema });
         return {
           ...s,
           dispose: async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DicomInputError, findingsFromDicom } from '../../src/imaging/sr.ts';
+import { DicomInputError } from '../../src/imaging/dicom.ts';
+import { findingsFromDicom } from '../../src/imaging/fromDicom.ts';
 import { buildSeg, mrSlices } from '../helpers/seg.ts';
 
 const base = { patientId: 'p1', studyUid: '2.25.8080', studyDate: '2026-05-20' };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DicomInputError, findingsFromSr } from '../../src/imaging/sr.ts';
+import { DicomInputError } from '../../src/imaging/dicom.ts';
+import { findingsFromSr } from '../../src/imaging/sr.ts';
 import { DOC } from '../helpers/findings.ts';
 import { buildSr } from '../helpers/sr.ts';
 

@@ -2,10 +2,8 @@ import { readFileSync } from 'node:fs';
 import { validateResource } from '@medplum/core';
 import type { ServiceRequest, StructureDefinition } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { wbMriServiceRequest } from '../../src/cdsHooks/cards.ts';
-import { computeExposure } from '../../src/exposure/index.ts';
 import { loadFhirDefinitions } from '../../src/fhir/definitions.ts';
-import { wbMriServiceRequestProfile } from '../../src/profiles/wbMriServiceRequest.ts';
+import { wbMriServiceRequest, wbMriServiceRequestProfile } from '../../src/profiles/wbMriServiceRequest.ts';
 
 const file = new URL('../../profiles/StructureDefinition-osteowatch-wbmri-servicerequest.json', import.meta.url);
 let profile: StructureDefinition;
@@ -33,9 +31,8 @@ describe('WB-MRI ServiceRequest profile (profiles/)', () => {
   });
 
   it('accepts the draft order the CDS cards suggest', () => {
-    const exposure = computeExposure({ resources: [], asOf: '2026-06-01' });
     const sr = wbMriServiceRequest(
-      { patientId: 'p1', asOf: '2026-06-01', exposure, publicUrl: 'http://x' },
+      'p1',
       { start: '2026-06-01', end: '2026-08-25' },
       'Cumulative glucocorticoid exposure 6,020 mg',
     );
@@ -44,12 +41,7 @@ describe('WB-MRI ServiceRequest profile (profiles/)', () => {
   });
 
   it('rejects a request for another study, or without its due window or reason', () => {
-    const exposure = computeExposure({ resources: [], asOf: '2026-06-01' });
-    const ok = wbMriServiceRequest(
-      { patientId: 'p1', asOf: '2026-06-01', exposure, publicUrl: 'http://x' },
-      { start: '2026-06-01' },
-      'reason',
-    );
+    const ok = wbMriServiceRequest('p1', { start: '2026-06-01' }, 'reason');
     expect(
       errors({ ...ok, code: { coding: [{ system: 'http://loinc.org', code: '24558-9' }] } }).length,
     ).toBeGreaterThan(0);

@@ -11,19 +11,19 @@ import type { AuditEvent, Bundle, Provenance } from '@medplum/fhirtypes';
 import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditService } from '../../src/audit/service.ts';
+import { type AuditStore, openAuditStore } from '../../src/audit/store.ts';
 import { parseTrustedClients } from '../../src/auth/trustedClients.ts';
 import { generateCohort } from '../../src/cohort/generate.ts';
 import { computeExposure } from '../../src/exposure/index.ts';
 import { loadFhirDefinitions } from '../../src/fhir/definitions.ts';
 import { fetchPatientRecords, fhirClient } from '../../src/fhir/patientRecords.ts';
 import { createApp } from '../../src/server/app.ts';
-import { openStore, type Store } from '../../src/store/index.ts';
 
 const TOKEN = 'static-audit-token-0123456789';
 const ISS = 'https://auditor.example';
 let server: Server;
 let base = '';
-let store: Store;
+let store: AuditStore;
 let privateKey: CryptoKey;
 const card = randomUUID();
 
@@ -47,7 +47,7 @@ beforeAll(async () => {
   const keys = await generateKeyPair('ES384');
   privateKey = keys.privateKey as CryptoKey;
   const jwk = { ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'ES384' };
-  store = await openStore({ memory: true });
+  store = await openAuditStore({ memory: true });
   const repo = new MemoryRepository();
   for (const r of generateCohort({ size: 5, seed: 9, asOf: '2026-03-01' })) await repo.createResource(r);
   let fhirBase = '';

@@ -1,12 +1,26 @@
 /**
- * Codes used by the synthetic cohort (the cohort ValueSet in profiles/): myositis subtypes in SNOMED CT
- * with ICD-10-CM, comparison cohorts, and the WB-MRI order code.
+ * Diagnoses: the idiopathic inflammatory myopathies that make the default screening cohort (SNOMED CT concepts
+ * and ICD-10-CM prefixes, published as the cohort ValueSet in profiles/), and the subtypes and comparison
+ * diagnoses the synthetic cohort is drawn from (SNOMED CT with the ICD-10-CM code an EHR would add).
  */
-export const SNOMED = 'http://snomed.info/sct';
-export const ICD10CM = 'http://hl7.org/fhir/sid/icd-10-cm';
-export const LOINC = 'http://loinc.org';
-export const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
-export const UCUM = 'http://unitsofmeasure.org';
+
+/** The default cohort: SNOMED CT concepts, and ICD-10-CM codes matched by prefix (M33.03, M33.13, … included). */
+export const MYOSITIS_CODES = {
+  snomed: [
+    '702380008',
+    '396230008',
+    '402425006',
+    '1212005',
+    '238935002',
+    '31384009',
+    '738526005',
+    '72315009',
+    '715863001',
+    '445187004',
+    '766706007',
+  ],
+  icd10Prefixes: ['M33', 'G72.41', 'G72.49'],
+} as const;
 
 export interface DiagnosisCode {
   snomed: string;
@@ -69,5 +83,3 @@ export const OTHER_COHORTS: readonly DiagnosisCode[] = [
     icdDisplay: 'Rheumatoid arthritis, unspecified',
   },
 ];
-
-export const WB_MRI = { system: LOINC, code: '46358-8', display: 'MR Whole body' };

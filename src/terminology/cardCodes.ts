@@ -3,18 +3,10 @@
  * §Overridden guidance, sent back in feedback) and the card source topic. Published as CodeSystems in
  * profiles/ (src/profiles/catalog.ts), so an EHR can load and display them.
  */
-import type { Concept } from '../imaging/grading.ts';
-import { CANONICAL } from '../profiles/derive.ts';
+import type { Concept, DisplayedCoding } from './concept.ts';
+import { OVERRIDE_SYSTEM, TOPIC_SYSTEM } from './systems.ts';
 
-export const OVERRIDE_SYSTEM = `${CANONICAL}/CodeSystem/override-reason`;
-export const TOPIC_SYSTEM = `${CANONICAL}/CodeSystem/cds-topic`;
-
-/** A Coding as CDS Hooks cards carry it: system, code and display all present. */
-export interface CardCoding {
-  system: string;
-  code: string;
-  display: string;
-}
+export type CardCoding = DisplayedCoding;
 
 export const OVERRIDE_REASON_CONCEPTS: Concept[] = [
   {

@@ -3,22 +3,15 @@
  * knee condyles / articular surface; Steinberg 1995: Steinberg extent of the femoral head), published as a
  * CodeSystem in profiles/ and used in Observation.component.
  */
-import { CANONICAL } from '../profiles/derive.ts';
-
-export const GRADING_SYSTEM = `${CANONICAL}/CodeSystem/osteonecrosis-grading`;
-
-export interface Concept {
-  code: string;
-  display: string;
-  definition: string;
-}
+import type { Concept } from './concept.ts';
 
 /** Component codes (what is graded) and value codes (the grade). */
 export const GRADING_CONCEPTS: Concept[] = [
   {
     code: 'hip-weight-bearing-share',
     display: 'Hip: share of the weight-bearing area involved',
-    definition: 'Share of the weight-bearing area of the femoral head occupied by the lesion (Huang et al., Br J Radiol 2017, doi:10.1259/bjr.20160780; after Sugano).',
+    definition:
+      'Share of the weight-bearing area of the femoral head occupied by the lesion (Huang et al., Br J Radiol 2017, doi:10.1259/bjr.20160780; after Sugano).',
   },
   {
     code: 'hip-wb-lt-1/3',
@@ -38,7 +31,8 @@ export const GRADING_CONCEPTS: Concept[] = [
   {
     code: 'steinberg-extent',
     display: 'Femoral head: Steinberg extent',
-    definition: 'Share of the femoral head that is necrotic, graded after Steinberg (Steinberg et al., J Bone Joint Surg Br 1995;77:34-41).',
+    definition:
+      'Share of the femoral head that is necrotic, graded after Steinberg (Steinberg et al., J Bone Joint Surg Br 1995;77:34-41).',
   },
   {
     code: 'steinberg-mild',
@@ -72,7 +66,8 @@ export const GRADING_CONCEPTS: Concept[] = [
   {
     code: 'knee-articular-surface',
     display: 'Knee: share of the articular surface involved',
-    definition: 'Share of the knee articular surface involved by the lesion (Huang et al., Br J Radiol 2017, doi:10.1259/bjr.20160780).',
+    definition:
+      'Share of the knee articular surface involved by the lesion (Huang et al., Br J Radiol 2017, doi:10.1259/bjr.20160780).',
   },
   {
     code: 'knee-surface-lt-25',
