@@ -11,13 +11,14 @@ import { HookAuditQueue } from './audit/queue.ts';
 import { AuditService } from './audit/service.ts';
 import { type AuditStore, openAuditStore } from './audit/store.ts';
 import { ReplayCache } from './auth/cdsJwt.ts';
-import { loadTrustedClients, parseTrustedClients, TrustedClientsError, trustedFor } from './auth/trustedClients.ts';
+import { loadTrustedClients, parseTrustedClients, trustedFor } from './auth/trustedClients.ts';
 import { DEMO_CLIENT_ISS, ensureDemoClientKey } from './cdsHooks/demoClient.ts';
 import { CDS_SERVICES } from './cdsHooks/services/index.ts';
-import { EnvError, loadServiceConfig } from './config/env.ts';
+import { loadServiceConfig } from './config/env.ts';
 import { seedDemoCohort } from './demo/seed.ts';
+import { exitCodeOf, OsteoWatchError } from './errors.ts';
 import { isoFromDay } from './exposure/dates.ts';
-import { ConfigError, computeExposure } from './exposure/index.ts';
+import { computeExposure } from './exposure/index.ts';
 import { loadFhirDefinitions } from './fhir/definitions.ts';
 import { fetchPatientRecords, fhirClient } from './fhir/patientRecords.ts';
 import { startDicomReceiver } from './imaging/dicomReceiver.ts';
@@ -25,9 +26,8 @@ import { writeFindings } from './imaging/writeBack.ts';
 import { createLogger } from './log/logger.ts';
 import { createMetrics } from './metrics/metrics.ts';
 import { createApp } from './server/app.ts';
-import { StoreLockedError } from './store/index.ts';
 
-function fail(message: string, code = 2): never {
+function fail(message: string, code: number): never {
   process.stderr.write(`osteowatch: ${message}\n`);
   process.exit(code);
 }
@@ -49,7 +49,8 @@ async function main(): Promise<void> {
     config = loadServiceConfig();
     trustedClients = loadTrustedClients(config.trustedClientsPath);
   } catch (err) {
-    if (err instanceof EnvError || err instanceof ConfigError || err instanceof TrustedClientsError) fail(err.message);
+    // Bad configuration (environment, exposure configuration, trusted clients): exit 2, as for bad usage.
+    if (err instanceof OsteoWatchError) fail(err.message, exitCodeOf(err));
     throw err;
   }
   const logger = createLogger(config.logLevel);
@@ -61,7 +62,8 @@ async function main(): Promise<void> {
       config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: config.dataDir },
     );
   } catch (err) {
-    if (err instanceof StoreLockedError) fail(err.message, 1);
+    // Held by another process: exit 1, with a message that says which.
+    if (err instanceof OsteoWatchError) fail(err.message, exitCodeOf(err));
     fail(`cannot open the store: ${(err as Error).message}`, 1);
   }
   let auditToken = config.auditToken;
@@ -194,6 +196,5 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`osteowatch: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
+  fail(err instanceof Error ? err.message : String(err), err instanceof OsteoWatchError ? exitCodeOf(err) : 1);
 });

@@ -11,7 +11,7 @@ const SRC = resolve(new URL('../src', import.meta.url).pathname);
 
 /** Folders of src/ by layer: a module may import its own folder and lower layers only. */
 const LAYERS: ReadonlyArray<readonly string[]> = [
-  ['terminology', 'types'],
+  ['terminology', 'types', 'errors.ts'],
   ['exposure'],
   ['screening', 'cohort'],
   ['fhir', 'log', 'config', 'metrics', 'store', 'profiles', 'auth'],
@@ -20,7 +20,7 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ['server', 'cli'],
   ['main.ts'],
 ];
-const DOMAIN = ['terminology', 'exposure', 'screening', 'cohort'];
+const DOMAIN = ['terminology', 'errors.ts', 'exposure', 'screening', 'cohort'];
 /** Packages the domain may use: validation, unit arithmetic, FHIR types. Nothing that does I/O. */
 const DOMAIN_PACKAGES = ['zod', '@lhncbc/ucum-lhc', '@medplum/fhirtypes'];
 

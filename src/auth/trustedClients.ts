@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
+import { OsteoWatchError, zodMessage } from '../errors.ts';
 
 /** What a trusted issuer's tokens may be used for: CDS Hooks calls, the audit API, imaging findings ingest. */
 export const TRUST_USES = ['cds-hooks', 'audit', 'imaging'] as const;
@@ -48,14 +49,16 @@ export interface TrustedClient {
 export const trustedFor = (clients: readonly TrustedClient[], use: TrustUse): TrustedClient[] =>
   clients.filter((c) => c.uses.includes(use));
 
-export class TrustedClientsError extends Error {}
+export class TrustedClientsError extends OsteoWatchError {
+  constructor(message: string) {
+    super('config', message);
+  }
+}
 
 export function parseTrustedClients(json: unknown, name = 'OSTEOWATCH_TRUSTED_CLIENTS'): TrustedClient[] {
   const parsed = z.array(clientSchema).safeParse(json);
   if (!parsed.success) {
-    throw new TrustedClientsError(
-      `${name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
-    );
+    throw new TrustedClientsError(`${name}: ${zodMessage(parsed.error)}`);
   }
   return parsed.data.map((c) => ({
     iss: c.iss,

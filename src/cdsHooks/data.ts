@@ -8,14 +8,17 @@
  */
 import type { MedplumClient } from '@medplum/core';
 import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
+import { OsteoWatchError } from '../errors.ts';
+import { type EntryLike, resolveEntries } from '../fhir/bundleReferences.ts';
 import { fhirClient } from '../fhir/patientRecords.ts';
-import { patientRefOf } from '../fhir/subject.ts';
+import { patientRefOf, writtenSubjectOf } from '../fhir/subject.ts';
 import type { PrefetchSpec } from './serviceDefinition.ts';
 
-export class PreconditionFailed extends Error {
+/** Required data missing: HTTP 412 (https://cds-hooks.hl7.org/2.0/#http-status-codes). `keys` are the prefetch keys. */
+export class PreconditionFailed extends OsteoWatchError {
   readonly keys: string[];
   constructor(message: string, keys: string[]) {
-    super(message);
+    super('precondition', message);
     this.keys = keys;
   }
 }
@@ -44,8 +47,10 @@ function expectedType(template: string): string {
 
 function belongsTo(r: Resource, patientId: string): boolean {
   if (r.resourceType === 'Patient') return r.id === patientId;
-  const ref = patientRefOf(r);
-  return ref === undefined || ref === `Patient/${patientId}`;
+  // A subject that is no Patient reference once the Bundle is resolved (an unknown urn:uuid) cannot be shown to be
+  // this patient's: the engine would drop the record without a word, so the prefetch is not trusted.
+  if (writtenSubjectOf(r) === undefined) return true;
+  return patientRefOf(r) === `Patient/${patientId}`;
 }
 
 /** Checks a prefetch value; returns its resources, or a reason not to trust it. */
@@ -61,9 +66,11 @@ function fromPrefetch(
   if (template.includes('?')) {
     if (r.resourceType !== 'Bundle') return { reject: `expected a Bundle, got ${r.resourceType ?? 'no resourceType'}` };
     const b = r as Bundle;
-    const resources = (b.entry ?? [])
-      .map((e) => e.resource)
-      .filter((x): x is Resource => !!x && x.resourceType !== 'OperationOutcome');
+    // Prefetch Bundles carry fullUrls like any other (searchset entries too): resolved once, here
+    // (https://hl7.org/fhir/R4/bundle.html#references), so that urn:uuid and absolute subjects match Patient/id.
+    const resources = resolveEntries(Array.isArray(b.entry) ? b.entry : []).resources.filter(
+      (x) => x.resourceType !== 'OperationOutcome',
+    );
     if (resources.some((x) => x.resourceType === type && !belongsTo(x, patientId)))
       return { reject: "it holds another patient's resources" };
     return { resources, next: b.link?.find((l) => l.relation === 'next')?.url };
@@ -97,10 +104,8 @@ export class HookDataSource {
       return [await this.fhir().readResource(t as ResourceType, id!)];
     }
     const out: Resource[] = [];
-    for await (const page of this.fhir().searchResourcePages(type as ResourceType, `${query}&_count=200`)) {
-      for (const e of (page.bundle?.entry ?? []) as Array<{ resource?: Resource }>)
-        if (e.resource) out.push(e.resource);
-    }
+    for await (const page of this.fhir().searchResourcePages(type as ResourceType, `${query}&_count=200`))
+      out.push(...resolveEntries((page.bundle?.entry ?? []) as EntryLike[]).resources);
     return out;
   }
 
@@ -109,7 +114,7 @@ export class HookDataSource {
     let url: string | undefined = next;
     for (let i = 0; url && i < MAX_PAGES; i++) {
       const b = (await this.fhir().get(url, { cache: 'no-cache' })) as Bundle;
-      for (const e of b.entry ?? []) if (e.resource) out.push(e.resource);
+      out.push(...resolveEntries(b.entry ?? []).resources);
       url = b.link?.find((l) => l.relation === 'next')?.url;
     }
     return out;

@@ -17,7 +17,7 @@ const NOT_COUNTED: Record<string, string> = {
   'step-without-bounds': 'with a taper step of unknown length',
   'infusion-duration-unknown': 'with an infusion of unknown duration',
   'medication-unresolved': 'whose medication could not be found',
-  'medication-unidentified': 'naming no medication',
+  'medication-unidentified': 'whose medication could not be identified',
   'no-equivalence-factor': 'of a glucocorticoid with no prednisolone equivalence',
   'as-needed': 'taken as needed',
 };

@@ -3,10 +3,8 @@
 import type { WbMriOrder, WbMriStudy } from '../screening/imaging.ts';
 import { baseCard, type Card, type CardContext, orderSuggestion } from './cards.ts';
 import { dataQualitySentences } from './dataQuality.ts';
-import { formatMg } from './format.ts';
+import { formatMg, mg, totalMg } from './format.ts';
 import type { Projection } from './orderProjection.ts';
-
-const mg = (n: number | null): string => (n === null ? 'unknown' : `${formatMg(n)} mg`);
 
 export function orderCards(c: CardContext, p: Projection, studies: WbMriStudy[], openOrders: WbMriOrder[]): Card[] {
   const now = c.exposure;
@@ -18,24 +16,28 @@ export function orderCards(c: CardContext, p: Projection, studies: WbMriStudy[],
   let window = c.asOf;
   if (!now.threshold.crossedOn && after.threshold.crossedOn) {
     window = after.threshold.crossedOn;
-    const from = formatMg(now.cumulativeMg ?? 0);
-    summary = `With this order${p.openEnded ? ' (30 d if continued)' : ''}: ${from} → ${mg(after.cumulativeMg)} prednisolone-eq. by ${p.horizon}, crossing ${mg(threshold)} on ${after.threshold.crossedOn}; WB-MRI screening due`;
+    // Before the drafts: a lower bound or an unknown total says so, never 0 mg.
+    const from =
+      now.cumulativeMg === null
+        ? 'unknown'
+        : `${now.cumulativeIsLowerBound ? 'at least ' : ''}${formatMg(now.cumulativeMg)}`;
+    summary = `With this order${p.openEnded ? ' (30 d if continued)' : ''}: ${from} → ${totalMg(after)} prednisolone-eq. by ${p.horizon}, crossing ${mg(threshold)} on ${after.threshold.crossedOn}; WB-MRI screening due`;
   } else if (now.threshold.crossedOn && !screenedSince(now.threshold.crossedOn)) {
-    summary = `Unscreened: ${mg(now.cumulativeMg)} prednisolone-eq. (≥ ${mg(threshold)} since ${now.threshold.crossedOn}, no WB-MRI); this order adds ${mg(p.draftMg)}`;
+    summary = `Unscreened: ${totalMg(now)} prednisolone-eq. (≥ ${mg(threshold)} since ${now.threshold.crossedOn}, no WB-MRI); this order adds ${mg(p.draftMg)}`;
   } else if (now.cumulativeMg === null) {
     summary = `Cumulative glucocorticoid dose unknown (records not quantifiable); this order adds ${mg(p.draftMg)} ${horizonText}`;
   }
   if (!summary) return [];
   const quality = dataQualitySentences(now);
   const detail = [
-    `**Now:** ${mg(now.cumulativeMg)} prednisolone-equivalent as of ${c.asOf}${now.threshold.crossedOn ? ` (≥ ${mg(threshold)} since ${now.threshold.crossedOn})` : ''}.`,
-    `**With the draft order${p.draftSources.length > 1 ? 's' : ''}:** ${mg(after.cumulativeMg)} ${horizonText}; the order${p.draftSources.length > 1 ? 's add' : ' adds'} ${mg(p.draftMg)}${p.openEnded ? ' (open-ended order projected for 30 days; current therapy assumed to continue)' : ''}.`,
+    `**Now:** ${totalMg(now)} prednisolone-equivalent as of ${c.asOf}${now.threshold.crossedOn ? ` (≥ ${mg(threshold)} since ${now.threshold.crossedOn})` : ''}.`,
+    `**With the draft order${p.draftSources.length > 1 ? 's' : ''}:** ${totalMg(after)} ${horizonText}; the order${p.draftSources.length > 1 ? 's add' : ' adds'} ${mg(p.draftMg)}${p.openEnded ? ' (open-ended order projected for 30 days; current therapy assumed to continue)' : ''}.`,
     ...(quality.length ? ['', `**Data quality:** ${quality.join(' ')}`] : []),
     '',
     'Osteonecrosis was found on STIR whole-body MRI only after ≥ 3,100 mg prednisolone-equivalent in a myositis cohort; most lesions were silent (Huang et al., Br J Radiol 2017, [doi:10.1259/bjr.20160780](https://doi.org/10.1259/bjr.20160780)).',
   ].join('\n');
   const unknown = now.cumulativeMg === null;
-  const reason = `Cumulative glucocorticoid exposure ${mg(after.cumulativeMg)} prednisolone-equivalent with the new order (threshold ${mg(threshold)}); osteonecrosis screening`;
+  const reason = `Cumulative glucocorticoid exposure ${totalMg(after)} prednisolone-equivalent with the new order (threshold ${mg(threshold)}); osteonecrosis screening`;
   return [
     {
       ...baseCard(c, unknown ? 'info' : 'warning', summary, detail),

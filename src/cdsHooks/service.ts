@@ -13,6 +13,7 @@ import type {
 import { hookRecordOf } from '../audit/hookRecord.ts';
 import type { HookAuditQueue } from '../audit/queue.ts';
 import type { CdsClient } from '../auth/cdsJwt.ts';
+import { dayFromIso, isoFromDay } from '../exposure/dates.ts';
 import { computeExposure, type ExposureConfig, type ExposureSummary } from '../exposure/index.ts';
 import { isLoopbackUrl } from '../fhir/loopback.ts';
 import type { Logger } from '../log/logger.ts';
@@ -84,10 +85,28 @@ export async function runHook(
       ofType<DiagnosticReport>(data.diagnosticReports, 'DiagnosticReport'),
     );
     studyDates = studies.map((s) => s.date);
+    const resources = [...records, ...medications];
+    // The total through an earlier day, by the same engine over the same records: exposure since a scan is
+    // the difference. Memoised: the rules ask for a handful of days.
+    const through = new Map<string, number | null>();
+    const cumulativeThrough = (day: string): number | null => {
+      if (day >= asOf) return exposure!.cumulativeMg;
+      if (!through.has(day))
+        through.set(
+          day,
+          computeExposure({ resources, patient: patientId, asOf: day, config: deps.exposure, timeline: false })
+            .cumulativeMg,
+        );
+      return through.get(day)!;
+    };
+    const monthAgo = cumulativeThrough(isoFromDay(dayFromIso(asOf) - 30));
+    const steroidsContinue =
+      (exposure.currentDailyMg ?? 1) > 0 || monthAgo === null || (exposure.cumulativeMg ?? 0) > monthAgo;
     cards = service.cards({
-      card: { patientId, asOf, exposure, publicUrl: deps.publicUrl() },
+      card: { patientId, asOf, exposure, publicUrl: deps.publicUrl(), steroidsContinue, records: resources },
+      cumulativeThrough,
       request: req,
-      medicationRecords: [...records, ...medications],
+      medicationRecords: resources,
       studies,
       openOrders: openWbMriOrders(ofType<ServiceRequest>(data.serviceRequests, 'ServiceRequest')),
       findings: osteonecrosisFindings(ofType<Observation>(data.osteonecrosisObservations, 'Observation')),

@@ -69,6 +69,8 @@ export interface HandlerInput {
   studies: WbMriStudy[];
   openOrders: WbMriOrder[];
   findings: Finding[];
+  /** The cumulative dose through a day (inclusive), same engine and data; for exposure since a scan. */
+  cumulativeThrough: (day: string) => number | null;
   exposureConfig: ExposureConfig;
   screeningConfig: ScreeningConfig;
 }

@@ -2,14 +2,19 @@
 import { writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { toCsv } from '../audit/csv.ts';
+import { OsteoWatchError } from '../errors.ts';
 import { DEFAULT_EXPOSURE_CONFIG } from '../exposure/index.ts';
 import { type AuditClient, localAuditClient, remoteAuditClient } from './auditClient.ts';
 import { table } from './table.ts';
 
-export class CliExit extends Error {
+/**
+ * Ends a command with an exit code of its own choosing and a message (none: the output has said it already, as
+ * `audit verify` does of a broken chain).
+ */
+export class CliExit extends OsteoWatchError {
   readonly code: number;
   constructor(code: number, message = '') {
-    super(message);
+    super(code === 2 ? 'usage' : 'invalid', message, { exitCode: code });
     this.code = code;
   }
 }

@@ -8,6 +8,7 @@ import type { VerifyResult } from '../audit/auditLog.ts';
 import type { CardReport, CrossingReport, PatientHistory } from '../audit/queries.ts';
 import { AuditService, type LiveExposure } from '../audit/service.ts';
 import { type AuditStore, openAuditStore } from '../audit/store.ts';
+import { OsteoWatchError } from '../errors.ts';
 import { computeExposure, type ExposureSummary } from '../exposure/index.ts';
 import { fetchPatientRecords, fhirClient } from '../fhir/patientRecords.ts';
 
@@ -34,7 +35,12 @@ export interface AuditClient {
   close(): Promise<void>;
 }
 
-export class AuditClientError extends Error {}
+/** The running service could not be reached, or refused or failed the query. */
+export class AuditClientError extends OsteoWatchError {
+  constructor(message: string) {
+    super('upstream', message);
+  }
+}
 
 /** Follows an export's pages and gathers their entries into one Bundle. */
 async function allPages(

@@ -3,11 +3,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { type AuditStore, openAuditStore } from '../audit/store.ts';
+import { zodMessage } from '../errors.ts';
 import { fhirClient } from '../fhir/patientRecords.ts';
 import { DicomInputError, readDataset } from '../imaging/dicom.ts';
 import { type FindingsDocument, findingsDocumentSchema } from '../imaging/findingsDocument.ts';
 import { findingsFromDicom } from '../imaging/fromDicom.ts';
-import { WriteBackError, writeFindings } from '../imaging/writeBack.ts';
+import { writeFindings } from '../imaging/writeBack.ts';
 import { CliExit } from './audit.ts';
 
 export function addIngestCommand(program: Command, out: (s: string) => void): void {
@@ -64,11 +65,7 @@ export function addIngestCommand(program: Command, out: (s: string) => void): vo
             throw new CliExit(1, `${file} is neither a findings JSON document nor a DICOM file`);
           }
           const r = findingsDocumentSchema.safeParse(json);
-          if (!r.success)
-            throw new CliExit(
-              1,
-              `${file} is not a valid findings document: ${r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
-            );
+          if (!r.success) throw new CliExit(1, `${file} is not a valid findings document: ${zodMessage(r.error)}`);
           parsed = r;
         }
         let result: unknown;
@@ -109,9 +106,6 @@ export function addIngestCommand(program: Command, out: (s: string) => void): vo
               fhirServer: o.fhir,
               actor: 'cli',
             });
-          } catch (err) {
-            if (err instanceof WriteBackError) throw new CliExit(1, err.message);
-            throw err;
           } finally {
             await store.close();
           }

@@ -1,21 +1,26 @@
 /**
- * The `osteowatch` command line. Errors print one clear line and exit non-zero; no stack traces.
+ * The `osteowatch` command line. Errors print one clear line and exit non-zero; no stack traces. Commands throw
+ * OsteoWatchErrors; runCli prints their message and exits with their kind's code (errors.ts): 2 for usage, 1 for
+ * bad input or a server that failed.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { cohortTransaction, generateCohort } from '../cohort/generate.ts';
+import { exitCodeOf, OsteoWatchError } from '../errors.ts';
 import { dayFromIso, isoFromDay } from '../exposure/dates.ts';
 import { ConfigError, computeExposure, type ExposureConfig, resolveExposureConfig } from '../exposure/index.ts';
-import { InputError, readResourceFile } from '../fhir/bundleFile.ts';
-import { FhirFetchError, fetchPatientRecords, fhirClient } from '../fhir/patientRecords.ts';
-import { StoreLockedError } from '../store/index.ts';
-import { addAuditCommands, CliExit } from './audit.ts';
-import { AuditClientError } from './auditClient.ts';
+import { InputError, locatePatient, readResourceFile, withFileIssues } from '../fhir/bundleFile.ts';
+import { fetchPatientRecords, fhirClient } from '../fhir/patientRecords.ts';
+import { addAuditCommands } from './audit.ts';
 import { exposureJson, formatExposure } from './format.ts';
 import { addHookCommand } from './hook.ts';
 import { addIngestCommand } from './ingest.ts';
 
-class UsageError extends Error {}
+class UsageError extends OsteoWatchError {
+  constructor(message: string) {
+    super('usage', message);
+  }
+}
 
 const today = (): string => isoFromDay(Math.floor(Date.now() / 86_400_000));
 
@@ -37,7 +42,12 @@ function loadConfig(path: string | undefined): ExposureConfig {
   } catch (err) {
     throw new InputError(`cannot read configuration ${path}: ${(err as Error).message}`);
   }
-  return resolveExposureConfig(json);
+  try {
+    return resolveExposureConfig(json);
+  } catch (err) {
+    // A bad --config file is bad input to this command (exit 1), not a service started wrongly (exit 2).
+    throw err instanceof ConfigError ? new InputError(err.message) : err;
+  }
 }
 
 export function buildCli(out: (s: string) => void = (s) => process.stdout.write(s)): Command {
@@ -82,8 +92,11 @@ export function buildCli(out: (s: string) => void = (s) => process.stdout.write(
         const patient = opts.patient.replace(/^Patient\//, '');
         let summary: ReturnType<typeof computeExposure>;
         if (opts.bundle) {
-          const { resources, fullUrls } = readResourceFile(opts.bundle);
-          summary = computeExposure({ resources, fullUrls, patient, asOf, config });
+          const loaded = readResourceFile(opts.bundle);
+          // A patient found nowhere in the file is an error, not 0 mg (bundleFile.ts).
+          const found = locatePatient(loaded, opts.patient, opts.bundle);
+          const { resources, fullUrls } = loaded;
+          summary = withFileIssues(computeExposure({ resources, fullUrls, patient: found.id, asOf, config }), found);
         } else {
           const resources = await fetchPatientRecords(fhirClient(opts.fhir!, opts.token), patient);
           summary = computeExposure({ resources, patient, asOf, config });
@@ -130,22 +143,11 @@ export async function runCli(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {
+    // Commander has printed its own message (and the help) already.
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    if (err instanceof CliExit) {
+    if (err instanceof OsteoWatchError) {
       if (err.message) process.stderr.write(`osteowatch: ${err.message}\n`);
-      return err.code;
-    }
-    if (err instanceof StoreLockedError || err instanceof AuditClientError) {
-      process.stderr.write(`osteowatch: ${err.message}\n`);
-      return 1;
-    }
-    if (err instanceof UsageError) {
-      process.stderr.write(`osteowatch: ${err.message}\n`);
-      return 2;
-    }
-    if (err instanceof InputError || err instanceof FhirFetchError || err instanceof ConfigError) {
-      process.stderr.write(`osteowatch: ${err.message}\n`);
-      return 1;
+      return exitCodeOf(err);
     }
     process.stderr.write(`osteowatch: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;

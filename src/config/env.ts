@@ -3,6 +3,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { OsteoWatchError, zodIssues } from '../errors.ts';
 import { type ExposureConfig, resolveExposureConfig } from '../exposure/config.ts';
 
 const envSchema = z.object({
@@ -80,13 +81,19 @@ export interface ServiceConfig {
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
 
-export class EnvError extends Error {}
+export class EnvError extends OsteoWatchError {
+  constructor(message: string) {
+    super('config', message);
+  }
+}
 
 export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     throw new EnvError(
-      `Invalid configuration:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`).join('\n')}`,
+      `Invalid configuration:\n${zodIssues(parsed.error)
+        .map((p) => `  - ${p}`)
+        .join('\n')}`,
     );
   }
   const e = parsed.data;

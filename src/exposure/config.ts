@@ -4,6 +4,7 @@
  * messages that say which setting is wrong and what it accepts.
  */
 import { z } from 'zod';
+import { OsteoWatchError, zodIssues } from '../errors.ts';
 import { ROUTE_CLASSES, type RouteClass } from './routes.ts';
 
 export const ROUTE_POLICIES = ['count', 'count-flag', 'exclude', 'exclude-flag'] as const;
@@ -105,10 +106,10 @@ export const DEFAULT_EXPOSURE_CONFIG: ExposureConfig = {
   asNeededPolicy: 'count',
 };
 
-export class ConfigError extends Error {
+export class ConfigError extends OsteoWatchError {
   readonly problems: string[];
   constructor(problems: string[]) {
-    super(`Invalid exposure configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    super('config', `Invalid exposure configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.problems = problems;
   }
 }
@@ -131,9 +132,7 @@ export function resolveExposureConfig(overrides: unknown = {}): ExposureConfig {
   };
   const result = exposureConfigSchema.safeParse(merged);
   if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)),
-    );
+    throw new ConfigError(zodIssues(result.error));
   }
   return result.data as ExposureConfig;
 }

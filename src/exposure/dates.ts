@@ -2,11 +2,15 @@
  * Calendar-day arithmetic for exposure counting.
  *
  * Doses are counted per calendar day (README, counting conventions), so every FHIR date or dateTime is
- * reduced to the calendar date written in it. The time of day and the offset are deliberately not used:
- * "2024-01-31T23:00:00-05:00" is 31 January, the day the clinician recorded, not 1 February in UTC.
+ * reduced to the calendar date written in it. The offset is deliberately not used: "2024-01-31T23:00:00-05:00"
+ * is 31 January, the day the clinician recorded, not 1 February in UTC. Where a value carries a time, that
+ * written time is kept as a wall-clock instant (the same date and time, offset ignored), so that a taper step
+ * ending at 18:16:59 and the next one starting at 18:17:00 can share a calendar day without sharing its doses.
  */
 
 const MS_PER_DAY = 86_400_000;
+/** Milliseconds per day, for wall-clock instants (day number × DAY_MS is that day's midnight). */
+export const DAY_MS = MS_PER_DAY;
 
 /** A day number: days since 1970-01-01. */
 export type Day = number;
@@ -16,6 +20,7 @@ const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const daysInMonth = (y: number, m: number): number => (m === 2 && isLeap(y) ? 29 : MONTH_DAYS[m - 1]!);
 
 const DATE_RE = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?/;
+const TIME_RE = /^T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?/;
 
 export interface ParsedDate {
   day: Day;
@@ -23,6 +28,15 @@ export interface ParsedDate {
   precision: 'year' | 'month' | 'day';
   /** The instant in ms when the value carries a time with an offset (for infusion durations). */
   instantMs?: number;
+  /** True when the value carries a time of day. */
+  hasTime: boolean;
+  /** Wall-clock ms of the written date and time (offset ignored; midnight for a date). */
+  wallMs: number;
+  /**
+   * Wall-clock ms just after the last moment the value covers: FHIR period ends are inclusive, so
+   * "2024-01-10" ends at midnight after 10 January and "…T18:16:59" at 18:17:00.
+   */
+  wallEndMs: number;
 }
 
 // The same dates recur (a record's period is read several times, a patient's records on every hook call).
@@ -50,10 +64,24 @@ function parseUncached(text: string): ParsedDate | undefined {
   // Reject dates that do not exist (2025-02-30) instead of letting Date roll them over.
   if (dayOfMonth > daysInMonth(year, month)) return undefined;
   const utc = Date.UTC(year, month - 1, dayOfMonth);
-  const parsed: ParsedDate = { day: utc / MS_PER_DAY, precision };
-  if (text.length > 10 && text[10] === 'T') {
-    const ms = Date.parse(text);
-    if (!Number.isNaN(ms)) parsed.instantMs = ms;
+  const day = utc / MS_PER_DAY;
+  const parsed: ParsedDate = { day, precision, hasTime: false, wallMs: utc, wallEndMs: 0 };
+  parsed.wallEndMs = (endDayOf(parsed) + 1) * MS_PER_DAY;
+  const t = precision === 'day' ? TIME_RE.exec(text.slice(10)) : null;
+  if (t) {
+    const h = Number(t[1]);
+    const min = Number(t[2]);
+    const sec = t[3] ? Number(t[3]) : 0;
+    if (h < 24 && min < 60 && sec < 60) {
+      const frac = t[4] ? t[4].slice(0, 3) : '';
+      const ms = frac ? Number(frac.padEnd(3, '0')) : 0;
+      parsed.hasTime = true;
+      parsed.wallMs = utc + ((h * 60 + min) * 60 + sec) * 1000 + ms;
+      // The written precision is covered whole: seconds end a second later, minutes a minute later.
+      parsed.wallEndMs = parsed.wallMs + (frac ? 10 ** (3 - frac.length) : t[3] ? 1000 : 60_000);
+    }
+    const instant = Date.parse(text);
+    if (!Number.isNaN(instant)) parsed.instantMs = instant;
   }
   return parsed;
 }

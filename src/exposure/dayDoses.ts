@@ -26,6 +26,21 @@ export class DayDoses {
     r.push(day, day, mg);
   }
 
+  /** Adds `mg` on every day from `from` to `to` inclusive (one run, however long). */
+  addRun(from: Day, to: Day, mg: number): void {
+    if (to < from) return;
+    const r = this.runs;
+    const n = r.length;
+    if (n > 0 && r[n - 2] === from - 1 && r[n - 1] === mg && from - 1 === this.maxTo) {
+      r[n - 2] = to;
+      this.maxTo = to;
+      return;
+    }
+    if (from <= this.maxTo) this.overlapping = true;
+    this.maxTo = Math.max(this.maxTo, to);
+    r.push(from, to, mg);
+  }
+
   get isEmpty(): boolean {
     return this.runs.length === 0;
   }

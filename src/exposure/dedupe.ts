@@ -3,6 +3,8 @@
  * (pitfall P13, docs/references.md). Links are identity only: a MedicationStatement's basedOn or
  * derivedFrom, a MedicationAdministration's request, or a shared business identifier (system|value).
  * The MedicationStatement or the administrations are counted and the MedicationRequest they realise is not.
+ * References arrive as "Type/id", resolved where Bundles enter (src/fhir/bundleReferences.ts,
+ * https://hl7.org/fhir/R4/bundle.html#references); a request's fullUrl, when the caller passes it, matches too.
  */
 import type { Identifier, MedicationAdministration, MedicationStatement, Reference } from '@medplum/fhirtypes';
 import type { MedicationRecord, RecordEvaluation } from './evaluation.ts';
@@ -27,9 +29,11 @@ export function findDuplicates(
   records: Array<{ record: MedicationRecord; evaluation: RecordEvaluation; fullUrl?: string }>,
 ): DuplicateMark[] {
   const requestKeys = new Map<string, string>(); // reference key or identifier key → request source
-  for (const { record, fullUrl } of records) {
+  for (const { record, evaluation, fullUrl } of records) {
     if (record.resourceType !== 'MedicationRequest') continue;
-    const src = `MedicationRequest/${record.id}`;
+    // The evaluation's source, not "MedicationRequest/" + id: an id-less order in a transaction Bundle, linked
+    // by its fullUrl (basedOn: urn:uuid:…), must be marked under the name it is reported by, or it counts twice.
+    const src = evaluation.source;
     requestKeys.set(src, src);
     if (fullUrl) requestKeys.set(fullUrl, src);
     for (const k of identifierKeys(record.identifier)) requestKeys.set(`id:${k}`, src);

@@ -1,20 +1,41 @@
 /**
  * One administration's amount of the ingredient, in mg: the dose quantity converted with the product strength
- * where it is given in tablets or millilitres.
+ * where it is given in tablets or millilitres, a dose range by the range policy, and what the order's own
+ * maxDosePerAdministration / maxDosePerPeriod allow when the amount rests on an upper-bound assumption.
  */
-import type { Dosage, Quantity, Range } from '@medplum/fhirtypes';
+import type { Dosage, Quantity, Range, Ratio } from '@medplum/fhirtypes';
 import type { MedicationFacts } from './medication.ts';
-import type { RangePolicy } from './timing.ts';
-import { doseAmount } from './units.ts';
+import { type DosePattern, dosePattern, isTimingProblem, type RangePolicy } from './timing.ts';
+import { doseAmount, durationDays } from './units.ts';
+
+export type DoseNote = { code: 'dose-range' | 'dose-unit-unknown'; message: string };
 
 export type DoseResult =
-  | { ok: true; mg: number; label: string; notes: Array<{ code: 'dose-range'; message: string }> }
+  | { ok: true; mg: number; label: string; notes: DoseNote[] }
   | { ok: false; code: 'no-dose' | 'dose-unit-unknown' | 'weight-based-dose' | 'strength-unknown'; message: string };
 
 const fmt = (n: number): string => String(Math.round(n * 10000) / 10000);
 
+export interface ConversionOptions {
+  /**
+   * Count a dose written without a unit (Synthea writes `doseQuantity: {value: 1.0}` for one tablet) as that
+   * many dose units when the product makes it unambiguous, with a note. Only callers that report the notes
+   * set it, so the assumption is never silent.
+   */
+  assumeUnitForm?: boolean;
+}
+
+/**
+ * A unit-less dose is unambiguous only for a tablet or capsule product with a strength per unit and none per
+ * mL: "1" can then only mean one tablet. For a liquid or an injection it could be 1 mL or one vial.
+ */
+function assumedUnit(facts: MedicationFacts): string | undefined {
+  const { mgPerUnit, mgPerMl } = facts.strength;
+  return facts.unitForm && mgPerUnit !== undefined && mgPerMl === undefined ? facts.unitForm : undefined;
+}
+
 /** Converts a dose quantity to ingredient mg using the medication's strength. */
-export function quantityToMg(q: Quantity, facts: MedicationFacts): DoseResult {
+export function quantityToMg(q: Quantity, facts: MedicationFacts, options: ConversionOptions = {}): DoseResult {
   const amount = doseAmount(q);
   if (!amount) return { ok: false, code: 'no-dose', message: 'the dose has no numeric value' };
   switch (amount.kind) {
@@ -56,12 +77,34 @@ export function quantityToMg(q: Quantity, facts: MedicationFacts): DoseResult {
         code: 'weight-based-dose',
         message: `weight-based dose (${amount.unit}) cannot be converted without the patient's weight`,
       };
-    default:
+    default: {
+      const unit = amount.unit === '(no unit)' && options.assumeUnitForm ? assumedUnit(facts) : undefined;
+      if (unit && amount.unit === '(no unit)') {
+        const value = q.value!;
+        const mg = value * facts.strength.mgPerUnit!;
+        return {
+          ok: true,
+          mg,
+          label: `${fmt(mg)} mg (${fmt(value)} ${unit} × ${fmt(facts.strength.mgPerUnit!)} mg, unit assumed)`,
+          notes: [
+            {
+              code: 'dose-unit-unknown',
+              message: `dose ${fmt(value)} has no unit; counted as ${fmt(value)} ${unit}${value === 1 ? '' : 's'} of "${facts.label}" (its dose form)`,
+            },
+          ],
+        };
+      }
       return {
         ok: false,
         code: 'dose-unit-unknown',
-        message: `dose unit "${amount.unit}" is not a mass, volume or countable dose unit`,
+        message:
+          amount.unit !== '(no unit)'
+            ? `dose unit "${amount.unit}" is not a mass, volume or countable dose unit`
+            : options.assumeUnitForm
+              ? `dose ${fmt(q.value ?? 0)} has no unit, and "${facts.label}" is not a tablet or capsule of known strength; not counted`
+              : `dose ${fmt(q.value ?? 0)} has no unit; not counted`,
       };
+    }
   }
 }
 
@@ -91,17 +134,110 @@ export function dosageDoseMg(dosage: Dosage, facts: MedicationFacts, policy: Ran
   const entry =
     entries.find((e) => e.type?.coding?.some((c) => c.code === 'ordered') && (e.doseQuantity || e.doseRange)) ??
     entries.find((e) => e.doseQuantity || e.doseRange);
-  if (entry?.doseQuantity) return quantityToMg(entry.doseQuantity, facts);
-  if (entry?.doseRange) {
+  let r: DoseResult;
+  let fromRange = false;
+  if (entry?.doseQuantity) r = quantityToMg(entry.doseQuantity, facts, { assumeUnitForm: true });
+  else if (entry?.doseRange) {
     const { q, message } = rangeToQuantity(entry.doseRange, policy);
     if (!q) return { ok: false, code: 'no-dose', message };
-    const r = quantityToMg(q, facts);
+    r = quantityToMg(q, facts, { assumeUnitForm: true });
     if (r.ok) r.notes.push({ code: 'dose-range', message });
-    return r;
+    fromRange = true;
+  } else
+    return {
+      ok: false,
+      code: 'no-dose',
+      message: dosage.text ? `no structured dose (text: "${dosage.text}")` : 'no dose given',
+    };
+  if (!r.ok || (!dosage.maxDosePerAdministration && !dosage.maxDosePerPeriod)) return r;
+  const pattern = dosePattern(dosage.timing, policy);
+  const timing = isTimingProblem(pattern) ? undefined : pattern;
+  // What the count rests on: a range at its bound, a frequency/period/count range, or PRN doses counted as if
+  // scheduled. Only those are capped; an explicit regimen above the maximum is flagged, not changed.
+  const assumed = fromRange || !!dosage.asNeededBoolean || !!dosage.asNeededCodeableConcept || !!timing?.notes.length;
+  return applyMaxDoses(r, dosage, facts, timing, assumed);
+}
+
+/** Ingredient mg of a maximum, or undefined when it cannot be converted (it then caps nothing). */
+function maxMg(q: Quantity | undefined, facts: MedicationFacts): number | undefined {
+  if (!q) return undefined;
+  const r = quantityToMg(q, facts, { assumeUnitForm: true });
+  return r.ok ? r.mg : undefined;
+}
+
+/**
+ * The most doses of a pattern that can fall within any window of the given length: ceil(W·f/P) for doses every
+ * P/f, whatever clock the schedule starts at; for weekday schedules, the doses of the busiest run of days.
+ */
+function dosesInWindow(p: DosePattern, windowMinutes: number): number {
+  if (p.daysOfWeek) {
+    const days = Math.max(1, Math.ceil(windowMinutes / 1440 - 1e-9));
+    const dosing = new Set(p.daysOfWeek.days);
+    let most = 0;
+    for (let start = 0; start < 7; start++) {
+      let n = 0;
+      for (let d = 0; d < days; d++) if (dosing.has((start + d) % 7)) n++;
+      most = Math.max(most, n);
+    }
+    return most * p.daysOfWeek.dosesPerDay;
   }
-  return {
-    ok: false,
-    code: 'no-dose',
-    message: dosage.text ? `no structured dose (text: "${dosage.text}")` : 'no dose given',
-  };
+  const cycleMinutes = 'months' in p.cycle ? p.cycle.months * (365.25 / 12) * 1440 : p.cycle.minutes;
+  // A degenerate cycle (period 0) has no countable doses per window: then nothing is capped.
+  if (!(cycleMinutes > 0) || !(p.dosesPerCycle > 0)) return Number.POSITIVE_INFINITY;
+  return Math.max(1, Math.ceil((windowMinutes * p.dosesPerCycle) / cycleMinutes - 1e-9));
+}
+
+function periodText(r: Ratio): string {
+  const d = r.denominator;
+  return `${fmt(d?.value ?? 1)} ${d?.code ?? d?.unit ?? ''}`.trim();
+}
+
+function applyMaxDoses(
+  r: Extract<DoseResult, { ok: true }>,
+  dosage: Dosage,
+  facts: MedicationFacts,
+  pattern: DosePattern | undefined,
+  assumed: boolean,
+): DoseResult {
+  let mg = r.mg;
+  let label = r.label;
+  const perAdmin = maxMg(dosage.maxDosePerAdministration, facts);
+  if (perAdmin !== undefined && mg > perAdmin + 1e-9) {
+    if (assumed) {
+      r.notes.push({
+        code: 'dose-range',
+        message: `dose capped at maxDosePerAdministration (${fmt(perAdmin)} mg instead of ${fmt(mg)} mg)`,
+      });
+      label = `${fmt(perAdmin)} mg (${label}, capped by maxDosePerAdministration)`;
+      mg = perAdmin;
+    } else
+      r.notes.push({
+        code: 'dose-range',
+        message: `dose ${fmt(mg)} mg exceeds maxDosePerAdministration ${fmt(perAdmin)} mg; counted as written`,
+      });
+  }
+  const perPeriod = dosage.maxDosePerPeriod;
+  const periodMg = maxMg(perPeriod?.numerator, facts);
+  const periodDays = perPeriod?.denominator ? durationDays(perPeriod.denominator) : undefined;
+  if (pattern && perPeriod && periodMg !== undefined && periodDays !== undefined && periodDays > 0) {
+    // Doses are laid at the dose × doseScale (midpoint of a frequency range), so the cap is on that product.
+    const doses = dosesInWindow(pattern, periodDays * 1440) * pattern.doseScale;
+    const allowed = periodMg / doses;
+    if (Number.isFinite(doses) && doses > 0 && mg > allowed + 1e-9) {
+      const limit = `${fmt(periodMg)} mg per ${periodText(perPeriod)}`;
+      if (assumed) {
+        r.notes.push({
+          code: 'dose-range',
+          message: `maxDosePerPeriod ${limit} caps ${fmt(doses)} doses at ${fmt(allowed)} mg each (not ${fmt(mg)} mg)`,
+        });
+        label = `${fmt(allowed)} mg (${label}, capped by maxDosePerPeriod ${limit})`;
+        mg = allowed;
+      } else
+        r.notes.push({
+          code: 'dose-range',
+          message: `the regimen exceeds maxDosePerPeriod ${limit}; counted as written`,
+        });
+    }
+  }
+  return { ...r, mg, label };
 }

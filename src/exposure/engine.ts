@@ -2,12 +2,23 @@
  * The exposure engine: FHIR medication records in, cumulative prednisolone-equivalent exposure out.
  * Pure: no I/O, no clock. "Now" is the as-of day the caller passes.
  */
-import type { Bundle, Medication, Reference, Resource } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  Medication,
+  MedicationRequest,
+  MedicationStatement,
+  Reference,
+  Resource,
+} from '@medplum/fhirtypes';
 import { DEFAULT_EXPOSURE_CONFIG, type ExposureConfig } from './config.ts';
 import { type Day, dayFromIso, isoFromDay } from './dates.ts';
+import type { DayDoses } from './dayDoses.ts';
 import { findDuplicates, referenceKey } from './dedupe.ts';
 import { evaluateRecord } from './evaluate.ts';
 import type { MedicationRecord, RecordEvaluation } from './evaluation.ts';
+import { PROJECTION_HORIZON_DAYS } from './plan.ts';
+import { mayRunOnAsOf } from './regimen.ts';
+import { windowOf } from './steps.ts';
 import type { Contribution, ExposureIssue, ExposureSummary, TimelineDay } from './types.ts';
 
 export interface ExposureInput {
@@ -77,24 +88,40 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
     records.push({ record: rec, fullUrl });
   }
 
+  const issues: ExposureIssue[] = [];
   const resolveMedication = (record: MedicationRecord, ref: Reference): Medication | undefined => {
     const reference = ref.reference;
     if (!reference) return undefined;
     if (reference.startsWith('#')) {
       const id = reference.slice(1);
-      return record.contained?.find((c): c is Medication => c.resourceType === 'Medication' && c.id === id);
+      const contained = record.contained?.find((c): c is Medication => c.resourceType === 'Medication' && c.id === id);
+      if (contained) return contained;
+      // Published examples (the French medication IG) put the Medication beside the order in the Bundle and
+      // still write "#id": the same id in the same Bundle is that Medication, said so in a warning.
+      const beside = medications.get(`Medication/${id}`);
+      if (beside) {
+        const source = `${record.resourceType}/${record.id ?? '(no id)'}`;
+        const message = `medicationReference ${reference} is not contained in the record; Medication/${id} of the same Bundle used`;
+        if (!issues.some((i) => i.source === source && i.code === 'contained-reference-in-bundle'))
+          issues.push({ source, code: 'contained-reference-in-bundle', message, severity: 'warning' });
+      }
+      return beside;
     }
     const key = referenceKey(reference);
     return (key && medications.get(key)) || medications.get(reference);
   };
 
-  const issues: ExposureIssue[] = [];
+  // Set when a record that may be running on the as-of day could not be quantified.
+  let currentUnknown = false;
   const evaluated: Array<{ record: MedicationRecord; evaluation: RecordEvaluation; fullUrl?: string }> = [];
   for (const { record, fullUrl } of records) {
-    const ev = evaluateRecord(record, { asOf, config, medication: resolveMedication, countDrafts: input.countDrafts });
+    const ctx = { asOf, config, medication: resolveMedication, countDrafts: input.countDrafts };
+    const ev = evaluateRecord(record, ctx);
     if (ev === null) continue;
     if ('unidentified' in ev) {
       issues.push(ev.unidentified);
+      // An unidentified record may be a glucocorticoid being taken now: today's dose is then unknown.
+      if (mayBeTakenOn(record, asOf, input.countDrafts)) currentUnknown = true;
       continue;
     }
     evaluated.push({ record, evaluation: ev, fullUrl });
@@ -109,8 +136,10 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
   let anyQuantified = false;
   let anyUnquantified = false;
   let currentDaily = 0;
+  // What each counted record schedules after the as-of day, laid only if the threshold must be projected.
+  const ahead: Array<{ future: () => DayDoses; factor: number }> = [];
 
-  for (const { evaluation: ev } of evaluated) {
+  for (const { record, evaluation: ev } of evaluated) {
     issues.push(...ev.issues);
     const countedVia = duplicates.get(ev.source);
     const ingredientMg = ev.days.total;
@@ -123,9 +152,17 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
       mg = ingredientMg * factor;
       ev.days.addInto(perDay, minDay, factor);
       currentDaily += ev.currentDailyIngredientMg * factor;
+      if (ev.currentDailyUnknown) currentUnknown = true;
+      if (ev.future) ahead.push({ future: ev.future, factor });
       if (dayCount > 0) anyQuantified = true;
     } else if (status === 'excluded' || status === 'duplicate') {
       mg = 0;
+    } else if (
+      ev.currentDailyUnknown ||
+      ev.currentDailyIngredientMg > 0 ||
+      mayBeTakenOn(record, asOf, input.countDrafts)
+    ) {
+      currentUnknown = true;
     }
     if (ev.partial) anyUnquantified = true;
     const head = `${ev.ingredient} ${ev.route}`;
@@ -168,9 +205,13 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
   const hasUnknown = anyUnquantified || issues.some((i) => i.severity === 'error');
   const cumulativeMg = anyQuantified ? round2(running) : hasUnknown ? null : 0;
   let projectedOn: string | null = null;
-  if (crossedOn === null && cumulativeMg !== null && currentDaily > 1e-9) {
-    const daysNeeded = Math.ceil((config.thresholdMg - running) / currentDaily - 1e-9);
-    projectedOn = isoFromDay(asOf + Math.max(1, daysNeeded));
+  let projectedAtCurrentDoseOn: string | null = null;
+  if (crossedOn === null && cumulativeMg !== null) {
+    if (!currentUnknown && currentDaily > 1e-9) {
+      const daysNeeded = Math.ceil((config.thresholdMg - running) / currentDaily - 1e-9);
+      projectedAtCurrentDoseOn = isoFromDay(asOf + Math.max(1, daysNeeded));
+    }
+    projectedOn = projectSchedule(ahead, asOf, running, config.thresholdMg);
   }
   // ISO days order as strings; sources keep the locale order they always had.
   contributions.sort((a, b) => {
@@ -183,11 +224,51 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
     asOf: isoFromDay(asOf),
     cumulativeMg,
     cumulativeIsLowerBound: hasUnknown && cumulativeMg !== null,
-    currentDailyMg: cumulativeMg === null && currentDaily === 0 ? null : round2(currentDaily),
+    currentDailyMg: currentUnknown || (cumulativeMg === null && currentDaily === 0) ? null : round2(currentDaily),
     firstExposure,
     threshold: { mg: config.thresholdMg, crossedOn, projectedOn },
+    projectedAtCurrentDoseOn,
     contributions,
     issues,
     timeline,
   };
+}
+
+/**
+ * The day the recorded schedules reach the threshold: each counted record's doses after the as-of day, summed
+ * day by day up to the projection horizon (ten years). Null when they end first.
+ */
+function projectSchedule(
+  ahead: ReadonlyArray<{ future: () => DayDoses; factor: number }>,
+  asOf: Day,
+  running: number,
+  thresholdMg: number,
+): string | null {
+  const laid: Array<{ days: DayDoses; factor: number }> = [];
+  let lastDay = asOf;
+  for (const { future, factor } of ahead) {
+    const days = future();
+    if (days.isEmpty) continue;
+    laid.push({ days, factor });
+    lastDay = Math.max(lastDay, days.last);
+  }
+  // Only as far as the last scheduled dose (the plan stops laying at the horizon).
+  const perDay = new Float64Array(Math.min(lastDay - asOf, PROJECTION_HORIZON_DAYS));
+  for (const { days, factor } of laid) days.addInto(perDay, asOf + 1, factor);
+  let total = running;
+  for (let i = 0; i < perDay.length; i++) {
+    total += perDay[i]!;
+    if (total >= thresholdMg - 1e-9) return isoFromDay(asOf + 1 + i);
+  }
+  return null;
+}
+
+/** A statement or order whose doses could not be read, but which may be running on the as-of day. */
+function mayBeTakenOn(record: MedicationRecord, asOf: Day, countDrafts: boolean | undefined): boolean {
+  if (record.resourceType === 'MedicationAdministration' || record.status === 'on-hold') return false;
+  const r = record as MedicationStatement | MedicationRequest;
+  const dosages = (r.resourceType === 'MedicationStatement' ? r.dosage : r.dosageInstruction) ?? [];
+  const window = windowOf(r, dosages, { countDrafts } as Parameters<typeof windowOf>[2]);
+  // Status unknown says nothing about whether it is still taken.
+  return mayRunOnAsOf(record.status === 'unknown' ? { ...window, ongoing: true } : window, asOf);
 }

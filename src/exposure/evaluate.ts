@@ -2,17 +2,22 @@
  * One medication record → the ingredient mg it puts on each calendar day through the as-of day: which records
  * count (status, intent), which glucocorticoid and route, the equivalence and route policies, then the dose
  * arithmetic of administration.ts or regimen.ts.
+ *
+ * Every record ends in exactly one of three outcomes (classifyRecord): evaluated (a contribution: counted,
+ * excluded by policy, or unquantified with issues), reported (an error issue and no contribution: its medication
+ * is unidentified or its reference unresolved), or excluded with a reason (not a glucocorticoid, or a status or
+ * intent under which nothing was taken). None is dropped without one of these.
  */
 import type { Dosage, MedicationAdministration, MedicationRequest, MedicationStatement } from '@medplum/fhirtypes';
 import { evaluateAdministration } from './administration.ts';
 import { DayDoses } from './dayDoses.ts';
 import { Collector, type EvaluationContext, fmt, type MedicationRecord, type RecordEvaluation } from './evaluation.ts';
-import { type MedicationFacts, resolveMedication } from './medication.ts';
+import { resolveMedication } from './medication.ts';
 import { evaluateRegimen } from './regimen.ts';
-import { type RouteClass, routeClassFromConcept } from './routes.ts';
+import { readRoute } from './routes.ts';
 import type { ExposureIssue, IssueCode, MedicationRecordType } from './types.ts';
 
-// Statuses under which nothing was or will be taken: the record is dropped without an issue.
+// Statuses under which nothing was or will be taken: the record is excluded, with the status as the reason.
 const SILENT_STATUS: Record<MedicationRecordType, Set<string>> = {
   MedicationStatement: new Set(['entered-in-error', 'not-taken', 'intended']),
   MedicationRequest: new Set(['entered-in-error', 'cancelled', 'draft']),
@@ -27,43 +32,54 @@ const COUNTED_STATUS: Record<MedicationRecordType, Set<string>> = {
 // Request intents that suggest therapy rather than order it.
 const NOT_ORDERS = new Set(['proposal', 'plan', 'option']);
 
-/** Sentinel: the record is not a glucocorticoid or has a status that counts nothing without an issue. */
+/** Sentinel: the record is excluded (classifyRecord gives the reason). */
 export const IGNORED = null;
+
+export type RecordOutcome =
+  | { kind: 'evaluated'; evaluation: RecordEvaluation }
+  | { kind: 'reported'; issue: ExposureIssue }
+  | { kind: 'excluded'; source: string; reason: string };
 
 export function evaluateRecord(
   record: MedicationRecord,
   ctx: EvaluationContext,
 ): RecordEvaluation | typeof IGNORED | { unidentified: ExposureIssue } {
+  const o = classifyRecord(record, ctx);
+  return o.kind === 'evaluated' ? o.evaluation : o.kind === 'reported' ? { unidentified: o.issue } : IGNORED;
+}
+
+export function classifyRecord(record: MedicationRecord, ctx: EvaluationContext): RecordOutcome {
   const resourceType = record.resourceType as MedicationRecordType;
   const source = `${resourceType}/${record.id ?? '(no id)'}`;
+  const excluded = (reason: string): RecordOutcome => ({ kind: 'excluded', source, reason });
   const c = new Collector(source);
   const status = (record.status ?? 'unknown') as string;
   const isDraft = ctx.countDrafts && resourceType === 'MedicationRequest' && status === 'draft';
-  if (SILENT_STATUS[resourceType].has(status) && !isDraft) return IGNORED;
-  if (resourceType === 'MedicationRequest' && NOT_ORDERS.has((record as MedicationRequest).intent ?? 'order'))
-    return IGNORED;
+  if (SILENT_STATUS[resourceType].has(status) && !isDraft)
+    return excluded(`status "${status}": nothing was or will be taken`);
+  const intent = resourceType === 'MedicationRequest' ? ((record as MedicationRequest).intent ?? 'order') : 'order';
+  if (NOT_ORDERS.has(intent)) return excluded(`intent "${intent}" suggests therapy rather than orders it`);
 
   const ref = (record as MedicationStatement).medicationReference;
   const concept = (record as MedicationStatement).medicationCodeableConcept;
   const medication = ref ? ctx.medication(record, ref) : undefined;
-  const unresolved = () => ({
-    unidentified: {
-      source,
-      code: 'medication-unresolved' as const,
-      message: `medicationReference ${ref?.reference ?? '(none)'} could not be resolved`,
-      severity: 'error' as const,
-    },
+  const reported = (code: IssueCode, message: string): RecordOutcome => ({
+    kind: 'reported',
+    issue: { source, code, message, severity: 'error' },
   });
-  if (ref && !medication && !ref.display && !concept) return unresolved();
-  const resolution = resolveMedication(concept, medication, ref?.display);
+  const unresolved = `medicationReference ${ref?.reference ?? '(none)'} could not be resolved`;
+  if (ref && !medication && !ref.display && !concept) return reported('medication-unresolved', unresolved);
+  // A Substance an ingredient references may be contained in the Medication or, when the Medication is itself
+  // contained, beside it in the record (HL7 R4 Medication-med0311: "#sub03").
+  const containers = [...(medication?.contained ?? []), ...(record.contained ?? [])];
+  const resolution = resolveMedication(concept, medication, ref?.display, containers);
   if (resolution.kind === 'not-glucocorticoid') {
-    if (ref && !medication && !ref.display) return unresolved();
-    return IGNORED;
+    if (ref && !medication && !ref.display) return reported('medication-unresolved', unresolved);
+    return excluded(resolution.reason);
   }
   if (resolution.kind === 'unidentified') {
-    return {
-      unidentified: { source, code: 'medication-unidentified', message: resolution.message, severity: 'error' },
-    };
+    if (ref && !medication) return reported('medication-unresolved', `${unresolved}; ${resolution.message}`);
+    return reported('medication-unidentified', resolution.message);
   }
   const facts = resolution.facts;
   for (const n of facts.notes) c.add(n.code, n.message, 'warning');
@@ -88,7 +104,7 @@ export function evaluateRecord(
     c.add(code, `status "${status}": not counted until the record is confirmed`, 'error');
     ev.status = 'unquantified';
     ev.partial = true;
-    return ev;
+    return { kind: 'evaluated', evaluation: ev };
   }
   if (resourceType === 'MedicationAdministration' && status === 'stopped')
     c.add('administration-stopped', 'administration was stopped; the recorded dose is counted', 'warning');
@@ -124,10 +140,18 @@ export function evaluateRecord(
       : resourceType === 'MedicationStatement'
         ? (record as MedicationStatement).dosage?.[0]
         : (record as MedicationRequest).dosageInstruction?.[0];
-  ev.route = routeOf(firstDosage, facts);
-  applyRoutePolicy(ev, ctx, c);
+  // Dosage.route first, then the dose form; a route given but not recognised is named, never taken as absent.
+  const route = readRoute(firstDosage?.route);
+  ev.route = route.cls ?? facts.formRoute ?? 'unknown';
+  if (route.unrecognised && facts.formRoute)
+    c.add(
+      'route-unknown',
+      `route not recognised (${route.unrecognised}); the dose form's route (${facts.formRoute}) was used`,
+      'info',
+    );
+  applyRoutePolicy(ev, ctx, c, route.unrecognised);
   // A record excluded by policy is listed, not quantified: its dose problems would not change the total.
-  if (ev.status === 'excluded') return ev;
+  if (ev.status === 'excluded') return { kind: 'evaluated', evaluation: ev };
 
   if (resourceType === 'MedicationAdministration')
     evaluateAdministration(record as MedicationAdministration, facts, ctx, ev, c);
@@ -135,11 +159,19 @@ export function evaluateRecord(
 
   ev.partial = c.partial;
   if (ev.status === 'counted' && ev.days.isEmpty && c.partial) ev.status = 'unquantified';
-  return ev;
+  return { kind: 'evaluated', evaluation: ev };
 }
 
-function applyRoutePolicy(ev: RecordEvaluation, ctx: EvaluationContext, c: Collector): void {
+function applyRoutePolicy(
+  ev: RecordEvaluation,
+  ctx: EvaluationContext,
+  c: Collector,
+  unrecognised: string | undefined,
+): void {
   const policy = ctx.config.routePolicy[ev.route];
+  const unknownRoute = unrecognised
+    ? `route not recognised (${unrecognised}); counted as systemic`
+    : 'no route or dose form given; counted as systemic';
   // Already excluded (budesonide policy): a route issue would only repeat that nothing is counted.
   if (ev.status === 'excluded' && (policy === 'exclude' || policy === 'exclude-flag')) return;
   if (policy === 'exclude' || policy === 'exclude-flag') {
@@ -150,11 +182,7 @@ function applyRoutePolicy(ev: RecordEvaluation, ctx: EvaluationContext, c: Colle
       policy === 'exclude-flag' ? 'warning' : 'info',
     );
   } else if (policy === 'count-flag') {
-    if (ev.route === 'unknown') c.add('route-unknown', 'no route or dose form given; counted as systemic', 'warning');
+    if (ev.route === 'unknown') c.add('route-unknown', unknownRoute, 'warning');
     else c.add('route-flagged', `${ev.route} route counted as systemic exposure (flagged)`, 'warning');
-  }
-}
-
-function routeOf(dosage: Dosage | undefined, facts: MedicationFacts): RouteClass {
-  return routeClassFromConcept(dosage?.route) ?? facts.formRoute ?? 'unknown';
+  } else if (ev.route === 'unknown' && unrecognised) c.add('route-unknown', unknownRoute, 'info');
 }

@@ -40,6 +40,13 @@ export interface RecordEvaluation {
   days: DayDoses;
   /** Ingredient mg per day of the steps active on the as-of day. */
   currentDailyIngredientMg: number;
+  /** A step that may be running on the as-of day could not be quantified: the current dose is unknown. */
+  currentDailyUnknown?: boolean;
+  /**
+   * Ingredient mg per day after the as-of day as the record schedules it, up to the projection horizon; laid
+   * only when the engine projects the threshold. Absent when nothing is scheduled after the as-of day.
+   */
+  future?: () => DayDoses;
   /** Parts of the derivation, one per step. */
   steps: string[];
   issues: ExposureIssue[];

@@ -25,7 +25,11 @@ export interface Ingredient {
   rxnormIn: string[];
   atc: string[];
   snomedSubstance: string[];
-  /** Lower-case names and salts that identify the ingredient in text (longest first when matching). */
+  /**
+   * Lower-case names without accents that identify the ingredient in text (longest first when matching): the INN,
+   * its German, French and Italian spellings (CH EMED and eMediplan are written in all three; accents are removed
+   * before matching, so "méthylprednisolone" is found) and brand names.
+   */
   names: string[];
 }
 
@@ -36,7 +40,9 @@ export const INGREDIENTS: readonly Ingredient[] = [
     rxnormIn: ['8638'],
     atc: ['H02AB06', 'A07EA01'],
     snomedSubstance: ['116601002'],
-    names: ['prednisolone', 'prednisoLONE'.toLowerCase()],
+    // Brand names below are the ones seen naming this ingredient in published FHIR examples or formularies:
+    // SPIRICORT (CH, ahdis/chmed tt-4-spiricort: prednisolone 20 mg), SOLUPRED (FR).
+    names: ['prednisolone', 'prednisolon', 'spiricort', 'solupred'],
   },
   {
     id: 'prednisone',
@@ -44,7 +50,7 @@ export const INGREDIENTS: readonly Ingredient[] = [
     rxnormIn: ['8640'],
     atc: ['H02AB07'],
     snomedSubstance: ['116602009'],
-    names: ['prednisone', 'deltasone', 'rayos'],
+    names: ['prednisone', 'prednison', 'deltasone', 'rayos', 'cortancyl'],
   },
   {
     id: 'methylprednisolone',
@@ -52,7 +58,17 @@ export const INGREDIENTS: readonly Ingredient[] = [
     rxnormIn: ['6902'],
     atc: ['H02AB04'],
     snomedSubstance: ['116593003', '412248005'],
-    names: ['methylprednisolone', 'solu-medrol', 'medrol', 'depo-medrol'],
+    names: [
+      'methylprednisolone',
+      'methylprednisolon',
+      'metilprednisolone',
+      'solu-medrol',
+      'solumedrol',
+      'medrol',
+      'depo-medrol',
+      'depomedrol',
+      'urbason',
+    ],
   },
   {
     id: 'hydrocortisone',
@@ -60,7 +76,7 @@ export const INGREDIENTS: readonly Ingredient[] = [
     rxnormIn: ['5492'],
     atc: ['H02AB09', 'A07EA02'],
     snomedSubstance: ['396458002', '109066000'],
-    names: ['hydrocortisone', 'solu-cortef', 'cortef', 'plenadren'],
+    names: ['hydrocortisone', 'hydrocortison', 'idrocortisone', 'solu-cortef', 'cortef', 'plenadren'],
   },
   {
     id: 'cortisone',
@@ -68,7 +84,7 @@ export const INGREDIENTS: readonly Ingredient[] = [
     rxnormIn: ['2878'],
     atc: ['H02AB10'],
     snomedSubstance: [],
-    names: ['cortisone acetate', 'cortisone'],
+    names: ['cortisone acetate', 'cortisone', 'cortison'],
   },
   {
     id: 'dexamethasone',
@@ -76,7 +92,7 @@ export const INGREDIENTS: readonly Ingredient[] = [
     rxnormIn: ['3264'],
     atc: ['H02AB02'],
     snomedSubstance: ['372584003'],
-    names: ['dexamethasone', 'decadron'],
+    names: ['dexamethasone', 'dexamethason', 'desametasone', 'decadron', 'fortecortin'],
   },
   {
     id: 'betamethasone',
@@ -84,7 +100,7 @@ export const INGREDIENTS: readonly Ingredient[] = [
     rxnormIn: ['1514'],
     atc: ['H02AB01', 'A07EA04'],
     snomedSubstance: ['116571008'],
-    names: ['betamethasone', 'celestone'],
+    names: ['betamethasone', 'betamethason', 'betametasone', 'celestone', 'celestene'],
   },
   {
     id: 'triamcinolone',
@@ -92,7 +108,7 @@ export const INGREDIENTS: readonly Ingredient[] = [
     rxnormIn: ['10759'],
     atc: ['H02AB08'],
     snomedSubstance: [],
-    names: ['triamcinolone', 'kenalog', 'zilretta'],
+    names: ['triamcinolone', 'triamcinolon', 'kenalog', 'zilretta'],
   },
   {
     id: 'deflazacort',
@@ -170,11 +186,15 @@ const wordBoundary = (text: string, index: number, length: number): boolean => {
   return !/[a-z]/.test(before) && !/[a-z]/.test(after);
 };
 
+/** Lower case without accents ("Méthylprednisolone" → "methylprednisolone"), for matching names. */
+export const foldText = (text: string): string => text.toLowerCase().normalize('NFD').replace(/\p{M}/gu, '');
+
 /** Finds a glucocorticoid named in free text (drug names are matched as whole words, case-insensitively). */
 export function ingredientFromText(text: string | undefined): Ingredient | undefined {
   if (!text) return undefined;
-  const lower = text.toLowerCase();
-  if (/fludrocortisone/.test(lower)) return undefined;
+  const lower = foldText(text);
+  // Fludrocortisone (H02AA) contains "cortison"; it is a mineralocorticoid.
+  if (/fludrocortison/.test(lower)) return undefined;
   for (const { name, ingredient } of nameList) {
     let from = 0;
     for (;;) {

@@ -6,16 +6,16 @@
  * follows the fixed SCD grammar "<ingredient> <strength> <unit>[/<per>] <dose form> [<brand>]"
  * (e.g. "methylprednisolone sodium succinate 1000 MG Injection", "prednisolone 3 MG/ML Oral Solution").
  * Like the CDC opioid calculator, strength comes from RxNorm rather than from Medication.ingredient.
+ * The same parser reads any other product name (SNOMED CT and dm+d displays, CH/FR/DE names, free text):
+ * strength.ts decides thousands separators and decimal commas, and keeps a per-volume denominator
+ * ("15 mg/5 ml" is 3 mg/mL, never 15 mg a unit); medication.ts lets Medication.ingredient.strength win over
+ * such a non-RxNorm name.
  */
 import { type Ingredient, ingredientFromText } from './ingredients.ts';
 import { type RouteClass, routeClassFromDoseForm } from './routes.ts';
+import { type ProductStrength, readStrength } from './strength.ts';
 
-export interface ProductStrength {
-  /** Active-moiety mg in one dose unit (tablet, vial, capsule) … */
-  mgPerUnit?: number;
-  /** … or in one mL of a liquid. */
-  mgPerMl?: number;
-}
+export type { ProductStrength } from './strength.ts';
 
 export interface Product {
   rxcui?: string;
@@ -107,8 +107,6 @@ export const COMMON_PRODUCT_NAMES: readonly string[] = [
   'budesonide 9 MG Extended Release Oral Tablet',
 ];
 
-const STRENGTH_RE = /(\d+(?:\.\d+)?)\s*(MG|MCG|G)\b(?:\s*\/\s*(ML|ACTUAT|MG|G)\b)?/gi;
-
 /** Names come from EHR data, so the memo is bounded: past this many it starts again. */
 const PARSED_CACHE_MAX = 10_000;
 // rxcui ('' for none) → name → parsed product (null: not a glucocorticoid product). Two levels, so that a
@@ -149,19 +147,14 @@ function parse(name: string, rxcui: string | undefined): Product | undefined {
   let lastSegment = '';
   for (const segment of segments) {
     const segIngredient = ingredientFromText(segment);
-    STRENGTH_RE.lastIndex = 0;
-    const m = STRENGTH_RE.exec(segment);
-    if (!m) continue;
+    const read = readStrength(segment, segIngredient?.id);
+    if (!read) continue;
     lastSegment = segment;
-    lastMatchEnd = m.index + m[0].length;
+    lastMatchEnd = read.end;
     if (segIngredient?.id !== ingredient.id) continue;
-    const amount = Number(m[1]);
-    const unit = m[2]!.toUpperCase();
-    const mg = unit === 'G' ? amount * 1000 : unit === 'MCG' ? amount / 1000 : amount;
-    const per = m[3]?.toUpperCase();
-    if (per === 'ML') strength.mgPerMl = (strength.mgPerMl ?? 0) + mg;
-    else if (per === undefined) strength.mgPerUnit = (strength.mgPerUnit ?? 0) + mg;
-    // MG/ACTUAT and MG/MG (topical concentrations) have no systemic dose unit we can count.
+    // MG/ACTUAT and MG/MG (topical concentrations) read as {}: no systemic dose unit we can count.
+    if (read.strength.mgPerMl !== undefined) strength.mgPerMl = (strength.mgPerMl ?? 0) + read.strength.mgPerMl;
+    if (read.strength.mgPerUnit !== undefined) strength.mgPerUnit = (strength.mgPerUnit ?? 0) + read.strength.mgPerUnit;
   }
   const doseForm = lastSegment
     .slice(lastMatchEnd)

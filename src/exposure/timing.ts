@@ -1,15 +1,13 @@
 /**
- * When the doses of one Dosage fall: FHIR Timing reduced to a dose pattern, and that pattern laid onto
- * calendar days.
+ * When the doses of one Dosage fall: FHIR Timing reduced to a dose pattern (schedule.ts lays it onto days).
  *
  * A pattern is "f doses every P" (Timing.repeat frequency/period/periodUnit, or a Timing.code such as BID or
  * QOD). Dose k falls at k·P/f after the start, so every-other-day from day 1 gives days 1, 3, 5, … and three
  * doses a week give days 1, 3, 5 of each week (README, counting conventions). Integer minute arithmetic
- * keeps that exact for every period expressible in minutes.
+ * keeps that exact for every period expressible in minutes. Timing.repeat.timeOfDay gives the clock times.
  */
 import type { Timing } from '@medplum/fhirtypes';
 import { SNOMED } from '../terminology/systems.ts';
-import { addMonths, type Day, weekdayOf } from './dates.ts';
 
 export type RangePolicy = 'upper' | 'mid';
 
@@ -24,6 +22,8 @@ export interface DosePattern {
   doseScale: number;
   /** Total number of doses (Timing.repeat.count / countMax), if bounded that way. */
   count?: number;
+  /** Clock times of the doses (Timing.repeat.timeOfDay) in ms after midnight, ascending. */
+  clocks?: number[];
   /** Data-quality notes: 'frequency-range', 'timing-assumed-once-daily', … */
   notes: TimingNote[];
   /** Human-readable frequency, e.g. "2×/d", "1× every 2 d". */
@@ -211,6 +211,8 @@ export function dosePattern(timing: Timing | undefined, rangePolicy: RangePolicy
       label: '1×/d (assumed)',
     };
   }
+  const clocks = repeat?.timeOfDay?.map(clockMs).filter((c): c is number => c !== undefined);
+  if (clocks?.length) pattern.clocks = [...new Set(clocks)].sort((a, b) => a - b);
   if (repeat?.count !== undefined) {
     pattern.count = repeat.count;
     if (repeat.countMax !== undefined && repeat.countMax > repeat.count) {
@@ -235,65 +237,13 @@ export function dosesPerDay(p: DosePattern): number {
   return (p.dosesPerCycle * MINUTES_PER_DAY) / p.cycle.minutes;
 }
 
-/**
- * Lays a pattern onto the days [start, end] (inclusive; end may be Infinity only when count bounds it).
- * Calls emit(day, doses) for each day with doses and returns the last dosing day, or undefined if none.
- */
-export function layDoses(
-  p: DosePattern,
-  start: Day,
-  end: Day,
-  emit: (day: Day, doses: number) => void,
-): Day | undefined {
-  let remaining = p.count ?? Number.POSITIVE_INFINITY;
-  let last: Day | undefined;
-  const give = (day: Day, doses: number): void => {
-    const n = Math.min(doses, remaining);
-    if (n <= 0) return;
-    emit(day, n);
-    remaining -= n;
-    last = day;
-  };
-  if (p.daysOfWeek) {
-    const set = new Set(p.daysOfWeek.days);
-    for (let d = start; d <= end && remaining > 0; d++) if (set.has(weekdayOf(d))) give(d, p.daysOfWeek.dosesPerDay);
-    return last;
-  }
-  if ('months' in p.cycle) {
-    for (let c = 0; remaining > 0; c++) {
-      const cycleStart = addMonths(start, Math.round(c * p.cycle.months));
-      if (cycleStart > end) break;
-      const cycleLen = addMonths(start, Math.round((c + 1) * p.cycle.months)) - cycleStart;
-      for (let i = 0; i < p.dosesPerCycle && remaining > 0; i++) {
-        const d = cycleStart + Math.floor((i * cycleLen) / p.dosesPerCycle);
-        if (d > end) break;
-        give(d, 1);
-      }
-    }
-    return last;
-  }
-  const P = p.cycle.minutes;
-  const f = p.dosesPerCycle;
-  if (P <= 0 || f <= 0) return undefined;
-  if ((f * MINUTES_PER_DAY) % P === 0) {
-    // Whole doses every day: the common case, one step per day.
-    const perDay = (f * MINUTES_PER_DAY) / P;
-    for (let d = start; d <= end && remaining > 0; d++) give(d, perDay);
-    return last;
-  }
-  let pendingDay = start;
-  let pending = 0;
-  for (let k = 0; remaining > 0; k++) {
-    const day = start + Math.floor(Math.floor((k * P) / f) / MINUTES_PER_DAY);
-    if (day > end) break;
-    if (day !== pendingDay && pending > 0) {
-      give(pendingDay, pending);
-      pending = 0;
-    }
-    pendingDay = day;
-    pending++;
-    if (pending >= remaining) break;
-  }
-  if (pending > 0) give(pendingDay, pending);
-  return last;
+/** "07:00:00" → ms after midnight; undefined when the text is not a time. */
+function clockMs(text: string): number | undefined {
+  const m = /^(\d{2}):(\d{2})(?::(\d{2}))?/.exec(text);
+  if (!m) return undefined;
+  const h = Number(m[1]);
+  const min = Number(m[2]);
+  const sec = Number(m[3] ?? 0);
+  if (h > 23 || min > 59 || sec > 59) return undefined;
+  return ((h * 60 + min) * 60 + sec) * 1000;
 }

@@ -36,6 +36,9 @@ export type IssueCode =
   | 'duration-from-supply'
   | 'single-day-assumed'
   | 'step-without-bounds'
+  | 'split-dosage'
+  | 'bounds-after-validity'
+  | 'contained-reference-in-bundle'
   | 'infusion-duration-unknown'
   | 'administration-stopped'
   | 'stopped-without-end';
@@ -94,16 +97,29 @@ export interface ExposureSummary {
   cumulativeMg: number | null;
   /** True when some records could not be quantified, so the true total may be higher. */
   cumulativeIsLowerBound: boolean;
-  /** Prednisolone-equivalent mg per day of the regimens active on the as-of day. */
+  /**
+   * Prednisolone-equivalent mg per day of the regimens active on the as-of day; null when a record that may be
+   * running that day could not be quantified (never 0 for unknown).
+   */
   currentDailyMg: number | null;
   firstExposure: string | null;
   threshold: {
     mg: number;
     /** First day on which the cumulative dose reached the threshold. */
     crossedOn: string | null;
-    /** When not yet crossed: the day it will be reached at the current daily dose. */
+    /**
+     * When not yet crossed: the day it will be reached if the recorded schedule is followed (future taper steps,
+     * end dates, open-ended therapy at its dose), looked at up to ten years ahead; null when the schedule ends
+     * first or the total is unknown.
+     */
     projectedOn: string | null;
   };
+  /**
+   * Beside threshold.projectedOn: the day the threshold would be reached if today's daily dose went on unchanged;
+   * null when crossed, when the current dose is 0 or unknown. Always set by computeExposure (optional only for
+   * summaries recorded before it existed).
+   */
+  projectedAtCurrentDoseOn?: string | null;
   contributions: Contribution[];
   issues: ExposureIssue[];
   timeline: TimelineDay[];

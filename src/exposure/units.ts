@@ -8,7 +8,8 @@
  */
 import ucum from '@lhncbc/ucum-lhc';
 import type { Quantity } from '@medplum/fhirtypes';
-import { UCUM } from '../terminology/systems.ts';
+import { SNOMED, UCUM } from '../terminology/systems.ts';
+import { isEdqm } from './routes.ts';
 
 export type DoseAmount =
   | { kind: 'mass'; mg: number }
@@ -96,7 +97,50 @@ const COUNT_UNITS = new Set([
   'chewtab',
   'odt',
   'cpsl',
+  // eMediplan (CHMED) writes '{Piece}' "Stk"; CH, DE and FR displays name the unit in their language.
+  '{piece}',
+  'piece',
+  'pieces',
+  'stk',
+  'stück',
+  'tablette',
+  'tabletten',
+  'kapsel',
+  'kapseln',
+  'ampulle',
+  'ampullen',
+  'comprimé',
+  'comprimés',
+  'gélule',
+  'gélules',
 ]);
+
+/**
+ * Units of presentation sent as coded dose units. SNOMED CT: the CH-Term value set UnitCode (github hl7ch/ch-term
+ * @788e193, input/resources/valueset/UnitCode.xml), used by CH EMED ("0.5 Tablet (unit of presentation)") and
+ * eMediplan. EDQM: 15054000 Tablet (MII Medikation example mii-exa-medikation-medication-statement-hct; the French
+ * IG's "Comprimé"), 15060000 Vial (Austrian e-Medikation AtEmedExampleMedicationCefuroxime). Packages, bottles and
+ * spoonfuls are not dose units of known content and are left out.
+ */
+const SNOMED_UNITS_OF_PRESENTATION: Record<string, string> = {
+  '732936001': 'tablet',
+  '732937005': 'capsule',
+  '732978007': 'ampule',
+  '733026001': 'vial',
+  '733019001': 'suppository',
+  '733020007': 'syringe',
+  '733005001': 'patch',
+  '732981002': 'actuation',
+  '733013000': 'sachet',
+};
+const EDQM_UNITS_OF_PRESENTATION: Record<string, string> = { '15054000': 'tablet', '15060000': 'vial' };
+
+function unitOfPresentation(q: Quantity): string | undefined {
+  if (!q.code) return undefined;
+  if (q.system === SNOMED) return SNOMED_UNITS_OF_PRESENTATION[q.code];
+  if (isEdqm(q.system)) return EDQM_UNITS_OF_PRESENTATION[q.code];
+  return undefined;
+}
 
 const massCache = new Map<string, number | null>();
 const volumeCache = new Map<string, number | null>();
@@ -118,7 +162,8 @@ function ucumFactor(cache: Map<string, number | null>, code: string, to: string)
 /** Normalises one unit string (code or display) to a classified amount for `value`. */
 function classify(value: number, unitText: string, isUcumCode: boolean): DoseAmount | undefined {
   const raw = unitText.trim();
-  const lower = raw.toLowerCase();
+  // SNOMED CT displays carry a semantic tag: "Tablet (unit of presentation)".
+  const lower = raw.toLowerCase().replace(/\s*\(unit of presentation\)$/, '');
   if (lower === '') return undefined;
   if (/\/\s*(kg|m2|\[?m\^?2\]?)\b/i.test(raw) || /mg\/kg|mg\/m2/i.test(raw)) return { kind: 'per-weight', unit: raw };
   if (lower in MASS_MG) return { kind: 'mass', mg: value * MASS_MG[lower]! };
@@ -142,6 +187,8 @@ function classify(value: number, unitText: string, isUcumCode: boolean): DoseAmo
 export function doseAmount(q: Quantity): DoseAmount | undefined {
   if (typeof q.value !== 'number' || !Number.isFinite(q.value) || q.value < 0) return undefined;
   const value = q.value;
+  const presented = unitOfPresentation(q);
+  if (presented) return { kind: 'count', count: value, unit: presented };
   if (q.code && (q.system === UCUM || q.system === undefined)) {
     const byCode = classify(value, q.code, q.system === UCUM);
     if (byCode?.kind === 'count' && q.unit) return { ...byCode, unit: q.unit };

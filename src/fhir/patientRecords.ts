@@ -4,8 +4,15 @@
  */
 import { MedplumClient, OperationOutcomeError } from '@medplum/core';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
+import { OsteoWatchError } from '../errors.ts';
+import { type EntryLike, resolveEntries } from './bundleReferences.ts';
 
-export class FhirFetchError extends Error {}
+/** The FHIR server could not be reached or refused (or its base URL is not one). */
+export class FhirFetchError extends OsteoWatchError {
+  constructor(message: string) {
+    super('upstream', message);
+  }
+}
 
 export const MEDICATION_RECORD_TYPES = [
   'MedicationStatement',
@@ -64,10 +71,12 @@ export async function fetchPatientRecords(
         _include: `${type}:medication`,
         _count: String(pageSize),
       })) {
-        const entries: Resource[] = [];
-        for (const e of (page.bundle?.entry ?? []) as Array<{ resource?: Resource }>)
-          if (e.resource) entries.push(e.resource);
-        for (const r of entries.length ? entries : (page as Resource[])) {
+        // Each page is a searchset Bundle: its references are resolved like any Bundle's (bundleReferences.ts).
+        const bundleEntries = (page.bundle?.entry ?? []) as EntryLike[];
+        const { resources } = resolveEntries(
+          bundleEntries.length ? bundleEntries : (page as Resource[]).map((resource) => ({ resource })),
+        );
+        for (const r of resources) {
           const key = `${r.resourceType}/${r.id}`;
           if (seen.has(key)) continue;
           seen.add(key);

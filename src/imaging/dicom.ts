@@ -5,9 +5,14 @@
  * (https://dicom.nema.org/medical/dicom/current/output/html/part06.html#chapter_A).
  */
 import dcmjs from 'dcmjs';
+import { OsteoWatchError } from '../errors.ts';
 
 /** Input we cannot read; its message is shown to the user (HTTP 400, CLI exit 1, C-STORE failure comment). */
-export class DicomInputError extends Error {}
+export class DicomInputError extends OsteoWatchError {
+  constructor(message: string) {
+    super('invalid', message);
+  }
+}
 
 /** A naturalized dataset (dcmjs keyword → value), from a file or received over DIMSE. */
 export type Dataset = Record<string, unknown>;
@@ -56,4 +61,19 @@ export function readDataset(bytes: Uint8Array): Dataset {
     throw new DicomInputError(`not a DICOM Part 10 file (${(err as Error).message})`);
   }
   return dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict.dict);
+}
+
+/**
+ * The value of a coded entry (Code Sequence Macro, PS3.3 §8.8,
+ * https://dicom.nema.org/medical/dicom/current/output/html/part03.html#sect_8.8): exactly one of CodeValue
+ * (0008,0100, SH, at most 16 characters), LongCodeValue (0008,0119, UC: longer codes, as DCMTK writes them) or
+ * URNCodeValue (0008,0120, UR). Shared by the SR and SEG readers so that neither reads only the first.
+ */
+export function codeValue(c: unknown): string | undefined {
+  const item = c as { CodeValue?: unknown; LongCodeValue?: unknown; URNCodeValue?: unknown } | undefined;
+  for (const v of [item?.CodeValue, item?.LongCodeValue, item?.URNCodeValue]) {
+    const s = Array.isArray(v) ? v[0] : v;
+    if (typeof s === 'string' && s.trim()) return s.trim();
+  }
+  return undefined;
 }

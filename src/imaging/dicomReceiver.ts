@@ -6,7 +6,8 @@
  */
 import net from 'node:net';
 import dcmjsDimse from 'dcmjs-dimse';
-import { type Dataset, DicomInputError, MR_CLASSES, SEG_SOP_CLASS, SR_CLASSES } from './dicom.ts';
+import { OsteoWatchError } from '../errors.ts';
+import { type Dataset, MR_CLASSES, SEG_SOP_CLASS, SR_CLASSES } from './dicom.ts';
 import type { FindingsDocument } from './findingsDocument.ts';
 import { findingsFromDicom } from './fromDicom.ts';
 
@@ -136,7 +137,8 @@ export async function startDicomReceiver(o: DicomReceiverOptions): Promise<Dicom
         callback(response);
       };
       const refuse = (err: unknown) => {
-        const message = err instanceof DicomInputError ? err.message : `unreadable report: ${(err as Error).message}`;
+        // Our refusals say what is wrong with the object; anything else is dcmjs failing to read it.
+        const message = err instanceof OsteoWatchError ? err.message : `unreadable report: ${(err as Error).message}`;
         o.onError?.(message);
         reply(CANNOT_UNDERSTAND, message);
       };

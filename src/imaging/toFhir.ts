@@ -2,9 +2,16 @@
  * A findings document → the FHIR resources written back (pure): one Observation per joint and side, a
  * DiagnosticReport with a conclusion, a Provenance naming the reader. Identifiers are deterministic per
  * (study, joint, side), so that writing the same study again updates instead of duplicating.
+ *
+ * The side is part of the body site, never a second coding beside the joint (the codings of one CodeableConcept
+ * each stand for the whole concept, https://hl7.org/fhir/R4/datatypes.html#CodeableConcept): a precoordinated
+ * SNOMED CT left/right concept where one exists (LATERAL_JOINT_CODES), otherwise the joint with the mCODE
+ * laterality qualifier extension on bodySite
+ * (https://hl7.org/fhir/us/mcode/StructureDefinition-mcode-laterality-qualifier.html).
  */
 import { createHash } from 'node:crypto';
 import type {
+  CodeableConcept,
   DiagnosticReport,
   ImagingStudy,
   Observation,
@@ -15,6 +22,7 @@ import type {
 import {
   ABSENT,
   JOINT_CODES,
+  LATERAL_JOINT_CODES,
   OSTEONECROSIS,
   PRESENT,
   RADIOLOGY_CATEGORY,
@@ -22,14 +30,34 @@ import {
   WB_MRI,
 } from '../terminology/codes.ts';
 import { display, HIP_SHARE, KNEE_SURFACE, steinberg } from '../terminology/grading.ts';
-import { FINDING_PROFILE, FINDINGS_REPORT_PROFILE, GRADING_SYSTEM, SNOMED, UCUM } from '../terminology/systems.ts';
+import {
+  FINDING_PROFILE,
+  FINDINGS_REPORT_PROFILE,
+  GRADING_SYSTEM,
+  LATERALITY_QUALIFIER,
+  SNOMED,
+  UCUM,
+} from '../terminology/systems.ts';
 import type { FindingsDocument, JointName, Site } from './findingsDocument.ts';
 
 export const FINDING_ID_SYSTEM = 'urn:osteowatch:osteonecrosis-finding';
 export const REPORT_ID_SYSTEM = 'urn:osteowatch:wbmri-findings-report';
 
 const JOINT: Record<JointName, { code: string; display: string }> = JOINT_CODES;
-const SIDE = SIDE_CODES;
+
+/** One joint on one side, as one concept (see above). */
+export function bodySite(s: Pick<Site, 'joint' | 'side'>): CodeableConcept {
+  const text = `${s.side} ${s.joint}`;
+  const lateral = LATERAL_JOINT_CODES[s.joint]?.[s.side];
+  if (lateral) return { coding: [{ system: SNOMED, ...lateral }], text };
+  return {
+    extension: [
+      { url: LATERALITY_QUALIFIER, valueCodeableConcept: { coding: [{ system: SNOMED, ...SIDE_CODES[s.side] }] } },
+    ],
+    coding: [{ system: SNOMED, ...JOINT[s.joint] }],
+    text,
+  };
+}
 
 export interface WriteBackResources {
   observations: Observation[];
@@ -126,13 +154,7 @@ export function toFhir(doc: FindingsDocument, recordedAt: string): WriteBackReso
     valueCodeableConcept: s.osteonecrosis
       ? { coding: [{ system: SNOMED, code: PRESENT, display: 'Present' }], text: 'present' }
       : { coding: [{ system: SNOMED, code: ABSENT, display: 'Absent' }], text: 'absent' },
-    bodySite: {
-      coding: [
-        { system: SNOMED, ...JOINT[s.joint] },
-        { system: SNOMED, ...SIDE[s.side] },
-      ],
-      text: `${s.side} ${s.joint}`,
-    },
+    bodySite: bodySite(s),
     method: { text: 'Coronal STIR whole-body MRI' },
     derivedFrom: [study],
     ...(components(s).length ? { component: components(s) } : {}),

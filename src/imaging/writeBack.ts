@@ -7,15 +7,20 @@
 import { type MedplumClient, OperationOutcomeError, validateResource } from '@medplum/core';
 import type { Bundle, DiagnosticReport, Observation, Resource } from '@medplum/fhirtypes';
 import type { AuditLog } from '../audit/auditLog.ts';
+import { type ErrorKind, OsteoWatchError } from '../errors.ts';
 import { loadFhirDefinitions } from '../fhir/definitions.ts';
 import { findingProfile, reportProfile } from '../profiles/catalog.ts';
 import type { FindingsDocument } from './findingsDocument.ts';
 import { FINDING_ID_SYSTEM, REPORT_ID_SYSTEM, toFhir } from './toFhir.ts';
 
-export class WriteBackError extends Error {
+/** Each failure by the HTTP status it is answered with: 422 for an unknown patient, 502 for the FHIR server, 500 ours. */
+const KIND_OF_STATUS: Readonly<Record<number, ErrorKind>> = { 422: 'unprocessable', 502: 'upstream' };
+
+export class WriteBackError extends OsteoWatchError {
   readonly status: number;
   constructor(status: number, message: string) {
-    super(message);
+    // An unknown patient is reported as the FHIR server reported it: not-found.
+    super(KIND_OF_STATUS[status] ?? 'internal', message, status === 422 ? { code: 'not-found' } : {});
     this.status = status;
   }
 }

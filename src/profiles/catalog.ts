@@ -7,7 +7,7 @@ import type { CodeSystem, Resource, StructureDefinition, ValueSet } from '@medpl
 import { INGREDIENTS } from '../exposure/ingredients.ts';
 import { MYOSITIS_COHORT } from '../screening/cohort.ts';
 import { OVERRIDE_REASON_CONCEPTS, TOPIC_CONCEPTS } from '../terminology/cardCodes.ts';
-import { JOINTS, WB_MRI_LOINC } from '../terminology/codes.ts';
+import { JOINT_CODES, JOINTS, LATERAL_JOINT_CODES, SIDE_CODES, WB_MRI_LOINC } from '../terminology/codes.ts';
 import type { Concept } from '../terminology/concept.ts';
 import { GRADING_CONCEPTS } from '../terminology/grading.ts';
 import {
@@ -16,6 +16,7 @@ import {
   FINDINGS_REPORT_PROFILE,
   GRADING_SYSTEM,
   ICD10CM,
+  LATERALITY_QUALIFIER,
   LOINC,
   OVERRIDE_SYSTEM,
   RXNORM,
@@ -28,6 +29,22 @@ import { wbMriServiceRequestProfile } from './wbMriServiceRequest.ts';
 export const FINDING_PROFILE_URL = FINDING_PROFILE;
 export const REPORT_PROFILE_URL = FINDINGS_REPORT_PROFILE;
 
+/** How Observation.bodySite carries the side, from the tables the write-back uses (src/imaging/toFhir.ts). */
+function bodySiteComment(): string {
+  const lateral = Object.entries(LATERAL_JOINT_CODES)
+    .flatMap(([joint, sides]) => Object.entries(sides).map(([side, c]) => `${side} ${joint} ${c.code}`))
+    .join(', ');
+  const joints = Object.entries(JOINT_CODES)
+    .map(([joint, c]) => `${joint} ${c.code}`)
+    .join(', ');
+  return (
+    `One SNOMED CT concept: a precoordinated left/right joint where one exists (${lateral}); otherwise the joint ` +
+    `(${joints}) with the laterality qualifier extension ${LATERALITY_QUALIFIER} on bodySite (left ` +
+    `${SIDE_CODES.left.code} / right ${SIDE_CODES.right.code}). Never the side as a second coding: the codings ` +
+    'of one CodeableConcept are alternative codes for the same concept.'
+  );
+}
+
 export function findingProfile(): StructureDefinition {
   return deriveProfile({
     id: 'osteowatch-osteonecrosis-finding',
@@ -35,7 +52,7 @@ export function findingProfile(): StructureDefinition {
     name: 'OsteoWatchOsteonecrosisFinding',
     title: 'OsteoWatch osteonecrosis finding (one joint, one side)',
     description:
-      'Osteonecrosis present or absent at one joint and side on a STIR whole-body MRI: code SNOMED CT 397758007, value 52101004 present / 2667000 absent, bodySite = joint + laterality, components for the extent class, necrotic share, Steinberg grade, condyles and collapse.',
+      'Osteonecrosis present or absent at one joint and side on a STIR whole-body MRI: code SNOMED CT 397758007, value 52101004 present / 2667000 absent, bodySite = the joint on its side (a precoordinated SNOMED CT left/right concept, or the joint with the mCODE laterality qualifier extension), components for the extent class, necrotic share, Steinberg grade, condyles and collapse.',
     constraints: {
       'Observation.identifier': { min: 1, short: 'Idempotency key: study UID, joint and side' },
       'Observation.code': { patternCodeableConcept: { coding: [{ system: SNOMED, code: '397758007' }] } },
@@ -49,7 +66,7 @@ export function findingProfile(): StructureDefinition {
         short: 'Present (52101004) or absent (2667000)',
         type: [{ code: 'CodeableConcept' }],
       },
-      'Observation.bodySite': { min: 1, short: 'SNOMED CT joint and laterality (left 7771000 / right 24028007)' },
+      'Observation.bodySite': { min: 1, short: 'The joint on its side, as one concept', comment: bodySiteComment() },
       'Observation.derivedFrom': { min: 1, short: 'The WB-MRI ImagingStudy (by study instance UID)' },
     },
   });

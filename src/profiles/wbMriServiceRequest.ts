@@ -1,6 +1,7 @@
 /** The WB-MRI screening ServiceRequest: its profile, and the draft the CDS cards suggest, which conforms to it. */
 import type { ServiceRequest, StructureDefinition } from '@medplum/fhirtypes';
-import { IMAGING_CATEGORY, LONG_TERM_STEROIDS, WB_MRI, WB_MRI_LOINC } from '../terminology/codes.ts';
+import { IMAGING_CATEGORY, WB_MRI, WB_MRI_LOINC } from '../terminology/codes.ts';
+import { LONG_TERM_STEROIDS } from '../terminology/orderReasons.ts';
 import { LOINC, WB_MRI_SERVICE_REQUEST_PROFILE } from '../terminology/systems.ts';
 import { deriveProfile } from './derive.ts';
 
@@ -41,6 +42,7 @@ export function wbMriServiceRequest(
   patientId: string,
   window: { start: string; end?: string },
   reason: string,
+  reasonCoding: { system: string; code: string; display: string } = LONG_TERM_STEROIDS,
 ): ServiceRequest {
   return {
     resourceType: 'ServiceRequest',
@@ -56,7 +58,7 @@ export function wbMriServiceRequest(
     occurrencePeriod: { start: window.start, ...(window.end ? { end: window.end } : {}) },
     reasonCode: [
       {
-        coding: [LONG_TERM_STEROIDS],
+        coding: [{ ...reasonCoding }],
         text: reason,
       },
     ],

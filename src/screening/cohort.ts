@@ -1,11 +1,11 @@
 /**
- * Who is in the screening cohort: an active, not refuted Condition from a configured list — by default the
- * idiopathic inflammatory myopathies (the cohort ValueSet in profiles/). ICD-10-CM codes match by
- * prefix so that new fifth characters (M33.03, M33.13, …) are covered.
+ * Who is in the screening cohort: a Condition from a configured list, whatever its clinical status, that is
+ * not refuted or entered-in-error — by default the idiopathic inflammatory myopathies (the cohort ValueSet in
+ * profiles/). ICD-10-CM codes match by prefix so that new fifth characters (M33.03, M33.13, …) are covered.
  */
 import type { Condition } from '@medplum/fhirtypes';
 import { MYOSITIS_CODES } from '../terminology/diagnoses.ts';
-import { CONDITION_CLINICAL, CONDITION_VERIFICATION, ICD10CM, SNOMED } from '../terminology/systems.ts';
+import { CONDITION_VERIFICATION, ICD10CM, SNOMED } from '../terminology/systems.ts';
 
 export interface CohortDefinition {
   name: string;
@@ -21,7 +21,6 @@ export const MYOSITIS_COHORT: CohortDefinition = {
 
 const icdKey = (code: string): string => code.replace(/\./g, '').toUpperCase();
 
-const INACTIVE_CLINICAL = new Set(['inactive', 'remission', 'resolved']);
 const EXCLUDED_VERIFICATION = new Set(['refuted', 'entered-in-error']);
 
 function code(c: { coding?: Array<{ code?: string }> } | undefined, system: string): string | undefined {
@@ -35,9 +34,9 @@ export function cohortConditions(
 ): Array<{ condition: Condition; cohort: string }> {
   const out: Array<{ condition: Condition; cohort: string }> = [];
   for (const c of conditions) {
-    const clinical = code(c.clinicalStatus, CONDITION_CLINICAL);
+    // Risk follows cumulative exposure, not disease activity: remission, inactive and resolved myositis keep the
+    // patient in the cohort. Only a diagnosis that was refuted or recorded in error does not count.
     const verification = code(c.verificationStatus, CONDITION_VERIFICATION);
-    if (clinical && INACTIVE_CLINICAL.has(clinical)) continue;
     if (verification && EXCLUDED_VERIFICATION.has(verification)) continue;
     const codings = c.code?.coding ?? [];
     for (const cohort of cohorts) {

@@ -2,10 +2,26 @@
  * Whole-body MRI history and osteonecrosis findings read from FHIR: studies (ImagingStudy, DiagnosticReport),
  * open orders (ServiceRequest) and per-site finding Observations.
  */
-import type { DiagnosticReport, ImagingStudy, Observation, ServiceRequest } from '@medplum/fhirtypes';
+import type { CodeableConcept, DiagnosticReport, ImagingStudy, Observation, ServiceRequest } from '@medplum/fhirtypes';
 import { isoFromDay, parseFhirDate } from '../exposure/dates.ts';
-import { ABSENT, JOINTS, LATERALITY, OSTEONECROSIS, PRESENT, WB_MRI_LOINC } from '../terminology/codes.ts';
-import { DCM, GRADING_SYSTEM, LOINC, SNOMED } from '../terminology/systems.ts';
+import {
+  ABSENT,
+  JOINTS,
+  LATERAL_SITES,
+  LATERALITY,
+  OSTEONECROSIS,
+  PRESENT,
+  type Side,
+  WB_MRI_LOINC,
+} from '../terminology/codes.ts';
+import {
+  DCM,
+  GRADING_SYSTEM,
+  LATERALITY_QUALIFIER,
+  LOINC,
+  SNOMED,
+  STRUCTURE_LATERALITY,
+} from '../terminology/systems.ts';
 
 export interface WbMriStudy {
   date: string;
@@ -89,6 +105,26 @@ const EXTENT_TEXT: Record<string, { text: string; highRisk: boolean }> = {
   'knee-surface-gt-50': { text: 'over 50% of the articular surface', highRisk: true },
 };
 
+/**
+ * Joint and side of a finding's body site, in each shape it is written: a precoordinated SNOMED CT left/right
+ * concept (LATERAL_SITES); the joint with a laterality qualifier extension on bodySite (mCODE's, which we write,
+ * or the FHIR Extensions Pack's observation-structureLaterality); or, as earlier versions wrote it, the joint
+ * and the side as two codings of bodySite.
+ */
+function siteOf(bodySite: CodeableConcept | undefined): { joint: string; side: Side | null } {
+  const codes = (bodySite?.coding ?? []).filter((c) => c.system === SNOMED && c.code).map((c) => c.code!);
+  const lateral = codes.map((c) => LATERAL_SITES[c]).find(Boolean);
+  const qualified = (bodySite?.extension ?? [])
+    .filter((e) => e.url === LATERALITY_QUALIFIER || e.url === STRUCTURE_LATERALITY)
+    .flatMap((e) => e.valueCodeableConcept?.coding ?? [])
+    .map((c) => (c.system === SNOMED && c.code ? LATERALITY[c.code] : undefined))
+    .find(Boolean);
+  return {
+    joint: lateral?.joint ?? codes.map((c) => JOINTS[c]).find(Boolean) ?? bodySite?.text ?? 'site not coded',
+    side: lateral?.side ?? qualified ?? codes.map((c) => LATERALITY[c]).find(Boolean) ?? null,
+  };
+}
+
 /** Osteonecrosis finding Observations, one per joint and side. */
 export function osteonecrosisFindings(observations: Observation[]): Finding[] {
   const out: Finding[] = [];
@@ -100,13 +136,7 @@ export function osteonecrosisFindings(observations: Observation[]): Finding[] {
     const valueCode = o.valueCodeableConcept?.coding?.find((c) => c.system === SNOMED)?.code;
     const present = valueCode === PRESENT || o.valueBoolean === true;
     if (!present && valueCode !== ABSENT && o.valueBoolean !== false) continue;
-    const siteCodes = o.bodySite?.coding ?? [];
-    const joint =
-      siteCodes.map((c) => (c.system === SNOMED && c.code ? JOINTS[c.code] : undefined)).find(Boolean) ??
-      o.bodySite?.text ??
-      'site not coded';
-    const side =
-      siteCodes.map((c) => (c.system === SNOMED && c.code ? LATERALITY[c.code] : undefined)).find(Boolean) ?? null;
+    const { joint, side } = siteOf(o.bodySite);
     const extent: string[] = [];
     let collapse = false;
     let highRisk = false;

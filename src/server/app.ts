@@ -5,10 +5,10 @@
  * OperationOutcome.
  */
 import type { FhirRepository } from '@medplum/fhir-router';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express from 'express';
 import type { AuditService } from '../audit/service.ts';
 import type { BearerOptions } from '../auth/bearer.ts';
-import { operationOutcome } from '../fhir/outcome.ts';
+import { OsteoWatchError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { auditRoutes } from './auditRoutes.ts';
@@ -16,6 +16,7 @@ import { type CdsRouteOptions, cdsRoutes } from './cdsRoutes.ts';
 import { fhirCors } from './cors.ts';
 import { fhirRoutes } from './fhirRoutes.ts';
 import { type ImagingRouteOptions, imagingRoutes } from './imagingRoutes.ts';
+import { outcomeErrors } from './outcome.ts';
 import { requestLog } from './requestLog.ts';
 
 export interface AppOptions {
@@ -30,8 +31,6 @@ export interface AppOptions {
   /** Prometheus metrics, served at GET /metrics. */
   metrics?: Metrics;
 }
-
-const FHIR_JSON = 'application/fhir+json';
 
 export function createApp(options: AppOptions): express.Express {
   const app = express();
@@ -57,38 +56,11 @@ export function createApp(options: AppOptions): express.Express {
   if (options.audit) app.use('/audit', auditRoutes(options.audit));
   if (options.cds) app.use('/cds-services', cdsRoutes(options.cds));
   if (options.imaging) app.use('/imaging', imagingRoutes(options.imaging));
-  app.use((_req, res) => {
-    res
-      .status(404)
-      .type(FHIR_JSON)
-      .send(JSON.stringify(operationOutcome('not-found', 'No such endpoint')));
+  app.use(() => {
+    throw new OsteoWatchError('not-found', 'No such endpoint');
   });
-  // Body-parser and any other thrown error: a 4xx/5xx OperationOutcome, never a stack trace, never a crash.
-  app.use((err: Error & { type?: string; status?: number }, _req: Request, res: Response, _next: NextFunction) => {
-    if (err.type === 'entity.parse.failed') {
-      res
-        .status(400)
-        .type(FHIR_JSON)
-        .send(JSON.stringify(operationOutcome('structure', `The request body is not valid JSON: ${err.message}`)));
-      return;
-    }
-    if (err.type === 'entity.too.large') {
-      res
-        .status(413)
-        .type(FHIR_JSON)
-        .send(JSON.stringify(operationOutcome('too-costly', 'The request body is too large')));
-      return;
-    }
-    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500;
-    if (status === 500) options.logger?.error({ err: err.message }, 'request failed');
-    res
-      .status(status)
-      .type(FHIR_JSON)
-      .send(
-        JSON.stringify(
-          operationOutcome(status === 500 ? 'exception' : 'invalid', status === 500 ? 'Internal error' : err.message),
-        ),
-      );
-  });
+  // Whatever a route throws, and body-parser's refusals: a 4xx/5xx OperationOutcome, never a stack trace, never
+  // a crash.
+  app.use(outcomeErrors({ logger: options.logger }));
   return app;
 }

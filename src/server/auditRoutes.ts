@@ -7,9 +7,9 @@ import { z } from 'zod';
 import { toCsv } from '../audit/csv.ts';
 import type { AuditService } from '../audit/service.ts';
 import { authorise, type BearerOptions, type Principal } from '../auth/bearer.ts';
-import { operationOutcome } from '../fhir/outcome.ts';
+import { OsteoWatchError, parseInput } from '../errors.ts';
+import { sendResource } from './outcome.ts';
 
-const FHIR_JSON = 'application/fhir+json';
 const date = z.iso.date({ error: 'must be a date YYYY-MM-DD' });
 const page = {
   limit: z.coerce.number().int().min(1).max(1000).optional(),
@@ -30,14 +30,6 @@ export interface AuditRouteOptions {
   now?: () => Date;
 }
 
-function bad(res: Response, error: z.ZodError): void {
-  const text = error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-  res
-    .status(400)
-    .type(FHIR_JSON)
-    .send(JSON.stringify(operationOutcome('invalid', text)));
-}
-
 function send(req: Request, res: Response, body: unknown, csv?: () => string): void {
   const wantsCsv =
     req.query.format === 'csv' || (!req.query.format && req.accepts(['application/json', 'text/csv']) === 'text/csv');
@@ -54,12 +46,9 @@ export function auditRoutes(o: AuditRouteOptions): Router {
   router.use(async (req: Authed, res: Response, next: NextFunction) => {
     const principal = await authorise(req.headers.authorization, o.auth).catch(() => undefined);
     if (!principal) {
-      res
-        .status(401)
-        .set('WWW-Authenticate', 'Bearer realm="osteowatch-audit"')
-        .type(FHIR_JSON)
-        .send(JSON.stringify(operationOutcome('login', 'Authentication required')));
-      return;
+      // RFC 6750 §3: a 401 names the scheme the client must use (https://www.rfc-editor.org/rfc/rfc6750#section-3).
+      res.set('WWW-Authenticate', 'Bearer realm="osteowatch-audit"');
+      throw new OsteoWatchError('unauthorized', 'Authentication required');
     }
     req.principal = principal;
     next();
@@ -67,25 +56,22 @@ export function auditRoutes(o: AuditRouteOptions): Router {
   const ctx = (req: Authed) => ({ actor: req.principal!.actor, now: now() });
 
   router.get('/patients/:id', async (req: Authed, res) => {
-    const q = patientQuery.safeParse(req.query);
-    if (!q.success) return bad(res, q.error);
-    const r = await o.service.patient(ctx(req), String(req.params.id), { ...q.data, live: q.data.live === 'true' });
+    const q = parseInput(patientQuery, req.query);
+    const r = await o.service.patient(ctx(req), String(req.params.id), { ...q, live: q.live === 'true' });
     send(req, res, r, () =>
       toCsv(r.exposureByDate, ['asOf', 'cumulativeMg', 'lowerBound', 'currentDailyMg', 'crossedOn']),
     );
   });
 
   router.get('/crossings', async (req: Authed, res) => {
-    const q = crossingsQuery.safeParse(req.query);
-    if (!q.success) return bad(res, q.error);
-    const r = await o.service.crossings(ctx(req), { ...q.data, thresholdMg: q.data.threshold });
+    const q = parseInput(crossingsQuery, req.query);
+    const r = await o.service.crossings(ctx(req), { ...q, thresholdMg: q.threshold });
     send(req, res, r, () => toCsv(r.items, ['patient', 'crossedOn', 'firstWbMri', 'daysToImaging']));
   });
 
   router.get('/cards', async (req: Authed, res) => {
-    const q = cardsQuery.safeParse(req.query);
-    if (!q.success) return bad(res, q.error);
-    const r = await o.service.cards(ctx(req), q.data);
+    const q = parseInput(cardsQuery, req.query);
+    const r = await o.service.cards(ctx(req), q);
     send(req, res, r, () =>
       toCsv(r.items, ['shownAt', 'service', 'patient', 'uuid', 'indicator', 'response', 'overrideReason', 'summary']),
     );
@@ -96,16 +82,15 @@ export function auditRoutes(o: AuditRouteOptions): Router {
   });
 
   router.get('/export', async (req: Authed, res) => {
-    const q = windowed.safeParse(req.query);
-    if (!q.success) return bad(res, q.error);
+    const q = parseInput(windowed, req.query);
     const self = `${req.protocol}://${req.get('host')}${req.baseUrl}/export`;
     const bundle = await o.service.export(
       ctx(req),
-      q.data,
+      q,
       (cursor) =>
-        `${self}?${new URLSearchParams({ from: q.data.from, to: q.data.to, cursor, ...(q.data.limit ? { limit: String(q.data.limit) } : {}) })}`,
+        `${self}?${new URLSearchParams({ from: q.from, to: q.to, cursor, ...(q.limit ? { limit: String(q.limit) } : {}) })}`,
     );
-    res.type(FHIR_JSON).send(JSON.stringify(bundle));
+    sendResource(res, 200, bundle);
   });
   return router;
 }

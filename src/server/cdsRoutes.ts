@@ -3,15 +3,14 @@
  * (the preflight needs no token) and CDS client JWT authentication on every call.
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import type { z } from 'zod';
 import type { AuditLog } from '../audit/auditLog.ts';
 import { type CdsAuthOptions, type CdsClient, verifyCdsClient } from '../auth/cdsJwt.ts';
-import { PreconditionFailed } from '../cdsHooks/data.ts';
 import { feedbackBodySchema, hookRequestSchema } from '../cdsHooks/request.ts';
 import { type CdsServiceDeps, runHook } from '../cdsHooks/service.ts';
 import { type CdsServiceDefinition, discoveryEntry } from '../cdsHooks/serviceDefinition.ts';
-import { operationOutcome } from '../fhir/outcome.ts';
+import { OsteoWatchError, parseInput } from '../errors.ts';
 import { cdsCors } from './cors.ts';
+import { FHIR_JSON, outcomeErrors, PLAIN_JSON } from './outcome.ts';
 
 export interface CdsRouteOptions {
   services: readonly CdsServiceDefinition[];
@@ -20,18 +19,12 @@ export interface CdsRouteOptions {
   audit?: AuditLog;
 }
 
-const JSON_TYPES = ['application/json', 'application/fhir+json', 'application/json+fhir', 'text/plain'];
+const JSON_TYPES = [PLAIN_JSON, FHIR_JSON, 'application/json+fhir', 'text/plain'];
 
-function outcome(res: Response, status: number, code: Parameters<typeof operationOutcome>[0], text: string): void {
-  res
-    .status(status)
-    .type('application/json')
-    .send(JSON.stringify(operationOutcome(code, text)));
-}
-
-function invalid(res: Response, error: z.ZodError, at?: string): void {
-  const path = (p: PropertyKey[]) => [at, ...p].filter((x) => x !== undefined).join('.') || 'body';
-  outcome(res, 400, 'invalid', error.issues.map((i) => `${path(i.path)}: ${i.message}`).join('; '));
+function service(byId: ReadonlyMap<string, CdsServiceDefinition>, id: unknown): CdsServiceDefinition {
+  const decl = byId.get(String(id));
+  if (!decl) throw new OsteoWatchError('not-found', `No CDS service "${id}"`);
+  return decl;
 }
 
 export function cdsRoutes(o: CdsRouteOptions): Router {
@@ -64,37 +57,24 @@ export function cdsRoutes(o: CdsRouteOptions): Router {
   };
 
   router.get('/', authenticate(), (_req, res) => {
-    res.type('application/json').send(discovery);
+    res.type(PLAIN_JSON).send(discovery);
   });
 
   router.post('/:id', authenticate(), async (req: Request & { cdsClient?: CdsClient }, res) => {
-    const decl = byId.get(String(req.params.id));
-    if (!decl) return outcome(res, 404, 'not-found', `No CDS service "${req.params.id}"`);
-    const parsed = hookRequestSchema.safeParse(req.body);
-    if (!parsed.success) return invalid(res, parsed.error);
-    if (parsed.data.hook !== decl.hook)
-      return outcome(
-        res,
-        400,
-        'not-supported',
-        `Service ${decl.id} answers the ${decl.hook} hook, not ${parsed.data.hook}`,
-      );
-    const context = decl.context.safeParse(parsed.data.context);
-    if (!context.success) return invalid(res, context.error, 'context');
-    try {
-      res.json(await runHook(decl, parsed.data, req.cdsClient!, o.deps));
-    } catch (err) {
-      if (err instanceof PreconditionFailed) return outcome(res, 412, 'processing', err.message);
-      throw err;
-    }
+    const decl = service(byId, req.params.id);
+    const request = parseInput(hookRequestSchema, req.body);
+    if (request.hook !== decl.hook)
+      throw new OsteoWatchError('invalid', `Service ${decl.id} answers the ${decl.hook} hook, not ${request.hook}`, {
+        code: 'not-supported',
+      });
+    parseInput(decl.context, request.context, 'context');
+    // Required data that can be had neither from prefetch nor from fhirServer: PreconditionFailed, a 412.
+    res.json(await runHook(decl, request, req.cdsClient!, o.deps));
   });
 
   router.post('/:id/feedback', authenticate(), async (req: Request & { cdsClient?: CdsClient }, res) => {
-    const decl = byId.get(String(req.params.id));
-    if (!decl) return outcome(res, 404, 'not-found', `No CDS service "${req.params.id}"`);
-    const parsed = feedbackBodySchema.safeParse(req.body);
-    if (!parsed.success) return invalid(res, parsed.error);
-    for (const f of parsed.data.feedback) {
+    const decl = service(byId, req.params.id);
+    for (const f of parseInput(feedbackBodySchema, req.body).feedback) {
       await o.audit?.recordFeedback({
         recordedAt: o.deps.now().toISOString(),
         service: decl.id,
@@ -117,5 +97,6 @@ export function cdsRoutes(o: CdsRouteOptions): Router {
     }
     next(err);
   });
+  router.use(outcomeErrors({ logger: o.deps.logger, type: PLAIN_JSON }));
   return router;
 }

@@ -14,6 +14,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import { operationOutcome } from '../fhir/outcome.ts';
 import { capabilityStatement } from './capabilityStatement.ts';
 import { finishSearchBundle, planSearch, strictHandling } from './fhirSearch.ts';
+import { FHIR_JSON, sendOutcome, sendResource } from './outcome.ts';
 
 export interface FhirRouteOptions {
   repo: FhirRepository;
@@ -21,8 +22,6 @@ export interface FhirRouteOptions {
   maxPageSize?: number;
   defaultPageSize?: number;
 }
-
-const FHIR_JSON = 'application/fhir+json';
 
 function validationError(resource: unknown): OperationOutcome | undefined {
   if (!resource || typeof resource !== 'object' || typeof (resource as Resource).resourceType !== 'string')
@@ -59,11 +58,6 @@ function validateBody(method: string, body: unknown): OperationOutcome | undefin
   return validationError(body);
 }
 
-/** Answers with a FHIR JSON body: a resource, or the OperationOutcome of an error. */
-function sendFhir(res: Response, status: number, body: Resource): void {
-  res.status(status).type(FHIR_JSON).send(JSON.stringify(body));
-}
-
 /**
  * Medplum's outcome → HTTP, in one place. Its success outcomes carry their own status (allOk 200, created 201,
  * accepted 202, notModified 304); a success with no resource, such as a delete, answers its status with the
@@ -72,7 +66,7 @@ function sendFhir(res: Response, status: number, body: Resource): void {
 function reply(req: Request, res: Response, outcome: OperationOutcome, resource?: Resource): void {
   const status = getStatus(outcome);
   if (!isOk(outcome)) {
-    sendFhir(res, status >= 400 ? status : 500, outcome);
+    sendResource(res, status >= 400 ? status : 500, outcome);
     return;
   }
   if (status === 304) {
@@ -80,12 +74,12 @@ function reply(req: Request, res: Response, outcome: OperationOutcome, resource?
     return;
   }
   if (!resource) {
-    sendFhir(res, status, outcome);
+    sendResource(res, status, outcome);
     return;
   }
   if (resource.meta?.versionId) res.set('ETag', `W/"${resource.meta.versionId}"`);
   if (status === 201 && resource.id) res.set('Location', `${req.baseUrl}/${resource.resourceType}/${resource.id}`);
-  sendFhir(res, status, resource);
+  sendResource(res, status, resource);
 }
 
 const baseUrl = (req: Request): string => `${req.protocol}://${req.get('host')}${req.baseUrl}`;
@@ -127,10 +121,10 @@ export function fhirRoutes(options: FhirRouteOptions): Router {
   router.all('/metadata', (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.set('Allow', 'GET');
-      sendFhir(res, 405, operationOutcome('not-supported', 'The capabilities interaction is GET [base]/metadata'));
+      sendOutcome(res, 405, 'not-supported', 'The capabilities interaction is GET [base]/metadata');
       return;
     }
-    sendFhir(res, 200, capabilityStatement(baseUrl(req)));
+    sendResource(res, 200, capabilityStatement(baseUrl(req)));
   });
   router.all('/{*path}', async (req: Request, res: Response) => {
     try {
@@ -138,7 +132,7 @@ export function fhirRoutes(options: FhirRouteOptions): Router {
       const first = /^\/([^/]+)/.exec(req.path)?.[1];
       // https://hl7.org/fhir/R4/http.html#search: 404 for a resource type the server does not know.
       if (first && !first.startsWith('$') && !isResourceType(first)) {
-        sendFhir(res, 404, operationOutcome('not-found', `Unknown resource type "${first}"`));
+        sendOutcome(res, 404, 'not-found', `Unknown resource type "${first}"`);
         return;
       }
       const search = /^\/([A-Za-z]+)(\/_search)?\/?$/.exec(req.path);
@@ -146,12 +140,12 @@ export function fhirRoutes(options: FhirRouteOptions): Router {
         const type = search[1]!;
         const pairs = searchPairs(req);
         if (!Array.isArray(pairs)) {
-          sendFhir(res, 415, pairs);
+          sendResource(res, 415, pairs);
           return;
         }
         const plan = planSearch(type, pairs, strictHandling(req.get('prefer')), limits);
         if (!('query' in plan)) {
-          sendFhir(res, 400, plan);
+          sendResource(res, 400, plan);
           return;
         }
         const [outcome, bundle] = await run('GET', `/${type}?${plan.query}`, req);
@@ -161,15 +155,15 @@ export function fhirRoutes(options: FhirRouteOptions): Router {
       }
       const invalid = validateBody(method, req.body);
       if (invalid) {
-        sendFhir(res, 400, invalid);
+        sendResource(res, 400, invalid);
         return;
       }
       const [outcome, resource] = await run(method, req.url, req);
       reply(req, res, outcome, resource);
     } catch (err) {
-      const outcome =
-        err instanceof OperationOutcomeError ? err.outcome : operationOutcome('exception', 'internal error');
-      sendFhir(res, getStatus(outcome) >= 400 ? getStatus(outcome) : 500, outcome);
+      // Medplum reports some refusals by throwing its outcome; anything else is ours to answer (outcome.ts).
+      if (!(err instanceof OperationOutcomeError)) throw err;
+      sendResource(res, getStatus(err.outcome) >= 400 ? getStatus(err.outcome) : 500, err.outcome);
     }
   });
   return router;

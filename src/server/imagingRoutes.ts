@@ -2,12 +2,12 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { AuditLog } from '../audit/auditLog.ts';
 import { authorise, type BearerOptions } from '../auth/bearer.ts';
-import { operationOutcome } from '../fhir/outcome.ts';
+import { OsteoWatchError, parseInput } from '../errors.ts';
 import { fhirClient } from '../fhir/patientRecords.ts';
 import { DicomInputError } from '../imaging/dicom.ts';
 import { type FindingsDocument, findingsDocumentSchema } from '../imaging/findingsDocument.ts';
 import { findingsFromDicom } from '../imaging/fromDicom.ts';
-import { WriteBackError, writeFindings } from '../imaging/writeBack.ts';
+import { writeFindings } from '../imaging/writeBack.ts';
 
 export interface ImagingRouteOptions {
   auth: BearerOptions;
@@ -18,11 +18,19 @@ export interface ImagingRouteOptions {
   now?: () => Date;
 }
 
-const FHIR_JSON = 'application/fhir+json';
+/** The findings in the body: a DICOM SR or SEG (application/dicom), or the findings JSON document. */
+async function findingsOf(body: unknown): Promise<FindingsDocument> {
+  if (!Buffer.isBuffer(body)) return parseInput(findingsDocumentSchema, body);
+  return findingsFromDicom(body).catch((err: unknown) => {
+    // Said in front of the reason, so that a pipeline posting DICOM knows which of its inputs was refused.
+    throw err instanceof DicomInputError ? new DicomInputError(`DICOM: ${err.message}`) : err;
+  });
+}
 
 export function imagingRoutes(o: ImagingRouteOptions): Router {
   const router = express.Router();
-  // The findings JSON document, or a DICOM SR (TID 1500) as application/dicom.
+  // The findings JSON document, or a DICOM SR (TID 1500) as application/dicom. Refusals are thrown: the
+  // application's error middleware answers them (400 bad input, 401, 422 unknown patient, 502 FHIR server).
   router.post(
     '/findings',
     express.json({ limit: '5mb' }),
@@ -30,56 +38,18 @@ export function imagingRoutes(o: ImagingRouteOptions): Router {
     async (req: Request, res: Response) => {
       const principal = await authorise(req.headers.authorization, o.auth).catch(() => undefined);
       if (!principal) {
-        res
-          .status(401)
-          .set('WWW-Authenticate', 'Bearer realm="osteowatch-imaging"')
-          .type(FHIR_JSON)
-          .send(JSON.stringify(operationOutcome('login', 'Authentication required')));
-        return;
+        // https://www.rfc-editor.org/rfc/rfc6750#section-3
+        res.set('WWW-Authenticate', 'Bearer realm="osteowatch-imaging"');
+        throw new OsteoWatchError('unauthorized', 'Authentication required');
       }
-      let doc: FindingsDocument;
-      if (Buffer.isBuffer(req.body)) {
-        try {
-          doc = await findingsFromDicom(req.body);
-        } catch (err) {
-          if (!(err instanceof DicomInputError)) throw err;
-          res
-            .status(400)
-            .type(FHIR_JSON)
-            .send(JSON.stringify(operationOutcome('invalid', `DICOM SR: ${err.message}`)));
-          return;
-        }
-      } else {
-        const parsed = findingsDocumentSchema.safeParse(req.body);
-        if (!parsed.success) {
-          const text = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-          res
-            .status(400)
-            .type(FHIR_JSON)
-            .send(JSON.stringify(operationOutcome('invalid', text)));
-          return;
-        }
-        doc = parsed.data;
-      }
-      try {
-        const result = await writeFindings(doc, {
-          client: fhirClient(o.fhirBaseUrl(), o.fhirToken),
-          now: o.now?.() ?? new Date(),
-          audit: o.audit,
-          fhirServer: o.fhirBaseUrl(),
-          actor: principal.actor,
-        });
-        res.status(result.outcome === 'created' ? 201 : 200).json(result);
-      } catch (err) {
-        if (err instanceof WriteBackError) {
-          res
-            .status(err.status)
-            .type(FHIR_JSON)
-            .send(JSON.stringify(operationOutcome(err.status === 422 ? 'not-found' : 'exception', err.message)));
-          return;
-        }
-        throw err;
-      }
+      const result = await writeFindings(await findingsOf(req.body), {
+        client: fhirClient(o.fhirBaseUrl(), o.fhirToken),
+        now: o.now?.() ?? new Date(),
+        audit: o.audit,
+        fhirServer: o.fhirBaseUrl(),
+        actor: principal.actor,
+      });
+      res.status(result.outcome === 'created' ? 201 : 200).json(result);
     },
   );
   return router;

@@ -5,11 +5,13 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { OsteoWatchError } from '../errors.ts';
 
-export class StoreLockedError extends Error {
+export class StoreLockedError extends OsteoWatchError {
   readonly pid: number;
   constructor(dir: string, pid: number) {
     super(
+      'locked',
       `the data directory ${dir} is in use by process ${pid}; stop that process, or query the running service instead`,
     );
     this.pid = pid;

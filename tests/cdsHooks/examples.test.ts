@@ -13,5 +13,6 @@ describe('cds-hooks/examples (run `node scripts/example-exchanges.ts` after chan
       expect(shape(committed.cards)).toEqual(shape((ex.response as { cards: never[] }).cards));
       expect(read(`${ex.name}.request.json`).context).toEqual(ex.request.context);
     }
-  });
+    // It starts a whole harness (store, FHIR definitions) inside the test: slow on a busy machine.
+  }, 120_000);
 });

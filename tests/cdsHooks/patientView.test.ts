@@ -44,7 +44,7 @@ describe('patient-view cards', () => {
     expect(cards).toHaveLength(1);
     expect(cards[0].indicator).toBe('info');
     expect(cards[0].summary).toBe(
-      'Glucocorticoid exposure 1,860 mg prednisolone-eq.; at 20 mg/day reaches 3,000 mg on 2026-07-28',
+      'Glucocorticoid exposure 1,860 mg prednisolone-eq., now 20 mg/day; 3,000 mg on 2026-07-28 if taken as recorded',
     );
     expect(cards[0].suggestions).toBeUndefined();
   });
@@ -60,7 +60,11 @@ describe('patient-view cards', () => {
     expect([...c.summary].length).toBeLessThan(140);
     expect(c.uuid).toMatch(/^[0-9a-f-]{36}$/);
     expect(c.detail).toContain('**Cumulative prednisolone-equivalent dose: 6,020 mg** as of 2026-06-01');
-    expect(c.detail).toContain('| MedicationStatement/due-ms-1 | prednisolone | oral | 90 | 5,400 mg |');
+    // The records as a clinician recognises them: drug and dose as prescribed, dates, not resource ids.
+    expect(c.detail).toContain('| prednisolone 60 mg daily | 2026-01-01 – 2026-03-31 | 90 | 5,400 mg |');
+    expect(c.detail).toContain('| prednisolone 10 mg daily | 2026-04-01 – 2026-06-01 | 62 | 620 mg |');
+    expect(c.detail).toContain('Glucocorticoid therapy since 2026-01-01 (4 months)');
+    expect(c.detail).not.toContain('MedicationStatement/');
     expect(c.detail).toContain('https://doi.org/10.1259/bjr.20160780');
     expect(c.source).toMatchObject({ label: 'OsteoWatch', url: h.base, topic: { code: 'osteonecrosis-screening' } });
     expect(c.overrideReasons.every((o: { display?: string }) => !!o.display)).toBe(true);
@@ -90,9 +94,12 @@ describe('patient-view cards', () => {
     expect(validateResource(sr, { profile }).filter((i) => i.severity === 'error')).toEqual([]);
   });
 
-  it('a WB-MRI before the crossing does not count as screening', async () => {
-    const cards = await patientView('early-mri', [...crossed('early-mri'), ...wbMri('early-mri', 1, '2026-01-15')]);
-    expect(cards[0].summary).toMatch(/^STIR whole-body MRI due/);
+  it('a WB-MRI more than 90 days before the crossing does not count as screening; one within 90 days is the baseline', async () => {
+    // Crossed on 19 Feb 2026: 90 days before is 21 Nov 2025.
+    const early = await patientView('early-mri', [...crossed('early-mri'), ...wbMri('early-mri', 1, '2025-11-20')]);
+    expect(early[0].summary).toMatch(/^STIR whole-body MRI due/);
+    const just = await patientView('just-mri', [...crossed('just-mri'), ...wbMri('just-mri', 1, '2025-11-21')]);
+    expect(just[0].summary).toMatch(/^OVERDUE follow-up STIR WB-MRI: last 2025-11-21, overdue since 2026-05-21/);
   });
 
   it('already ordered: info, no second order', async () => {
@@ -108,7 +115,7 @@ describe('patient-view cards', () => {
     const cards = await patientView('fu-sched', [...crossed('fu-sched'), ...wbMri('fu-sched', 1, '2026-04-15')]);
     expect(cards[0]).toMatchObject({
       indicator: 'info',
-      summary: 'Last STIR WB-MRI 2026-04-15; follow-up due 2026-07-15–2026-10-15 while steroids continue (6,020 mg)',
+      summary: 'Last STIR WB-MRI 2026-04-15, steroids given since: follow-up due 2026-07-15–2026-10-15 (6,020 mg)',
     });
   });
 
@@ -136,18 +143,32 @@ describe('patient-view cards', () => {
     const cards = await patientView(id, resources);
     expect(cards[0].indicator).toBe('warning');
     expect(cards[0].summary).toMatch(
-      /^OVERDUE follow-up STIR WB-MRI: last 2025-09-15, overdue since 2026-03-15; steroids continue/,
+      /^OVERDUE follow-up STIR WB-MRI: last 2025-09-15, overdue since 2026-03-15; steroids given since/,
     );
   });
 
-  it('no follow-up prompt once glucocorticoids have stopped', async () => {
+  it('no follow-up prompt when no glucocorticoid was given on or after the scan day', async () => {
     const id = 'stopped';
     const cards = await patientView(id, [
       ...myositisPatient(id),
-      daily(id, 1, 60, '2026-01-01', '2026-03-31'),
+      daily(id, 1, 60, '2026-01-01', '2026-02-28'),
       ...wbMri(id, 1, '2026-03-01'),
     ]);
     expect(cards).toEqual([]);
+  });
+
+  it('steroids stopped a week after the scan: the follow-up is still due (osteonecrosis appears with a lag)', async () => {
+    const id = 'stopped-after';
+    const cards = await patientView(id, [
+      ...myositisPatient(id),
+      daily(id, 1, 60, '2026-01-01', '2026-03-08'),
+      ...wbMri(id, 1, '2026-03-01'),
+    ]);
+    expect(cards[0].summary).toBe(
+      'Follow-up STIR WB-MRI due: last 2026-03-01, due since 2026-06-01, overdue from 2026-09-01; 4,020 mg',
+    );
+    // Steroids stopped: the order's reason is the history of steroid therapy, not current use.
+    expect(cards[0].suggestions[0].actions[0].resource.reasonCode[0].coding[0].code).toBe('Z92.241');
   });
 
   it('findings on the last WB-MRI: critical for high collapse risk, joints and sides listed', async () => {
@@ -162,10 +183,13 @@ describe('patient-view cards', () => {
     const cards = await patientView(id, resources);
     const f = cards.find((c) => c.summary.startsWith('Osteonecrosis'));
     expect(f.indicator).toBe('critical');
-    expect(f.summary).toBe('Osteonecrosis on WB-MRI 2026-03-10: L hip, R knee — high collapse risk: L hip');
-    expect(f.detail).toContain('| L hip | over 2/3 of the weight-bearing area | no | **high** |');
+    expect(f.summary).toBe('Osteonecrosis on WB-MRI: L hip, R knee — high collapse risk: L hip');
+    expect(f.detail).toContain('| L hip | 2026-03-10 | over 2/3 of the weight-bearing area | **high collapse risk** |');
+    expect(f.detail).toContain('joint-preserving treatment is still possible');
     expect(f.detail).toContain('Keep the glucocorticoid dose as low as disease control allows');
-    expect(cards.find((c) => c !== f).summary).toMatch(/^Last STIR WB-MRI 2026-03-10; follow-up due 2026-06-10/);
+    expect(cards.find((c) => c !== f).summary).toMatch(
+      /^Last STIR WB-MRI 2026-03-10, steroids given since: follow-up due 2026-06-10/,
+    );
   });
 
   it('a finding without high-risk features is a warning', async () => {
@@ -184,7 +208,9 @@ describe('patient-view cards', () => {
       ({ ...daily(id, n, 1, '2026-05-01', '2026-05-05'), dosage: [{ text: 'as directed' }] }) as Resource;
     const cards = await patientView(id, [...crossed(id), noDose(3), noDose(4)]);
     expect(cards[0].detail).toContain('2 MedicationStatements without a dose were not counted.');
-    expect(cards[0].detail).toContain('6,020 mg (at least)');
+    // A lower bound reads "at least" wherever a person reads the total: the summary and the detail.
+    expect(cards[0].detail).toContain('Cumulative prednisolone-equivalent dose: at least 6,020 mg');
+    expect(cards[0].summary).toContain('at least 6,020 mg');
   });
 
   it('an uncomputable exposure is reported as unknown, never as 0 mg', async () => {

@@ -2,10 +2,11 @@
  * `osteowatch exposure` end to end: files in the formats EHR exports use, a real FHIR server over HTTP with
  * paging, and the error paths a user meets.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Resource } from '@medplum/fhirtypes';
+import { fileURLToPath } from 'node:url';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCohort } from '../../src/cohort/generate.ts';
 import { runOsteowatch } from '../helpers/cli.ts';
@@ -160,6 +161,118 @@ describe('osteowatch exposure --bundle', () => {
   });
 });
 
+// Bundles as EHRs and generators write them (tests/fixtures/fhir/README.md names each file's source). On these
+// the engine used to find no record of the patient and print 0 mg without an issue.
+const published = (name: string) => fileURLToPath(new URL(`../fixtures/fhir/${name}`, import.meta.url));
+const exposureJsonOf = async (file: string, patient: string, asOf: string) => {
+  const r = await runOsteowatch(['exposure', '--bundle', file, '--patient', patient, '--as-of', asOf, '--json']);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout);
+};
+const issuesOf = (out: { issues: Array<{ source: string; code: string; severity: string }> }) =>
+  out.issues.map(({ source, code, severity }) => ({ source, code, severity }));
+
+describe('osteowatch exposure on published Bundle shapes (urn:uuid references, id-less entries)', () => {
+  const SYNTHEA_PATIENT = '98ab6aa3-882b-4206-8a91-e9a8dfa69008';
+  const HYDROCORTISONE_CREAM = 'MedicationRequest/08f39203-9b49-4af7-af9d-af4e10a6404a';
+
+  it('Synthea: the records subject urn:uuid:… are the patient’s; topical hydrocortisone is listed, 0 mg, flagged', async () => {
+    // Unmodified Synthea records: no expectation here depends on unit-less doses ({"value": 1} with no unit): the only
+    // glucocorticoid is a topical cream, excluded by route before any dose is read; the others are not glucocorticoids.
+    for (const patient of [SYNTHEA_PATIENT, `urn:uuid:${SYNTHEA_PATIENT}`]) {
+      const out = await exposureJsonOf(published('synthea-rufus-kihn-excerpt.json'), patient, '2021-04-01');
+      expect(out.patient).toBe(SYNTHEA_PATIENT);
+      expect(out.cumulativeMg).toBe(0);
+      expect(out.cumulativeIsLowerBound).toBe(false);
+      expect(out.contributions).toEqual([
+        expect.objectContaining({
+          source: HYDROCORTISONE_CREAM,
+          ingredient: 'hydrocortisone',
+          route: 'topical',
+          mg: 0,
+          status: 'excluded',
+        }),
+      ]);
+      expect(issuesOf(out)).toEqual([{ source: HYDROCORTISONE_CREAM, code: 'route-excluded', severity: 'info' }]);
+    }
+  });
+
+  const PAT = '5f1d6a2c-8e4b-4f0a-9c3d-2b7e1a6f4d01';
+  const ORDER = 'MedicationRequest/5f1d6a2c-8e4b-4f0a-9c3d-2b7e1a6f4d03';
+  const STATEMENT = 'MedicationStatement/5f1d6a2c-8e4b-4f0a-9c3d-2b7e1a6f4d04';
+
+  it('HL7 prednisone taper order in a transaction Bundle, id-less, subject and Medication by urn:uuid: 215 mg', async () => {
+    // medrx0303: Prednisone 5 mg tablet (Medication med0311), 4 TAB/d 16–20 Jan 2015 (5 d, 100 mg), 2 TAB/d 23–30 Jan
+    // (8 d, 80 mg), 1 TAB/d 31 Jan–6 Feb (7 d, 35 mg) = 215 mg.
+    const bundle = JSON.parse(readFileSync(published('hl7-prednisone-transaction.json'), 'utf8')) as Bundle;
+    bundle.entry = bundle.entry?.filter((e) => e.resource?.resourceType !== 'MedicationStatement');
+    const file = join(dir, 'hl7-order-only.json');
+    writeFileSync(file, JSON.stringify(bundle));
+    const out = await exposureJsonOf(file, `urn:uuid:${PAT}`, '2015-02-22');
+    expect(out.patient).toBe(PAT);
+    expect(out.cumulativeMg).toBe(215);
+    expect(out.contributions).toEqual([
+      expect.objectContaining({
+        source: ORDER,
+        ingredient: 'prednisone',
+        route: 'oral',
+        mg: 215,
+        days: 20,
+        status: 'counted',
+      }),
+    ]);
+    expect(out.issues).toEqual([]);
+  });
+
+  it('HL7 statement basedOn urn:uuid of the order: the statement is counted (310 mg), the order is its duplicate', async () => {
+    // MedicationStatement example001 (now prednisone 5 mg): 1–2 TAB once daily PRN from 2015-01-23, active → counted at
+    // 2 TAB (range upper bound, flagged; PRN as scheduled, flagged) × 5 mg × 31 d (23 Jan–22 Feb) = 310 mg.
+    const out = await exposureJsonOf(published('hl7-prednisone-transaction.json'), PAT, '2015-02-22');
+    expect(out.cumulativeMg).toBe(310);
+    expect(out.currentDailyMg).toBe(10);
+    const bySource = Object.fromEntries(out.contributions.map((c: { source: string }) => [c.source, c]));
+    expect(bySource[STATEMENT]).toMatchObject({ mg: 310, days: 31, firstDay: '2015-01-23', status: 'counted' });
+    expect(bySource[ORDER]).toMatchObject({ mg: 0, status: 'duplicate', countedVia: STATEMENT });
+    expect(issuesOf(out)).toEqual([
+      { source: STATEMENT, code: 'dose-range', severity: 'warning' },
+      { source: STATEMENT, code: 'as-needed', severity: 'warning' },
+      { source: STATEMENT, code: 'open-ended-through-as-of', severity: 'info' },
+    ]);
+  });
+
+  it('HL7 transaction example: an id-less Patient entry is found by its fullUrl uuid; no records is 0 mg, said so', async () => {
+    const file = published('hl7-bundle-transaction.json');
+    const uuid = '61ebe359-bfdc-4613-8bf2-c5e300945f0a';
+    const out = await exposureJsonOf(file, uuid, '2025-06-30');
+    expect(out.patient).toBe(uuid);
+    expect(out.cumulativeMg).toBe(0);
+    expect(out.contributions).toEqual([]);
+    expect(issuesOf(out)).toEqual([{ source: `Patient/${uuid}`, code: 'no-medication-records', severity: 'warning' }]);
+    const byUrl = await exposureJsonOf(file, 'http://example.org/fhir/Patient/123', '2025-06-30');
+    expect(byUrl.patient).toBe('123');
+    expect(issuesOf(byUrl)).toEqual([{ source: 'Patient/123', code: 'no-medication-records', severity: 'warning' }]);
+  });
+
+  it('a patient in none of them is an error: one line on stderr, exit 1, nothing on stdout', async () => {
+    // Another Synthea patient's id (R4/SYNTHEA/Stephen_McLaughlin_… in the same source repository).
+    const r = await runOsteowatch([
+      'exposure',
+      '--bundle',
+      published('synthea-rufus-kihn-excerpt.json'),
+      '--patient',
+      'd9427379-943a-42c1-b3d0-6b5056a12696',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(
+        /^osteowatch: .*synthea-rufus-kihn-excerpt\.json: patient "d9427379-943a-42c1-b3d0-6b5056a12696" is not in the file .*; patients in it: 98ab6aa3-882b-4206-8a91-e9a8dfa69008$/,
+      ),
+    ]);
+  });
+});
+
 describe('osteowatch exposure errors', () => {
   const cases: Array<[string, string[], number, RegExp]> = [
     [
@@ -178,6 +291,20 @@ describe('osteowatch exposure errors', () => {
     ],
     ['no source', ['--patient', 'p1'], 2, /give --bundle FILE or --fhir BASE_URL/],
     ['no patient', ['--bundle', bundleFile], 2, /required option '--patient <id>'/],
+    // A patient found nowhere in the file is an error, not 0 mg: a typo or the wrong file must not pass for a
+    // patient without glucocorticoids.
+    [
+      'unknown patient in a Bundle',
+      ['--bundle', bundleFile, '--patient', 'p9'],
+      1,
+      /p1\.json: patient "p9" is not in the file \(no Patient resource with that id or fullUrl, no record whose subject is that patient\); patients in it: p1, p2\n$/,
+    ],
+    [
+      'unknown patient in NDJSON',
+      ['--bundle', ndjsonFile, '--patient', 'Patient/p9'],
+      1,
+      /patient "Patient\/p9" is not in the file/,
+    ],
   ];
   writeFileSync(join(dir, 'bad.json'), '{"resourceType": "Bundle", ');
   writeFileSync(join(dir, 'array.json'), '[]');

@@ -16,7 +16,8 @@ beforeAll(async () => {
 });
 afterAll(() => srv.close());
 
-describe('osteowatch ingest FILE --fhir BASE_URL', () => {
+// Each CLI run is a new process that opens the embedded store on disk: seconds each on a busy machine.
+describe('osteowatch ingest FILE --fhir BASE_URL', { timeout: 120_000 }, () => {
   const env = { OSTEOWATCH_DATA_DIR: join(dir, 'store'), DATABASE_URL: '' };
 
   it('writes the findings to the FHIR server and records the write', async () => {

@@ -2,8 +2,9 @@
  * The CDC opioid calculator's pitfalls (docs/references.md, P1–P13), one test each,
  * plus status, route and "unknown is never 0 mg" rules from the README.
  */
+import type { Resource } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, resolveExposureConfig } from '../../src/exposure/index.ts';
+import { ConfigError, computeExposure, resolveExposureConfig } from '../../src/exposure/index.ts';
 import {
   administration,
   daily,
@@ -221,6 +222,22 @@ describe('de-duplication by identity', () => {
       administration(MP, d, mg(1000), { request: { reference: `MedicationRequest/${req.id}` } }),
     );
     expect(exposure([req, ...given], '2025-01-01').cumulativeMg).toBe(3750);
+  });
+
+  it('an id-less order linked by basedOn: urn:uuid (its fullUrl, as a transaction Bundle writes it) counts once', () => {
+    const { id: _, ...order } = request(PRED, [
+      dosage({ dose: mg(10), ...daily, start: '2024-01-01', end: '2024-01-10' }),
+    ]);
+    const url = 'urn:uuid:0b6c2f40-5d4e-4c3a-9f1e-7a2b8c9d0e11';
+    const st = statement(PRED, [dosage({ dose: mg(10), ...daily })], { ...jan, basedOn: [{ reference: url }] });
+    const fullUrls = new Map<Resource, string>([[order as Resource, url]]);
+    const r = computeExposure({ resources: [order as Resource, st], fullUrls, patient: 'p1', asOf: '2025-01-01' });
+    expect(r.cumulativeMg).toBe(100);
+    expect(r.contributions.find((c) => c.resourceType === 'MedicationRequest')).toMatchObject({
+      mg: 0,
+      status: 'duplicate',
+      countedVia: `MedicationStatement/${st.id}`,
+    });
   });
 
   it('the same resource twice in a bundle counts once', () => {

@@ -1,10 +1,20 @@
 /** Builds TID 1500 osteonecrosis SR files with dcmjs, as a reading tool or AI node would send them. */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import dcmjs from 'dcmjs';
 import type { FindingsDocument } from '../../src/imaging/findingsDocument.ts';
 import { OSTW } from '../../src/imaging/sr.ts';
 
-const C = (CodeValue: string, CodingSchemeDesignator: string, CodeMeaning: string) => ({
-  CodeValue,
+/**
+ * A coded entry as PS3.3 §8.8 wants it (https://dicom.nema.org/medical/dicom/current/output/html/part03.html#sect_8.8):
+ * CodeValue is SH (at most 16 characters), so a longer code such as `hip-weight-bearing-share` goes in
+ * LongCodeValue (0008,0119, UC), as DCMTK writes it; never both.
+ */
+const C = (value: string, CodingSchemeDesignator: string, CodeMeaning: string) => ({
+  ...(value.length > 16 ? { LongCodeValue: value } : { CodeValue: value }),
   CodingSchemeDesignator,
   CodeMeaning,
 });
@@ -28,19 +38,32 @@ export interface SrOptions {
   patientId: string;
   finding?: ReturnType<typeof C>;
   template?: string;
+  /** Content items appended to the first measurement group, e.g. an item the reader must refuse. */
+  extra?: object[];
+  /** Instead of the joint code: this finding site, with (default) or without the Laterality modifier. */
+  findingSite?: { site: [string, string, string]; laterality: boolean };
 }
 
+/** A CODE content item (CONTAINS) named and valued in any coding scheme, for `extra`. */
+export const codeItem = (name: [string, string, string], value: [string, string, string]) =>
+  code('CONTAINS', C(...name), C(...value));
+
 export function buildSr(doc: FindingsDocument, o: SrOptions): Buffer {
-  const groups = doc.sites.map((s) => ({
+  const groups = doc.sites.map((s, i) => ({
     RelationshipType: 'CONTAINS',
     ValueType: 'CONTAINER',
     ConceptNameCodeSequence: [C('125007', 'DCM', 'Measurement Group')],
     ContinuityOfContent: 'SEPARATE',
     ContentSequence: [
       code('CONTAINS', C('121071', 'DCM', 'Finding'), o.finding ?? C('397758007', 'SCT', 'Avascular necrosis of bone')),
-      code('HAS CONCEPT MOD', C('363698007', 'SCT', 'Finding Site'), SITE[s.joint], [
-        code('HAS CONCEPT MOD', C('272741003', 'SCT', 'Laterality'), SIDE[s.side]),
-      ]),
+      code(
+        'HAS CONCEPT MOD',
+        C('363698007', 'SCT', 'Finding Site'),
+        o.findingSite ? C(...o.findingSite.site) : SITE[s.joint],
+        o.findingSite?.laterality === false
+          ? undefined
+          : [code('HAS CONCEPT MOD', C('272741003', 'SCT', 'Laterality'), SIDE[s.side])],
+      ),
       code(
         'CONTAINS',
         C('705057003', 'SCT', 'Presence'),
@@ -98,6 +121,7 @@ export function buildSr(doc: FindingsDocument, o: SrOptions): Buffer {
             ),
           ]
         : []),
+      ...(i === 0 ? (o.extra ?? []) : []),
     ],
   }));
   const dataset = {
@@ -140,4 +164,26 @@ export function buildSr(doc: FindingsDocument, o: SrOptions): Buffer {
     ],
   };
   return dcmjs.data.datasetToBuffer(dataset);
+}
+
+const run = promisify(execFile);
+
+/**
+ * The object as DCMTK writes it: `dcmdump +L +U8` to DCMTK's text dump, then `dump2dcm` (stopping on any error in
+ * the dump) back to a Part 10 file, so that the bytes the reader gets are DCMTK's. `edit` may change the dump.
+ */
+export async function viaDcmtk(bytes: Uint8Array, edit: (dump: string) => string = (d) => d): Promise<Buffer> {
+  const dir = mkdtempSync(join(tmpdir(), 'osteowatch-dcmtk-'));
+  writeFileSync(join(dir, 'in.dcm'), bytes);
+  const dump = (await run('dcmdump', ['+L', '+U8', join(dir, 'in.dcm')], { maxBuffer: 20 * 1024 * 1024 })).stdout;
+  writeFileSync(join(dir, 'dump.txt'), edit(dump));
+  await run('dump2dcm', ['+l', '16777216', join(dir, 'dump.txt'), join(dir, 'out.dcm')]);
+  return readFileSync(join(dir, 'out.dcm'));
+}
+
+/** `dump2dcm` of a DCMTK text dump (a fixture), stopping on any error in it. */
+export async function dump2dcm(dumpFile: string): Promise<Buffer> {
+  const dir = mkdtempSync(join(tmpdir(), 'osteowatch-dump2dcm-'));
+  await run('dump2dcm', ['+te', dumpFile, join(dir, 'out.dcm')]);
+  return readFileSync(join(dir, 'out.dcm'));
 }

@@ -92,7 +92,7 @@ describe('POST /imaging/findings', () => {
     });
     const f = r.body.cards.find((c: { summary: string }) => c.summary.startsWith('Osteonecrosis'));
     expect(f.indicator).toBe('critical');
-    expect(f.summary).toBe('Osteonecrosis on WB-MRI 2026-05-20: L hip, R knee — high collapse risk: L hip');
+    expect(f.summary).toBe('Osteonecrosis on WB-MRI: L hip, R knee — high collapse risk: L hip');
   });
 
   it('an unknown patient is refused and nothing is written', async () => {
@@ -130,9 +130,27 @@ describe('POST /imaging/findings', () => {
       body: Buffer.from('no dicom here'),
     });
     expect(junk.status).toBe(400);
-    expect(((await junk.json()) as { issue: Array<{ details: { text: string } }> }).issue[0]!.details.text).toContain(
-      'DICOM SR: not a DICOM Part 10 file',
+    // Kind-neutral: the route cannot know an SR from a SEG before reading the bytes.
+    expect(((await junk.json()) as { issue: Array<{ details: { text: string } }> }).issue[0]!.details.text).toMatch(
+      /^DICOM: not a DICOM Part 10 file/,
     );
+  });
+
+  it('a label-map SEG posted as application/dicom is refused with a message that says so (400)', async () => {
+    const { readFileSync } = await import('node:fs');
+    // DCMTK-written (tests/fixtures/dicom/README.md).
+    const labelMap = readFileSync(new URL('../fixtures/dicom/seg-labelmap.dcm', import.meta.url));
+    const before = (await search('Observation')).total;
+    const r = await fetch(`${h.base}/imaging/findings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/dicom', authorization: `Bearer ${TOKEN}` },
+      body: labelMap,
+    });
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { issue: Array<{ details: { text: string } }> }).issue[0]!.details.text).toBe(
+      'DICOM: a DICOM Segmentation (label map) is not read: SOP class 1.2.840.10008.5.1.4.1.1.66.7; send a binary Segmentation (1.2.840.10008.5.1.4.1.1.66.4)',
+    );
+    expect((await search('Observation')).total).toBe(before);
   });
 
   it('invalid documents get 400 with an OperationOutcome; no token gets 401', async () => {

@@ -19,7 +19,11 @@ describe('findings document → FHIR', () => {
     expect(lh.code.coding![0]).toMatchObject({ system: 'http://snomed.info/sct', code: '397758007' });
     expect(lh.code.text).toBe('Osteonecrosis');
     expect(lh.valueCodeableConcept!.coding![0]!.code).toBe('52101004');
-    expect(lh.bodySite!.coding!.map((c) => c.code)).toEqual(['24136001', '7771000']);
+    // One concept: the precoordinated left hip joint, not the joint and the side as two codings.
+    expect(lh.bodySite).toEqual({
+      coding: [{ system: 'http://snomed.info/sct', code: '362907004', display: 'Left hip joint structure' }],
+      text: 'left hip',
+    });
     expect(lh.derivedFrom![0]!.identifier).toEqual({ system: 'urn:dicom:uid', value: 'urn:oid:2.25.123456789' });
     const codes = lh.component!.map(
       (c) => c.valueCodeableConcept?.coding?.[0]?.code ?? c.valueQuantity?.value ?? c.valueBoolean,

@@ -36,7 +36,8 @@ function start(env: Record<string, string>): Promise<{ url?: string; code?: numb
   });
 }
 
-describe('npm start (the demo)', () => {
+// Starting the demo opens its on-disk store and loads the FHIR definitions: slow on a busy machine.
+describe('npm start (the demo)', { timeout: 120_000 }, () => {
   it('serves the seeded FHIR server, health and the audit API on loopback', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'osteowatch-start-'));
     const r = await start({

@@ -3,6 +3,7 @@
  * they cross the screening threshold or keep an unscreened patient above it. One handler, two hooks.
  */
 import type { MedicationRequest } from '@medplum/fhirtypes';
+import { type EntryLike, resolveEntries } from '../../fhir/bundleReferences.ts';
 import type { Card } from '../cards.ts';
 import { orderCards } from '../orderCards.ts';
 import { normaliseDraft, projectDrafts } from '../orderProjection.ts';
@@ -22,15 +23,26 @@ function draftOrderCards({
   openOrders,
   exposureConfig,
 }: HandlerInput): Card[] {
-  const entries = (request.context.draftOrders?.entry ?? []) as Array<{ resource?: Record<string, unknown> }>;
+  // draftOrders is a Bundle like any other: id-less drafts and urn:uuid references (to a contained or bundled
+  // Medication) are resolved the FHIR way, and each draft keeps a name of its own.
+  const entries = resolveEntries((request.context.draftOrders?.entry ?? []) as EntryLike[], {
+    unnamed: (i) => `draft-${i + 1}`,
+  }).resources;
   const drafts = entries
-    .map((e, i) =>
-      e.resource?.resourceType === 'MedicationRequest'
-        ? normaliseDraft(e.resource, card.patientId, card.asOf, i)
+    .map((r, i) =>
+      r.resourceType === 'MedicationRequest'
+        ? normaliseDraft(r as unknown as Record<string, unknown>, card.patientId, card.asOf, i)
         : undefined,
     )
     .filter((d): d is MedicationRequest => !!d);
-  const projection = projectDrafts(medicationRecords, drafts, card.patientId, card.asOf, exposureConfig);
+  const draftMedications = entries.filter((r) => r.resourceType === 'Medication');
+  const projection = projectDrafts(
+    [...medicationRecords, ...draftMedications],
+    drafts,
+    card.patientId,
+    card.asOf,
+    exposureConfig,
+  );
   return projection ? orderCards(card, projection, studies, openOrders) : [];
 }
 

@@ -1,7 +1,7 @@
 /** patient-view: exposure, whether baseline or follow-up WB-MRI is due, and what the WB-MRIs found. */
 import { screen } from '../../screening/rules.ts';
-import { screeningCards } from '../cards.ts';
 import { patientViewContext } from '../request.ts';
+import { screeningCards } from '../screeningCards.ts';
 import { type CdsServiceDefinition, PATIENT_DATA, PATIENT_DATA_REQUIREMENTS } from '../serviceDefinition.ts';
 
 export const osteonecrosisScreening: CdsServiceDefinition = {
@@ -13,9 +13,17 @@ export const osteonecrosisScreening: CdsServiceDefinition = {
   usageRequirements: PATIENT_DATA_REQUIREMENTS,
   prefetch: PATIENT_DATA,
   context: patientViewContext,
-  cards: ({ card, studies, openOrders, findings, screeningConfig }) =>
+  cards: ({ card, studies, openOrders, findings, cumulativeThrough, screeningConfig }) =>
     screeningCards(
       card,
-      screen({ asOf: card.asOf, exposure: card.exposure, studies, openOrders, findings, config: screeningConfig }),
+      screen({
+        asOf: card.asOf,
+        exposure: card.exposure,
+        cumulativeThrough,
+        studies,
+        openOrders,
+        findings,
+        config: screeningConfig,
+      }),
     ),
 };
