@@ -1,8 +1,13 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
+    // The reliability suite (a minute of fuzzing) runs only as `npm run test:reliability`.
+    exclude:
+      process.env.npm_lifecycle_event === 'test:reliability'
+        ? configDefaults.exclude
+        : [...configDefaults.exclude, 'tests/reliability/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

@@ -7,14 +7,15 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { MemoryRepository } from '@medplum/fhir-router';
+import { HookJournal, journalDir } from './audit/journal.ts';
 import { HookAuditQueue } from './audit/queue.ts';
 import { AuditService } from './audit/service.ts';
 import { type AuditStore, openAuditStore } from './audit/store.ts';
-import { ReplayCache } from './auth/cdsJwt.ts';
+import { openReplayStore } from './auth/replayStore.ts';
 import { loadTrustedClients, parseTrustedClients, trustedFor } from './auth/trustedClients.ts';
 import { DEMO_CLIENT_ISS, ensureDemoClientKey } from './cdsHooks/demoClient.ts';
 import { CDS_SERVICES } from './cdsHooks/services/index.ts';
-import { loadServiceConfig } from './config/env.ts';
+import { loadSecurityConfig, loadServiceConfig } from './config/env.ts';
 import { seedDemoCohort } from './demo/seed.ts';
 import { exitCodeOf, OsteoWatchError } from './errors.ts';
 import { isoFromDay } from './exposure/dates.ts';
@@ -23,9 +24,14 @@ import { loadFhirDefinitions } from './fhir/definitions.ts';
 import { fetchPatientRecords, fhirClient } from './fhir/patientRecords.ts';
 import { startDicomReceiver } from './imaging/dicomReceiver.ts';
 import { writeFindings } from './imaging/writeBack.ts';
-import { createLogger } from './log/logger.ts';
+import { captureThirdPartyLogs, createLogger } from './log/logger.ts';
 import { createMetrics } from './metrics/metrics.ts';
 import { createApp } from './server/app.ts';
+import { setCdsCredentialedOrigins } from './server/cors.ts';
+import { acquireDirLock } from './store/lock.ts';
+
+/** How long a shutdown may take before the process exits anyway (what is not written stays journaled). */
+const SHUTDOWN_MS = 25_000;
 
 function fail(message: string, code: number): never {
   process.stderr.write(`osteowatch: ${message}\n`);
@@ -45,8 +51,10 @@ function demoToken(dataDir: string, name: string): { token: string; file: string
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadServiceConfig>;
   let trustedClients: ReturnType<typeof loadTrustedClients>;
+  let security: ReturnType<typeof loadSecurityConfig>;
   try {
     config = loadServiceConfig();
+    security = loadSecurityConfig();
     trustedClients = loadTrustedClients(config.trustedClientsPath);
   } catch (err) {
     // Bad configuration (environment, exposure configuration, trusted clients): exit 2, as for bad usage.
@@ -54,6 +62,9 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  // ucum-lhc and dcmjs print what they are given (unit strings, DICOM values): debug records without the text.
+  await captureThirdPartyLogs(logger);
+  setCdsCredentialedOrigins(security.corsOrigins);
   loadFhirDefinitions();
 
   let store: AuditStore;
@@ -96,19 +107,50 @@ async function main(): Promise<void> {
       { iss: DEMO_CLIENT_ISS, jwks: { keys: [demoKey.publicJwk] }, tenant: 'demo', uses: ['cds-hooks'] },
     ]),
   ];
-  const hookAudit = new HookAuditQueue(store.audit);
+  // jti replay protection shared between instances: Redis, else PostgreSQL, else this process's memory.
+  const replay = openReplayStore({
+    redisUrl: security.redisUrl,
+    db: config.databaseUrl ? store.db : undefined,
+    onStateChange: (state, reason) =>
+      state === 'ready'
+        ? logger.info('jti replay store (Redis) connected')
+        : logger.error({ reason }, 'jti replay store (Redis) unreachable: CDS calls are refused (503)'),
+  });
+  logger.info({ store: replay.kind }, 'jti replay store');
+  // The hook audit journal (write-ahead, in the data directory, for both engines): a hook answer is sent once
+  // its record is fsynced there. What an earlier run journaled and did not store (a crash, a kill -9, a
+  // shutdown that ran out of time) is written now, before the first call is answered.
+  let journal: HookJournal;
+  try {
+    acquireDirLock(journalDir(config.dataDir));
+    journal = HookJournal.open(config.dataDir);
+    const replay = await journal.replay(store.audit);
+    if (replay.replayed || replay.skipped || replay.unreadable || replay.failed)
+      logger.info(replay, 'audit journal replayed into the store');
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    if (err instanceof OsteoWatchError) fail(err.message, exitCodeOf(err));
+    fail(`cannot replay the audit journal: ${(err as Error).message}`, 1);
+  }
+  const hookAudit = new HookAuditQueue(store.audit, {
+    journal,
+    onFailure: (err) =>
+      logger.error({ err: err instanceof Error ? err.name : typeof err }, 'audit record failed (not stored)'),
+  });
   const services = CDS_SERVICES;
   const metrics = createMetrics({ serviceIds: services.map((s) => s.id) });
   metrics.watchAuditQueue(hookAudit);
   const cds = {
     services,
-    auth: { trustedClients: cdsClients, replay: new ReplayCache() },
+    auth: { trustedClients: cdsClients, replay },
     audit: store.audit,
     deps: {
       exposure: config.exposure,
       audit: hookAudit,
       publicUrl: () => publicUrl,
       allowOpenFhirServer: config.allowOpenFhirServer,
+      fhirLimits: config.fhirLimits,
+      hookDeadlineMs: config.hookDeadlineMs,
       now: () => new Date(),
       logger,
     },
@@ -136,10 +178,12 @@ async function main(): Promise<void> {
     repo,
     logger,
     isReady: () => ready,
+    storeReachable: () => store.db.reachable(),
     audit: { service: audit, auth },
     cds,
     imaging,
     metrics,
+    metricsToken: security.metricsToken,
   });
   const server: Server = app.listen(config.port, config.host);
   server.on('error', (err) => {
@@ -181,15 +225,31 @@ async function main(): Promise<void> {
     `OsteoWatch demo ready: FHIR server at ${publicUrl}/fhir (${config.cohortSize} synthetic patients), audit API at ${publicUrl}/audit, CDS Hooks at ${publicUrl}/cds-services\n`,
   );
 
+  // Shutdown: stop accepting hook calls (503), let the calls in flight finish, write everything queued to
+  // the store, then exit. Whatever is not written in time stays in the journal and is replayed at next start.
+  let stopping = false;
   const shutdown = (signal: string) => {
-    logger.info({ signal }, 'shutting down');
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, queued: hookAudit.size }, 'shutting down');
+    hookAudit.stop();
+    const force = setTimeout(() => {
+      logger.warn({ queued: hookAudit.size }, 'shutdown timed out; the rest is in the audit journal');
+      process.exit(0);
+    }, SHUTDOWN_MS);
+    force.unref();
+    const connections = setTimeout(() => server.closeAllConnections(), 2000);
+    connections.unref();
     server.close(() => {
-      hookAudit
-        .flush()
-        .then(() => store.close())
-        .finally(() => process.exit(0));
+      void (async () => {
+        const drained = await hookAudit.drain(SHUTDOWN_MS - 2000);
+        await journal.close();
+        await store.close();
+        logger.info({ drained, written: hookAudit.written, failed: hookAudit.failed }, 'stopped');
+        process.exit(0);
+      })().catch(() => process.exit(1));
     });
-    setTimeout(() => process.exit(0), 5000).unref();
+    server.closeIdleConnections();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

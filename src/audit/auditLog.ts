@@ -2,7 +2,7 @@
  * The audit trail's writers and its verification. Every write appends one hash-chained row to audit_log
  * and projects it into the query tables in the same transaction.
  */
-import type { Db, Queryable } from '../store/db.ts';
+import { type Db, isUnavailable, type Queryable } from '../store/db.ts';
 import type { AuditRow } from './chain.ts';
 import {
   auditLogParams,
@@ -15,7 +15,7 @@ import {
   storable,
 } from './chain.ts';
 import { contributionRef, isStoredExposure, readContributionSets } from './contributionSets.ts';
-import { HOOK_BATCH_SQL, hookBatchRow, type PreparedHookRecord, prepareHookRecord } from './hookRecord.ts';
+import { HOOK_BATCH_SQL, hookBatchRow, hookCallKey, type PreparedHookRecord, prepareHookRecord } from './hookRecord.ts';
 import {
   type AuditQueryInput,
   auditQuerySchema,
@@ -168,6 +168,44 @@ export class AuditLog {
     if (this.known.size + newKeys.size > KNOWN_MAX) this.known.clear();
     for (const k of newKeys) this.known.add(k);
     return out;
+  }
+
+  /**
+   * Writes a batch; when the store refuses it for a reason other than being unreachable, writes its
+   * records one by one, so that only a record the store refuses on its own fails. Per record: where it
+   * was appended, or why it failed. Throws (an `unavailable` OsteoWatchError) when the store is unreachable.
+   */
+  async writeHookInvocationsSettled(records: PreparedHookRecord[]): Promise<Array<Appended | Error>> {
+    if (!records.length) return [];
+    try {
+      return await this.writeHookInvocations(records);
+    } catch (err) {
+      if (isUnavailable(err) || records.length === 1) {
+        if (isUnavailable(err)) throw err;
+        return [err instanceof Error ? err : new Error(String(err))];
+      }
+    }
+    const out: Array<Appended | Error> = [];
+    for (const r of records) {
+      try {
+        out.push((await this.writeHookInvocations([r]))[0]!);
+      } catch (err) {
+        if (isUnavailable(err)) throw err;
+        out.push(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+    return out;
+  }
+
+  /** Of these hook calls, the ones already in the trail (keys as hookCallKey): a journal replay skips them. */
+  async storedHookCalls(calls: Array<{ hookInstance: string; recordedAt: string }>): Promise<Set<string>> {
+    if (!calls.length) return new Set();
+    const rows = await this.db.query<{ hook_instance: string; recorded_iso: string }>(
+      `select h.hook_instance, l.recorded_iso from hook_invocation h join audit_log l on l.seq = h.seq
+        where h.hook_instance = any($1::text[])`,
+      [[...new Set(calls.map((c) => c.hookInstance))]],
+    );
+    return new Set(rows.map((r) => hookCallKey({ hookInstance: r.hook_instance, recordedAt: r.recorded_iso })));
   }
 
   /** Clinician feedback on a card. The same feedback sent again is recorded once (idempotent). */

@@ -80,17 +80,30 @@ export interface PreparedEntry {
 }
 
 /**
- * The value with NUL characters in its strings replaced by U+FFFD: PostgreSQL text and jsonb cannot hold
- * NUL, and one such string from a client would otherwise fail the write (and a whole batch with it).
+ * JSON escapes that PostgreSQL cannot store: NUL (text and jsonb cannot hold it) and a lone UTF-16
+ * surrogate (JSON.stringify writes one as `\udXXX`; it has no UTF-8 encoding and jsonb refuses it). A
+ * well-formed surrogate pair is written as the character itself, so every `\ud8xx`–`\udfxx` escape in
+ * JSON.stringify's output is a lone one. Escaped backslashes are matched first, so `\\u0000` (the six
+ * characters) is left alone.
  */
-export function withoutNul<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value), (_k, v: unknown) =>
-    typeof v === 'string' ? v.replaceAll('\u0000', '\ufffd') : v,
-  ) as T;
+const UNSTORABLE = /\\(\\|u(?:0000|[dD][89abcdefABCDEF][0-9a-fA-F]{2}))/g;
+
+/** JSON text (from JSON.stringify) with unstorable escapes replaced by U+FFFD. */
+export function storableJson(json: string): string {
+  return json.replace(UNSTORABLE, (m) => (m === '\\\\' ? m : '\\ufffd'));
 }
 
-/** True when serialised JSON may carry a NUL character (a false alarm only costs a sanitising pass). */
-export const mayHoldNul = (json: string): boolean => json.includes('\\u0000');
+/**
+ * The value with NUL characters and lone surrogates in its strings (and keys) replaced by U+FFFD: one such
+ * string from a client would otherwise fail the write (and, before each record was retried alone, its
+ * whole batch).
+ */
+export function withoutNul<T>(value: T): T {
+  return JSON.parse(storableJson(JSON.stringify(value))) as T;
+}
+
+/** True when serialised JSON may carry a NUL or a lone surrogate (a false alarm only costs a sanitising pass). */
+export const mayHoldNul = (json: string): boolean => json.includes('\\u0000') || /\\u[dD][89a-fA-F]/.test(json);
 
 /** A validated record as it can be stored: what every writer applies to its input (see withoutNul). */
 export function storable<T>(value: T): T {

@@ -81,6 +81,8 @@ export function hookRecordOf(call: HookCall): HookInvocationInput {
 export type HookPayload = ReturnType<typeof hookEntry>['payload'];
 
 export interface PreparedHookRecord {
+  /** The validated record, every string storable: what the journal keeps (see journal.ts). */
+  record: HookInvocation;
   entry: PreparedEntry;
   /** The batch row's columns that do not depend on the chain: JSON object members, no braces. */
   row: string;
@@ -139,6 +141,7 @@ function prepare(r: HookInvocation): PreparedHookRecord {
     wbmri: r.patientId ? (r.wbmriStudies ?? []).map((s) => s.date) : [],
   }).slice(1, -1);
   return {
+    record: r,
     entry,
     row,
     ...(split ? { set: { ref: split.ref, body: split.body } } : {}),
@@ -150,8 +153,8 @@ function prepare(r: HookInvocation): PreparedHookRecord {
 
 /**
  * Validates a hook invocation and serialises everything that does not depend on its place in the chain.
- * The JSON built here is every string the record stores, so it is also where a NUL is caught (see
- * withoutNul) without serialising the record once more.
+ * The JSON built here is every string the record stores, so it is also where a NUL or a lone surrogate is
+ * caught (see withoutNul) without serialising the record once more.
  */
 export function prepareHookRecord(input: HookInvocationInput): PreparedHookRecord {
   const record = hookInvocationSchema.parse(input);
@@ -213,4 +216,9 @@ export function hookBatchRow(p: PreparedHookRecord, at: Placed, withSet: boolean
     set_body: withSet ? p.set!.body : null,
   });
   return `${chain.slice(0, -1)},${p.row},"payload":${p.entry.payloadJson}}`;
+}
+
+/** What identifies one hook call in the trail: its hookInstance and the time it was recorded. */
+export function hookCallKey(r: { hookInstance: string; recordedAt: string }): string {
+  return `${r.hookInstance}|${new Date(r.recordedAt).toISOString()}`;
 }

@@ -27,6 +27,27 @@ function bearerToken(header: string | undefined): string | undefined {
   return m?.[1];
 }
 
+/** Whether the Authorization header carries exactly `token` as a bearer token (compared in constant time). */
+export function hasStaticToken(header: string | undefined, token: string): boolean {
+  const sent = bearerToken(header);
+  return !!sent && timingSafeEqual(digest(sent), digest(token));
+}
+
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
+
+/**
+ * A request made on this host directly: the peer is loopback and no proxy forwarded it (a reverse proxy on the
+ * same host connects from loopback too, and says so with Forwarded / X-Forwarded-For).
+ */
+export function isDirectLoopback(remoteAddress: string | undefined, headers: Record<string, unknown>): boolean {
+  return (
+    LOOPBACK.test(remoteAddress ?? '') &&
+    headers.forwarded === undefined &&
+    headers['x-forwarded-for'] === undefined &&
+    headers['x-real-ip'] === undefined
+  );
+}
+
 /** Returns the principal, or undefined when the caller is not authorised (the reason is deliberately not told). */
 export async function authorise(header: string | undefined, o: BearerOptions): Promise<Principal | undefined> {
   const token = bearerToken(header);

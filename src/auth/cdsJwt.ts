@@ -1,8 +1,11 @@
 /**
  * CDS client authentication, CDS Hooks 2.0 "Trusting CDS Clients"
  * (https://cds-hooks.hl7.org/2.0/#trusting-cds-clients): a JWT in `Authorization: Bearer`, signed ES384 or
- * RS384 with a `kid`, from an allow-listed `iss`; `aud` is the exact URL called; `exp`, `iat` and `jti` are
- * required and a `jti` is accepted once. Any failure is a bare 401: the caller is told nothing.
+ * RS384 with `typ: JWT` and a `kid`, from an allow-listed `iss`; `aud` is the exact URL called; `exp`, `iat` and
+ * `jti` are required, the token may live at most an hour (`exp − iat` ≤ 3600 s) and a `jti` is accepted once
+ * (replayStore.ts: shared between instances when Redis or PostgreSQL is configured). Any failure is a bare 401:
+ * the caller is told nothing; only when the replay store cannot be asked does verifyCdsClient throw
+ * ReplayStoreUnavailableError (503), since the token can then be neither accepted nor known bad.
  *
  * Where the keys come from. The spec lets a client publish its JWK Set at the URL in the `jku` header, or
  * exchange it out of band, and says services SHOULD allow-list `iss` and `jku`. Each trusted client is
@@ -15,7 +18,10 @@
  *   named by the token itself would let any token bring its own keys.
  */
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
+import { MAX_TOKEN_LIFETIME_S, type ReplayStore, ReplayStoreUnavailableError } from './replayStore.ts';
 import type { TrustedClient } from './trustedClients.ts';
+
+export { ReplayCache, type ReplayStore, ReplayStoreUnavailableError } from './replayStore.ts';
 
 export interface CdsClient {
   iss: string;
@@ -23,31 +29,15 @@ export interface CdsClient {
 }
 
 const ALGORITHMS = ['ES384', 'RS384'];
-const MAX_AGE_S = 3600;
-
-/** Remembers each (iss, jti) until its token expires, so that a captured token cannot be replayed. */
-export class ReplayCache {
-  private readonly seen = new Map<string, number>();
-  private readonly max: number;
-  constructor(max = 100_000) {
-    this.max = max;
-  }
-  /** True the first time; false for a replay. */
-  claim(key: string, expiresAtMs: number, nowMs: number): boolean {
-    if (this.seen.size >= this.max) {
-      for (const [k, exp] of this.seen) if (exp <= nowMs) this.seen.delete(k);
-      if (this.seen.size >= this.max) return false; // refuse rather than forget: fail closed
-    }
-    const prior = this.seen.get(key);
-    if (prior !== undefined && prior > nowMs) return false;
-    this.seen.set(key, expiresAtMs);
-    return true;
-  }
-}
+/** Accepted clock skew, seconds; a jti is remembered for as long as its token is accepted: exp + this. */
+const CLOCK_TOLERANCE_S = 30;
+/** A jti longer than this is refused (it is hashed when stored, but need not be big). */
+const MAX_JTI_LENGTH = 256;
 
 export interface CdsAuthOptions {
   trustedClients: TrustedClient[];
-  replay: ReplayCache;
+  /** Where jtis are remembered: ReplayCache (memory), or a shared store (replayStore.ts). */
+  replay: ReplayStore;
   now?: () => number;
 }
 
@@ -72,17 +62,28 @@ export async function verifyCdsClient(
       issuer: client.iss,
       audience,
       algorithms: ALGORITHMS,
+      // CDS Hooks: the header's typ is "JWT" (jose compares it as a media type: case-insensitively).
+      typ: 'JWT',
       requiredClaims: ['exp', 'iat', 'jti'],
-      maxTokenAge: MAX_AGE_S,
-      clockTolerance: 30,
+      maxTokenAge: MAX_TOKEN_LIFETIME_S,
+      clockTolerance: CLOCK_TOLERANCE_S,
       currentDate: new Date(nowMs),
     });
-    if ((payload.iat ?? 0) * 1000 > nowMs + 60_000) return undefined;
+    const iat = payload.iat ?? 0;
+    const exp = payload.exp ?? 0;
+    if (iat * 1000 > nowMs + 60_000) return undefined;
+    // A token may live at most an hour, so that its jti need be kept at most that long.
+    if (exp - iat > MAX_TOKEN_LIFETIME_S) return undefined;
+    const jti = payload.jti;
+    if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) return undefined;
     const tenant = typeof payload.tenant === 'string' ? payload.tenant : undefined;
     if (client.tenant && tenant && tenant !== client.tenant) return undefined;
-    if (!o.replay.claim(`${client.iss}|${payload.jti}`, (payload.exp ?? 0) * 1000, nowMs)) return undefined;
+    // Claimed last: a token refused for any other reason does not use up its jti.
+    if (!(await o.replay.claim(client.iss, jti, (exp + CLOCK_TOLERANCE_S) * 1000, nowMs))) return undefined;
     return { iss: client.iss, tenant: tenant ?? client.tenant };
-  } catch {
+  } catch (err) {
+    // The replay store cannot tell: refuse with 503 (the caller may retry), never accept.
+    if (err instanceof ReplayStoreUnavailableError) throw err;
     return undefined;
   }
 }

@@ -99,7 +99,7 @@ export function exposureDetail(c: CardContext): string {
   const crossing = x.threshold.crossedOn
     ? `, crossed on ${x.threshold.crossedOn}`
     : x.threshold.projectedOn
-      ? `, reached on ${x.threshold.projectedOn} at the current dose`
+      ? `, reached on ${x.threshold.projectedOn} if taken as recorded`
       : '';
   lines.push(
     `**Cumulative prednisolone-equivalent dose: ${totalMg(x)}** as of ${x.asOf} ` +
@@ -118,6 +118,7 @@ export function exposureDetail(c: CardContext): string {
       lines.push(
         '',
         `Glucocorticoid therapy since ${x.firstExposure} (${duration(x.firstExposure, x.asOf)})` +
+          `${x.peakDaily ? `; peak ${mg(x.peakDaily.mg)}/day on ${x.peakDaily.on}` : ''}` +
           `${pulses ? `; ${pulses} IV pulse${pulses > 1 ? 's' : ''} (≥ ${PULSE_MG} mg prednisolone-eq. in a day)` : ''}.`,
       );
     lines.push('', '| Drug and dose as prescribed | Dates | Days | Prednisolone-eq. |', '|---|---|---:|---:|');

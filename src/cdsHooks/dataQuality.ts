@@ -20,6 +20,8 @@ const NOT_COUNTED: Record<string, string> = {
   'medication-unidentified': 'whose medication could not be identified',
   'no-equivalence-factor': 'of a glucocorticoid with no prednisolone equivalence',
   'as-needed': 'taken as needed',
+  'dose-implausible': 'with an implausible dose',
+  'stopped-without-end': 'stopped without an end date',
 };
 
 const ASSUMED: Record<string, string> = {
@@ -28,8 +30,13 @@ const ASSUMED: Record<string, string> = {
   'frequency-range': 'a frequency range (counted at its upper bound)',
   'as-needed': 'as-needed doses (counted as scheduled)',
   'ingredient-from-text': 'the drug named only in text',
-  'route-unknown': 'no route (counted as systemic)',
+  'route-unknown': 'no route, or one not recognised (counted as systemic)',
   'route-flagged': 'a local injection route (counted)',
+  'split-dosage': 'doses split over the day (read as one day’s doses)',
+  'bounds-after-validity': 'doses after the order’s validity end (not counted)',
+  'contained-reference-in-bundle': 'a medication referenced as contained but found beside it in the Bundle',
+  'strength-conflict': 'a strength whose text and structure disagree (the structure was used)',
+  'dose-unit-unknown': 'a dose without a unit (counted as tablets of the product’s strength)',
 };
 
 function plural(n: number, type: string): string {

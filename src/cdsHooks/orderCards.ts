@@ -1,5 +1,6 @@
 /** Cards for order-select / order-sign: an order that crosses the threshold, or keeps an unscreened patient above it. */
 
+import type { FindingsDecision } from '../screening/findings.ts';
 import type { WbMriOrder, WbMriStudy } from '../screening/imaging.ts';
 import { baseCard, type Card, type CardContext, orderSuggestion } from './cards.ts';
 import { dataQualitySentences } from './dataQuality.ts';
@@ -31,6 +32,11 @@ export function orderCards(c: CardContext, p: Projection, studies: WbMriStudy[],
   const quality = dataQualitySentences(now);
   const detail = [
     `**Now:** ${totalMg(now)} prednisolone-equivalent as of ${c.asOf}${now.threshold.crossedOn ? ` (≥ ${mg(threshold)} since ${now.threshold.crossedOn})` : ''}.`,
+    ...(p.replaced.length
+      ? [
+          `**The draft replaces the current order${p.replaced.length > 1 ? 's' : ''}** of the same glucocorticoid, projected to stop the day before it starts (not added on top).`,
+        ]
+      : []),
     `**With the draft order${p.draftSources.length > 1 ? 's' : ''}:** ${totalMg(after)} ${horizonText}; the order${p.draftSources.length > 1 ? 's add' : ' adds'} ${mg(p.draftMg)}${p.openEnded ? ' (open-ended order projected for 30 days; current therapy assumed to continue)' : ''}.`,
     ...(quality.length ? ['', `**Data quality:** ${quality.join(' ')}`] : []),
     '',
@@ -44,5 +50,27 @@ export function orderCards(c: CardContext, p: Projection, studies: WbMriStudy[],
       // Screening can only be suggested on a number: with an unknown dose the card says so and orders nothing.
       ...(unknown ? {} : orderSuggestion(c, { start: window }, reason, 'Also order STIR whole-body MRI, no contrast')),
     },
+  ];
+}
+
+/**
+ * Above this daily prednisolone-equivalent dose an order is "high dose" (Buttgereit 2002: high > 30 mg/day,
+ * very high > 100 mg/day, pulse ≥ 250 mg/day).
+ */
+const HIGH_DOSE_MG_PER_DAY = 30;
+
+/** With osteonecrosis already known, a high-dose draft gets a card of its own saying so. */
+export function highDoseWithOsteonecrosisCard(c: CardContext, p: Projection, known: FindingsDecision): Card[] {
+  if (p.draftDailyMg === null || p.draftDailyMg <= HIGH_DOSE_MG_PER_DAY) return [];
+  const sites = known.affected.map((f) => `${f.side === 'left' ? 'L ' : f.side === 'right' ? 'R ' : ''}${f.joint}`);
+  const summary = `Known osteonecrosis (${sites.join(', ')}): this order is high dose, ${mg(p.draftDailyMg)}/day prednisolone-eq.`;
+  const detail = [
+    `**Osteonecrosis is known** at ${sites.join(', ')} (latest read ${known.latestRead}).`,
+    `The draft order gives ${mg(p.draftDailyMg)} prednisolone-equivalent on a dosing day — high dose (over ${HIGH_DOSE_MG_PER_DAY} mg/day).`,
+    '',
+    'Keep the glucocorticoid dose as low as disease control allows: osteonecrosis follows cumulative exposure (Huang et al., Br J Radiol 2017, discussion).',
+  ].join('\n');
+  return [
+    { ...baseCard(c, known.collapsed.length || known.highRisk.length ? 'critical' : 'warning', summary, detail) },
   ];
 }

@@ -16,6 +16,7 @@ import type { CdsClient } from '../auth/cdsJwt.ts';
 import { dayFromIso, isoFromDay } from '../exposure/dates.ts';
 import { computeExposure, type ExposureConfig, type ExposureSummary } from '../exposure/index.ts';
 import { isLoopbackUrl } from '../fhir/loopback.ts';
+import type { FhirLimits } from '../fhir/patientRecords.ts';
 import type { Logger } from '../log/logger.ts';
 import { type CohortDefinition, cohortConditions, MYOSITIS_COHORT } from '../screening/cohort.ts';
 import { openWbMriOrders, osteonecrosisFindings, wbMriStudies } from '../screening/imaging.ts';
@@ -36,7 +37,13 @@ export interface CdsServiceDeps {
   allowOpenFhirServer: boolean;
   now: () => Date;
   logger?: Logger;
+  /** Timeout, page and resource caps and read concurrency for fhirServer (OSTEOWATCH_FHIR_*). */
+  fhirLimits?: FhirLimits;
+  /** The most one call may spend waiting for fhirServer, ms (OSTEOWATCH_HOOK_DEADLINE_MS). */
+  hookDeadlineMs?: number;
 }
+
+export const DEFAULT_HOOK_DEADLINE_MS = 10_000;
 
 const ofType = <T extends Resource>(list: Resource[] | undefined, type: T['resourceType']): T[] =>
   (list ?? []).filter((r): r is T => r.resourceType === type);
@@ -55,6 +62,10 @@ export async function runHook(
     fhirServer: req.fhirServer,
     accessToken: req.fhirAuthorization?.access_token,
     allowOpenServer: deps.allowOpenFhirServer || isLoopbackUrl(req.fhirServer),
+    limits: deps.fhirLimits,
+    // One deadline for every request this call makes to fhirServer (an unref'd timer: nothing to clear), so that
+    // a slow or hostile server costs the clinician at most this long: DataTooSlow, a 503 with Retry-After.
+    deadline: AbortSignal.timeout(deps.hookDeadlineMs ?? DEFAULT_HOOK_DEADLINE_MS),
   });
   const { data } = await source.gather(
     service.prefetch,
@@ -119,30 +130,48 @@ export async function runHook(
   if (audit) {
     const latencyMs = Math.round((performance.now() - started) * 10) / 10;
     const recordedAt = deps.now().toISOString();
-    // Recorded after the answer has been written (setImmediate runs after this turn's I/O): validating and
-    // serialising the record is not the clinician's wait.
-    setImmediate(() => {
-      audit
-        .enqueue(
-          hookRecordOf({
-            recordedAt,
-            service: service.id,
-            hook: service.hook,
-            hookInstance: req.hookInstance,
-            patientId,
-            userRef: req.context.userId,
-            client,
-            latencyMs,
-            cards,
-            exposure,
-            records,
-            wbmriStudyDates: studyDates,
-          }),
-        )
-        // The clinician still gets the guidance; a failed audit write is loud in the logs.
-        .catch((err) =>
-          deps.logger?.error({ err: (err as Error).message, service: service.id }, 'audit record failed'),
+    // Nothing that runs after the answer may throw out of its task: an exception there would end the process
+    // (https://nodejs.org/api/process.html#event-uncaughtexception). Building the record (synchronous) and
+    // writing it (a promise) are both caught and logged by error name only (a message may quote the record,
+    // which holds patient data); a record that could not even be built is counted as failed (/metrics), as the
+    // queue counts the writes that fail.
+    const failed = (err: unknown, count: boolean) => {
+      try {
+        if (count) audit.failed++;
+        deps.logger?.error(
+          { err: err instanceof Error ? err.name : typeof err, service: service.id },
+          'audit record failed',
         );
+      } catch {
+        // a logger that throws must not end the process either
+      }
+    };
+    // The answer is sent only once its record is durable (HookAuditQueue.record: fsynced in the audit journal,
+    // or committed): a call that cannot be recorded is refused (503, the queue's `unavailable`), never answered
+    // and forgotten. The store write that follows is the queue's (it counts and reports failures).
+    let built: ReturnType<typeof hookRecordOf>;
+    try {
+      built = hookRecordOf({
+        recordedAt,
+        service: service.id,
+        hook: service.hook,
+        hookInstance: req.hookInstance,
+        patientId,
+        userRef: req.context.userId,
+        client,
+        latencyMs,
+        cards,
+        exposure,
+        records,
+        wbmriStudyDates: studyDates,
+      });
+    } catch (err) {
+      failed(err, true);
+      throw err;
+    }
+    await audit.record(built).catch((err: unknown) => {
+      failed(err, false);
+      throw err;
     });
   }
   return { cards };

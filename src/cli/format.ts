@@ -21,7 +21,7 @@ export function formatExposure(s: ExposureSummary): string {
   const crossing = t.crossedOn
     ? `crossed on ${t.crossedOn}`
     : t.projectedOn
-      ? `not reached; at the current dose on ${t.projectedOn}`
+      ? `not reached; on ${t.projectedOn} if taken as recorded`
       : 'not reached';
   lines.push(`  Threshold ${mg(t.mg).padEnd(10)} ${crossing}`);
   lines.push('');

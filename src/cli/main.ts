@@ -11,6 +11,7 @@ import { dayFromIso, isoFromDay } from '../exposure/dates.ts';
 import { ConfigError, computeExposure, type ExposureConfig, resolveExposureConfig } from '../exposure/index.ts';
 import { InputError, locatePatient, readResourceFile, withFileIssues } from '../fhir/bundleFile.ts';
 import { fetchPatientRecords, fhirClient } from '../fhir/patientRecords.ts';
+import { captureThirdPartyLogs, createLogger } from '../log/logger.ts';
 import { addAuditCommands } from './audit.ts';
 import { exposureJson, formatExposure } from './format.ts';
 import { addHookCommand } from './hook.ts';
@@ -155,6 +156,9 @@ export async function runCli(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  // Third-party libraries (ucum-lhc, dcmjs) print the content they were given; the CLI keeps patient data off
+  // the terminal as the service keeps it out of its logs (LOG_LEVEL=debug shows that they spoke, not what).
+  await captureThirdPartyLogs(createLogger(process.env.LOG_LEVEL ?? 'warn', process.stderr));
   runCli(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

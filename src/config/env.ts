@@ -56,6 +56,41 @@ const envSchema = z.object({
   OSTEOWATCH_ALLOW_OPEN_FHIR: z
     .enum(['true', 'false'], { error: 'OSTEOWATCH_ALLOW_OPEN_FHIR must be true or false' })
     .default('false'),
+  // Per request to a FHIR server we read (CDS fhirServer): a server that never answers costs at most this.
+  OSTEOWATCH_FHIR_TIMEOUT_MS: z.coerce
+    .number({ error: 'OSTEOWATCH_FHIR_TIMEOUT_MS must be a number of milliseconds' })
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(5_000),
+  // All of one CDS call's waiting for fhirServer; past it the call answers 503 with Retry-After.
+  OSTEOWATCH_HOOK_DEADLINE_MS: z.coerce
+    .number({ error: 'OSTEOWATCH_HOOK_DEADLINE_MS must be a number of milliseconds' })
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(10_000),
+  // Pages one search (one prefetch key) follows: a next link without end stops here (412).
+  OSTEOWATCH_FHIR_MAX_PAGES: z.coerce
+    .number({ error: 'OSTEOWATCH_FHIR_MAX_PAGES must be a number' })
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(50),
+  // Resources one CDS call (or one patient fetch) may gather from a FHIR server: its memory is bounded (412).
+  OSTEOWATCH_FHIR_MAX_RESOURCES: z.coerce
+    .number({ error: 'OSTEOWATCH_FHIR_MAX_RESOURCES must be a number' })
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(10_000),
+  // Reads in flight at once against one fhirServer (referenced Medications, each read once).
+  OSTEOWATCH_FHIR_CONCURRENCY: z.coerce
+    .number({ error: 'OSTEOWATCH_FHIR_CONCURRENCY must be a number' })
+    .int()
+    .min(1)
+    .max(64)
+    .default(8),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -79,12 +114,61 @@ export interface ServiceConfig {
   dicomAeTitle: string;
   fhirToken?: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  /** Bounds on reads from a FHIR server (OSTEOWATCH_FHIR_*), the FhirLimits of src/fhir/patientRecords.ts. */
+  fhirLimits: { timeoutMs: number; maxPages: number; maxResources: number; concurrency: number };
+  hookDeadlineMs: number;
 }
 
 export class EnvError extends OsteoWatchError {
   constructor(message: string) {
     super('config', message);
   }
+}
+
+/** Security settings: the shared jti replay store, credentialed CORS origins, the /metrics token. */
+const securityEnvSchema = z.object({
+  OSTEOWATCH_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, { error: 'OSTEOWATCH_REDIS_URL must be a redis:// or rediss:// URL' })
+    .optional(),
+  OSTEOWATCH_CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((s) =>
+      (s ?? '')
+        .split(',')
+        .map((o) => o.trim().replace(/\/+$/, ''))
+        .filter(Boolean),
+    )
+    .refine((list) => list.every((o) => /^https?:\/\/[^/\s*]+$/.test(o)), {
+      error: 'OSTEOWATCH_CORS_ORIGINS must be comma-separated origins (https://host[:port]), no wildcard',
+    }),
+  OSTEOWATCH_METRICS_TOKEN: z
+    .string()
+    .min(16, { error: 'OSTEOWATCH_METRICS_TOKEN must be at least 16 characters' })
+    .optional(),
+});
+
+export interface SecurityConfig {
+  redisUrl?: string;
+  corsOrigins: string[];
+  metricsToken?: string;
+}
+
+export function loadSecurityConfig(env: NodeJS.ProcessEnv = process.env): SecurityConfig {
+  const parsed = securityEnvSchema.safeParse(env);
+  if (!parsed.success)
+    throw new EnvError(
+      `Invalid configuration:\n${zodIssues(parsed.error)
+        .map((p) => `  - ${p}`)
+        .join('\n')}`,
+    );
+  const e = parsed.data;
+  return {
+    redisUrl: e.OSTEOWATCH_REDIS_URL,
+    corsOrigins: e.OSTEOWATCH_CORS_ORIGINS,
+    metricsToken: e.OSTEOWATCH_METRICS_TOKEN,
+  };
 }
 
 export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
@@ -126,5 +210,12 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     dicomAeTitle: e.OSTEOWATCH_DICOM_AE_TITLE,
     fhirToken: e.OSTEOWATCH_FHIR_TOKEN,
     logLevel: e.LOG_LEVEL,
+    fhirLimits: {
+      timeoutMs: e.OSTEOWATCH_FHIR_TIMEOUT_MS,
+      maxPages: e.OSTEOWATCH_FHIR_MAX_PAGES,
+      maxResources: e.OSTEOWATCH_FHIR_MAX_RESOURCES,
+      concurrency: e.OSTEOWATCH_FHIR_CONCURRENCY,
+    },
+    hookDeadlineMs: e.OSTEOWATCH_HOOK_DEADLINE_MS,
   };
 }

@@ -12,7 +12,11 @@ export type DoseNote = { code: 'dose-range' | 'dose-unit-unknown'; message: stri
 
 export type DoseResult =
   | { ok: true; mg: number; label: string; notes: DoseNote[] }
-  | { ok: false; code: 'no-dose' | 'dose-unit-unknown' | 'weight-based-dose' | 'strength-unknown'; message: string };
+  | {
+      ok: false;
+      code: 'no-dose' | 'dose-unit-unknown' | 'weight-based-dose' | 'strength-unknown' | 'dose-implausible';
+      message: string;
+    };
 
 const fmt = (n: number): string => String(Math.round(n * 10000) / 10000);
 
@@ -34,8 +38,26 @@ function assumedUnit(facts: MedicationFacts): string | undefined {
   return facts.unitForm && mgPerUnit !== undefined && mgPerMl === undefined ? facts.unitForm : undefined;
 }
 
+/**
+ * More than this many mg of one glucocorticoid in one dose is not a dose but a data error (the largest unit
+ * sold is 2 g of methylprednisolone). Such a value, or one that overflows the arithmetic, is reported and not
+ * counted: it would otherwise outweigh a lifetime of real doses, or make the total Infinity.
+ */
+const IMPLAUSIBLE_DOSE_MG = 100_000;
+
 /** Converts a dose quantity to ingredient mg using the medication's strength. */
 export function quantityToMg(q: Quantity, facts: MedicationFacts, options: ConversionOptions = {}): DoseResult {
+  const r = convertQuantity(q, facts, options);
+  if (r.ok && !(r.mg <= IMPLAUSIBLE_DOSE_MG))
+    return {
+      ok: false,
+      code: 'dose-implausible',
+      message: `a dose of ${q.value} ${q.unit ?? q.code ?? ''} is ${Number.isFinite(r.mg) ? `${r.mg} mg` : 'beyond any number'}: not a plausible dose, not counted`,
+    };
+  return r;
+}
+
+function convertQuantity(q: Quantity, facts: MedicationFacts, options: ConversionOptions): DoseResult {
   const amount = doseAmount(q);
   if (!amount) return { ok: false, code: 'no-dose', message: 'the dose has no numeric value' };
   switch (amount.kind) {

@@ -89,6 +89,8 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
   }
 
   const issues: ExposureIssue[] = [];
+  // Set by resolveMedication when a "#id" was found beside the record in the Bundle rather than contained.
+  const repaired: string[] = [];
   const resolveMedication = (record: MedicationRecord, ref: Reference): Medication | undefined => {
     const reference = ref.reference;
     if (!reference) return undefined;
@@ -99,12 +101,7 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
       // Published examples (the French medication IG) put the Medication beside the order in the Bundle and
       // still write "#id": the same id in the same Bundle is that Medication, said so in a warning.
       const beside = medications.get(`Medication/${id}`);
-      if (beside) {
-        const source = `${record.resourceType}/${record.id ?? '(no id)'}`;
-        const message = `medicationReference ${reference} is not contained in the record; Medication/${id} of the same Bundle used`;
-        if (!issues.some((i) => i.source === source && i.code === 'contained-reference-in-bundle'))
-          issues.push({ source, code: 'contained-reference-in-bundle', message, severity: 'warning' });
-      }
+      if (beside) repaired.push(reference);
       return beside;
     }
     const key = referenceKey(reference);
@@ -114,10 +111,20 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
   // Set when a record that may be running on the as-of day could not be quantified.
   let currentUnknown = false;
   const evaluated: Array<{ record: MedicationRecord; evaluation: RecordEvaluation; fullUrl?: string }> = [];
+  const ctx = { asOf, config, medication: resolveMedication, countDrafts: input.countDrafts };
   for (const { record, fullUrl } of records) {
-    const ctx = { asOf, config, medication: resolveMedication, countDrafts: input.countDrafts };
+    repaired.length = 0;
     const ev = evaluateRecord(record, ctx);
     if (ev === null) continue;
+    const ref = repaired[0];
+    if (ref) {
+      issues.push({
+        source: `${record.resourceType}/${record.id ?? '(no id)'}`,
+        code: 'contained-reference-in-bundle',
+        message: `medicationReference ${ref} is not contained in the record; Medication/${ref.slice(1)} of the same Bundle used`,
+        severity: 'warning',
+      });
+    }
     if ('unidentified' in ev) {
       issues.push(ev.unidentified);
       // An unidentified record may be a glucocorticoid being taken now: today's dose is then unknown.
@@ -158,10 +165,10 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
     } else if (status === 'excluded' || status === 'duplicate') {
       mg = 0;
     } else if (
-      ev.currentDailyUnknown ||
       ev.currentDailyIngredientMg > 0 ||
-      mayBeTakenOn(record, asOf, input.countDrafts)
+      (ev.currentDailyUnknown ?? mayBeTakenOn(record, asOf, input.countDrafts))
     ) {
+      // Not counted (no equivalence factor, status unknown, no dose…) but possibly taken on the as-of day.
       currentUnknown = true;
     }
     if (ev.partial) anyUnquantified = true;
@@ -194,10 +201,16 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
   let crossedOn: string | null = null;
   const wantTimeline = input.timeline !== false;
   let firstExposure: string | null = null;
+  let peak = 0;
+  let peakDay: string | null = null;
   for (let i = 0; i < perDay.length; i++) {
     const mg = perDay[i]!;
     if (mg <= 0) continue;
     running += mg;
+    if (mg > peak + 1e-9) {
+      peak = mg;
+      peakDay = isoFromDay(minDay + i);
+    }
     if (firstExposure === null) firstExposure = isoFromDay(minDay + i);
     if (wantTimeline) timeline.push({ date: isoFromDay(minDay + i), mg: round2(mg), cumulativeMg: round2(running) });
     if (crossedOn === null && running >= config.thresholdMg - 1e-9) crossedOn = isoFromDay(minDay + i);
@@ -226,6 +239,7 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
     cumulativeIsLowerBound: hasUnknown && cumulativeMg !== null,
     currentDailyMg: currentUnknown || (cumulativeMg === null && currentDaily === 0) ? null : round2(currentDaily),
     firstExposure,
+    peakDaily: peakDay ? { mg: round2(peak), on: peakDay } : null,
     threshold: { mg: config.thresholdMg, crossedOn, projectedOn },
     projectedAtCurrentDoseOn,
     contributions,
@@ -268,7 +282,7 @@ function mayBeTakenOn(record: MedicationRecord, asOf: Day, countDrafts: boolean 
   if (record.resourceType === 'MedicationAdministration' || record.status === 'on-hold') return false;
   const r = record as MedicationStatement | MedicationRequest;
   const dosages = (r.resourceType === 'MedicationStatement' ? r.dosage : r.dosageInstruction) ?? [];
-  const window = windowOf(r, dosages, { countDrafts } as Parameters<typeof windowOf>[2]);
+  const window = windowOf(r, dosages, { countDrafts });
   // Status unknown says nothing about whether it is still taken.
   return mayRunOnAsOf(record.status === 'unknown' ? { ...window, ongoing: true } : window, asOf);
 }

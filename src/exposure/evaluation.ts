@@ -40,7 +40,10 @@ export interface RecordEvaluation {
   days: DayDoses;
   /** Ingredient mg per day of the steps active on the as-of day. */
   currentDailyIngredientMg: number;
-  /** A step that may be running on the as-of day could not be quantified: the current dose is unknown. */
+  /**
+   * A step that may be running on the as-of day could not be quantified: the current dose is unknown. Set once
+   * the regimen was read; undefined when evaluation stopped before (the engine then judges from the dates).
+   */
   currentDailyUnknown?: boolean;
   /**
    * Ingredient mg per day after the as-of day as the record schedules it, up to the projection horizon; laid

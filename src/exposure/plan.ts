@@ -70,10 +70,6 @@ export function planSteps(
   const asOf = asOfSpan(ctx.asOf);
   const horizonEndMs = asOf.endMs + PROJECTION_HORIZON_DAYS * DAY_MS;
   const pc: Context = { window, isStatement, strength: facts.strength, c, horizonEndMs };
-  // Could a step of unknown end that started at `startMs` be running on the as-of day?
-  const mayRun = (startMs: number | undefined): boolean =>
-    (startMs ?? window.startMs ?? Number.NEGATIVE_INFINITY) < asOf.endMs &&
-    (window.endMs !== undefined ? window.endMs > asOf.startMs : window.ongoing);
   const steps: PlannedStep[] = [];
   const unknownLength: number[] = [];
   const notPlaced: number[] = [];
@@ -97,11 +93,14 @@ export function planSteps(
       lost = true;
       if (iv.kind === 'unknown-length') unknownLength.push(input.sd.step);
       if (iv.kind === 'not-placed') notPlaced.push(input.sd.step);
-      if (mayRun(iv.kind === 'not-placed' ? undefined : iv.startMs)) currentUnknown = true;
+      // Could this step, whose end (or start) is unknown, be running on the as-of day?
+      const from = (iv.kind === 'not-placed' ? undefined : iv.startMs) ?? window.startMs ?? Number.NEGATIVE_INFINITY;
+      if (from < asOf.endMs && (window.endMs !== undefined ? window.endMs > asOf.startMs : window.ongoing))
+        currentUnknown = true;
     }
     cursor = lost || groupEnd === undefined || !Number.isFinite(groupEnd) ? undefined : groupEnd;
   }
-  reportLost(unknownLength, [...new Set(notPlaced)], c);
+  if (unknownLength.length || notPlaced.length) reportLost(unknownLength, [...new Set(notPlaced)], c);
   if (groups.length > 1) cutAtNextStart(steps);
   return { steps, currentUnknown };
 }
@@ -120,13 +119,13 @@ function cutAtNextStart(steps: PlannedStep[]): void {
 }
 
 function reportLost(unknownLength: number[], notPlaced: number[], c: Collector): void {
-  if (unknownLength.length === 0 && notPlaced.length === 0) return;
   const list = (xs: number[]) => (xs.length === 1 ? `step ${xs[0]}` : `steps ${xs.join(', ')}`);
-  const head = unknownLength.length
-    ? `taper ${list([...new Set(unknownLength)])} ha${unknownLength.length === 1 ? 's' : 've'} no end date, duration or count: length unknown`
-    : 'a taper step before these could not be measured';
-  const tail = notPlaced.length ? `; ${list(notPlaced)} after it cannot be placed` : '';
-  c.add('step-without-bounds', `${head}${tail}; not counted`, 'error');
+  const unknown = [...new Set(unknownLength)];
+  const message = unknown.length
+    ? `taper ${list(unknown)} ha${unknown.length === 1 ? 's' : 've'} no end date, duration or count: length unknown` +
+      (notPlaced.length ? `; ${list(notPlaced)} after it cannot be placed` : '')
+    : `${list(notPlaced)} follow${notPlaced.length === 1 ? 's' : ''} a step whose end could not be read and cannot be placed`;
+  c.add('step-without-bounds', `${message}; not counted`, 'error');
 }
 
 function intervalOf(input: StepInput, cursor: number | undefined, isLast: boolean, pc: Context): Interval {

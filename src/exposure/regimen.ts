@@ -28,12 +28,12 @@ export function evaluateRegimen(
   const window = windowOf(record, dosages, ctx);
   if (dosages.length === 0) {
     c.add('no-dosage', 'no dosage instruction; the dose cannot be computed', 'error');
-    if (mayRunOnAsOf(window, ctx.asOf)) ev.currentDailyUnknown = true;
+    ev.currentDailyUnknown = mayRunOnAsOf(window, ctx.asOf);
     return;
   }
   if (window.startMs === undefined) {
     c.add('no-start-date', 'no start date (effective[x], boundsPeriod.start or authoredOn)', 'error');
-    if (window.ongoing) ev.currentDailyUnknown = true;
+    ev.currentDailyUnknown = window.ongoing;
     return;
   }
   const { groups, split } = groupDosages(record, dosages);
@@ -76,7 +76,8 @@ export function evaluateRegimen(
 
   const now = currentDose(plan.steps, asOfStartMs, asOfEndMs);
   ev.currentDailyIngredientMg += now.mg;
-  if (plan.currentUnknown || now.unknown) ev.currentDailyUnknown = true;
+  // Always set once the schedule is known, so the engine need not guess from the record's status.
+  ev.currentDailyUnknown = ev.currentDailyUnknown === true || plan.currentUnknown || now.unknown;
   if (ahead) {
     const steps = ahead;
     ev.future = () => layAhead(steps, ctx.asOf + 1, horizonEndMs);

@@ -48,6 +48,14 @@ export function layPattern(p: DosePattern, startMs: number, endMs: number, limit
 
 /** f doses every P minutes, dose k at floor(k·P/f) minutes after the start. */
 function layEvenly(P: number, f: number, S: number, E: number, limit: number, sink: DoseRunSink): Laid {
+  const perDay = (f * MINUTES_PER_DAY) / P;
+  if (Number.isInteger(perDay) && limit === Number.POSITIVE_INFINITY && S % DAY_MS === 0 && E % DAY_MS === 0) {
+    // The common case, whole days from midnight to midnight: one run, no per-day work.
+    const days = (E - S) / DAY_MS;
+    sink(S / DAY_MS, S / DAY_MS + days - 1, perDay);
+    const n = days * perDay;
+    return { doses: n, lastMs: S + Math.floor(((n - 1) * P) / f + 1e-9) * MIN_MS };
+  }
   // Doses falling before wall-clock ms `ms`: k with floor(k·P/f) < ceil((ms − S)/1 min).
   const before = (ms: number): number => {
     if (ms <= S) return 0;
@@ -58,7 +66,6 @@ function layEvenly(P: number, f: number, S: number, E: number, limit: number, si
   const inInterval = before(E);
   const n = Math.min(inInterval, limit);
   if (n <= 0) return { doses: 0 };
-  const perDay = (f * MINUTES_PER_DAY) / P;
   if (!Number.isInteger(perDay) && P / f >= MINUTES_PER_DAY) {
     // At least a day apart: one dose per dosing day, at most one iteration per day of the interval.
     for (let k = 0; k < n; k++) {
@@ -197,11 +204,11 @@ function layMonths(p: DosePattern, months: number, S: number, E: number, limit: 
       if (t >= E) return { doses: laid, ...(lastMs !== undefined ? { lastMs } : {}) };
       if (laid >= limit) return { doses: laid, ...(lastMs !== undefined ? { lastMs } : {}), nextMs: t };
       const n = Math.min(count, limit - laid);
-      if (n > 0) {
-        sink(cycleStart + offset, cycleStart + offset, n);
-        laid += n;
-        lastMs = t;
-      }
+      sink(cycleStart + offset, cycleStart + offset, n);
+      laid += n;
+      lastMs = t;
+      // The limit fell inside this day's doses: the next one is due at the same time.
+      if (n < count) return { doses: laid, lastMs, nextMs: t };
     }
   }
   return { doses: laid, ...(lastMs !== undefined ? { lastMs } : {}) };

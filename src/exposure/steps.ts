@@ -61,7 +61,7 @@ function statementWindow(s: MedicationStatement, dosages: readonly Dosage[]): Re
 }
 
 /** An order starts at its first bounds, validity or authoring, and lasts as long as its dispensed supply. */
-function requestWindow(r: MedicationRequest, ctx: EvaluationContext): RecordWindow {
+function requestWindow(r: MedicationRequest, ctx: Pick<EvaluationContext, 'countDrafts'>): RecordWindow {
   const firstBounds = r.dosageInstruction?.find((d) => boundsOf(d)?.start)?.timing?.repeat?.boundsPeriod;
   const validity = r.dispenseRequest?.validityPeriod;
   const startMs =
@@ -98,7 +98,7 @@ function requestWindow(r: MedicationRequest, ctx: EvaluationContext): RecordWind
 export function windowOf(
   record: MedicationStatement | MedicationRequest,
   dosages: readonly Dosage[],
-  ctx: EvaluationContext,
+  ctx: Pick<EvaluationContext, 'countDrafts'>,
 ): RecordWindow {
   return record.resourceType === 'MedicationStatement' ? statementWindow(record, dosages) : requestWindow(record, ctx);
 }

@@ -7,9 +7,9 @@
  * - "2,5 mg" and "1.5 mg" are decimals: a separator followed by one or two digits is a decimal mark.
  * - "1,000 mg", "1.000 mg", "1'000 mg", "1 000 mg": a separator followed by exactly three digits (and by no
  *   other digit) is a thousands separator only when the integer part does not start with 0 and the grouped
- *   value is plausible for the ingredient: at most its largest marketed single unit (GROUPED_MAX_MG). Otherwise
- *   "," and "." are read as a decimal mark ("0,125 mg"; "1.000 mg" of dexamethasone is 1 mg); a space or an
- *   apostrophe has no decimal meaning, so an implausible grouping there gives no strength at all.
+ *   value is plausible for the ingredient: at most its largest marketed single unit (GROUPED_MAX_MG). A leading
+ *   zero makes it a decimal mark ("0,125 mg"). Any other grouping ("3,000 mg" of methylprednisolone, "1.000 mg"
+ *   of dexamethasone, "2 500 mg") is ambiguous and gives no strength at all: reported, never guessed.
  * A strength of 0 is never a strength: it is what a misread separator produces ("1,000" → "000").
  */
 import type { Ratio } from '@medplum/fhirtypes';
@@ -75,10 +75,12 @@ function readNumber(raw: string, sep: string | undefined, ingredient: Ingredient
   const grouped = Number(decimalMark ? groups.join('').replace(decimalMark, '.') : groups.join(''));
   const max = ingredient ? (GROUPED_MAX_MG[ingredient] ?? 0) : 0;
   if (!groups[0]!.startsWith('0') && grouped <= max) return grouped;
-  // Not thousands: "," or "." is then the decimal mark ("0,125", "1.000" of a small-dose ingredient).
-  if (sep === ',' || sep === '.') return groups.length === 2 ? Number(raw.replace(',', '.')) : undefined;
-  // A space before three digits may just separate two numbers ("30 250 mg"): the strength is the last group.
-  if (sep !== "'" && sep !== '’') return Number(groups.at(-1));
+  // "0,125": a leading zero makes the separator a decimal mark.
+  if ((sep === ',' || sep === '.') && groups[0]!.startsWith('0') && groups.length === 2)
+    return Number(raw.replace(',', '.'));
+  // Anything else is ambiguous: "3,000 mg" of methylprednisolone is either 3 g (more than any unit sold) or
+  // 3 mg written with three decimals, and "2 500 mg" may be two numbers. A thousandfold error shown as exact is
+  // the worst outcome, so no strength is read: the record is reported (strength unknown), not guessed.
   return undefined;
 }
 

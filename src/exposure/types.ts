@@ -4,6 +4,8 @@ import type { RouteClass } from './routes.ts';
 export type MedicationRecordType = 'MedicationStatement' | 'MedicationRequest' | 'MedicationAdministration';
 
 export type IssueCode =
+  | 'dose-implausible'
+  | 'no-medication-records'
   | 'status-unknown'
   | 'status-on-hold'
   | 'no-dosage'
@@ -103,6 +105,8 @@ export interface ExposureSummary {
    */
   currentDailyMg: number | null;
   firstExposure: string | null;
+  /** The largest counted prednisolone-equivalent dose on one day, and the (first) day it was given. */
+  peakDaily?: { mg: number; on: string } | null;
   threshold: {
     mg: number;
     /** First day on which the cumulative dose reached the threshold. */

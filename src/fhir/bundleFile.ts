@@ -148,7 +148,7 @@ export function withFileIssues(summary: ExposureSummary, found: PatientInFile): 
   const issue: ExposureIssue = {
     source: `Patient/${found.id}`,
     // Not (yet) a member of IssueCode in src/exposure/types.ts, which this change does not own.
-    code: 'no-medication-records' as string as IssueCode,
+    code: 'no-medication-records',
     message:
       'no medication records (MedicationStatement, MedicationRequest, MedicationAdministration) for this patient in the file',
     severity: 'warning',

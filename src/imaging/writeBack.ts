@@ -77,10 +77,55 @@ async function find<T extends Resource>(
   return out;
 }
 
-export async function writeFindings(
-  doc: FindingsDocument,
-  o: { client: MedplumClient; now: Date; audit?: AuditLog; fhirServer?: string; actor?: string },
-): Promise<WriteBackResult> {
+/** A study's findings written for one patient, when the EHR already holds that study for another: nothing is written. */
+export class StudyOfAnotherPatientError extends OsteoWatchError {
+  constructor(studyUid: string) {
+    // The other patient is not named: the caller may not be entitled to know who it is.
+    super(
+      'conflict',
+      `Study ${studyUid} is already recorded for another patient; findings are written only to the patient the study belongs to, and nothing was written`,
+    );
+  }
+}
+
+/** The patient a resource is about ("Patient/ID"), from its subject. */
+const subjectOf = (r: Observation | DiagnosticReport): string | undefined => r.subject?.reference;
+
+/**
+ * Write-backs of one study, one at a time in this process: the check of what exists and the transaction that
+ * follows are not interleaved with another write of the same study (concurrent identical posts: one `created`,
+ * the others `unchanged`; a concurrent post for another patient sees the first one's resources and is refused).
+ */
+const inFlight = new Map<string, Promise<unknown>>();
+
+async function oneAtATime<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const before = inFlight.get(key) ?? Promise.resolve();
+  const run = before.then(fn, fn);
+  const settled = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  inFlight.set(key, settled);
+  try {
+    return await run;
+  } finally {
+    if (inFlight.get(key) === settled) inFlight.delete(key);
+  }
+}
+
+export interface WriteFindingsOptions {
+  client: MedplumClient;
+  now: Date;
+  audit?: AuditLog;
+  fhirServer?: string;
+  actor?: string;
+}
+
+export function writeFindings(doc: FindingsDocument, o: WriteFindingsOptions): Promise<WriteBackResult> {
+  return oneAtATime(`${o.fhirServer ?? ''}|${doc.studyInstanceUid}`, () => writeFindingsNow(doc, o));
+}
+
+async function writeFindingsNow(doc: FindingsDocument, o: WriteFindingsOptions): Promise<WriteBackResult> {
   const patientId = doc.patient.slice('Patient/'.length);
   try {
     await o.client.readResource('Patient', patientId, { cache: 'no-cache' });
@@ -95,6 +140,10 @@ export async function writeFindings(
     find<Observation>(o.client, 'Observation', FINDING_ID_SYSTEM, obsKeys),
     find<DiagnosticReport>(o.client, 'DiagnosticReport', REPORT_ID_SYSTEM, [doc.studyInstanceUid]),
   ]);
+  // A write-back only ever updates resources of its own patient: a study UID reused for another patient (a
+  // mix-up, or a forged document) must not move the first patient's findings.
+  const others = [...priorObs.values(), ...priorReport.values()].filter((r) => subjectOf(r) !== doc.patient);
+  if (others.length) throw new StudyOfAnotherPatientError(doc.studyInstanceUid);
   let changed = false;
   for (const obs of observations) {
     const prior = priorObs.get(obs.identifier![0]!.value!);

@@ -75,7 +75,11 @@ export function createMetrics(options: { serviceIds?: Iterable<string>; defaults
     'Hook invocation records committed to the audit trail',
     (q) => q.written,
   );
-  mirror('osteowatch_audit_hook_records_failed_total', 'Hook invocation records whose write failed', (q) => q.failed);
+  mirror(
+    'osteowatch_audit_hook_records_failed_total',
+    'Hook invocation records that could not be stored: refused by validation, or by the store on their own',
+    (q) => q.failed,
+  );
 
   return {
     registry,

@@ -7,7 +7,7 @@
 import type { FhirRepository } from '@medplum/fhir-router';
 import express from 'express';
 import type { AuditService } from '../audit/service.ts';
-import type { BearerOptions } from '../auth/bearer.ts';
+import { type BearerOptions, hasStaticToken, isDirectLoopback } from '../auth/bearer.ts';
 import { OsteoWatchError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Metrics } from '../metrics/metrics.ts';
@@ -24,12 +24,19 @@ export interface AppOptions {
   maxPageSize?: number;
   /** Readiness: false while the demo cohort is still loading. */
   isReady?: () => boolean;
+  /** Readiness: whether the audit store can be reached now (see Db.reachable). */
+  storeReachable?: () => Promise<boolean>;
   logger?: Logger;
   audit?: { service: AuditService; auth: BearerOptions; now?: () => Date };
   cds?: CdsRouteOptions;
   imaging?: ImagingRouteOptions;
   /** Prometheus metrics, served at GET /metrics. */
   metrics?: Metrics;
+  /**
+   * Bearer token /metrics requires (OSTEOWATCH_METRICS_TOKEN). Without it /metrics answers only requests made
+   * directly on loopback (not forwarded by a proxy): 403 to anyone else.
+   */
+  metricsToken?: string;
 }
 
 export function createApp(options: AppOptions): express.Express {
@@ -41,13 +48,27 @@ export function createApp(options: AppOptions): express.Express {
   app.get('/livez', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', (_req, res) => {
+  app.get('/readyz', async (_req, res) => {
     const ready = options.isReady?.() ?? true;
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'starting' });
+    // Ready also means the audit store answers: while it is unreachable, calls could not be recorded for long.
+    const storeUp = !ready || !options.storeReachable || (await options.storeReachable());
+    res
+      .status(ready && storeUp ? 200 : 503)
+      .json({ status: !ready ? 'starting' : storeUp ? 'ready' : 'store-unreachable' });
   });
   const metrics = options.metrics;
   if (metrics)
-    app.get('/metrics', async (_req, res) => {
+    app.get('/metrics', async (req, res) => {
+      const token = options.metricsToken;
+      if (token && !hasStaticToken(req.headers.authorization, token)) {
+        res.set('WWW-Authenticate', 'Bearer realm="osteowatch-metrics"');
+        throw new OsteoWatchError('unauthorized', 'Authentication required');
+      }
+      if (!token && !isDirectLoopback(req.socket.remoteAddress, req.headers))
+        throw new OsteoWatchError(
+          'forbidden',
+          'Metrics are served on loopback only unless a metrics token is configured',
+        );
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     });
   // CORS first on /fhir: a browser's preflight is answered before any parsing or routing, and every answer,

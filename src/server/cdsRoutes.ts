@@ -4,8 +4,9 @@
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { AuditLog } from '../audit/auditLog.ts';
-import { type CdsAuthOptions, type CdsClient, verifyCdsClient } from '../auth/cdsJwt.ts';
-import { feedbackBodySchema, hookRequestSchema } from '../cdsHooks/request.ts';
+import { type CdsAuthOptions, type CdsClient, ReplayStoreUnavailableError, verifyCdsClient } from '../auth/cdsJwt.ts';
+import { DataTooSlow } from '../cdsHooks/data.ts';
+import { assertJsonShape, feedbackBodySchema, fhirShapeProblem, hookRequestSchema } from '../cdsHooks/request.ts';
 import { type CdsServiceDeps, runHook } from '../cdsHooks/service.ts';
 import { type CdsServiceDefinition, discoveryEntry } from '../cdsHooks/serviceDefinition.ts';
 import { OsteoWatchError, parseInput } from '../errors.ts';
@@ -21,6 +22,28 @@ export interface CdsRouteOptions {
 
 const JSON_TYPES = [PLAIN_JSON, FHIR_JSON, 'application/json+fhir', 'text/plain'];
 
+/**
+ * The CDS Hooks Sandbox's drafts carry MedicationRequest.category and .reasonCode as one object, not an array
+ * (tests/helpers/cdsSandbox.ts); orderProjection.ts repairs exactly these, so they pass the shape check.
+ */
+/**
+ * Single objects real clients send where R4 wants an array, in draft orders only: the Sandbox's `category` and
+ * `reasonCode`, and `Dosage.doseAndRate` as the official CDS Hooks library examples write it
+ * (https://cds-hooks.hl7.org/hooks/order-select/). Drafts are read leniently; the engine wraps them.
+ */
+const SANDBOX_DRAFT_SINGLES = new Set([
+  'MedicationRequest.category',
+  'MedicationRequest.reasonCode',
+  'Dosage.doseAndRate',
+]);
+
+/** context.draftOrders in the FHIR JSON shape the order services read: 400 naming the field otherwise. */
+function assertDraftOrders(draftOrders: unknown): void {
+  if (draftOrders === undefined) return;
+  const p = fhirShapeProblem(draftOrders, 'context.draftOrders', { singleForArray: SANDBOX_DRAFT_SINGLES });
+  if (p) throw new OsteoWatchError('invalid', `${p.path}: ${p.problem}`, { code: 'structure', expression: [p.path] });
+}
+
 function service(byId: ReadonlyMap<string, CdsServiceDefinition>, id: unknown): CdsServiceDefinition {
   const decl = byId.get(String(id));
   if (!decl) throw new OsteoWatchError('not-found', `No CDS service "${id}"`);
@@ -35,19 +58,25 @@ export function cdsRoutes(o: CdsRouteOptions): Router {
 
   // The client JWT is checked while the body is read and parsed (ES384 verification runs off the main
   // thread); every handler waits for the verdict before doing or saying anything else.
-  type Authed = Request & { cdsAuth?: Promise<CdsClient | undefined>; cdsClient?: CdsClient };
+  // The verdict: the client, undefined (not authenticated: a bare 401), or the replay store being unreachable
+  // (503: a jti that cannot be checked is never accepted, and the caller may retry).
+  type Verdict = CdsClient | ReplayStoreUnavailableError | undefined;
+  type Authed = Request & { cdsAuth?: Promise<Verdict>; cdsClient?: CdsClient };
   const audienceOf = (req: Request): string => {
     const m = /^\/([^/]+)(\/feedback)?\/?$/.exec(req.path);
     return `${o.deps.publicUrl()}/cds-services${m ? `/${m[1]}${m[2] ?? ''}` : ''}`;
   };
   router.use((req: Authed, _res, next) => {
-    req.cdsAuth = verifyCdsClient(req.headers.authorization, audienceOf(req), o.auth).catch(() => undefined);
+    req.cdsAuth = verifyCdsClient(req.headers.authorization, audienceOf(req), o.auth).catch((err: unknown) =>
+      err instanceof ReplayStoreUnavailableError ? err : undefined,
+    );
     next();
   });
   router.use(express.json({ type: JSON_TYPES, limit: '10mb' }));
 
   const authenticate = () => async (req: Authed, res: Response, next: NextFunction) => {
     const client = await req.cdsAuth;
+    if (client instanceof ReplayStoreUnavailableError) return next(client);
     if (!client) {
       res.status(401).set('WWW-Authenticate', 'Bearer').end();
       return;
@@ -62,18 +91,37 @@ export function cdsRoutes(o: CdsRouteOptions): Router {
 
   router.post('/:id', authenticate(), async (req: Request & { cdsClient?: CdsClient }, res) => {
     const decl = service(byId, req.params.id);
+    // Back-pressure: the audit trail cannot take another record now (behind, store unreachable, shutting down):
+    // 503 with Retry-After before any work, rather than an answer that could not be recorded.
+    if (o.deps.audit && !o.deps.audit.accepting()) {
+      res.set('Retry-After', '2');
+      throw new OsteoWatchError('unavailable', 'The audit trail cannot record this call now; try again shortly');
+    }
+    // Types at the boundary: JSON no FHIR value can be (too deep, not Unicode) is a bad request (400 naming
+    // the field); a prefetch value in the wrong FHIR shape is an unusable prefetch (data.ts: fetched, or 412).
+    assertJsonShape(req.body);
     const request = parseInput(hookRequestSchema, req.body);
     if (request.hook !== decl.hook)
       throw new OsteoWatchError('invalid', `Service ${decl.id} answers the ${decl.hook} hook, not ${request.hook}`, {
         code: 'not-supported',
       });
     parseInput(decl.context, request.context, 'context');
-    // Required data that can be had neither from prefetch nor from fhirServer: PreconditionFailed, a 412.
-    res.json(await runHook(decl, request, req.cdsClient!, o.deps));
+    assertDraftOrders(request.context.draftOrders);
+    // Required data that can be had neither from prefetch nor from fhirServer: PreconditionFailed, a 412; that
+    // fhirServer did not deliver in time: DataTooSlow, a 503 whose Retry-After says when to try again
+    // (https://www.rfc-editor.org/rfc/rfc9110#field.retry-after).
+    try {
+      res.json(await runHook(decl, request, req.cdsClient!, o.deps));
+    } catch (err) {
+      if (err instanceof DataTooSlow) res.set('Retry-After', String(err.retryAfterSeconds));
+      throw err;
+    }
   });
 
   router.post('/:id/feedback', authenticate(), async (req: Request & { cdsClient?: CdsClient }, res) => {
     const decl = service(byId, req.params.id);
+    // A lone surrogate ("card": "c\ud800") or a nesting without end: 400 naming the field, before the store sees it.
+    assertJsonShape(req.body);
     for (const f of parseInput(feedbackBodySchema, req.body).feedback) {
       await o.audit?.recordFeedback({
         recordedAt: o.deps.now().toISOString(),
@@ -91,7 +139,9 @@ export function cdsRoutes(o: CdsRouteOptions): Router {
   });
   // A body that cannot be parsed: 401 to an unauthenticated caller, else 400/413 with an OperationOutcome.
   router.use(async (err: Error, req: Authed, res: Response, next: NextFunction) => {
-    if (!(await req.cdsAuth)) {
+    const verdict = await req.cdsAuth;
+    if (verdict instanceof ReplayStoreUnavailableError) return next(verdict);
+    if (!verdict) {
       res.status(401).set('WWW-Authenticate', 'Bearer').end();
       return;
     }

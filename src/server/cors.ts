@@ -14,12 +14,14 @@ export interface CorsPolicy {
   optionalHeaders?: readonly string[];
   exposeHeaders: readonly string[];
   /**
-   * Reflect the caller's Origin and allow credentials. Reflecting any origin with credentials lets every web page
-   * make credentialed calls, so it is kept only where it was already the behaviour (CDS Hooks, which authenticates
-   * by bearer JWT, not cookies); without it the answer is `Access-Control-Allow-Origin: *`, with which browsers
-   * never send credentials (https://fetch.spec.whatwg.org/#cors-protocol-and-credentials).
+   * The origins allowed to make credentialed calls: their Origin is reflected with
+   * `Access-Control-Allow-Credentials: true`. Every other caller gets `Access-Control-Allow-Origin: *`, with which
+   * browsers never send credentials (https://fetch.spec.whatwg.org/#cors-protocol-and-credentials) — all a
+   * bearer-authenticated API needs. Reflecting any origin with credentials would let every web page make
+   * credentialed calls, so it is never done. A function, so that the set can be configured after the policy
+   * is built (main.ts: OSTEOWATCH_CORS_ORIGINS).
    */
-  reflectOriginWithCredentials?: boolean;
+  credentialedOrigins?: () => ReadonlySet<string>;
   maxAgeSeconds: number;
 }
 
@@ -40,13 +42,17 @@ export function cors(policy: CorsPolicy): (req: Request, res: Response, next: Ne
       }
       res.vary('Access-Control-Request-Headers');
     }
+    const credentialed = policy.credentialedOrigins?.();
+    const origin = req.get('origin');
+    const withCredentials = !!origin && !!credentialed?.has(origin);
     res.set({
-      'Access-Control-Allow-Origin': policy.reflectOriginWithCredentials ? (req.get('origin') ?? '*') : '*',
+      'Access-Control-Allow-Origin': withCredentials ? origin : '*',
       ...fixed,
       'Access-Control-Allow-Headers': headers.join(', '),
-      ...(policy.reflectOriginWithCredentials ? { 'Access-Control-Allow-Credentials': 'true' } : {}),
+      ...(withCredentials ? { 'Access-Control-Allow-Credentials': 'true' } : {}),
     });
-    if (policy.reflectOriginWithCredentials) res.vary('Origin');
+    // The answer depends on the Origin only when some origins are credentialed.
+    if (credentialed?.size) res.vary('Origin');
     if (req.method === 'OPTIONS') {
       res.status(204).end();
       return;
@@ -55,12 +61,25 @@ export function cors(policy: CorsPolicy): (req: Request, res: Response, next: Ne
   };
 }
 
-/** CDS Hooks 2.0 (https://cds-hooks.hl7.org/2.0/#cross-origin-resource-sharing): the behaviour it always had. */
+let cdsCredentialedOrigins: ReadonlySet<string> = new Set();
+
+/**
+ * The origins allowed credentialed CDS Hooks calls (OSTEOWATCH_CORS_ORIGINS; default none). Origins are compared
+ * exactly as browsers send them: scheme://host[:port], no trailing slash.
+ */
+export function setCdsCredentialedOrigins(origins: Iterable<string>): void {
+  cdsCredentialedOrigins = new Set([...origins].map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean));
+}
+
+/**
+ * CDS Hooks 2.0 (https://cds-hooks.hl7.org/2.0/#cross-origin-resource-sharing): any origin, bearer-authenticated
+ * (`*`, no credentials); credentials only for the configured origins.
+ */
 export const cdsCors = cors({
   methods: ['GET', 'POST', 'OPTIONS'],
   allowHeaders: ['Content-Type', 'Authorization'],
   exposeHeaders: ['Origin', 'Accept', 'Content-Location', 'Location', 'X-Requested-With'],
-  reflectOriginWithCredentials: true,
+  credentialedOrigins: () => cdsCredentialedOrigins,
   maxAgeSeconds: 600,
 });
 

@@ -1,7 +1,7 @@
 /** POST /imaging/findings: a reading tool or pipeline posts WB-MRI findings; they are written back to the EHR. */
-import express, { type Request, type Response, type Router } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { AuditLog } from '../audit/auditLog.ts';
-import { authorise, type BearerOptions } from '../auth/bearer.ts';
+import { authorise, type BearerOptions, type Principal } from '../auth/bearer.ts';
 import { OsteoWatchError, parseInput } from '../errors.ts';
 import { fhirClient } from '../fhir/patientRecords.ts';
 import { DicomInputError } from '../imaging/dicom.ts';
@@ -27,21 +27,39 @@ async function findingsOf(body: unknown): Promise<FindingsDocument> {
   });
 }
 
+/**
+ * Authentication before anything is read: an unauthenticated caller gets its 401 without its body being read or
+ * buffered, and the connection is closed so that the body it is still sending is not drained either.
+ */
+function authenticate(o: ImagingRouteOptions) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const principal = await authorise(req.headers.authorization, o.auth).catch(() => undefined);
+    if (!principal) {
+      // https://www.rfc-editor.org/rfc/rfc6750#section-3
+      res.set('WWW-Authenticate', 'Bearer realm="osteowatch-imaging"');
+      if (req.readable && !req.readableEnded) {
+        res.set('Connection', 'close');
+        res.on('finish', () => req.socket.destroy());
+      }
+      throw new OsteoWatchError('unauthorized', 'Authentication required');
+    }
+    res.locals.principal = principal;
+    next();
+  };
+}
+
 export function imagingRoutes(o: ImagingRouteOptions): Router {
   const router = express.Router();
   // The findings JSON document, or a DICOM SR (TID 1500) as application/dicom. Refusals are thrown: the
-  // application's error middleware answers them (400 bad input, 401, 422 unknown patient, 502 FHIR server).
+  // application's error middleware answers them (400 bad input, 401, 409 a study of another patient, 422 unknown
+  // patient, 502 FHIR server).
   router.post(
     '/findings',
+    authenticate(o),
     express.json({ limit: '5mb' }),
     express.raw({ type: 'application/dicom', limit: '50mb' }),
     async (req: Request, res: Response) => {
-      const principal = await authorise(req.headers.authorization, o.auth).catch(() => undefined);
-      if (!principal) {
-        // https://www.rfc-editor.org/rfc/rfc6750#section-3
-        res.set('WWW-Authenticate', 'Bearer realm="osteowatch-imaging"');
-        throw new OsteoWatchError('unauthorized', 'Authentication required');
-      }
+      const principal = res.locals.principal as Principal;
       const result = await writeFindings(await findingsOf(req.body), {
         client: fhirClient(o.fhirBaseUrl(), o.fhirToken),
         now: o.now?.() ?? new Date(),

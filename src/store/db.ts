@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { OsteoWatchError } from '../errors.ts';
 import { acquireDirLock, type DirLock } from './lock.ts';
 import { pgliteQuery } from './prepared.ts';
 import { typeParsers } from './typeParsers.ts';
@@ -26,6 +27,11 @@ export interface Queryable {
 
 export interface Db extends Queryable {
   readonly kind: 'postgres' | 'pglite';
+  /**
+   * Whether the store answers now (readiness): PostgreSQL is asked `select 1` within `timeoutMs`; the
+   * embedded store is always reachable while it is open.
+   */
+  reachable(timeoutMs?: number): Promise<boolean>;
   /** Runs a multi-statement SQL script (migrations). */
   exec(sql: string): Promise<void>;
   /** Runs fn in one transaction; rolls back when it throws. */
@@ -39,6 +45,45 @@ const pgTypes = {
   },
 };
 
+/** SQLSTATEs and socket errors that mean the server cannot be reached now, not that the statement is wrong. */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  '57P01', // admin_shutdown: pg_terminate_backend, a server restarting
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now: starting up, shutting down, in recovery
+  '53300', // too_many_connections
+  '25006', // read_only_sql_transaction: a standby after failover, before the new primary is reached
+]);
+const CONNECTION_MESSAGE =
+  /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Connection ended|terminating connection/i;
+
+/** True for an error that says the store cannot be reached (see `unavailable`), false for one about the statement. */
+export function isConnectionError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as Error & { code?: unknown }).code;
+  if (typeof code === 'string' && (CONNECTION_CODES.has(code) || code.startsWith('08'))) return true;
+  return CONNECTION_MESSAGE.test(err.message);
+}
+
+/** True for the store layer's `unavailable` error (the store is unreachable; try again later). */
+export function isUnavailable(err: unknown): boolean {
+  return err instanceof OsteoWatchError && err.kind === 'unavailable';
+}
+
+/** A connection error as the store layer reports it: `unavailable` (HTTP 503), anything else unchanged. */
+function storeError(err: unknown): unknown {
+  if (isUnavailable(err) || !isConnectionError(err)) return err;
+  return new OsteoWatchError('unavailable', `the audit store is unreachable: ${(err as Error).message}`);
+}
+
 const pgQuery = (text: string, values: unknown[], options?: QueryOptions): pg.QueryConfig =>
   options?.prepare ? { name: options.prepare, text, values } : { text, values };
 
@@ -50,17 +95,60 @@ class PostgresDb implements Db {
       connectionString,
       types: pgTypes as pg.CustomTypesConfig,
       max: 10,
+      // An unreachable server fails a query in seconds (and the caller answers 503) instead of hanging.
+      connectionTimeoutMillis: 5000,
+      keepAlive: true,
       ...(searchPath ? { options: `-c search_path=${searchPath}` } : {}),
     });
+    // A pooled connection dropped while idle (server restart, failover, pg_terminate_backend): the pool
+    // discards it and opens another when next asked. Without a listener the error would end the process.
+    this.pool.on('error', () => undefined);
   }
   async query<T>(sql: string, params: unknown[] = [], options?: QueryOptions): Promise<T[]> {
-    return (await this.pool.query(pgQuery(sql, params, options))).rows as T[];
+    try {
+      return (await this.pool.query(pgQuery(sql, params, options))).rows as T[];
+    } catch (err) {
+      throw storeError(err);
+    }
   }
   async exec(sql: string): Promise<void> {
-    await this.pool.query(sql);
+    try {
+      await this.pool.query(sql);
+    } catch (err) {
+      throw storeError(err);
+    }
+  }
+  async reachable(timeoutMs = 2000): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    try {
+      return await Promise.race([
+        this.pool.query('select 1').then(
+          () => true,
+          () => false,
+        ),
+        timeout,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw storeError(err);
+    }
+    // The connection may drop while checked out (between statements): without a listener the client's
+    // error would end the process; the statement in flight (or the next) fails instead.
+    let broken: Error | undefined;
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on('error', onError);
     try {
       await client.query('begin');
       const tx: Queryable = {
@@ -71,10 +159,13 @@ class PostgresDb implements Db {
       await client.query('commit');
       return result;
     } catch (err) {
-      await client.query('rollback').catch(() => undefined);
-      throw err;
+      if (!broken && !isConnectionError(err)) await client.query('rollback').catch(() => undefined);
+      else broken ??= err as Error;
+      throw storeError(err);
     } finally {
-      client.release();
+      client.removeListener('error', onError);
+      // A broken connection is destroyed, not returned to the pool.
+      client.release(broken);
     }
   }
   async close(): Promise<void> {
@@ -100,6 +191,9 @@ class PgliteDb implements Db {
   private readonly prepared = new Set<string>();
   query<T>(sql: string, params: unknown[] = [], options?: QueryOptions): Promise<T[]> {
     return this.serial(() => pgliteQuery<T>(this.db, this.prepared, sql, params, options?.prepare));
+  }
+  async reachable(): Promise<boolean> {
+    return !this.db.closed;
   }
   exec(sql: string): Promise<void> {
     return this.serial(async () => {
@@ -146,6 +240,9 @@ class PgliteWorkerDb implements Db {
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
     });
+    worker.on('exit', () => {
+      this.exited = true;
+    });
   }
 
   static async start(dataDir: string | undefined, lock?: DirLock): Promise<PgliteWorkerDb> {
@@ -182,6 +279,11 @@ class PgliteWorkerDb implements Db {
 
   query<T>(sql: string, params: unknown[] = [], options?: QueryOptions): Promise<T[]> {
     return this.serial(() => this.send('query', sql, params, options) as Promise<T[]>);
+  }
+
+  private exited = false;
+  async reachable(): Promise<boolean> {
+    return !this.exited;
   }
 
   exec(sql: string): Promise<void> {

@@ -63,7 +63,7 @@ describe('patient-view cards', () => {
     // The records as a clinician recognises them: drug and dose as prescribed, dates, not resource ids.
     expect(c.detail).toContain('| prednisolone 60 mg daily | 2026-01-01 – 2026-03-31 | 90 | 5,400 mg |');
     expect(c.detail).toContain('| prednisolone 10 mg daily | 2026-04-01 – 2026-06-01 | 62 | 620 mg |');
-    expect(c.detail).toContain('Glucocorticoid therapy since 2026-01-01 (4 months)');
+    expect(c.detail).toContain('Glucocorticoid therapy since 2026-01-01 (4 months); peak 60 mg/day on 2026-01-01.');
     expect(c.detail).not.toContain('MedicationStatement/');
     expect(c.detail).toContain('https://doi.org/10.1259/bjr.20160780');
     expect(c.source).toMatchObject({ label: 'OsteoWatch', url: h.base, topic: { code: 'osteonecrosis-screening' } });

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CdsHarness, startCdsHarness } from '../helpers/cdsSandbox.ts';
+import { DRAFT_PREDNISONE } from '../helpers/exchanges.ts';
 import { daily, finding, fullPrefetch, myositisPatient, wbMri, wbMriOrder } from '../helpers/patients.ts';
 
 const HIP = '24136001';
@@ -60,6 +61,8 @@ describe('screening scenarios', () => {
       indicator: 'warning',
       summary: 'Follow-up STIR WB-MRI due: last 2026-03-01, due since 2026-06-01, overdue from 2026-09-01; 5,000 mg',
     });
+    // Four 1 g pulses: the detail counts them and names the peak day.
+    expect(cards[0]!.detail).toContain('peak 1,250 mg/day on 2026-01-15; 4 IV pulses');
   });
 
   it('myositis in remission on maintenance prednisolone with a known hip lesion: still screened, findings shown', async () => {
@@ -160,5 +163,78 @@ describe('screening scenarios', () => {
       indicator: 'warning',
       summary: 'Re-screening STIR WB-MRI due: 3,720 mg since the last WB-MRI (2026-04-01), ≥ 3,000 mg on 2026-05-20',
     });
+  });
+});
+
+describe('order-sign with known osteonecrosis', () => {
+  it('a high-dose draft (prednisone 2 × 20 mg a day = 40 mg/day) gets a card naming the known lesion', async () => {
+    const id = 'on-high';
+    const resources = [
+      ...myositisPatient(id),
+      daily(id, 1, 60, '2026-01-01', '2026-03-31'),
+      ...wbMri(id, 1, '2026-03-10'),
+      finding(id, 1, '2026-03-10', HIP, LEFT, true, 'hip-wb-gt-2/3'),
+    ];
+    const draft = { ...DRAFT_PREDNISONE, subject: { reference: `Patient/${id}` } };
+    const r = await h.call('glucocorticoid-order-sign', {
+      hook: 'order-sign',
+      hookInstance: randomUUID(),
+      context: {
+        userId: 'Practitioner/rheum-1',
+        patientId: id,
+        draftOrders: { resourceType: 'Bundle', type: 'collection', entry: [{ resource: draft }] },
+      },
+      prefetch: fullPrefetch(resources, id),
+    });
+    expect(r.status).toBe(200);
+    const card = (r.body.cards as Array<{ summary: string; indicator: string }>).find((c) =>
+      c.summary.startsWith('Known osteonecrosis'),
+    );
+    expect(card).toMatchObject({
+      indicator: 'critical',
+      summary: 'Known osteonecrosis (L hip): this order is high dose, 40 mg/day prednisolone-eq.',
+    });
+  });
+});
+
+describe('order-sign replaces, it does not add', () => {
+  it('a prednisone draft for a patient on an active prednisone order is projected in place of that order', async () => {
+    // Active order: prednisone 20 mg/day from 1 Mar (92 days to 31 May = 1,840 mg; 1,860 mg on 1 Jun).
+    // The draft, 2 × 20 mg tablets a day for 30 days from 1 Jun, replaces it: 1,840 + 30 × 40 = 3,040 mg by
+    // 30 Jun, crossing 3,000 mg on 29 Jun. Added on top it would have been 3,640 mg, crossing on 20 Jun.
+    const id = 'replace';
+    const active: Resource = {
+      resourceType: 'MedicationRequest',
+      id: `${id}-rx`,
+      status: 'active',
+      intent: 'order',
+      subject: { reference: `Patient/${id}` },
+      authoredOn: '2026-03-01',
+      medicationCodeableConcept: {
+        coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '8640', display: 'prednisone' }],
+      },
+      dosageInstruction: [
+        {
+          timing: { repeat: { frequency: 1, period: 1, periodUnit: 'd', boundsPeriod: { start: '2026-03-01' } } },
+          doseAndRate: [{ doseQuantity: { value: 20, unit: 'mg', system: 'http://unitsofmeasure.org', code: 'mg' } }],
+        },
+      ],
+    } as Resource;
+    const draft = { ...DRAFT_PREDNISONE, subject: { reference: `Patient/${id}` } };
+    const r = await h.call('glucocorticoid-order-sign', {
+      hook: 'order-sign',
+      hookInstance: randomUUID(),
+      context: {
+        userId: 'Practitioner/rheum-1',
+        patientId: id,
+        draftOrders: { resourceType: 'Bundle', type: 'collection', entry: [{ resource: draft }] },
+      },
+      prefetch: fullPrefetch([...myositisPatient(id), active], id),
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.cards[0].summary).toBe(
+      'With this order: 1,860 → 3,040 mg prednisolone-eq. by 2026-06-30, crossing 3,000 mg on 2026-06-29; WB-MRI screening due',
+    );
+    expect(r.body.cards[0].detail).toContain('The draft replaces the current order');
   });
 });

@@ -89,11 +89,13 @@ describe('discovery and CORS', () => {
       },
     });
     expect(pre.status).toBe(204);
-    expect(pre.headers.get('access-control-allow-origin')).toBe('https://sandbox.cds-hooks.org');
+    // Bearer-JWT clients need no credentials: any origin, never credentials unless configured.
+    expect(pre.headers.get('access-control-allow-origin')).toBe('*');
+    expect(pre.headers.get('access-control-allow-credentials')).toBeNull();
     expect(pre.headers.get('access-control-allow-headers')).toContain('Authorization');
     const denied = await fetch(`${h.base}/cds-services`, { headers: { origin: 'https://sandbox.cds-hooks.org' } });
     expect(denied.status).toBe(401);
-    expect(denied.headers.get('access-control-allow-origin')).toBe('https://sandbox.cds-hooks.org');
+    expect(denied.headers.get('access-control-allow-origin')).toBe('*');
   });
 });
 
@@ -302,7 +304,7 @@ describe('RS384 clients', () => {
     const aud = 'https://cds.example/cds-services/osteonecrosis-screening';
     const token = (alg: string, kid: string, key: CryptoKey) =>
       new Sign({})
-        .setProtectedHeader({ alg, kid })
+        .setProtectedHeader({ alg, kid, typ: 'JWT' })
         .setIssuer('https://ehr.example')
         .setAudience(aud)
         .setIssuedAt()

@@ -460,3 +460,41 @@ describe('configuration', () => {
     expect(exposure([s], '2025-01-01', { equivalentToPrednisolone5mg: { dexamethasone: 0.6 } }).cumulativeMg).toBe(50);
   });
 });
+
+describe('absurd values are reported, not computed', () => {
+  it('a dose of 1.8e308 mg (found by the CDS fuzz) is not counted and cannot make the total Infinity', () => {
+    const r = computeExposure({
+      resources: [
+        {
+          resourceType: 'MedicationStatement',
+          id: 'huge',
+          status: 'active',
+          subject: { reference: 'Patient/p' },
+          effectivePeriod: { start: '2026-01-01', end: '2026-01-10' },
+          medicationCodeableConcept: {
+            coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '8638', display: 'prednisolone' }],
+          },
+          dosage: [
+            {
+              timing: { repeat: { frequency: 1, period: 1, periodUnit: 'd' } },
+              doseAndRate: [
+                {
+                  doseQuantity: {
+                    value: 1.7976931348623137e308,
+                    unit: 'mg',
+                    system: 'http://unitsofmeasure.org',
+                    code: 'mg',
+                  },
+                },
+              ],
+            },
+          ],
+        } as Resource,
+      ],
+      patient: 'p',
+      asOf: '2026-02-01',
+    });
+    expect(r.cumulativeMg).toBeNull();
+    expect(r.issues.map((i) => i.code)).toContain('dose-implausible');
+  });
+});

@@ -71,7 +71,7 @@ describe('eMediplan (CHMED) Spiricort taper: no effective[x], outer bounds on th
     ]);
   });
 
-  it('a count hands over after its last dose, not at the end of the bounds (with the period also given: was 80 mg)', () => {
+  it('a count hands over after its last dose, not at the end of the bounds (with the period also given: was 390 mg, steps 2–3 laid after 20 September)', () => {
     const [s] = spiricort();
     s!.effectivePeriod = { start: '2017-09-05', end: '2017-09-20' };
     expect(run([s!], '2017-10-01').cumulativeMg).toBe(465);

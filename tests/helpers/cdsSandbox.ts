@@ -41,7 +41,7 @@ import type { CodeableConcept, Resource } from '@medplum/fhirtypes';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { HookAuditQueue } from '../../src/audit/queue.ts';
 import { type AuditStore, openAuditStore } from '../../src/audit/store.ts';
-import { ReplayCache } from '../../src/auth/cdsJwt.ts';
+import { ReplayCache, type ReplayStore } from '../../src/auth/cdsJwt.ts';
 import { parseTrustedClients } from '../../src/auth/trustedClients.ts';
 import { CDS_SERVICES } from '../../src/cdsHooks/services/index.ts';
 import { resolveExposureConfig } from '../../src/exposure/index.ts';
@@ -650,6 +650,8 @@ export async function startCdsHarness(options: {
   resources?: Resource[];
   allowOpenFhirServer?: boolean;
   ingestToken?: string;
+  /** Where jtis are remembered (default: in memory). */
+  replay?: ReplayStore;
 }): Promise<CdsHarness> {
   loadFhirDefinitions();
   const key = await createSandboxKey();
@@ -677,7 +679,10 @@ export async function startCdsHarness(options: {
       : {}),
     cds: {
       services: CDS_SERVICES,
-      auth: { trustedClients: parseTrustedClients([sandboxTrustedClient(key)]), replay: new ReplayCache() },
+      auth: {
+        trustedClients: parseTrustedClients([sandboxTrustedClient(key)]),
+        replay: options.replay ?? new ReplayCache(),
+      },
       audit: store.audit,
       deps: {
         exposure: resolveExposureConfig(),

@@ -1,12 +1,13 @@
 /**
- * The shared CORS middleware (src/server/cors.ts): the CDS Hooks policy keeps the behaviour it had inside
- * cdsRoutes.ts, and the FHIR policy never pairs credentials with an open origin.
+ * The shared CORS middleware (src/server/cors.ts): the CDS Hooks policy answers any origin with `*` and no
+ * credentials, and reflects with credentials only the configured origins (OSTEOWATCH_CORS_ORIGINS); the FHIR
+ * policy never pairs credentials with an open origin.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cdsCors, fhirCors } from '../../src/server/cors.ts';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cdsCors, fhirCors, setCdsCredentialedOrigins } from '../../src/server/cors.ts';
 
 let server: Server;
 let base: string;
@@ -28,28 +29,47 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 const ORIGIN = 'https://sandbox.cds-hooks.org';
 
+const corsHeaders = (r: Response) =>
+  Object.fromEntries([...r.headers].filter(([k]) => k.startsWith('access-control') || k === 'vary'));
+
 describe('CDS Hooks CORS policy', () => {
-  it('is what cdsRoutes always sent: the origin reflected, credentials, GET/POST', async () => {
+  afterEach(() => setCdsCredentialedOrigins([]));
+
+  it('by default: any origin with *, never credentials, GET/POST', async () => {
     const pre = await fetch(`${base}/cds/x`, {
       method: 'OPTIONS',
       headers: { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'prefer' },
     });
     expect(pre.status).toBe(204);
-    expect(
-      Object.fromEntries([...pre.headers].filter(([k]) => k.startsWith('access-control') || k === 'vary')),
-    ).toEqual({
-      'access-control-allow-origin': ORIGIN,
+    expect(corsHeaders(pre)).toEqual({
+      'access-control-allow-origin': '*',
       'access-control-allow-methods': 'GET, POST, OPTIONS',
       'access-control-allow-headers': 'Content-Type, Authorization',
-      'access-control-allow-credentials': 'true',
       'access-control-expose-headers': 'Origin, Accept, Content-Location, Location, X-Requested-With',
       'access-control-max-age': '600',
+    });
+    const call = await fetch(`${base}/cds/x`, { method: 'POST', headers: { origin: 'https://evil.example' } });
+    expect(call.status).toBe(401);
+    expect(call.headers.get('access-control-allow-origin')).toBe('*');
+    expect(call.headers.get('access-control-allow-credentials')).toBeNull();
+    expect((await fetch(`${base}/cds/x`)).headers.get('access-control-allow-origin')).toBe('*');
+  });
+
+  it('a configured origin is reflected with credentials; any other gets * without', async () => {
+    setCdsCredentialedOrigins(['https://ehr.example', `${ORIGIN}/`]);
+    const pre = await fetch(`${base}/cds/x`, {
+      method: 'OPTIONS',
+      headers: { origin: ORIGIN, 'access-control-request-method': 'POST' },
+    });
+    expect(corsHeaders(pre)).toMatchObject({
+      'access-control-allow-origin': ORIGIN,
+      'access-control-allow-credentials': 'true',
       vary: 'Origin',
     });
-    const call = await fetch(`${base}/cds/x`, { method: 'POST', headers: { origin: ORIGIN } });
-    expect(call.status).toBe(401);
-    expect(call.headers.get('access-control-allow-origin')).toBe(ORIGIN);
-    expect((await fetch(`${base}/cds/x`)).headers.get('access-control-allow-origin')).toBe('*');
+    const other = await fetch(`${base}/cds/x`, { method: 'POST', headers: { origin: 'https://evil.example' } });
+    expect(other.headers.get('access-control-allow-origin')).toBe('*');
+    expect(other.headers.get('access-control-allow-credentials')).toBeNull();
+    expect(other.headers.get('vary')).toBe('Origin');
   });
 });
 

@@ -4,8 +4,9 @@
  */
 import type { MedicationRequest } from '@medplum/fhirtypes';
 import { type EntryLike, resolveEntries } from '../../fhir/bundleReferences.ts';
+import { findingsAcrossStudies } from '../../screening/findings.ts';
 import type { Card } from '../cards.ts';
-import { orderCards } from '../orderCards.ts';
+import { highDoseWithOsteonecrosisCard, orderCards } from '../orderCards.ts';
 import { normaliseDraft, projectDrafts } from '../orderProjection.ts';
 import { orderSelectContext, orderSignContext } from '../request.ts';
 import {
@@ -21,6 +22,7 @@ function draftOrderCards({
   medicationRecords,
   studies,
   openOrders,
+  findings,
   exposureConfig,
 }: HandlerInput): Card[] {
   // draftOrders is a Bundle like any other: id-less drafts and urn:uuid references (to a contained or bundled
@@ -38,12 +40,18 @@ function draftOrderCards({
   const draftMedications = entries.filter((r) => r.resourceType === 'Medication');
   const projection = projectDrafts(
     [...medicationRecords, ...draftMedications],
+    card.exposure,
     drafts,
     card.patientId,
     card.asOf,
     exposureConfig,
   );
-  return projection ? orderCards(card, projection, studies, openOrders) : [];
+  if (!projection) return [];
+  const known = findingsAcrossStudies(findings, card.asOf);
+  return [
+    ...orderCards(card, projection, studies, openOrders),
+    ...(known ? highDoseWithOsteonecrosisCard(card, projection, known) : []),
+  ];
 }
 
 export const glucocorticoidOrderSelect: CdsServiceDefinition = {
