@@ -9,6 +9,9 @@ const UNIT_WORD: Record<string, string> = { h: 'hour', d: 'day', wk: 'week', mo:
 const EVERY_ONE: Record<string, string> = { h: 'hourly', d: 'daily', wk: 'weekly', mo: 'monthly', a: 'yearly' };
 const TIMES = ['', 'once', 'twice', 'three times', 'four times'];
 
+// "1.5 tablet" reads as a typo: countable units take the plural above one.
+const plural = (unit: string, n: number) =>
+  n > 1 && /^(tablet|capsule|vial|ampoule|puff|drop)$/i.test(unit) ? `${unit}s` : unit;
 const num = (n: number) => (Number.isInteger(n) ? String(n) : String(Number(n.toFixed(3))));
 const conceptText = (c: CodeableConcept | undefined): string | undefined =>
   c?.text ?? c?.coding?.find((x) => x.display)?.display;
@@ -44,7 +47,7 @@ export function dosageAsWritten(d: Dosage): string {
   const range = d.doseAndRate?.[0]?.doseRange;
   const dose =
     q?.value !== undefined
-      ? `${num(q.value)} ${q.unit ?? q.code ?? ''}`.trim()
+      ? `${num(q.value)} ${plural(q.unit ?? q.code ?? '', q.value)}`.trim()
       : range?.high?.value !== undefined
         ? `${num(range.low?.value ?? 0)}–${num(range.high.value)} ${range.high.unit ?? range.high.code ?? ''}`.trim()
         : '';

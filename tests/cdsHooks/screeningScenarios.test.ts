@@ -238,3 +238,15 @@ describe('order-sign replaces, it does not add', () => {
     expect(r.body.cards[0].detail).toContain('The draft replaces the current order');
   });
 });
+
+describe('exact to the milligram on the card', () => {
+  it('7.5 mg a day reads 7.5, not 8', async () => {
+    const id = 'exact';
+    const cards = await patientView(id, [...myositisPatient(id), daily(id, 1, 7.5, '2026-03-01')]);
+    // 1 Mar–1 Jun = 93 days × 7.5 = 697.5 mg; 2,302.5 mg more at 7.5 mg/day = 307 days → 4 Apr 2027.
+    expect(cards[0]!.summary).toBe(
+      'Glucocorticoid exposure 697.5 mg prednisolone-eq., now 7.5 mg/day; 3,000 mg on 2027-04-04 if taken as recorded',
+    );
+    expect(cards[0]!.detail).toContain('Current dose 7.5 mg/day');
+  });
+});
