@@ -30,7 +30,7 @@ export interface CdsServiceDeps {
   exposure: ExposureConfig;
   screening?: ScreeningConfig;
   cohorts?: CohortDefinition[];
-  /** Where hook invocations are recorded (after the answer is sent). */
+  /** Where hook invocations are recorded: journaled before the answer is sent, stored in group commits. */
   audit?: HookAuditQueue;
   publicUrl: () => string;
   /** Query a fhirServer given without fhirAuthorization (OSTEOWATCH_ALLOW_OPEN_FHIR; always allowed on loopback). */
@@ -130,11 +130,8 @@ export async function runHook(
   if (audit) {
     const latencyMs = Math.round((performance.now() - started) * 10) / 10;
     const recordedAt = deps.now().toISOString();
-    // Nothing that runs after the answer may throw out of its task: an exception there would end the process
-    // (https://nodejs.org/api/process.html#event-uncaughtexception). Building the record (synchronous) and
-    // writing it (a promise) are both caught and logged by error name only (a message may quote the record,
-    // which holds patient data); a record that could not even be built is counted as failed (/metrics), as the
-    // queue counts the writes that fail.
+    // Failures are logged by error name only (a message may quote the record, which holds patient data) and a
+    // record that could not even be built is counted as failed (/metrics), as the queue counts failed writes.
     const failed = (err: unknown, count: boolean) => {
       try {
         if (count) audit.failed++;

@@ -11,7 +11,7 @@ import { typeParsers } from './typeParsers.ts';
 
 const { dataDir } = workerData as { dataDir?: string };
 
-// The store is background work next to request handling (hook records are written after the answer):
+// The store is background work next to request handling (hook records reach it in group commits, after the journal):
 // on Linux this thread gets a lower scheduling priority, so that on a busy machine the CPU goes to the
 // request in flight first. setpriority() takes a thread id there; elsewhere this quietly does nothing.
 try {
