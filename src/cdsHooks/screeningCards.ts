@@ -7,7 +7,7 @@ import type { Finding } from '../screening/imaging.ts';
 import type { Decision, FindingsDecision, ScreeningResult, StaleOrder } from '../screening/rules.ts';
 import { FINDINGS_OVERRIDE_REASONS } from '../terminology/cardCodes.ts';
 import { baseCard, type Card, type CardContext, EVIDENCE, exposureDetail, md, orderSuggestion } from './cards.ts';
-import { formatMg, mg, totalMg } from './format.ts';
+import { mg, totalMg } from './format.ts';
 
 const staleNote = (s: StaleOrder | undefined): string =>
   s
@@ -103,13 +103,13 @@ function decisionCard(c: CardContext, d: Decision): Card | undefined {
         ...baseCard(
           c,
           'warning',
-          `Re-screening STIR WB-MRI due: ${formatMg(d.sinceMg)} mg since the last WB-MRI (${d.lastStudy.date}), ≥ ${mg(d.incrementMg)} on ${d.reachedOn}`,
+          `Re-screening STIR WB-MRI due: ${mg(d.sinceMg)} since the last WB-MRI (${d.lastStudy.date}), ≥ ${mg(d.incrementMg)} on ${d.reachedOn}`,
           detail(staleNote(d.staleOrder)),
         ),
         ...orderSuggestion(
           c,
           { start: c.asOf },
-          `${reason}; ${formatMg(d.sinceMg)} mg since the WB-MRI of ${d.lastStudy.date} (re-screening at ${mg(d.incrementMg)})`,
+          `${reason}; ${mg(d.sinceMg)} since the WB-MRI of ${d.lastStudy.date} (re-screening at ${mg(d.incrementMg)})`,
         ),
       };
     case 'rescreen-ordered':
@@ -123,7 +123,7 @@ function decisionCard(c: CardContext, d: Decision): Card | undefined {
       return baseCard(
         c,
         'info',
-        `Last STIR WB-MRI ${d.lastStudy.date}; ${formatMg(d.sinceMg)} mg since, next at ${mg(d.incrementMg)} since (${total} in all)`,
+        `Last STIR WB-MRI ${d.lastStudy.date}; ${mg(d.sinceMg)} since, next at ${mg(d.incrementMg)} since (${total} in all)`,
         detail(),
       );
     case 'screened-exposure-stopped':

@@ -110,9 +110,12 @@ export async function runHook(
         );
       return through.get(day)!;
     };
-    const monthAgo = cumulativeThrough(isoFromDay(dayFromIso(asOf) - 30));
+    // A dose today or in the last 30 days: read off the contributions' last counted days, not a second run of
+    // the engine on every call. An unknown current dose is taken as continuing.
+    const monthAgo = isoFromDay(dayFromIso(asOf) - 30);
     const steroidsContinue =
-      (exposure.currentDailyMg ?? 1) > 0 || monthAgo === null || (exposure.cumulativeMg ?? 0) > monthAgo;
+      (exposure.currentDailyMg ?? 1) > 0 ||
+      exposure.contributions.some((k) => k.status === 'counted' && (k.mg ?? 0) > 0 && (k.lastDay ?? '') >= monthAgo);
     cards = service.cards({
       card: { patientId, asOf, exposure, publicUrl: deps.publicUrl(), steroidsContinue, records: resources },
       cumulativeThrough,

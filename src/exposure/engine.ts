@@ -3,7 +3,6 @@
  * Pure: no I/O, no clock. "Now" is the as-of day the caller passes.
  */
 import type {
-  Bundle,
   Medication,
   MedicationRequest,
   MedicationStatement,
@@ -46,18 +45,6 @@ const fmt = (n: number): string => String(round2(n));
 
 function subjectOf(r: MedicationRecord): string | undefined {
   return referenceKey(r.subject?.reference);
-}
-
-/** Flattens a Bundle (searchset, collection, transaction) into resources and their fullUrls. */
-export function resourcesFromBundle(bundle: Bundle): { resources: Resource[]; fullUrls: Map<Resource, string> } {
-  const resources: Resource[] = [];
-  const fullUrls = new Map<Resource, string>();
-  for (const e of bundle.entry ?? []) {
-    if (!e.resource) continue;
-    resources.push(e.resource);
-    if (e.fullUrl) fullUrls.set(e.resource, e.fullUrl);
-  }
-  return { resources, fullUrls };
 }
 
 export function computeExposure(input: ExposureInput): ExposureSummary {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { z } from 'zod';
 import { OsteoWatchError, zodMessage } from '../errors.ts';
-import type { ExposureIssue, ExposureSummary, IssueCode } from '../exposure/index.ts';
+import type { ExposureIssue, ExposureSummary } from '../exposure/index.ts';
 import { type EntryLike, type ResolvedEntries, resolveEntries } from './bundleReferences.ts';
 import { MEDICATION_RECORD_TYPES } from './patientRecords.ts';
 import { patientRefOf, writtenSubjectOf } from './subject.ts';

@@ -14,7 +14,6 @@ export const UCUM = 'http://unitsofmeasure.org';
 export const EDQM = 'http://standardterms.edqm.eu';
 /** DICOM Controlled Terminology (PS3.16), e.g. modality MR. */
 export const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
-export const CONDITION_CLINICAL = 'http://terminology.hl7.org/CodeSystem/condition-clinical';
 export const CONDITION_VERIFICATION = 'http://terminology.hl7.org/CodeSystem/condition-ver-status';
 
 /** The base of OsteoWatch's own conformance resources (profiles/). */
