@@ -2,13 +2,7 @@
  * The exposure engine: FHIR medication records in, cumulative prednisolone-equivalent exposure out.
  * Pure: no I/O, no clock. "Now" is the as-of day the caller passes.
  */
-import type {
-  Medication,
-  MedicationRequest,
-  MedicationStatement,
-  Reference,
-  Resource,
-} from '@medplum/fhirtypes';
+import type { Medication, MedicationRequest, MedicationStatement, Reference, Resource } from '@medplum/fhirtypes';
 import { DEFAULT_EXPOSURE_CONFIG, type ExposureConfig } from './config.ts';
 import { type Day, dayFromIso, isoFromDay } from './dates.ts';
 import type { DayDoses } from './dayDoses.ts';
