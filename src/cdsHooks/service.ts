@@ -2,25 +2,16 @@
  * One hook call, end to end: gather the data, compute exposure, apply the screening rules, build the cards,
  * record the invocation in the audit trail.
  */
-import type {
-  Condition,
-  DiagnosticReport,
-  ImagingStudy,
-  Observation,
-  Resource,
-  ServiceRequest,
-} from '@medplum/fhirtypes';
 import { hookRecordOf } from '../audit/hookRecord.ts';
 import type { HookAuditQueue } from '../audit/queue.ts';
 import type { CdsClient } from '../auth/cdsJwt.ts';
-import { dayFromIso, isoFromDay } from '../exposure/dates.ts';
-import { computeExposure, type ExposureConfig, type ExposureSummary } from '../exposure/index.ts';
+import type { ExposureConfig, ExposureSummary } from '../exposure/index.ts';
 import { isLoopbackUrl } from '../fhir/loopback.ts';
 import type { FhirLimits } from '../fhir/patientRecords.ts';
 import type { Logger } from '../log/logger.ts';
-import { type CohortDefinition, cohortConditions, MYOSITIS_COHORT } from '../screening/cohort.ts';
-import { openWbMriOrders, osteonecrosisFindings, wbMriStudies } from '../screening/imaging.ts';
-import { DEFAULT_SCREENING_CONFIG, type ScreeningConfig } from '../screening/rules.ts';
+import { assessPatient } from '../screening/assess.ts';
+import type { CohortDefinition } from '../screening/cohort.ts';
+import type { ScreeningConfig } from '../screening/rules.ts';
 import type { Card } from './cards.ts';
 import { HookDataSource } from './data.ts';
 import type { HookRequest } from './request.ts';
@@ -44,9 +35,6 @@ export interface CdsServiceDeps {
 }
 
 export const DEFAULT_HOOK_DEADLINE_MS = 10_000;
-
-const ofType = <T extends Resource>(list: Resource[] | undefined, type: T['resourceType']): T[] =>
-  (list ?? []).filter((r): r is T => r.resourceType === type);
 
 /** The shared pipeline: gather → cohort → exposure → WB-MRI history → the service's cards → audit record. */
 export async function runHook(
@@ -78,56 +66,34 @@ export async function runHook(
     ...(await source.medications(records, records)),
   ];
 
-  let cards: Card[] = [];
-  let exposure: ExposureSummary | undefined;
-  let studyDates: string[] = [];
-  const inCohort =
-    cohortConditions(ofType<Condition>(data.conditions, 'Condition'), deps.cohorts ?? [MYOSITIS_COHORT]).length > 0;
-  if (inCohort) {
-    exposure = computeExposure({
-      resources: [...records, ...medications],
-      patient: patientId,
-      asOf,
-      config: deps.exposure,
-      timeline: false,
-    });
-    const studies = wbMriStudies(
-      ofType<ImagingStudy>(data.imagingStudies, 'ImagingStudy'),
-      ofType<DiagnosticReport>(data.diagnosticReports, 'DiagnosticReport'),
-    );
-    studyDates = studies.map((s) => s.date);
-    const resources = [...records, ...medications];
-    // The total through an earlier day, by the same engine over the same records: exposure since a scan is
-    // the difference. Memoised: the rules ask for a handful of days.
-    const through = new Map<string, number | null>();
-    const cumulativeThrough = (day: string): number | null => {
-      if (day >= asOf) return exposure!.cumulativeMg;
-      if (!through.has(day))
-        through.set(
-          day,
-          computeExposure({ resources, patient: patientId, asOf: day, config: deps.exposure, timeline: false })
-            .cumulativeMg,
-        );
-      return through.get(day)!;
-    };
-    // A dose today or in the last 30 days: read off the contributions' last counted days, not a second run of
-    // the engine on every call. An unknown current dose is taken as continuing.
-    const monthAgo = isoFromDay(dayFromIso(asOf) - 30);
-    const steroidsContinue =
-      (exposure.currentDailyMg ?? 1) > 0 ||
-      exposure.contributions.some((k) => k.status === 'counted' && (k.mg ?? 0) > 0 && (k.lastDay ?? '') >= monthAgo);
-    cards = service.cards({
-      card: { patientId, asOf, exposure, publicUrl: deps.publicUrl(), steroidsContinue, records: resources },
-      cumulativeThrough,
-      request: req,
-      medicationRecords: resources,
-      studies,
-      openOrders: openWbMriOrders(ofType<ServiceRequest>(data.serviceRequests, 'ServiceRequest')),
-      findings: osteonecrosisFindings(ofType<Observation>(data.osteonecrosisObservations, 'Observation')),
-      exposureConfig: deps.exposure,
-      screeningConfig: deps.screening ?? DEFAULT_SCREENING_CONFIG,
-    });
-  }
+  // Cohort, exposure, WB-MRI history and the screening decision: the same function as cohort surveillance.
+  const assessment = assessPatient(
+    { ...data, medications },
+    { patientId, asOf, exposure: deps.exposure, screening: deps.screening, cohorts: deps.cohorts },
+  );
+  const exposure: ExposureSummary | undefined = assessment?.exposure;
+  const studyDates = assessment?.studies.map((s) => s.date) ?? [];
+  const cards: Card[] = assessment
+    ? service.cards({
+        card: {
+          patientId,
+          asOf,
+          exposure: assessment.exposure,
+          publicUrl: deps.publicUrl(),
+          steroidsContinue: assessment.steroidsContinue,
+          records: assessment.records,
+        },
+        cumulativeThrough: assessment.cumulativeThrough,
+        request: req,
+        medicationRecords: assessment.records,
+        studies: assessment.studies,
+        openOrders: assessment.openOrders,
+        findings: assessment.findings,
+        screening: assessment.screening,
+        exposureConfig: deps.exposure,
+        screeningConfig: assessment.config.screening,
+      })
+    : [];
 
   const audit = deps.audit;
   if (audit) {

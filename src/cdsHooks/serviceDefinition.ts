@@ -9,7 +9,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { z } from 'zod';
 import type { ExposureConfig } from '../exposure/index.ts';
 import type { Finding, WbMriOrder, WbMriStudy } from '../screening/imaging.ts';
-import type { ScreeningConfig } from '../screening/rules.ts';
+import type { ScreeningConfig, ScreeningResult } from '../screening/rules.ts';
 import type { Card, CardContext } from './cards.ts';
 import type { HookRequest } from './request.ts';
 
@@ -69,6 +69,8 @@ export interface HandlerInput {
   studies: WbMriStudy[];
   openOrders: WbMriOrder[];
   findings: Finding[];
+  /** The screening decision and findings (src/screening/assess.ts): the same as cohort surveillance's. */
+  screening: ScreeningResult;
   /** The cumulative dose through a day (inclusive), same engine and data; for exposure since a scan. */
   cumulativeThrough: (day: string) => number | null;
   exposureConfig: ExposureConfig;

@@ -1,5 +1,4 @@
 /** patient-view: exposure, whether baseline or follow-up WB-MRI is due, and what the WB-MRIs found. */
-import { screen } from '../../screening/rules.ts';
 import { patientViewContext } from '../request.ts';
 import { screeningCards } from '../screeningCards.ts';
 import { type CdsServiceDefinition, PATIENT_DATA, PATIENT_DATA_REQUIREMENTS } from '../serviceDefinition.ts';
@@ -13,17 +12,5 @@ export const osteonecrosisScreening: CdsServiceDefinition = {
   usageRequirements: PATIENT_DATA_REQUIREMENTS,
   prefetch: PATIENT_DATA,
   context: patientViewContext,
-  cards: ({ card, studies, openOrders, findings, cumulativeThrough, screeningConfig }) =>
-    screeningCards(
-      card,
-      screen({
-        asOf: card.asOf,
-        exposure: card.exposure,
-        cumulativeThrough,
-        studies,
-        openOrders,
-        findings,
-        config: screeningConfig,
-      }),
-    ),
+  cards: ({ card, screening }) => screeningCards(card, screening),
 };
