@@ -17,6 +17,7 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ['fhir', 'log', 'config', 'metrics', 'store', 'profiles', 'auth'],
   ['audit', 'imaging'],
   ['cdsHooks', 'demo'],
+  ['surveillance'],
   ['server', 'cli'],
   ['main.ts'],
 ];

@@ -34,6 +34,8 @@ export interface Db extends Queryable {
   reachable(timeoutMs?: number): Promise<boolean>;
   /** Runs a multi-statement SQL script (migrations). */
   exec(sql: string): Promise<void>;
+  /** Runs a multi-statement script and returns the rows of all its statements (the job queue's locked blocks). */
+  execRows<T = Record<string, unknown>>(sql: string): Promise<T[]>;
   /** Runs fn in one transaction; rolls back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -114,6 +116,14 @@ class PostgresDb implements Db {
   async exec(sql: string): Promise<void> {
     try {
       await this.pool.query(sql);
+    } catch (err) {
+      throw storeError(err);
+    }
+  }
+  async execRows<T>(sql: string): Promise<T[]> {
+    try {
+      const result = (await this.pool.query(sql)) as unknown as pg.QueryResult | pg.QueryResult[];
+      return (Array.isArray(result) ? result.flatMap((r) => r.rows ?? []) : result.rows) as T[];
     } catch (err) {
       throw storeError(err);
     }
@@ -200,6 +210,9 @@ class PgliteDb implements Db {
       await this.db.exec(sql);
     });
   }
+  execRows<T>(sql: string): Promise<T[]> {
+    return this.serial(async () => (await this.db.exec(sql)).flatMap((r) => r.rows ?? []) as T[]);
+  }
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     return this.serial(() =>
       this.db.transaction(async (t) =>
@@ -259,7 +272,7 @@ class PgliteWorkerDb implements Db {
   }
 
   private send(
-    op: 'query' | 'exec' | 'close',
+    op: 'query' | 'exec' | 'execRows' | 'close',
     sql?: string,
     params?: unknown[],
     options?: QueryOptions,
@@ -290,6 +303,10 @@ class PgliteWorkerDb implements Db {
     return this.serial(async () => {
       await this.send('exec', sql);
     });
+  }
+
+  execRows<T>(sql: string): Promise<T[]> {
+    return this.serial(() => this.send('execRows', sql) as Promise<T[]>);
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
 /**
  * PGlite in a worker thread: the WASM PostgreSQL runs off the main thread, so audit writes and queries do
- * not stall request handling. Messages: {id, op: 'query'|'exec'|'close', sql, params} → {id, rows|error}.
+ * not stall request handling. Messages: {id, op: 'query'|'exec'|'execRows'|'close', sql, params} → {id, rows|error}.
  */
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
@@ -28,14 +28,24 @@ const prepared = new Set<string>();
 
 parentPort!.on(
   'message',
-  async (m: { id: number; op: 'query' | 'exec' | 'close'; sql?: string; params?: unknown[]; prepare?: string }) => {
+  async (m: {
+    id: number;
+    op: 'query' | 'exec' | 'execRows' | 'close';
+    sql?: string;
+    params?: unknown[];
+    prepare?: string;
+  }) => {
     try {
       if (m.op === 'query')
         parentPort!.postMessage({
           id: m.id,
           rows: await pgliteQuery(db, prepared, m.sql!, m.params ?? [], m.prepare),
         });
-      else if (m.op === 'exec') {
+      else if (m.op === 'execRows') {
+        // A multi-statement script whose rows are wanted (pg-boss's locked blocks: BEGIN … RETURNING … COMMIT).
+        const results = await db.exec(m.sql!);
+        parentPort!.postMessage({ id: m.id, rows: results.flatMap((r) => r.rows ?? []) });
+      } else if (m.op === 'exec') {
         await db.exec(m.sql!);
         parentPort!.postMessage({ id: m.id, rows: [] });
       } else {

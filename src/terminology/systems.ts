@@ -36,3 +36,7 @@ export const LATERALITY_QUALIFIER = 'http://hl7.org/fhir/us/mcode/StructureDefin
  * read, so that a record written with it is understood too.
  */
 export const STRUCTURE_LATERALITY = 'http://hl7.org/fhir/StructureDefinition/observation-structureLaterality';
+/** The rule behind a surveillance worklist Task (Task.code): screening, follow-up, findings. */
+export const WORKLIST_RULE_SYSTEM = `${CANONICAL}/CodeSystem/worklist-rule`;
+/** The business identifier of a worklist Task or its draft order: "{patient}:{rule}:{due date}". */
+export const WORKLIST_ENTRY_IDENTIFIER = `${CANONICAL}/identifier/worklist-entry`;

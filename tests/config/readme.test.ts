@@ -24,7 +24,8 @@ function variablesReadBy(files: string[]): Set<string> {
     for (const m of text.matchAll(/\.env\('([A-Z][A-Z0-9_]+)'\)/g)) names.add(m[1]!);
     for (const m of text.matchAll(/process\.env\.([A-Z][A-Z0-9_]+)/g)) names.add(m[1]!);
     for (const m of text.matchAll(/process\.env\[['"]([A-Z][A-Z0-9_]+)['"]\]/g)) names.add(m[1]!);
-    if (file.endsWith('config/env.ts')) for (const m of text.matchAll(/^ {2}([A-Z][A-Z0-9_]+): z/gm)) names.add(m[1]!);
+    if (/config\/[a-zA-Z]+\.ts$/.test(file))
+      for (const m of text.matchAll(/^ {2}([A-Z][A-Z0-9_]+): z/gm)) names.add(m[1]!);
   }
   return names;
 }

@@ -1,0 +1,122 @@
+/**
+ * Cohort surveillance settings from the environment (OSTEOWATCH_SURVEILLANCE_*), validated with zod; every
+ * message names the variable. The FHIR server it reads, how (crawl or bulk) and as whom (SMART Backend
+ * Services, a static token, or nothing on a loopback demo), when it runs, and where its Tasks go.
+ */
+import { readFileSync } from 'node:fs';
+import { validate as validCron } from 'node-cron';
+import { z } from 'zod';
+import { zodIssues } from '../errors.ts';
+import { EnvError } from './env.ts';
+
+const int = (name: string, min: number, max: number, dflt: number) =>
+  z.coerce
+    .number({ error: `${name} must be a whole number` })
+    .int({ error: `${name} must be a whole number` })
+    .min(min, { error: `${name} must be at least ${min}` })
+    .max(max, { error: `${name} must be at most ${max}` })
+    .default(dflt);
+
+const schema = z.object({
+  OSTEOWATCH_SURVEILLANCE_FHIR_URL: z.url({ error: 'OSTEOWATCH_SURVEILLANCE_FHIR_URL must be a URL' }).optional(),
+  OSTEOWATCH_SURVEILLANCE_MODE: z
+    .enum(['crawl', 'bulk'], { error: 'OSTEOWATCH_SURVEILLANCE_MODE must be crawl or bulk' })
+    .default('bulk'),
+  OSTEOWATCH_SURVEILLANCE_GROUP_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9\-.]{1,64}$/, { error: 'OSTEOWATCH_SURVEILLANCE_GROUP_ID must be a FHIR id' })
+    .optional(),
+  OSTEOWATCH_SURVEILLANCE_CLIENT_ID: z.string().min(1).optional(),
+  OSTEOWATCH_SURVEILLANCE_PRIVATE_KEY: z.string().min(1).optional(),
+  OSTEOWATCH_SURVEILLANCE_TOKEN_URL: z.url({ error: 'OSTEOWATCH_SURVEILLANCE_TOKEN_URL must be a URL' }).optional(),
+  OSTEOWATCH_SURVEILLANCE_SCOPE: z.string().min(1).default('system/*.rs'),
+  OSTEOWATCH_SURVEILLANCE_FHIR_TOKEN: z.string().min(1).optional(),
+  OSTEOWATCH_SURVEILLANCE_CRON: z.string().min(1).optional(),
+  OSTEOWATCH_SURVEILLANCE_TZ: z.string().min(1).default('UTC'),
+  OSTEOWATCH_SURVEILLANCE_BATCH_SIZE: int('OSTEOWATCH_SURVEILLANCE_BATCH_SIZE', 1, 10_000, 100),
+  OSTEOWATCH_SURVEILLANCE_HEARTBEAT_SECONDS: int('OSTEOWATCH_SURVEILLANCE_HEARTBEAT_SECONDS', 10, 3600, 30),
+  OSTEOWATCH_SURVEILLANCE_CONCURRENCY: int('OSTEOWATCH_SURVEILLANCE_CONCURRENCY', 1, 64, 4),
+  OSTEOWATCH_SURVEILLANCE_EXPORT_WAIT_SECONDS: int('OSTEOWATCH_SURVEILLANCE_EXPORT_WAIT_SECONDS', 1, 86_400, 3600),
+  OSTEOWATCH_TASK_FHIR_URL: z.string().min(1).optional(),
+});
+
+export interface SurveillanceConfig {
+  /** The FHIR server the cohort is read from; the service's own demo /fhir when not set. */
+  fhirBaseUrl?: string;
+  mode: 'crawl' | 'bulk';
+  /** The Group exported in bulk mode (the demo's cohort Group when not set). */
+  groupId?: string;
+  backendServices?: { clientId: string; privateJwk: Record<string, unknown>; tokenUrl?: string; scope: string };
+  staticToken?: string;
+  cron?: string;
+  timezone: string;
+  batchSize: number;
+  heartbeatSeconds: number;
+  concurrency: number;
+  exportWaitSeconds: number;
+  /** Where Tasks are written: a FHIR base, 'none', or (not set) the FHIR server read from. */
+  taskFhirUrl?: string | 'none';
+}
+
+export function loadSurveillanceConfig(env: NodeJS.ProcessEnv = process.env): SurveillanceConfig {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success)
+    throw new EnvError(
+      `Invalid configuration:\n${zodIssues(parsed.error)
+        .map((p) => `  - ${p}`)
+        .join('\n')}`,
+    );
+  const e = parsed.data;
+  if (!!e.OSTEOWATCH_SURVEILLANCE_CLIENT_ID !== !!e.OSTEOWATCH_SURVEILLANCE_PRIVATE_KEY)
+    throw new EnvError(
+      'OSTEOWATCH_SURVEILLANCE_CLIENT_ID and OSTEOWATCH_SURVEILLANCE_PRIVATE_KEY go together (SMART Backend Services)',
+    );
+  let backendServices: SurveillanceConfig['backendServices'];
+  if (e.OSTEOWATCH_SURVEILLANCE_CLIENT_ID && e.OSTEOWATCH_SURVEILLANCE_PRIVATE_KEY) {
+    let jwk: Record<string, unknown>;
+    try {
+      jwk = JSON.parse(readFileSync(e.OSTEOWATCH_SURVEILLANCE_PRIVATE_KEY, 'utf8'));
+    } catch (err) {
+      throw new EnvError(
+        `OSTEOWATCH_SURVEILLANCE_PRIVATE_KEY: cannot read ${e.OSTEOWATCH_SURVEILLANCE_PRIVATE_KEY} as a JWK (${(err as Error).message})`,
+      );
+    }
+    if (!['RS384', 'ES384'].includes(jwk.alg as string) || typeof jwk.kid !== 'string' || !('d' in jwk))
+      throw new EnvError(
+        'OSTEOWATCH_SURVEILLANCE_PRIVATE_KEY must be a private JWK with "kid" and "alg" RS384 or ES384 (SMART Backend Services)',
+      );
+    backendServices = {
+      clientId: e.OSTEOWATCH_SURVEILLANCE_CLIENT_ID,
+      privateJwk: jwk,
+      tokenUrl: e.OSTEOWATCH_SURVEILLANCE_TOKEN_URL,
+      scope: e.OSTEOWATCH_SURVEILLANCE_SCOPE,
+    };
+  }
+  if (e.OSTEOWATCH_SURVEILLANCE_CRON) {
+    // node-cron's own validator, so that a bad expression stops the start rather than never firing.
+    if (!validCron(e.OSTEOWATCH_SURVEILLANCE_CRON))
+      throw new EnvError('OSTEOWATCH_SURVEILLANCE_CRON must be a cron expression such as "0 6 * * *"');
+  }
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: e.OSTEOWATCH_SURVEILLANCE_TZ });
+  } catch {
+    throw new EnvError(`OSTEOWATCH_SURVEILLANCE_TZ must be an IANA time zone, got "${e.OSTEOWATCH_SURVEILLANCE_TZ}"`);
+  }
+  const task = e.OSTEOWATCH_TASK_FHIR_URL;
+  if (task && task !== 'none' && !URL.canParse(task))
+    throw new EnvError('OSTEOWATCH_TASK_FHIR_URL must be a URL or "none"');
+  return {
+    fhirBaseUrl: e.OSTEOWATCH_SURVEILLANCE_FHIR_URL,
+    mode: e.OSTEOWATCH_SURVEILLANCE_MODE,
+    groupId: e.OSTEOWATCH_SURVEILLANCE_GROUP_ID,
+    backendServices,
+    staticToken: e.OSTEOWATCH_SURVEILLANCE_FHIR_TOKEN,
+    cron: e.OSTEOWATCH_SURVEILLANCE_CRON,
+    timezone: e.OSTEOWATCH_SURVEILLANCE_TZ,
+    batchSize: e.OSTEOWATCH_SURVEILLANCE_BATCH_SIZE,
+    heartbeatSeconds: e.OSTEOWATCH_SURVEILLANCE_HEARTBEAT_SECONDS,
+    concurrency: e.OSTEOWATCH_SURVEILLANCE_CONCURRENCY,
+    exportWaitSeconds: e.OSTEOWATCH_SURVEILLANCE_EXPORT_WAIT_SECONDS,
+    taskFhirUrl: task,
+  };
+}

@@ -1,0 +1,17 @@
+// Intl.NumberFormat is costly to build: one instance, reused (toLocaleString built one per call). Up to two
+// decimals: 1.5 tablets of methylprednisolone 4 mg is 7.5 mg prednisolone-eq. a day, and a card that rounds it
+// to 8 is not exact to the milligram.
+const MG = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
+
+/** 6020 → "6,020"; 7.5 → "7.5" */
+export const formatMg = (n: number): string => MG.format(n);
+
+/** A number of milligrams a person reads: "6,020 mg", or "unknown" when it could not be computed (never 0 mg). */
+export const mg = (n: number | null): string => (n === null ? 'unknown' : `${formatMg(n)} mg`);
+
+/**
+ * The cumulative dose as a person should read it: "at least 5,400 mg" when some records could not be
+ * quantified (the true total may be higher), "unknown" when none could.
+ */
+export const totalMg = (x: { cumulativeMg: number | null; cumulativeIsLowerBound: boolean }): string =>
+  x.cumulativeMg !== null && x.cumulativeIsLowerBound ? `at least ${mg(x.cumulativeMg)}` : mg(x.cumulativeMg);

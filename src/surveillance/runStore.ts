@@ -1,0 +1,514 @@
+/**
+ * The run history, batches, per-patient results and the worklist, in our own tables (migration 003): the job
+ * queue deletes finished jobs, and an auditor asks about runs long after. Every write is idempotent, so a
+ * batch retried after a crash (or run by a second instance) changes nothing it already wrote.
+ */
+import type { Db, Queryable } from '../store/db.ts';
+import type { WorklistChange, WorklistItem, WorklistRule } from '../screening/worklist.ts';
+
+export type RunStatus = 'queued' | 'loading' | 'evaluating' | 'finishing' | 'succeeded' | 'failed';
+export type RunTrigger = 'schedule' | 'catch-up' | 'api' | 'cli';
+export type SourceMode = 'crawl' | 'bulk';
+
+export interface RunCounts {
+  inCohort: number;
+  screeningDue: number;
+  followUpDue: number;
+  followUpOverdue: number;
+  findings: number;
+  newFindings: number;
+  unknownExposure: number;
+  errors: number;
+  resolved: number;
+  /** Entries with a published Task (new or still due). */
+  tasks: number;
+}
+
+export interface RunRow {
+  runId: string;
+  trigger: RunTrigger;
+  mode: SourceMode;
+  fhirBase: string;
+  asOf: string;
+  status: RunStatus;
+  rulesHash: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  transactionTime: string | null;
+  exportStatusUrl: string | null;
+  total: number | null;
+  batches: number | null;
+  done: number;
+  counts: Partial<RunCounts>;
+  errors: Array<{ patientId?: string; message: string }>;
+  error: string | null;
+}
+
+export interface ResultRow {
+  patientId: string;
+  decision: string;
+  cumulativeMg: number | null;
+  lowerBound: boolean;
+  error?: string;
+}
+
+export interface WorklistRow extends Omit<WorklistItem, 'suggestsOrder'> {
+  runId: string;
+  change: WorklistChange;
+  taskRef: string | null;
+}
+
+const iso = (v: unknown): string | null => (v === null || v === undefined ? null : new Date(v as string).toISOString());
+
+const RUN_COLUMNS = `r.run_id, r.trigger, r.mode, r.fhir_base, r.as_of, r.status, r.rules_hash, r.created_at, r.started_at,
+  r.finished_at, r.transaction_time, r.export_status_url, r.total, r.batches, r.counts, r.errors, r.error,
+  (select count(*) from surveillance_results s where s.run_id = r.run_id) as done`;
+
+function runOf(r: Record<string, unknown>): RunRow {
+  return {
+    runId: r.run_id as string,
+    trigger: r.trigger as RunTrigger,
+    mode: r.mode as SourceMode,
+    fhirBase: r.fhir_base as string,
+    asOf: r.as_of as string,
+    status: r.status as RunStatus,
+    rulesHash: r.rules_hash as string,
+    createdAt: iso(r.created_at)!,
+    startedAt: iso(r.started_at),
+    finishedAt: iso(r.finished_at),
+    transactionTime: iso(r.transaction_time),
+    exportStatusUrl: (r.export_status_url as string | null) ?? null,
+    total: (r.total as number | null) ?? null,
+    batches: (r.batches as number | null) ?? null,
+    done: Number(r.done ?? 0),
+    counts: (r.counts as Partial<RunCounts>) ?? {},
+    errors: (r.errors as RunRow['errors']) ?? [],
+    error: (r.error as string | null) ?? null,
+  };
+}
+
+function worklistRowOf(r: Record<string, unknown>): WorklistRow {
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return {
+    runId: r.run_id as string,
+    patientId: r.patient_id as string,
+    rule: r.rule as WorklistRule,
+    change: r.change as WorklistChange,
+    dueDate: (r.due_date as string | null) ?? null,
+    overdueFrom: (r.overdue_from as string | null) ?? null,
+    daysOverdue: num(r.days_overdue),
+    cumulativeMg: num(r.cumulative_mg),
+    lowerBound: !!r.lower_bound,
+    lastStudy: (r.last_study as string | null) ?? null,
+    summary: r.summary as string,
+    taskRef: (r.task_ref as string | null) ?? null,
+  };
+}
+
+export interface WorklistQuery {
+  /** A run's id; the latest succeeded run by default. */
+  runId?: string;
+  rules?: WorklistRule[];
+  changes?: WorklistChange[];
+  /** Patient id prefix. */
+  patient?: string;
+  limit: number;
+  /** Keyset cursor from the previous page (opaque). */
+  cursor?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  next?: string;
+}
+
+const encodeCursor = (r: WorklistRow) =>
+  Buffer.from(JSON.stringify([r.dueDate ?? '9999-12-31', r.patientId, r.rule])).toString('base64url');
+function decodeCursor(c: string): [string, string, string] | undefined {
+  try {
+    const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8'));
+    return Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'string')
+      ? (v as [string, string, string])
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export class RunStore {
+  readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  /** Creates the run unless one with this id exists: true when this call created it (idempotent enqueue). */
+  async createRun(r: {
+    runId: string;
+    trigger: RunTrigger;
+    mode: SourceMode;
+    fhirBase: string;
+    asOf: string;
+    rulesHash: string;
+    now: Date;
+  }): Promise<boolean> {
+    const rows = await this.db.query(
+      `insert into surveillance_runs (run_id, trigger, mode, fhir_base, as_of, status, rules_hash, created_at)
+       values ($1, $2, $3, $4, $5, 'queued', $6, $7) on conflict (run_id) do nothing returning run_id`,
+      [r.runId, r.trigger, r.mode, r.fhirBase, r.asOf, r.rulesHash, r.now.toISOString()],
+    );
+    return rows.length === 1;
+  }
+
+  async getRun(runId: string): Promise<RunRow | undefined> {
+    const rows = await this.db.query(`select ${RUN_COLUMNS} from surveillance_runs r where r.run_id = $1`, [runId]);
+    return rows[0] ? runOf(rows[0]) : undefined;
+  }
+
+  /** The history, newest first; `before`: a run id, for the next page. */
+  async listRuns(limit = 20, before?: string): Promise<RunRow[]> {
+    const rows = await this.db.query(
+      `select ${RUN_COLUMNS} from surveillance_runs r where ($2::text is null or r.seq < (select seq from surveillance_runs where run_id = $2))
+       order by r.seq desc limit $1`,
+      [limit, before ?? null],
+    );
+    return rows.map(runOf);
+  }
+
+  /** Runs not finished (queued or in progress): what a starting instance resumes. */
+  async unfinishedRuns(): Promise<RunRow[]> {
+    const rows = await this.db.query(
+      `select ${RUN_COLUMNS} from surveillance_runs r where r.status in ('queued', 'loading', 'evaluating', 'finishing') order by r.seq`,
+    );
+    return rows.map(runOf);
+  }
+
+  async update(
+    runId: string,
+    patch: Partial<{
+      status: RunStatus;
+      startedAt: Date;
+      finishedAt: Date;
+      transactionTime: string;
+      exportStatusUrl: string | null;
+      total: number;
+      batches: number;
+      counts: Partial<RunCounts>;
+      errors: RunRow['errors'];
+      error: string | null;
+    }>,
+    onlyFrom?: RunStatus[],
+  ): Promise<boolean> {
+    const cols: Record<string, unknown> = {
+      status: patch.status,
+      started_at: patch.startedAt?.toISOString(),
+      finished_at: patch.finishedAt?.toISOString(),
+      transaction_time: patch.transactionTime,
+      export_status_url: patch.exportStatusUrl,
+      total: patch.total,
+      batches: patch.batches,
+      counts: patch.counts && JSON.stringify(patch.counts),
+      errors: patch.errors && JSON.stringify(patch.errors),
+      error: patch.error,
+    };
+    const set: string[] = [];
+    const values: unknown[] = [runId];
+    for (const [k, v] of Object.entries(cols)) {
+      if (v === undefined) continue;
+      values.push(v);
+      set.push(`${k} = $${values.length}${k === 'counts' || k === 'errors' ? '::jsonb' : ''}`);
+    }
+    if (!set.length) return true;
+    let where = 'run_id = $1';
+    if (onlyFrom) {
+      values.push(onlyFrom);
+      where += ` and status = any($${values.length}::text[])`;
+    }
+    const rows = await this.db.query(
+      `update surveillance_runs set ${set.join(', ')} where ${where} returning run_id`,
+      values,
+    );
+    return rows.length === 1;
+  }
+
+  /** The run's batches (a retried load writes the same ones again: nothing changes). */
+  async saveBatches(runId: string, batches: string[][]): Promise<void> {
+    for (let i = 0; i < batches.length; i += 200) {
+      const slice = batches.slice(i, i + 200);
+      await this.db.query(
+        `insert into surveillance_batches (run_id, batch_no, patient_ids)
+         select $1, b.no, array(select jsonb_array_elements_text(b.ids)) from jsonb_to_recordset($2::jsonb) as b(no int, ids jsonb)
+         on conflict do nothing`,
+        [runId, JSON.stringify(slice.map((ids, j) => ({ no: i + j, ids })))],
+      );
+    }
+  }
+
+  async batch(runId: string, batchNo: number): Promise<{ patientIds: string[]; done: boolean } | undefined> {
+    const rows = await this.db.query<{ patient_ids: string[]; done_at: unknown }>(
+      'select patient_ids, done_at from surveillance_batches where run_id = $1 and batch_no = $2',
+      [runId, batchNo],
+    );
+    return rows[0] && { patientIds: rows[0].patient_ids, done: rows[0].done_at !== null };
+  }
+
+  async pendingBatches(runId: string): Promise<number[]> {
+    const rows = await this.db.query<{ batch_no: number }>(
+      'select batch_no from surveillance_batches where run_id = $1 and done_at is null order by batch_no',
+      [runId],
+    );
+    return rows.map((r) => r.batch_no);
+  }
+
+  /** Patients of this run already evaluated (a batch resumed after a crash skips them). */
+  async evaluated(runId: string, patientIds: string[]): Promise<Set<string>> {
+    const rows = await this.db.query<{ patient_id: string }>(
+      'select patient_id from surveillance_results where run_id = $1 and patient_id = any($2::text[])',
+      [runId, patientIds],
+    );
+    return new Set(rows.map((r) => r.patient_id));
+  }
+
+  /**
+   * One batch's results and worklist entries, and the batch marked done, in one transaction: a crash leaves
+   * either all of it or none. Rows already there (a second instance got there first) are left as they are.
+   */
+  async completeBatch(
+    runId: string,
+    batchNo: number,
+    results: ResultRow[],
+    entries: WorklistRow[],
+    now: Date,
+  ): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await insertResults(tx, runId, results, now);
+      await insertEntries(tx, entries);
+      await tx.query(
+        'update surveillance_batches set done_at = $3 where run_id = $1 and batch_no = $2 and done_at is null',
+        [runId, batchNo, now.toISOString()],
+      );
+    });
+  }
+
+  /** The worklist keys of the last succeeded run before this one (what "new", "still due", "resolved" compare to). */
+  async previousRun(runId: string): Promise<string | undefined> {
+    const rows = await this.db.query<{ run_id: string }>(
+      `select run_id from surveillance_runs where status = 'succeeded'
+       and seq < (select seq from surveillance_runs where run_id = $1)
+       order by seq desc limit 1`,
+      [runId],
+    );
+    return rows[0]?.run_id;
+  }
+
+  async worklistOf(runId: string, patientIds?: string[]): Promise<WorklistRow[]> {
+    const rows = await this.db.query(
+      `select * from worklist_entries where run_id = $1 and ($2::text[] is null or patient_id = any($2::text[]))`,
+      [runId, patientIds ?? null],
+    );
+    return rows.map(worklistRowOf);
+  }
+
+  async insertEntries(entries: WorklistRow[]): Promise<void> {
+    await this.db.transaction((tx) => insertEntries(tx, entries));
+  }
+
+  async setTaskRef(runId: string, patientId: string, rule: string, taskRef: string): Promise<void> {
+    await this.db.query(
+      'update worklist_entries set task_ref = $4 where run_id = $1 and patient_id = $2 and rule = $3',
+      [runId, patientId, rule, taskRef],
+    );
+  }
+
+  /** The run's counts, computed from what was stored (so a resumed run counts each patient once). */
+  async countsOf(runId: string): Promise<RunCounts> {
+    const [r] = await this.db.query<Record<string, number>>(
+      `select
+        (select count(*) from surveillance_results where run_id = $1 and error is null and decision <> 'not-in-cohort') as in_cohort,
+        (select count(*) from surveillance_results where run_id = $1 and decision = 'exposure-unknown') as unknown_exposure,
+        (select count(*) from surveillance_results where run_id = $1 and error is not null) as errors,
+        (select count(*) from worklist_entries where run_id = $1 and rule = 'screening-due' and change <> 'resolved') as screening_due,
+        (select count(*) from worklist_entries where run_id = $1 and rule = 'follow-up-due' and change <> 'resolved') as follow_up_due,
+        (select count(*) from worklist_entries where run_id = $1 and rule = 'follow-up-overdue' and change <> 'resolved') as follow_up_overdue,
+        (select count(*) from worklist_entries where run_id = $1 and rule = 'findings' and change <> 'resolved') as findings,
+        (select count(*) from worklist_entries where run_id = $1 and rule = 'findings' and change = 'new') as new_findings,
+        (select count(*) from worklist_entries where run_id = $1 and change = 'resolved') as resolved,
+        (select count(*) from worklist_entries where run_id = $1 and change <> 'resolved' and task_ref is not null) as tasks`,
+      [runId],
+    );
+    const n = (k: string) => Number(r?.[k] ?? 0);
+    return {
+      inCohort: n('in_cohort'),
+      screeningDue: n('screening_due'),
+      followUpDue: n('follow_up_due'),
+      followUpOverdue: n('follow_up_overdue'),
+      findings: n('findings'),
+      newFindings: n('new_findings'),
+      unknownExposure: n('unknown_exposure'),
+      errors: n('errors'),
+      resolved: n('resolved'),
+      tasks: n('tasks'),
+    };
+  }
+
+  async errorsOf(runId: string, limit = 50): Promise<RunRow['errors']> {
+    const rows = await this.db.query<{ patient_id: string; error: string }>(
+      'select patient_id, error from surveillance_results where run_id = $1 and error is not null order by patient_id limit $2',
+      [runId, limit],
+    );
+    return rows.map((r) => ({ patientId: r.patient_id, message: r.error }));
+  }
+
+  /** A page of the worklist, ordered by due date then patient then rule (keyset: stable under inserts). */
+  async worklist(q: WorklistQuery): Promise<Page<WorklistRow> & { runId: string | null }> {
+    const runId =
+      q.runId ??
+      (
+        await this.db.query<{ run_id: string }>(
+          `select run_id from surveillance_runs where status = 'succeeded' order by seq desc limit 1`,
+        )
+      )[0]?.run_id;
+    if (!runId) return { runId: null, items: [] };
+    const after = q.cursor ? decodeCursor(q.cursor) : undefined;
+    const rows = await this.db.query(
+      `select * from worklist_entries
+       where run_id = $1
+         and ($2::text[] is null or rule = any($2::text[]))
+         and ($3::text[] is null or change = any($3::text[]))
+         and ($4::text is null or patient_id like $4 || '%')
+         and ($5::date is null or (coalesce(due_date, '9999-12-31'::date), patient_id, rule) > ($5::date, $6::text, $7::text))
+       order by coalesce(due_date, '9999-12-31'::date), patient_id, rule
+       limit $8`,
+      [
+        runId,
+        q.rules?.length ? q.rules : null,
+        q.changes?.length ? q.changes : null,
+        q.patient ? q.patient.replace(/[\\%_]/g, (c) => `\\${c}`) : null,
+        after?.[0] ?? null,
+        after?.[1] ?? null,
+        after?.[2] ?? null,
+        q.limit + 1,
+      ],
+    );
+    const items = rows.slice(0, q.limit).map(worklistRowOf);
+    return { runId, items, ...(rows.length > q.limit ? { next: encodeCursor(items[items.length - 1]!) } : {}) };
+  }
+
+  /** Which patients were due (any rule) in the run covering a day: the auditor's question. */
+  async dueOn(day: string): Promise<{ run: RunRow | undefined; entries: WorklistRow[] }> {
+    const rows = await this.db.query<{ run_id: string }>(
+      `select run_id from surveillance_runs where status = 'succeeded' and as_of <= $1 order by as_of desc, seq desc limit 1`,
+      [day],
+    );
+    if (!rows[0]) return { run: undefined, entries: [] };
+    return {
+      run: await this.getRun(rows[0].run_id),
+      entries: (await this.worklistOf(rows[0].run_id)).filter((e) => e.change !== 'resolved'),
+    };
+  }
+
+  // ---- Bulk Data staging: the export's resources by patient, so that batches read only their patients.
+
+  async stage(runId: string, rows: Array<{ patientId: string; type: string; resource: unknown }>): Promise<void> {
+    if (!rows.length) return;
+    await this.db.query(
+      `insert into surveillance_staged (run_id, patient_id, resource_type, resource)
+       select $1, x.p, x.t, x.r from jsonb_to_recordset($2::jsonb) as x(p text, t text, r jsonb)`,
+      [runId, JSON.stringify(rows.map((r) => ({ p: r.patientId, t: r.type, r: r.resource })))],
+    );
+  }
+
+  async stageMedications(runId: string, rows: Array<{ ref: string; resource: unknown }>): Promise<void> {
+    if (!rows.length) return;
+    await this.db.query(
+      `insert into surveillance_staged_medications (run_id, ref, resource)
+       select $1, x.ref, x.r from jsonb_to_recordset($2::jsonb) as x(ref text, r jsonb) on conflict do nothing`,
+      [runId, JSON.stringify(rows.map((r) => ({ ref: r.ref, r: r.resource })))],
+    );
+  }
+
+  async stagedFor(
+    runId: string,
+    patientIds: string[],
+  ): Promise<Array<{ patientId: string; resource: Record<string, unknown> }>> {
+    const rows = await this.db.query<{ patient_id: string; resource: Record<string, unknown> }>(
+      'select patient_id, resource from surveillance_staged where run_id = $1 and patient_id = any($2::text[])',
+      [runId, patientIds],
+    );
+    return rows.map((r) => ({ patientId: r.patient_id, resource: r.resource }));
+  }
+
+  async stagedPatients(runId: string): Promise<string[]> {
+    const rows = await this.db.query<{ patient_id: string }>(
+      'select distinct patient_id from surveillance_staged where run_id = $1',
+      [runId],
+    );
+    return rows.map((r) => r.patient_id);
+  }
+
+  async stagedMedications(runId: string, refs: string[]): Promise<Array<Record<string, unknown>>> {
+    if (!refs.length) return [];
+    const rows = await this.db.query<{ resource: Record<string, unknown> }>(
+      'select resource from surveillance_staged_medications where run_id = $1 and ref = any($2::text[])',
+      [runId, refs],
+    );
+    return rows.map((r) => r.resource);
+  }
+
+  async clearStaging(runId: string): Promise<void> {
+    await this.db.query('delete from surveillance_staged where run_id = $1', [runId]);
+    await this.db.query('delete from surveillance_staged_medications where run_id = $1', [runId]);
+  }
+}
+
+async function insertResults(tx: Queryable, runId: string, results: ResultRow[], now: Date): Promise<void> {
+  if (!results.length) return;
+  await tx.query(
+    `insert into surveillance_results (run_id, patient_id, decision, cumulative_mg, lower_bound, error, evaluated_at)
+     select $1, x.p, x.d, x.mg, x.lb, x.e, $3 from jsonb_to_recordset($2::jsonb) as x(p text, d text, mg numeric, lb boolean, e text)
+     on conflict do nothing`,
+    [
+      runId,
+      JSON.stringify(
+        results.map((r) => ({
+          p: r.patientId,
+          d: r.decision,
+          mg: r.cumulativeMg,
+          lb: r.lowerBound,
+          e: r.error ?? null,
+        })),
+      ),
+      now.toISOString(),
+    ],
+  );
+}
+
+async function insertEntries(tx: Queryable, entries: WorklistRow[]): Promise<void> {
+  if (!entries.length) return;
+  await tx.query(
+    `insert into worklist_entries (run_id, patient_id, rule, change, due_date, overdue_from, days_overdue, cumulative_mg,
+       lower_bound, last_study, summary, task_ref)
+     select x.run, x.p, x.rule, x.change, x.due, x.od, x.dod, x.mg, x.lb, x.ls, x.s, x.t
+     from jsonb_to_recordset($1::jsonb) as x(run text, p text, rule text, change text, due date, od date, dod int, mg numeric,
+       lb boolean, ls date, s text, t text)
+     on conflict do nothing`,
+    [
+      JSON.stringify(
+        entries.map((e) => ({
+          run: e.runId,
+          p: e.patientId,
+          rule: e.rule,
+          change: e.change,
+          due: e.dueDate,
+          od: e.overdueFrom,
+          dod: e.daysOverdue,
+          mg: e.cumulativeMg,
+          lb: e.lowerBound,
+          ls: e.lastStudy,
+          s: e.summary,
+          t: e.taskRef,
+        })),
+      ),
+    ],
+  );
+}

@@ -1,0 +1,267 @@
+/**
+ * One surveillance run, as a small state machine over the run store: queued → loading (read or stage the
+ * cohort, cut it into batches) → evaluating (batches, by any instance) → finishing (entries that went away
+ * are resolved and their Tasks completed, counts, audit record) → succeeded | failed. Every step is idempotent
+ * and starts from what the store says, so a step retried after a crash or taken up by another instance
+ * carries on from the last completed batch.
+ */
+import { createHash } from 'node:crypto';
+import type { AuditLog } from '../audit/auditLog.ts';
+import { OsteoWatchError } from '../errors.ts';
+import type { ExposureConfig } from '../exposure/index.ts';
+import type { Logger } from '../log/logger.ts';
+import { assessPatient } from '../screening/assess.ts';
+import type { CohortDefinition } from '../screening/cohort.ts';
+import { DEFAULT_SCREENING_CONFIG, type ScreeningConfig } from '../screening/rules.ts';
+import { changeOf, taskRuleOf, worklistItems, worklistKey } from '../screening/worklist.ts';
+import type { ResultRow, RunCounts, RunRow, RunStore, RunTrigger, WorklistRow } from './runStore.ts';
+import type { CohortSource } from './source.ts';
+import type { TaskPublisher } from './tasks.ts';
+
+export interface RunnerDeps {
+  store: RunStore;
+  source: CohortSource;
+  /** Where Tasks are published; none: the worklist only. */
+  tasks?: TaskPublisher;
+  audit?: AuditLog;
+  exposure: ExposureConfig;
+  screening?: ScreeningConfig;
+  cohorts?: CohortDefinition[];
+  fhirBaseUrl: string;
+  batchSize: number;
+  now: () => Date;
+  logger?: Logger;
+}
+
+/** The rules configuration's hash: runs made under different rules are told apart in the history. */
+export function rulesHash(d: Pick<RunnerDeps, 'exposure' | 'screening' | 'cohorts'>): string {
+  const text = JSON.stringify({
+    exposure: d.exposure,
+    screening: d.screening ?? DEFAULT_SCREENING_CONFIG,
+    cohorts: d.cohorts ?? 'myositis',
+  });
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+export class SurveillanceRunner {
+  readonly d: RunnerDeps;
+  constructor(d: RunnerDeps) {
+    this.d = d;
+  }
+
+  /** Creates a run (idempotent on its id: a scheduled run is named after its day, so N instances make one). */
+  async create(o: { runId?: string; trigger: RunTrigger; asOf: string }): Promise<{ runId: string; created: boolean }> {
+    const now = this.d.now();
+    const runId =
+      o.runId ?? `${now.toISOString().replace(/[-:]/g, '').slice(0, 15)}-${Math.random().toString(36).slice(2, 6)}`;
+    const created = await this.d.store.createRun({
+      runId,
+      trigger: o.trigger,
+      mode: this.d.source.mode,
+      fhirBase: this.d.fhirBaseUrl,
+      asOf: o.asOf,
+      rulesHash: rulesHash(this.d),
+      now,
+    });
+    return { runId, created };
+  }
+
+  /**
+   * Loads the cohort and cuts it into batches; returns the batch numbers to process. A failure is thrown to be
+   * retried (the run stays loading); on the last attempt the run is marked failed, with the reason.
+   */
+  async load(runId: string, o: { lastAttempt: boolean } = { lastAttempt: true }): Promise<number[]> {
+    const { store } = this.d;
+    let run = await this.mustGet(runId);
+    if (run.status === 'queued') {
+      await store.update(runId, { status: 'loading', startedAt: this.d.now() }, ['queued']);
+      run = await this.mustGet(runId);
+    }
+    if (run.status === 'loading') {
+      try {
+        const cohort = await this.d.source.load(run);
+        const batches: string[][] = [];
+        for (let i = 0; i < cohort.patientIds.length; i += this.d.batchSize)
+          batches.push(cohort.patientIds.slice(i, i + this.d.batchSize));
+        await store.saveBatches(runId, batches);
+        await store.update(
+          runId,
+          {
+            status: 'evaluating',
+            total: cohort.patientIds.length,
+            batches: batches.length,
+            transactionTime: cohort.transactionTime,
+          },
+          ['loading'],
+        );
+      } catch (err) {
+        if (!o.lastAttempt) throw err;
+        await this.fail(runId, `the cohort could not be read: ${message(err)}`);
+        this.d.logger?.error({ runId, err: message(err) }, 'surveillance run failed');
+        return [];
+      }
+    }
+    return store.pendingBatches(runId);
+  }
+
+  /**
+   * Evaluates one batch: each patient once (those a crashed attempt stored are skipped), worklist, Tasks. A
+   * patient whose records did not come in time (the FHIR server slow or down) fails the attempt, to be retried
+   * with backoff; on the last attempt it is recorded as that patient's error and the run goes on.
+   */
+  async batch(runId: string, batchNo: number, o: { lastAttempt: boolean } = { lastAttempt: true }): Promise<void> {
+    const { store } = this.d;
+    const run = await this.mustGet(runId);
+    if (run.status !== 'evaluating') return;
+    const batch = await store.batch(runId, batchNo);
+    if (!batch || batch.done) return;
+    const done = await store.evaluated(runId, batch.patientIds);
+    const todo = batch.patientIds.filter((id) => !done.has(id));
+    const data = await this.d.source.records(todo, run);
+    const transient = [...data.values()].find((r) => r instanceof OsteoWatchError && r.kind === 'unavailable');
+    if (transient && !o.lastAttempt) throw transient;
+    const previous = await store.previousRun(runId);
+    const previousKeys = new Set(
+      previous ? (await store.worklistOf(previous, todo)).filter((e) => e.change !== 'resolved').map(worklistKey) : [],
+    );
+    const results: ResultRow[] = [];
+    const entries: Array<WorklistRow & { suggestsOrder?: boolean }> = [];
+    for (const patientId of todo) {
+      const records = data.get(patientId);
+      if (!records || records instanceof Error) {
+        results.push({
+          patientId,
+          decision: 'error',
+          cumulativeMg: null,
+          lowerBound: false,
+          error: records ? message(records) : 'no records returned',
+        });
+        continue;
+      }
+      try {
+        const a = assessPatient(records, {
+          patientId,
+          asOf: run.asOf,
+          exposure: this.d.exposure,
+          screening: this.d.screening,
+          cohorts: this.d.cohorts,
+        });
+        if (!a) {
+          results.push({ patientId, decision: 'not-in-cohort', cumulativeMg: null, lowerBound: false });
+          continue;
+        }
+        results.push({
+          patientId,
+          decision: a.screening.decision.kind,
+          cumulativeMg: a.exposure.cumulativeMg,
+          lowerBound: a.exposure.cumulativeIsLowerBound,
+        });
+        for (const item of worklistItems(a)) {
+          let taskRef: string | null = null;
+          if (this.d.tasks) taskRef = await this.d.tasks.publish(item, run.asOf, item.summary);
+          entries.push({ ...item, runId, change: changeOf(item, previousKeys), taskRef });
+        }
+      } catch (err) {
+        // One patient's failure (a Task server refusing, an engine error) is that patient's error, not the run's.
+        results.push({ patientId, decision: 'error', cumulativeMg: null, lowerBound: false, error: message(err) });
+      }
+    }
+    await store.completeBatch(
+      runId,
+      batchNo,
+      results,
+      entries.map(({ suggestsOrder: _, ...e }) => e),
+      this.d.now(),
+    );
+  }
+
+  /** Finishes the run when every batch is done; true when this call (or an earlier one) finished it. */
+  async finishIfDone(runId: string): Promise<boolean> {
+    const { store } = this.d;
+    if ((await store.pendingBatches(runId)).length) return false;
+    await store.update(runId, { status: 'finishing' }, ['evaluating']);
+    const run = await this.mustGet(runId);
+    if (run.status === 'succeeded') return true;
+    if (run.status !== 'finishing') return false;
+    await this.resolveGone(run);
+    const counts: RunCounts = await store.countsOf(runId);
+    const errors = await store.errorsOf(runId);
+    const finishedAt = this.d.now();
+    await this.d.source.finish(run).catch(() => undefined);
+    if (this.d.audit) await this.audit(run, counts, finishedAt);
+    await store.update(runId, { status: 'succeeded', finishedAt, counts, errors }, ['finishing']);
+    this.d.logger?.info({ runId, counts }, 'surveillance run finished');
+    return true;
+  }
+
+  /**
+   * Entries of the last run with no counterpart now: resolved (a WB-MRI was done, the patient left the cohort),
+   * and their Tasks completed. A patient whose records could not be read this time keeps its entries open.
+   */
+  private async resolveGone(run: RunRow): Promise<void> {
+    const { store } = this.d;
+    const previous = await store.previousRun(run.runId);
+    if (!previous) return;
+    const before = (await store.worklistOf(previous)).filter((e) => e.change !== 'resolved');
+    const now = await store.worklistOf(run.runId);
+    const family = (e: WorklistRow) => `${e.patientId}:${taskRuleOf(e.rule)}:${e.dueDate ?? 'none'}`;
+    const current = new Set(now.filter((e) => e.change !== 'resolved').map(family));
+    const erred = new Set((await store.errorsOf(run.runId, 1_000_000)).map((e) => e.patientId));
+    const gone = before.filter((e) => !current.has(family(e)) && !erred.has(e.patientId));
+    for (const e of gone) {
+      if (this.d.tasks)
+        try {
+          await this.d.tasks.complete(e, `Resolved in surveillance run ${run.runId}`);
+        } catch (err) {
+          this.d.logger?.warn({ err: message(err) }, 'a resolved Task could not be completed');
+        }
+    }
+    await store.insertEntries(gone.map((e) => ({ ...e, runId: run.runId, change: 'resolved' as const })));
+  }
+
+  private async audit(run: RunRow, counts: RunCounts, finishedAt: Date): Promise<void> {
+    const db = this.d.store.db;
+    const already = await db.query('select 1 from surveillance_run where run_id = $1', [run.runId]);
+    if (already.length) return;
+    const worklist = (await this.d.store.worklistOf(run.runId)).map((e) => ({
+      patientId: e.patientId,
+      rule: e.rule,
+      change: e.change,
+      dueDate: e.dueDate,
+      lastStudy: e.lastStudy,
+      ...(e.taskRef ? { task: e.taskRef } : {}),
+    }));
+    await this.d.audit!.recordSurveillanceRun({
+      recordedAt: finishedAt.toISOString(),
+      runId: run.runId,
+      startedAt: run.startedAt ?? run.createdAt,
+      finishedAt: finishedAt.toISOString(),
+      summary: {
+        asOf: run.asOf,
+        mode: run.mode,
+        fhirBase: run.fhirBase,
+        rulesHash: run.rulesHash,
+        transactionTime: run.transactionTime,
+        counts,
+        worklist,
+      },
+    });
+  }
+
+  async fail(runId: string, error: string): Promise<void> {
+    await this.d.store.update(runId, { status: 'failed', finishedAt: this.d.now(), error }, [
+      'queued',
+      'loading',
+      'evaluating',
+      'finishing',
+    ]);
+  }
+
+  private async mustGet(runId: string): Promise<RunRow> {
+    const run = await this.d.store.getRun(runId);
+    if (!run) throw new Error(`no surveillance run ${runId}`);
+    return run;
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * Cohort surveillance as the service and the CLI run it: the FHIR source (crawl or bulk) with its
+ * authentication, the Task publisher, the runner and the job queue, and the schedule (node-cron, in a time
+ * zone). A scheduled run is named after its scheduled minute, so the schedule can fire in every instance and
+ * still make one run; a run missed while no instance was up is caught up at start.
+ */
+import type { JWK } from 'jose';
+import { CronExpressionParser } from 'cron-parser';
+import { schedule, type ScheduledTask } from 'node-cron';
+import type { AuditLog } from '../audit/auditLog.ts';
+import type { SurveillanceConfig } from '../config/surveillance.ts';
+import type { ExposureConfig } from '../exposure/index.ts';
+import { backendServicesAuth, type FhirAuth, noAuth, staticBearer } from '../fhir/fhirAuth.ts';
+import type { FhirLimits } from '../fhir/patientRecords.ts';
+import type { Logger } from '../log/logger.ts';
+import type { ScreeningConfig } from '../screening/rules.ts';
+import type { Db } from '../store/db.ts';
+import { bulkSource } from './bulkSource.ts';
+import { crawlSource } from './crawlSource.ts';
+import { SurveillanceJobs } from './jobs.ts';
+import { SurveillanceRunner } from './runner.ts';
+import { type RunRow, RunStore, type RunTrigger } from './runStore.ts';
+import { TaskPublisher } from './tasks.ts';
+
+export interface SurveillanceOptions {
+  config: SurveillanceConfig;
+  exposure: ExposureConfig;
+  screening?: ScreeningConfig;
+  db: Db;
+  databaseUrl?: string;
+  /** The job queue's schema (pg-boss); tests that share a database give each store its own. */
+  jobSchema?: string;
+  audit?: AuditLog;
+  logger?: Logger;
+  /** The FHIR server read when the configuration names none (the demo's own /fhir). */
+  defaultFhirBaseUrl: string;
+  /** The Group exported when the configuration names none (the demo's cohort Group). */
+  defaultGroupId?: string;
+  /** The demo's own Backend Services client, used when the configuration names none. */
+  defaultBackendServices?: { clientId: string; privateJwk: JWK; scope: string };
+  fhirLimits: FhirLimits;
+  now?: () => Date;
+  /** Whether this process works the queue (the service, the CLI's `surveil run`) or only enqueues and reads. */
+  work?: boolean;
+}
+
+/** The run's as-of day: today (UTC), as the CDS services take it, so a card and a run on one day agree. */
+export const asOfDay = (now: Date): string => now.toISOString().slice(0, 10);
+
+export class Surveillance {
+  readonly store: RunStore;
+  readonly runner: SurveillanceRunner;
+  readonly jobs: SurveillanceJobs;
+  readonly fhirBaseUrl: string;
+  private readonly o: SurveillanceOptions;
+  private cron?: ScheduledTask;
+  private readonly now: () => Date;
+
+  constructor(o: SurveillanceOptions) {
+    this.o = o;
+    this.now = o.now ?? (() => new Date());
+    const c = o.config;
+    this.fhirBaseUrl = (c.fhirBaseUrl ?? o.defaultFhirBaseUrl).replace(/\/+$/, '');
+    this.store = new RunStore(o.db);
+    const auth = this.auth();
+    const groupId = c.groupId ?? o.defaultGroupId;
+    if (c.mode === 'bulk' && !groupId)
+      throw new Error('OSTEOWATCH_SURVEILLANCE_GROUP_ID is required in bulk mode (the Group to export)');
+    const source =
+      c.mode === 'bulk'
+        ? bulkSource({
+            fhirBaseUrl: this.fhirBaseUrl,
+            groupId: groupId!,
+            auth,
+            store: this.store,
+            maxWaitSeconds: c.exportWaitSeconds,
+            retryAfterCapSeconds: 120,
+            onBadLine: (file, line, problem) => o.logger?.warn({ file, line, problem }, 'bulk export: line skipped'),
+          })
+        : crawlSource({
+            fhirBaseUrl: this.fhirBaseUrl,
+            auth,
+            limits: o.fhirLimits,
+            maxConditionPages: 100_000,
+            concurrency: c.concurrency,
+          });
+    const taskBase = c.taskFhirUrl === 'none' ? undefined : (c.taskFhirUrl ?? this.fhirBaseUrl);
+    const tasks = taskBase
+      ? new TaskPublisher({
+          fhirBaseUrl: taskBase,
+          auth: taskBase === this.fhirBaseUrl ? auth : noAuth,
+          timeoutMs: o.fhirLimits.timeoutMs,
+        })
+      : undefined;
+    this.runner = new SurveillanceRunner({
+      store: this.store,
+      source,
+      tasks,
+      audit: o.audit,
+      exposure: o.exposure,
+      screening: o.screening,
+      fhirBaseUrl: this.fhirBaseUrl,
+      batchSize: c.batchSize,
+      now: this.now,
+      logger: o.logger,
+    });
+    this.jobs = new SurveillanceJobs(this.runner, {
+      db: o.db,
+      databaseUrl: o.databaseUrl,
+      schema: o.jobSchema,
+      heartbeatSeconds: c.heartbeatSeconds,
+      superviseIntervalSeconds: Math.max(1, Math.min(30, Math.floor(c.heartbeatSeconds / 2))),
+      batchConcurrency: 1,
+      logger: o.logger,
+    });
+  }
+
+  private auth(): FhirAuth {
+    const c = this.o.config;
+    const bs = c.backendServices ?? this.o.defaultBackendServices;
+    if (c.staticToken) return staticBearer(c.staticToken);
+    if (bs)
+      return backendServicesAuth({
+        fhirBaseUrl: this.fhirBaseUrl,
+        clientId: bs.clientId,
+        privateJwk: bs.privateJwk as JWK,
+        scope: bs.scope,
+        tokenUrl: c.backendServices?.tokenUrl,
+        timeoutMs: this.o.fhirLimits.timeoutMs,
+      });
+    return noAuth;
+  }
+
+  /** Starts the queue (and, with a schedule, the cron), resumes unfinished runs, catches up a missed one. */
+  async start(): Promise<void> {
+    await this.jobs.start({ work: this.o.work !== false });
+    if (this.o.work === false) return;
+    const resumed = await this.jobs.resumeUnfinished();
+    if (resumed.length) this.o.logger?.info({ runs: resumed }, 'surveillance runs resumed');
+    const c = this.o.config;
+    if (!c.cron) return;
+    await this.catchUp();
+    this.cron = schedule(
+      c.cron,
+      async () => {
+        try {
+          await this.scheduled(this.now());
+        } catch (err) {
+          this.o.logger?.error({ err: (err as Error).message }, 'scheduled surveillance run could not be started');
+        }
+      },
+      { timezone: c.timezone, name: 'osteowatch-surveillance', noOverlap: true },
+    );
+  }
+
+  /** The scheduled fire time at or before `at` (cron-parser, in the configured time zone). */
+  lastFireTime(at: Date): Date | undefined {
+    const c = this.o.config;
+    if (!c.cron) return undefined;
+    const it = CronExpressionParser.parse(c.cron, { tz: c.timezone, currentDate: new Date(at.getTime() + 1000) });
+    return it.prev().toDate();
+  }
+
+  private async scheduled(at: Date): Promise<string | undefined> {
+    const fire = this.lastFireTime(at);
+    if (!fire) return undefined;
+    const runId = `scheduled-${fire.toISOString().slice(0, 16).replace(/[-:]/g, '')}`;
+    const { created } = await this.runner.create({ runId, trigger: 'schedule', asOf: asOfDay(this.now()) });
+    // Sent in every instance: the queue keeps one (stately, keyed by the run id).
+    await this.jobs.sendRun(runId);
+    if (created) this.o.logger?.info({ runId }, 'scheduled surveillance run queued');
+    return runId;
+  }
+
+  /** The last scheduled run that should have happened, if it did not (no instance was up then). */
+  async catchUp(): Promise<string | undefined> {
+    return this.scheduled(this.now());
+  }
+
+  /** Starts a run now (API, CLI); its id. */
+  async startRun(trigger: RunTrigger, asOf?: string): Promise<string> {
+    const { runId } = await this.runner.create({ trigger, asOf: asOf ?? asOfDay(this.now()) });
+    await this.jobs.sendRun(runId);
+    return runId;
+  }
+
+  run(runId: string): Promise<RunRow | undefined> {
+    return this.store.getRun(runId);
+  }
+
+  async stop(): Promise<void> {
+    await this.cron?.stop();
+    await this.jobs.stop();
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Publishes actionable worklist entries as FHIR Tasks, and completes a Task whose reason has gone. Every write
+ * is a conditional create on the entry's business identifier "{patient}:{rule}:{due date}"
+ * (https://hl7.org/fhir/R4/http.html#ccreate), so a re-run, a resumed run or a second instance never makes a
+ * second Task. Screening and follow-up Tasks are basedOn a draft WB-MRI ServiceRequest (the order the card
+ * suggests), written the same way.
+ */
+import type { ServiceRequest, Task } from '@medplum/fhirtypes';
+import { OsteoWatchError } from '../errors.ts';
+import type { FhirAuth } from '../fhir/fhirAuth.ts';
+import { wbMriServiceRequest } from '../profiles/wbMriServiceRequest.ts';
+import { taskRuleOf, type WorklistItem } from '../screening/worklist.ts';
+import { WORKLIST_ENTRY_IDENTIFIER } from '../terminology/systems.ts';
+import { worklistRuleCoding } from '../terminology/worklistCodes.ts';
+
+export interface TaskPublisherOptions {
+  fhirBaseUrl: string;
+  auth: FhirAuth;
+  timeoutMs: number;
+  /** Who the Tasks are from (Task.requester display). */
+  requester?: string;
+}
+
+/** The identifier value of an entry's Task: one per patient, rule (due and overdue follow-up alike) and due date. */
+export const taskKey = (i: Pick<WorklistItem, 'patientId' | 'rule' | 'dueDate'>): string =>
+  `${i.patientId}:${taskRuleOf(i.rule)}:${i.dueDate ?? 'none'}`;
+
+export interface Published {
+  reference: string;
+  created: boolean;
+}
+
+export class TaskPublisher {
+  private readonly o: TaskPublisherOptions;
+  created = 0;
+  completed = 0;
+  constructor(o: TaskPublisherOptions) {
+    this.o = o;
+  }
+
+  private async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const auth = await this.o.auth.header();
+    const res = await fetch(`${this.o.fhirBaseUrl.replace(/\/$/, '')}/${path}`, {
+      method,
+      headers: {
+        accept: 'application/fhir+json',
+        ...(body ? { 'content-type': 'application/fhir+json' } : {}),
+        ...(auth ? { authorization: auth } : {}),
+        ...headers,
+      },
+      body: body ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(this.o.timeoutMs),
+    }).catch((err: unknown) => {
+      throw new OsteoWatchError('upstream', `the Task server could not be reached: ${(err as Error).message}`);
+    });
+    const text = await res.text();
+    if (!res.ok)
+      throw new OsteoWatchError(
+        res.status >= 500 || res.status === 429 ? 'unavailable' : 'upstream',
+        `the Task server answered ${res.status} to ${method} ${path.split('?')[0]}`,
+      );
+    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+  }
+
+  /** Conditional create: 201 created, 200 when a resource with the identifier exists (nothing written). */
+  private async ensure<T extends Task | ServiceRequest>(resource: T, key: string): Promise<Published> {
+    const r = await this.request('POST', resource.resourceType, resource, {
+      'if-none-exist': `identifier=${encodeURIComponent(`${WORKLIST_ENTRY_IDENTIFIER}|${key}`)}`,
+    });
+    const id = (r.body as { id?: string } | undefined)?.id;
+    if (!id) throw new OsteoWatchError('upstream', `the Task server did not return the ${resource.resourceType}'s id`);
+    return { reference: `${resource.resourceType}/${id}`, created: r.status === 201 };
+  }
+
+  /** The entry's Task (and its draft order), created unless it exists; the Task's reference. */
+  async publish(item: WorklistItem, asOf: string, reason: string): Promise<string> {
+    const key = taskKey(item);
+    const identifier = [{ system: WORKLIST_ENTRY_IDENTIFIER, value: key }];
+    let basedOn: Task['basedOn'];
+    if (item.suggestsOrder) {
+      const window = { start: item.dueDate ?? asOf, ...(item.overdueFrom ? { end: item.overdueFrom } : {}) };
+      const sr = await this.ensure({ ...wbMriServiceRequest(item.patientId, window, reason), identifier }, key);
+      basedOn = [{ reference: sr.reference }];
+    }
+    const rule = taskRuleOf(item.rule);
+    const task: Task = {
+      resourceType: 'Task',
+      identifier,
+      status: 'ready',
+      intent: 'order',
+      priority: item.rule === 'follow-up-overdue' || item.rule === 'findings' ? 'urgent' : 'routine',
+      code: { coding: [worklistRuleCoding(rule)], text: item.summary },
+      description: item.summary,
+      businessStatus: { text: item.rule === 'follow-up-overdue' ? 'overdue' : 'due' },
+      for: { reference: `Patient/${item.patientId}` },
+      authoredOn: asOf,
+      requester: { display: this.o.requester ?? 'OsteoWatch cohort surveillance' },
+      ...(basedOn ? { basedOn } : {}),
+      restriction: { period: { start: item.dueDate ?? asOf, ...(item.overdueFrom ? { end: item.overdueFrom } : {}) } },
+    };
+    const t = await this.ensure(task, key);
+    if (t.created) this.created++;
+    return t.reference;
+  }
+
+  /** Completes the Task of an entry whose reason has gone (the WB-MRI was done); nothing if there is none. */
+  async complete(item: Pick<WorklistItem, 'patientId' | 'rule' | 'dueDate'>, why: string): Promise<void> {
+    const key = taskKey(item);
+    const found = await this.request(
+      'GET',
+      `Task?identifier=${encodeURIComponent(`${WORKLIST_ENTRY_IDENTIFIER}|${key}`)}`,
+    );
+    const entries = ((found.body as { entry?: Array<{ resource?: Task }> } | undefined)?.entry ?? []).flatMap((e) =>
+      e.resource?.resourceType === 'Task' ? [e.resource] : [],
+    );
+    for (const t of entries) {
+      if (t.status === 'completed' || t.status === 'cancelled') continue;
+      await this.request('PUT', `Task/${t.id}`, {
+        ...t,
+        status: 'completed',
+        businessStatus: { text: 'resolved' },
+        statusReason: { text: why },
+      });
+      this.completed++;
+    }
+  }
+}

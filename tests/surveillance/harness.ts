@@ -1,0 +1,103 @@
+/**
+ * A surveillance test bed: the real demo FHIR server (HTTP, loopback) seeded with the synthetic cohort, a real
+ * store (PGlite, or PostgreSQL in its own schema when DATABASE_URL is set), and a Surveillance over both.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Resource } from '@medplum/fhirtypes';
+import { type AuditStore, openAuditStore } from '../../src/audit/store.ts';
+import { generateCohort } from '../../src/cohort/generate.ts';
+import type { SurveillanceConfig } from '../../src/config/surveillance.ts';
+import { resolveExposureConfig } from '../../src/exposure/config.ts';
+import { DEFAULT_FHIR_LIMITS } from '../../src/fhir/patientRecords.ts';
+import { Surveillance, type SurveillanceOptions } from '../../src/surveillance/service.ts';
+import type { RunRow } from '../../src/surveillance/runStore.ts';
+import { type RunningServer, startServer } from '../helpers/server.ts';
+
+export const AS_OF = '2026-06-30';
+export const NOW = new Date(`${AS_OF}T12:00:00Z`);
+
+export interface Engine {
+  name: string;
+  open(): Promise<{ store: AuditStore; databaseUrl?: string; jobSchema?: string; dispose(): Promise<void> }>;
+}
+
+export function engines(): Engine[] {
+  const out: Engine[] = [
+    {
+      name: 'PGlite',
+      open: async () => {
+        const store = await openAuditStore({ memory: true });
+        return { store, dispose: () => store.close() };
+      },
+    },
+  ];
+  const url = process.env.DATABASE_URL;
+  if (url)
+    out.push({
+      name: 'PostgreSQL',
+      open: async () => {
+        const schema = `ow_surv_${randomBytes(5).toString('hex')}`;
+        const store = await openAuditStore({ databaseUrl: url, schema });
+        return {
+          store,
+          databaseUrl: url,
+          jobSchema: `${schema}_jobs`,
+          dispose: async () => {
+            await store.db.exec(
+              `drop schema if exists ${schema} cascade; drop schema if exists ${schema}_jobs cascade`,
+            );
+            await store.close();
+          },
+        };
+      },
+    });
+  return out;
+}
+
+export function cohort(size: number, seed = 42): Resource[] {
+  return generateCohort({ size, seed, asOf: AS_OF });
+}
+
+export async function demoServer(resources: Resource[]): Promise<RunningServer> {
+  return startServer(resources);
+}
+
+export function surveillanceFor(
+  server: RunningServer,
+  db: { store: AuditStore; databaseUrl?: string; jobSchema?: string },
+  config: Partial<SurveillanceConfig> = {},
+  extra: Partial<SurveillanceOptions> = {},
+): Surveillance {
+  return new Surveillance({
+    config: {
+      mode: 'crawl',
+      timezone: 'UTC',
+      batchSize: 7,
+      heartbeatSeconds: 10,
+      concurrency: 4,
+      exportWaitSeconds: 60,
+      ...config,
+    },
+    exposure: resolveExposureConfig({}),
+    db: db.store.db,
+    databaseUrl: db.databaseUrl,
+    jobSchema: db.jobSchema,
+    audit: db.store.audit,
+    defaultFhirBaseUrl: server.fhirUrl,
+    // Generous: the machine running the tests may be busy, and a timeout here is not what is tested.
+    fhirLimits: { ...DEFAULT_FHIR_LIMITS, maxPages: 1000, timeoutMs: 30_000 },
+    now: () => NOW,
+    ...extra,
+  });
+}
+
+/** Waits for the run to end (succeeded or failed). */
+export async function finished(s: Surveillance, runId: string, timeoutMs = 120_000): Promise<RunRow> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const run = await s.run(runId);
+    if (run && (run.status === 'succeeded' || run.status === 'failed')) return run;
+    if (Date.now() > until) throw new Error(`run ${runId} still ${run?.status} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * A surveillance run end to end over HTTP (crawl mode) on each store engine: every cohort patient evaluated
+ * once, the worklist and its Tasks, a second run that duplicates nothing, and an entry resolved (its Task
+ * completed) once the WB-MRI is done.
+ */
+import type { Bundle, ImagingStudy, Task } from '@medplum/fhirtypes';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inCohort } from '../../src/screening/assess.ts';
+import type { Surveillance } from '../../src/surveillance/service.ts';
+import { WORKLIST_ENTRY_IDENTIFIER } from '../../src/terminology/systems.ts';
+import type { RunningServer } from '../helpers/server.ts';
+import { AS_OF, cohort, demoServer, engines, finished, surveillanceFor } from './harness.ts';
+
+const resources = cohort(40);
+const cohortIds = (() => {
+  const byPatient = new Map<string, typeof resources>();
+  for (const r of resources) {
+    const ref = (r as { subject?: { reference?: string } }).subject?.reference;
+    if (r.resourceType === 'Condition' && ref) byPatient.set(ref, [...(byPatient.get(ref) ?? []), r]);
+  }
+  return [...byPatient]
+    .filter(([, conditions]) => inCohort({ conditions }))
+    .map(([ref]) => ref.slice(8))
+    .sort();
+})();
+
+async function tasks(server: RunningServer): Promise<Task[]> {
+  const b = (await (await fetch(`${server.fhirUrl}/Task?_count=1000`)).json()) as Bundle<Task>;
+  return (b.entry ?? []).map((e) => e.resource!);
+}
+
+for (const engine of engines()) {
+  describe(`surveillance run (crawl, ${engine.name})`, () => {
+    let server: RunningServer;
+    let db: Awaited<ReturnType<typeof engine.open>>;
+    let s: Surveillance;
+    beforeAll(async () => {
+      server = await demoServer(resources);
+      db = await engine.open();
+      s = surveillanceFor(server, db);
+      await s.start();
+    }, 120_000);
+    afterAll(async () => {
+      await s?.stop();
+      await db?.dispose();
+      await server?.close();
+    }, 60_000);
+
+    let first: string;
+    it('evaluates every cohort patient once and publishes one Task per actionable entry', async () => {
+      first = await s.startRun('api');
+      const run = await finished(s, first);
+      expect(run.status).toBe('succeeded');
+      expect(cohortIds.length).toBeGreaterThan(10);
+      expect(run.total).toBe(cohortIds.length);
+      expect(run.counts.inCohort).toBe(cohortIds.length);
+      expect(run.counts.errors).toBe(0);
+      expect(run.done).toBe(cohortIds.length);
+      expect(run.transactionTime).toBeTruthy();
+      expect(run.asOf).toBe(AS_OF);
+      const page = await s.store.worklist({ runId: first, limit: 1000 });
+      expect(page.items.length).toBeGreaterThan(0);
+      expect(page.items.every((e) => e.change === 'new')).toBe(true);
+      expect(
+        run.counts.screeningDue! + run.counts.followUpDue! + run.counts.followUpOverdue! + run.counts.findings!,
+      ).toBe(page.items.length);
+      const published = await tasks(server);
+      const keys = published.map((t) => t.identifier?.find((i) => i.system === WORKLIST_ENTRY_IDENTIFIER)?.value);
+      expect(new Set(keys).size).toBe(keys.length);
+      expect(published.length).toBe(page.items.length - 0);
+      for (const e of page.items) {
+        const t = published.find((x) => `Task/${x.id}` === e.taskRef)!;
+        expect(t.status).toBe('ready');
+        expect(t.intent).toBe('order');
+        expect(t.for?.reference).toBe(`Patient/${e.patientId}`);
+        expect(t.restriction?.period?.start).toBe(e.dueDate);
+        if (e.rule !== 'findings') expect(t.basedOn?.[0]?.reference).toMatch(/^ServiceRequest\//);
+      }
+      // The audit trail holds the run with its counts and worklist.
+      const rows = await db.store.db.query<{ summary: { counts: unknown; worklist: unknown[] } }>(
+        'select summary from surveillance_run where run_id = $1',
+        [first],
+      );
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.summary.worklist).toHaveLength(page.items.length);
+    }, 180_000);
+
+    it('a second run duplicates no Task and marks entries still due', async () => {
+      const before = await tasks(server);
+      const second = await s.startRun('api');
+      const run = await finished(s, second);
+      expect(run.status).toBe('succeeded');
+      expect(await tasks(server)).toHaveLength(before.length);
+      const page = await s.store.worklist({ runId: second, limit: 1000 });
+      expect(page.items.every((e) => e.change === 'still-due')).toBe(true);
+    }, 180_000);
+
+    it('resolves an entry once its WB-MRI is done, and completes its Task', async () => {
+      const latest = await s.store.worklist({ limit: 1000, rules: ['screening-due'] });
+      const due = latest.items[0];
+      expect(due).toBeDefined();
+      await server.repo.createResource<ImagingStudy>({
+        resourceType: 'ImagingStudy',
+        status: 'available',
+        subject: { reference: `Patient/${due!.patientId}` },
+        started: `${AS_OF}T09:00:00Z`,
+        modality: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'MR' }],
+        procedureCode: [{ coding: [{ system: 'http://loinc.org', code: '46358-8' }], text: 'MR Whole body' }],
+      });
+      const third = await s.startRun('api');
+      expect((await finished(s, third)).status).toBe('succeeded');
+      const resolved = await s.store.worklist({ runId: third, limit: 1000, changes: ['resolved'] });
+      expect(resolved.items.map((e) => `${e.patientId}:${e.rule}`)).toContain(`${due!.patientId}:screening-due`);
+      const task = (await tasks(server)).find((t) => `Task/${t.id}` === due!.taskRef)!;
+      expect(task.status).toBe('completed');
+    }, 180_000);
+  });
+}
