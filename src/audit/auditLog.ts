@@ -25,6 +25,8 @@ import {
   type SurveillanceRunInput,
   surveillanceRunSchema,
   type WriteBackInput,
+  type WriteBackRefusedInput,
+  writeBackRefusedSchema,
   writeBackSchema,
 } from './records.ts';
 
@@ -288,6 +290,31 @@ export class AuditLog {
       }
       return a;
     });
+  }
+
+  /**
+   * A write-back refused before anything was written. Only the log holds it (no query table, so no migration):
+   * auditors read it in the AuditEvent export (`/audit/export`, `osteowatch audit export`) as a failed Create;
+   * nothing takes it for a study done (wbmri_study is not touched).
+   */
+  async recordWriteBackRefused(input: WriteBackRefusedInput): Promise<Appended> {
+    const r = storable(writeBackRefusedSchema.parse(input));
+    return this.appending((tx) =>
+      this.append(tx, {
+        kind: 'write-back-refused',
+        recordedAt: r.recordedAt,
+        patientId: r.patientId,
+        tenant: r.tenant,
+        actor: r.actor,
+        payload: {
+          studyUid: r.studyUid,
+          status: r.status,
+          reason: r.reason,
+          fields: r.fields,
+          fhirServer: r.fhirServer,
+        },
+      }),
+    );
   }
 
   async recordSurveillanceRun(input: SurveillanceRunInput): Promise<Appended> {

@@ -45,7 +45,14 @@ function linkHash(prevHash: string, canonical: string): string {
   return createHash('sha256').update(prevHash).update('\n').update(canonical).digest('hex');
 }
 
-export type AuditKind = 'hook-invocation' | 'card-feedback' | 'write-back' | 'surveillance-run' | 'audit-query';
+export type AuditKind =
+  | 'hook-invocation'
+  | 'card-feedback'
+  | 'write-back'
+  /** A write-back refused before anything was written (records.ts writeBackRefusedSchema). */
+  | 'write-back-refused'
+  | 'surveillance-run'
+  | 'audit-query';
 
 /** One record to append, before it has a place in the chain. */
 export interface Entry {

@@ -1,8 +1,9 @@
 /**
  * The audit trail as FHIR R4 AuditEvents following the IHE Basic Audit Log Patterns (BALP): a CDS Hooks call
  * and an auditor's query are Patient Queries (the service searched the patient's steroid data), feedback
- * and write-backs are Patient Creates, a surveillance run is a (cohort) Query. What the service wrote to
- * the EHR also gets a Provenance. Pure: audit rows in, resources out.
+ * and write-backs are Patient Creates, a refused write-back a Create that failed (outcome 4 for a refusal of
+ * the caller's input, 8 for a failure on the server side), a surveillance run is a (cohort) Query. What the
+ * service wrote to the EHR also gets a Provenance. Pure: audit rows in, resources out.
  * https://profiles.ihe.net/ITI/BALP/
  */
 
@@ -211,6 +212,31 @@ export function toFhir(row: AuditRow): Resource[] {
           : {}),
       };
       return [...out, provenance];
+    }
+    case 'write-back-refused': {
+      const e = base(row, row.patientId ? 'PatientCreate' : 'Create', 'create', 'C');
+      const status = Number(p.status);
+      // https://hl7.org/fhir/R4/valueset-audit-event-outcome.html: 4 minor failure, 8 serious failure.
+      e.outcome = status >= 500 ? '8' : '4';
+      const fields = (p.fields as string[] | undefined) ?? [];
+      e.outcomeDesc = `write-back refused: ${status} ${String(p.reason)}${fields.length ? ` (${fields.join(', ')})` : ''}`;
+      e.agent.push(
+        {
+          type: { coding: [{ system: DCM, code: '110153', display: 'Source Role ID' }] },
+          who: { identifier: { value: row.actor ?? 'unknown' } },
+          requestor: true,
+        },
+        serverAgent(),
+      );
+      if (p.studyUid)
+        e.entity!.push({
+          what: { identifier: { system: 'urn:dicom:uid', value: `urn:oid:${p.studyUid}` } },
+          type: { system: ENTITY_TYPE, code: '2', display: 'System Object' },
+          role: { system: OBJECT_ROLE, code: '3', display: 'Report' },
+          description: 'WB-MRI findings of this study (not written)',
+        });
+      if (row.patientId) e.entity!.push(patientEntity(row.patientId));
+      return [e];
     }
     default:
       return [];

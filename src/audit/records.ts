@@ -103,6 +103,27 @@ export const writeBackSchema = z.object({
 });
 export type WriteBackInput = z.input<typeof writeBackSchema>;
 
+/**
+ * A write-back refused before anything was written (invalid document, unknown patient, a study of another patient,
+ * the FHIR server refusing): who asked and why, with the patient and study only as identifiers — never the
+ * refused document's content, nor an error text that may quote it.
+ */
+export const writeBackRefusedSchema = z.object({
+  recordedAt: iso,
+  patientId: id.optional(),
+  studyUid: z.string().max(128).optional(),
+  /** The HTTP status the refusal was answered with (400, 409, 413, 422, 502, …). */
+  status: z.number().int().min(400).max(599),
+  /** The error kind (src/errors.ts: invalid, conflict, unprocessable, upstream, …), or too-large. */
+  reason: z.string().regex(/^[a-z][a-z-]{0,63}$/),
+  /** The document's fields found wrong, as FHIRPath expressions ("reader.display", "sites[0].joint"). */
+  fields: z.array(z.string().max(128)).max(20).optional(),
+  fhirServer: z.string().optional(),
+  actor: z.string().optional(),
+  tenant: id.optional(),
+});
+export type WriteBackRefusedInput = z.input<typeof writeBackRefusedSchema>;
+
 export const surveillanceRunSchema = z.object({
   recordedAt: iso,
   runId: id,

@@ -3,6 +3,9 @@ import type { ExposureSummary } from '../exposure/index.ts';
 
 const NOT_COUNTED: Record<string, string> = {
   'no-dose': 'without a dose',
+  'unknown-day-of-week': 'with a day of the week that is not one',
+  'frequency-implausible': 'with more than 100 doses a day',
+  'date-implausible': 'dated before 1900',
   'no-dosage': 'without a dose',
   'dose-unit-unknown': 'with a dose unit that is not a mass, volume or tablet count',
   'weight-based-dose': 'dosed by body weight',

@@ -19,6 +19,17 @@ const isLeap = (y: number): boolean => (y % 4 === 0 && y % 100 !== 0) || y % 400
 const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const daysInMonth = (y: number, m: number): number => (m === 2 && isLeap(y) ? 29 : MONTH_DAYS[m - 1]!);
 
+/**
+ * Date.UTC, except that a year 0–99 is that year: Date.UTC maps it to 1900–1999 (ECMA-262 MakeFullYear), which
+ * would read "0024-01-01" as 1924. Month and day overflow as in Date.UTC.
+ */
+function utc(year: number, month0: number, day: number): number {
+  if (year >= 100) return Date.UTC(year, month0, day);
+  const t = new Date(0);
+  t.setUTCFullYear(year, month0, day);
+  return t.getTime();
+}
+
 const DATE_RE = /^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?/;
 const TIME_RE = /^T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?/;
 
@@ -63,9 +74,9 @@ function parseUncached(text: string): ParsedDate | undefined {
   const precision = m[3] ? 'day' : m[2] ? 'month' : 'year';
   // Reject dates that do not exist (2025-02-30) instead of letting Date roll them over.
   if (dayOfMonth > daysInMonth(year, month)) return undefined;
-  const utc = Date.UTC(year, month - 1, dayOfMonth);
-  const day = utc / MS_PER_DAY;
-  const parsed: ParsedDate = { day, precision, hasTime: false, wallMs: utc, wallEndMs: 0 };
+  const midnight = utc(year, month - 1, dayOfMonth);
+  const day = midnight / MS_PER_DAY;
+  const parsed: ParsedDate = { day, precision, hasTime: false, wallMs: midnight, wallEndMs: 0 };
   parsed.wallEndMs = (endDayOf(parsed) + 1) * MS_PER_DAY;
   const t = precision === 'day' ? TIME_RE.exec(text.slice(10)) : null;
   if (t) {
@@ -76,7 +87,7 @@ function parseUncached(text: string): ParsedDate | undefined {
       const frac = t[4] ? t[4].slice(0, 3) : '';
       const ms = frac ? Number(frac.padEnd(3, '0')) : 0;
       parsed.hasTime = true;
-      parsed.wallMs = utc + ((h * 60 + min) * 60 + sec) * 1000 + ms;
+      parsed.wallMs = midnight + ((h * 60 + min) * 60 + sec) * 1000 + ms;
       // The written precision is covered whole: seconds end a second later, minutes a minute later.
       parsed.wallEndMs = parsed.wallMs + (frac ? 10 ** (3 - frac.length) : t[3] ? 1000 : 60_000);
     }
@@ -90,8 +101,8 @@ function parseUncached(text: string): ParsedDate | undefined {
 export function endDayOf(parsed: ParsedDate): Day {
   if (parsed.precision === 'day') return parsed.day;
   const d = new Date(parsed.day * MS_PER_DAY);
-  if (parsed.precision === 'month') return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0) / MS_PER_DAY;
-  return Date.UTC(d.getUTCFullYear(), 11, 31) / MS_PER_DAY;
+  if (parsed.precision === 'month') return utc(d.getUTCFullYear(), d.getUTCMonth() + 1, 0) / MS_PER_DAY;
+  return utc(d.getUTCFullYear(), 11, 31) / MS_PER_DAY;
 }
 
 export function dayFromIso(date: string): Day {
@@ -127,7 +138,7 @@ function civilFromDay(day: Day): string {
   const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const m = mp < 10 ? mp + 3 : mp - 9;
   const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  return `${y}-${pad2(m)}-${pad2(d)}`;
+  return `${y < 1000 && y >= 0 ? String(y).padStart(4, '0') : y}-${pad2(m)}-${pad2(d)}`;
 }
 
 /** Adds calendar months, clamping to the month's last day (31 Jan + 1 month = 28/29 Feb). */
@@ -135,8 +146,8 @@ export function addMonths(day: Day, months: number): Day {
   const d = new Date(day * MS_PER_DAY);
   const y = d.getUTCFullYear();
   const m = d.getUTCMonth() + months;
-  const lastOfTarget = new Date(Date.UTC(y, m + 1, 0)).getUTCDate();
-  return Date.UTC(y, m, Math.min(d.getUTCDate(), lastOfTarget)) / MS_PER_DAY;
+  const lastOfTarget = new Date(utc(y, m + 1, 0)).getUTCDate();
+  return utc(y, m, Math.min(d.getUTCDate(), lastOfTarget)) / MS_PER_DAY;
 }
 
 /** ISO weekday of a day number: 0 = Monday … 6 = Sunday. */

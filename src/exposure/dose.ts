@@ -176,7 +176,11 @@ export function dosageDoseMg(dosage: Dosage, facts: MedicationFacts, policy: Ran
   const timing = isTimingProblem(pattern) ? undefined : pattern;
   // What the count rests on: a range at its bound, a frequency/period/count range, or PRN doses counted as if
   // scheduled. Only those are capped; an explicit regimen above the maximum is flagged, not changed.
-  const assumed = fromRange || !!dosage.asNeededBoolean || !!dosage.asNeededCodeableConcept || !!timing?.notes.length;
+  const assumed =
+    fromRange ||
+    !!dosage.asNeededBoolean ||
+    !!dosage.asNeededCodeableConcept ||
+    !!timing?.notes.some((n) => !('lost' in n));
   return applyMaxDoses(r, dosage, facts, timing, assumed);
 }
 

@@ -153,6 +153,18 @@ export function classifyRecord(record: MedicationRecord, ctx: EvaluationContext)
   // A record excluded by policy is listed, not quantified: its dose problems would not change the total.
   if (ev.status === 'excluded') return { kind: 'evaluated', evaluation: ev };
 
+  const implausible = datesBefore1900(record);
+  if (implausible.length) {
+    c.add(
+      'date-implausible',
+      `${implausible.join(', ')}: before ${EARLIEST_DATE}, not a plausible date; the record is not counted`,
+      'error',
+    );
+    ev.status = 'unquantified';
+    ev.partial = true;
+    return { kind: 'evaluated', evaluation: ev };
+  }
+
   if (resourceType === 'MedicationAdministration')
     evaluateAdministration(record as MedicationAdministration, facts, ctx, ev, c);
   else evaluateRegimen(record as MedicationStatement | MedicationRequest, facts, ctx, ev, c);
@@ -160,6 +172,41 @@ export function classifyRecord(record: MedicationRecord, ctx: EvaluationContext)
   ev.partial = c.partial;
   if (ev.status === 'counted' && ev.days.isEmpty && c.partial) ev.status = 'unquantified';
   return { kind: 'evaluated', evaluation: ev };
+}
+
+/**
+ * The earliest date a medication record's schedule may carry. An earlier one is a placeholder (0001-01-01,
+ * 1800-01-01) or a slip of the keyboard (0202 for 2020), not a glucocorticoid course: counting it would put a
+ * century of doses into the total (an open end runs to the as-of day) or no dose at all. Reported, not counted.
+ */
+const EARLIEST_DATE = '1900-01-01';
+const EARLIEST_YEAR = 1900;
+
+/** "effectivePeriod.start 0001-01-01", for each date that places the record's doses and lies before 1900. */
+function datesBefore1900(record: MedicationRecord): string[] {
+  const out: string[] = [];
+  const check = (field: string, value: string | undefined) => {
+    const year = typeof value === 'string' ? /^(\d{4})/.exec(value)?.[1] : undefined;
+    if (year !== undefined && Number(year) < EARLIEST_YEAR) out.push(`${field} ${value!.slice(0, 40)}`);
+  };
+  const r = record as Partial<
+    Pick<MedicationStatement, 'effectiveDateTime' | 'effectivePeriod' | 'dosage'> &
+      Pick<MedicationRequest, 'authoredOn' | 'dispenseRequest' | 'dosageInstruction'>
+  >;
+  check('effectiveDateTime', r.effectiveDateTime);
+  check('effectivePeriod.start', r.effectivePeriod?.start);
+  check('effectivePeriod.end', r.effectivePeriod?.end);
+  check('authoredOn', r.authoredOn);
+  check('dispenseRequest.validityPeriod.start', r.dispenseRequest?.validityPeriod?.start);
+  check('dispenseRequest.validityPeriod.end', r.dispenseRequest?.validityPeriod?.end);
+  const dosages = record.resourceType === 'MedicationStatement' ? r.dosage : r.dosageInstruction;
+  for (const [i, d] of (Array.isArray(dosages) ? dosages : []).entries()) {
+    const bounds = d?.timing?.repeat?.boundsPeriod;
+    const at = `${record.resourceType === 'MedicationStatement' ? 'dosage' : 'dosageInstruction'}[${i}].timing.repeat.boundsPeriod`;
+    check(`${at}.start`, bounds?.start);
+    check(`${at}.end`, bounds?.end);
+  }
+  return out;
 }
 
 function applyRoutePolicy(

@@ -98,9 +98,11 @@ function readStep(sd: StepDosage, facts: MedicationFacts, ctx: EvaluationContext
     return input;
   }
   input.pattern = pattern;
+  // Doses the timing names but no day can hold are lost whatever the dose: said even when the dose is unknown.
+  for (const n of pattern.notes) if ('lost' in n) c.add(n.code, n.message, 'error');
   if (!dose.ok) return input;
   for (const n of dose.notes) c.add(n.code, n.message, 'warning');
-  for (const n of pattern.notes) c.add(n.code, n.message, 'warning');
+  for (const n of pattern.notes) if (!('lost' in n)) c.add(n.code, n.message, 'warning');
   if (sd.dosage.asNeededBoolean || sd.dosage.asNeededCodeableConcept) {
     const countIt = ctx.config.asNeededPolicy === 'count';
     c.add(

@@ -33,12 +33,26 @@ export interface DosePattern {
 export type TimingNote =
   | { code: 'frequency-range'; message: string }
   | { code: 'timing-assumed-once-daily'; message: string }
-  | { code: 'count-range'; message: string };
+  | { code: 'count-range'; message: string }
+  /** Part of the schedule is lost (the doses of a weekday that is not one): an error, not an assumption. */
+  | { code: 'unknown-day-of-week'; message: string; lost: true };
 
 export type TimingProblem = {
-  code: 'period-without-unit' | 'unknown-period-unit' | 'unknown-timing-code';
+  code:
+    | 'period-without-unit'
+    | 'unknown-period-unit'
+    | 'unknown-timing-code'
+    | 'unknown-day-of-week'
+    | 'frequency-implausible';
   message: string;
 };
+
+/**
+ * More doses a day than this is not a regimen but a data error (a period in seconds or minutes, a frequency typed
+ * into the period, a period of 0): hourly dosing is 24, and no glucocorticoid is given in more than a dozen
+ * doses a day. Such a timing is reported and its doses not counted, rather than laying thousands of doses a day.
+ */
+export const MAX_DOSES_PER_DAY = 100;
 
 const UNIT_MINUTES: Record<string, number> = { s: 1 / 60, min: 1, h: 60, d: 1440, wk: 10080 };
 const MINUTES_PER_DAY = 1440;
@@ -171,11 +185,34 @@ export function dosePattern(timing: Timing | undefined, rangePolicy: RangePolicy
       };
     pattern = { dosesPerCycle: f, cycle, doseScale: scale, notes, label: labelFor(f, cycle) };
     if (repeat.dayOfWeek?.length) {
-      const days = [...new Set(repeat.dayOfWeek.map((d) => WEEKDAYS[d]).filter((d): d is number => d !== undefined))];
+      // FHIR days-of-week (https://hl7.org/fhir/R4/valueset-days-of-week.html): mon … sun, nothing else. A day
+      // that is not one is named, never dropped: its doses cannot be placed.
+      const known = repeat.dayOfWeek.filter((d) => WEEKDAYS[d] !== undefined);
+      const unknown = repeat.dayOfWeek.filter((d) => WEEKDAYS[d] === undefined);
+      const shown = unknown.map((d) => JSON.stringify(String(d).slice(0, 20))).join(', ');
+      if (unknown.length && !known.length)
+        return {
+          code: 'unknown-day-of-week',
+          message: `timing.repeat.dayOfWeek ${shown} ${unknown.length === 1 ? 'is' : 'are'} not a day of the week (mon … sun); no dose can be placed`,
+        };
+      if (unknown.length)
+        notes.push({
+          code: 'unknown-day-of-week',
+          message: `timing.repeat.dayOfWeek ${shown} ${unknown.length === 1 ? 'is' : 'are'} not a day of the week (mon … sun); the doses of ${unknown.length === 1 ? 'that day are' : 'those days are'} not counted`,
+          lost: true,
+        });
+      const days = [...new Set(known.map((d) => WEEKDAYS[d]!))];
       const perDay = dayCount || ('minutes' in cycle && cycle.minutes === MINUTES_PER_DAY ? f : 1);
       pattern.daysOfWeek = { days, dosesPerDay: perDay };
-      pattern.label = `${perDay}×/d on ${repeat.dayOfWeek.join(', ')}`;
+      pattern.label = `${perDay}×/d on ${known.join(', ')}`;
     }
+    // Doses on a dosing day, a frequency range's midpoint scale included (it multiplies the dose laid).
+    const perDay = (pattern.daysOfWeek ? pattern.daysOfWeek.dosesPerDay : dosesPerDay(pattern)) * scale;
+    if (!(perDay <= MAX_DOSES_PER_DAY))
+      return {
+        code: 'frequency-implausible',
+        message: `timing ${describeRepeat(repeat, f)} gives ${Number.isFinite(perDay) ? `${Math.round(perDay)} doses` : 'unbounded doses'} a day (more than ${MAX_DOSES_PER_DAY}): not a plausible regimen, not counted`,
+      };
   } else if (timing?.code) {
     for (const c of timing.code.coding ?? []) {
       if (!c.code) continue;
@@ -224,6 +261,19 @@ export function dosePattern(timing: Timing | undefined, rangePolicy: RangePolicy
     }
   }
   return pattern;
+}
+
+/** "1 every 1 min" (what the record says, for a message); `f` is the frequency as read (timeOfDay counted). */
+function describeRepeat(r: NonNullable<Timing['repeat']>, f: number): string {
+  const freq =
+    r.frequencyMax !== undefined && r.frequencyMax > (r.frequency ?? 1)
+      ? `${r.frequency ?? 1}–${r.frequencyMax}`
+      : String(f);
+  const p =
+    r.periodMax !== undefined && r.periodMax > (r.period ?? 1)
+      ? `${r.period ?? 1}–${r.periodMax}`
+      : String(r.period ?? 1);
+  return `${freq} every ${p} ${r.periodUnit ?? 'd'}${r.dayOfWeek?.length ? ` on ${r.dayOfWeek.length} weekday(s)` : ''}`;
 }
 
 export function isTimingProblem(p: DosePattern | TimingProblem): p is TimingProblem {

@@ -2,15 +2,16 @@
  * Writes a findings document to the EHR's FHIR server as one transaction: conditional updates on the
  * deterministic identifiers (re-ingesting the same study updates, never duplicates; a changed read becomes
  * `amended`), a Provenance at a stable id, every resource validated against profiles/ first, and the write
- * recorded in the audit trail. A patient the server does not know is refused and nothing is written.
+ * recorded in the audit trail. A patient the server does not know is refused and nothing is written; a study
+ * date in the future is refused; every refusal is recorded in the audit trail as a `write-back-refused`.
  */
 import { type MedplumClient, OperationOutcomeError, validateResource } from '@medplum/core';
 import type { Bundle, DiagnosticReport, Observation, Resource } from '@medplum/fhirtypes';
 import type { AuditLog } from '../audit/auditLog.ts';
-import { type ErrorKind, OsteoWatchError } from '../errors.ts';
+import { type ErrorKind, httpStatusOf, OsteoWatchError } from '../errors.ts';
 import { loadFhirDefinitions } from '../fhir/definitions.ts';
 import { findingProfile, reportProfile } from '../profiles/catalog.ts';
-import type { FindingsDocument } from './findingsDocument.ts';
+import { assertStudyDateNotFuture, type FindingsDocument } from './findingsDocument.ts';
 import { FINDING_ID_SYSTEM, REPORT_ID_SYSTEM, toFhir } from './toFhir.ts';
 
 /** Each failure by the HTTP status it is answered with: 422 for an unknown patient, 502 for the FHIR server, 500 ours. */
@@ -64,11 +65,16 @@ async function find<T extends Resource>(
   values: string[],
 ): Promise<Map<string, T>> {
   const out = new Map<string, T>();
-  const bundle = await client.search(
-    type,
-    { identifier: values.map((v) => `${system}|${v}`).join(','), _count: '100' },
-    { cache: 'no-cache' },
-  );
+  let bundle: Bundle;
+  try {
+    bundle = await client.search(
+      type,
+      { identifier: values.map((v) => `${system}|${v}`).join(','), _count: '100' },
+      { cache: 'no-cache' },
+    );
+  } catch (err) {
+    throw new WriteBackError(502, `cannot search ${type} on the FHIR server: ${upstreamText(err)}`);
+  }
   for (const e of bundle.entry ?? []) {
     const r = e.resource as T & { identifier?: Array<{ system?: string; value?: string }> };
     const v = r.identifier?.find((i) => i.system === system)?.value;
@@ -119,13 +125,156 @@ export interface WriteFindingsOptions {
   audit?: AuditLog;
   fhirServer?: string;
   actor?: string;
+  tenant?: string;
+}
+
+/** What a FHIR server's refusal says (its OperationOutcome's texts), or the error's message. */
+function upstreamText(err: unknown): string {
+  return err instanceof OperationOutcomeError
+    ? err.outcome.issue.map((i) => i.details?.text ?? i.code).join('; ')
+    : err instanceof Error
+      ? err.message
+      : String(err);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Refused write-backs in the audit trail
+
+/** Errors already accounted for in the audit trail (a refusal recorded, or a write recorded or failing to be). */
+const accounted = new WeakSet<object>();
+const account = (err: unknown): void => {
+  if (err && typeof err === 'object') accounted.add(err);
+};
+
+/** Which field names a refused document's fields may be recorded under: the document's own, nothing a caller made up. */
+const DOCUMENT_FIELDS = new Set([
+  'patient',
+  'studyInstanceUid',
+  'studyDate',
+  'reader',
+  'display',
+  'reference',
+  'sites',
+  'joint',
+  'side',
+  'osteonecrosis',
+  'hipWeightBearingShare',
+  'necroticSharePercent',
+  'condyles',
+  'articularSurface',
+  'collapse',
+]);
+const isDocumentField = (f: string): boolean =>
+  f.length <= 128 && f.split('.').every((part) => DOCUMENT_FIELDS.has(part.replace(/(\[\d{1,4}\])+$/, '')));
+
+/** The HTTP status a refusal is answered with, and its reason: the error kind, or what the body parser said. */
+function refusalOf(err: unknown): { status: number; reason: string; fields: string[] } {
+  if (err instanceof OsteoWatchError)
+    return {
+      status: err instanceof WriteBackError ? err.status : httpStatusOf(err.kind),
+      reason: err.kind,
+      fields: (err.details.expression ?? []).filter(isDocumentField).slice(0, 20),
+    };
+  const e = (err ?? {}) as { status?: unknown; type?: unknown };
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
+    return { status: e.status, reason: e.status === 413 ? 'too-large' : 'invalid', fields: [] };
+  return { status: 500, reason: 'internal', fields: [] };
+}
+
+export interface RefusalContext {
+  now: Date;
+  /** What the caller sent: the patient ("Patient/<id>") and study UID are recorded when they are well-formed. */
+  patient?: unknown;
+  studyUid?: unknown;
+  fhirServer?: string;
+  actor?: string;
+  tenant?: string;
+}
+
+const PATIENT_REF = /^Patient\/([A-Za-z0-9\-.]{1,64})$/;
+const STUDY_UID = /^[0-2](\.(0|[1-9][0-9]*))+$/;
+
+/**
+ * Records that a write-back was refused (`write-back-refused`): who asked, the patient id and study UID when the
+ * document names them well-formed, the status answered, the reason (the error kind) and the fields found wrong —
+ * never the document's other content nor the error's text, which may quote it. Once per error: a refusal
+ * passes through writeFindings and the HTTP route, and only the first records it. A failure to record does not
+ * replace the refusal the caller is owed (it is the caller's answer that says what was wrong).
+ */
+export async function recordRefusedWriteBack(
+  audit: AuditLog | undefined,
+  err: unknown,
+  ctx: RefusalContext,
+): Promise<void> {
+  if (!audit || (err && typeof err === 'object' && accounted.has(err))) return;
+  account(err);
+  const { status, reason, fields } = refusalOf(err);
+  const patientId = typeof ctx.patient === 'string' ? PATIENT_REF.exec(ctx.patient)?.[1] : undefined;
+  const studyUid =
+    typeof ctx.studyUid === 'string' && ctx.studyUid.length <= 64 && STUDY_UID.test(ctx.studyUid)
+      ? ctx.studyUid
+      : undefined;
+  await audit
+    .recordWriteBackRefused({
+      recordedAt: ctx.now.toISOString(),
+      patientId,
+      studyUid,
+      status,
+      reason,
+      ...(fields.length ? { fields } : {}),
+      fhirServer: ctx.fhirServer,
+      actor: ctx.actor,
+      tenant: ctx.tenant,
+    })
+    .catch(() => undefined);
 }
 
 export function writeFindings(doc: FindingsDocument, o: WriteFindingsOptions): Promise<WriteBackResult> {
-  return oneAtATime(`${o.fhirServer ?? ''}|${doc.studyInstanceUid}`, () => writeFindingsNow(doc, o));
+  return oneAtATime(`${o.fhirServer ?? ''}|${doc.studyInstanceUid}`, () => writeAndRecord(doc, o));
 }
 
-async function writeFindingsNow(doc: FindingsDocument, o: WriteFindingsOptions): Promise<WriteBackResult> {
+/** The write and its audit record: a write-back, or — when nothing was written — a refused write-back. */
+async function writeAndRecord(doc: FindingsDocument, o: WriteFindingsOptions): Promise<WriteBackResult> {
+  let written: Written;
+  try {
+    written = await writeFindingsNow(doc, o);
+  } catch (err) {
+    // Nothing was written: the refusal is recorded (a failure to record the write itself is not a refusal).
+    await recordRefusedWriteBack(o.audit, err, {
+      now: o.now,
+      patient: doc.patient,
+      studyUid: doc.studyInstanceUid,
+      fhirServer: o.fhirServer,
+      actor: o.actor,
+      tenant: o.tenant,
+    });
+    throw err;
+  }
+  try {
+    await o.audit?.recordWriteBack({
+      recordedAt: o.now.toISOString(),
+      patientId: written.patientId,
+      studyUid: doc.studyInstanceUid,
+      studyDate: doc.studyDate,
+      resourceRefs: written.refs,
+      fhirServer: o.fhirServer,
+      actor: o.actor,
+    });
+  } catch (err) {
+    account(err);
+    throw err;
+  }
+  return written.result;
+}
+
+interface Written {
+  patientId: string;
+  refs: string[];
+  result: WriteBackResult;
+}
+
+async function writeFindingsNow(doc: FindingsDocument, o: WriteFindingsOptions): Promise<Written> {
+  assertStudyDateNotFuture(doc, o.now);
   const patientId = doc.patient.slice('Patient/'.length);
   try {
     await o.client.readResource('Patient', patientId, { cache: 'no-cache' });
@@ -191,27 +340,14 @@ async function writeFindingsNow(doc: FindingsDocument, o: WriteFindingsOptions):
   try {
     response = await o.client.executeBatch(bundle);
   } catch (err) {
-    const text =
-      err instanceof OperationOutcomeError
-        ? err.outcome.issue.map((i) => i.details?.text ?? i.code).join('; ')
-        : (err as Error).message;
-    throw new WriteBackError(502, `the FHIR server refused the transaction: ${text}`);
+    throw new WriteBackError(502, `the FHIR server refused the transaction: ${upstreamText(err)}`);
   }
   const locations = (response.entry ?? []).map((e) => e.response?.location ?? '');
   const refs = locations.map((l) =>
     l.replace(/^.*?([A-Z][A-Za-z]+\/[^/]+\/_history\/[^/]+|[A-Z][A-Za-z]+\/[^/]+)$/, '$1'),
   );
-  await o.audit?.recordWriteBack({
-    recordedAt: o.now.toISOString(),
-    patientId,
-    studyUid: doc.studyInstanceUid,
-    studyDate: doc.studyDate,
-    resourceRefs: refs,
-    fhirServer: o.fhirServer,
-    actor: o.actor,
-  });
   const unversioned = refs.map((r) => r.replace(/\/_history\/.*$/, ''));
-  return {
+  const result: WriteBackResult = {
     outcome: !existedBefore
       ? 'created'
       : changed
@@ -224,4 +360,5 @@ async function writeFindingsNow(doc: FindingsDocument, o: WriteFindingsOptions):
     provenance: unversioned[observations.length + 1]!,
     conclusion: report.conclusion!,
   };
+  return { patientId, refs, result };
 }

@@ -1,13 +1,19 @@
 /** POST /imaging/findings: a reading tool or pipeline posts WB-MRI findings; they are written back to the EHR. */
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, {
+  type ErrorRequestHandler,
+  type NextFunction,
+  type Request,
+  type Response,
+  type Router,
+} from 'express';
 import type { AuditLog } from '../audit/auditLog.ts';
 import { authorise, type BearerOptions, type Principal } from '../auth/bearer.ts';
-import { OsteoWatchError, parseInput } from '../errors.ts';
+import { OsteoWatchError } from '../errors.ts';
 import { fhirClient } from '../fhir/patientRecords.ts';
 import { DicomInputError } from '../imaging/dicom.ts';
-import { type FindingsDocument, findingsDocumentSchema } from '../imaging/findingsDocument.ts';
+import { type FindingsDocument, parseFindingsDocument } from '../imaging/findingsDocument.ts';
 import { findingsFromDicom } from '../imaging/fromDicom.ts';
-import { writeFindings } from '../imaging/writeBack.ts';
+import { recordRefusedWriteBack, writeFindings } from '../imaging/writeBack.ts';
 
 export interface ImagingRouteOptions {
   auth: BearerOptions;
@@ -20,7 +26,7 @@ export interface ImagingRouteOptions {
 
 /** The findings in the body: a DICOM SR or SEG (application/dicom), or the findings JSON document. */
 async function findingsOf(body: unknown): Promise<FindingsDocument> {
-  if (!Buffer.isBuffer(body)) return parseInput(findingsDocumentSchema, body);
+  if (!Buffer.isBuffer(body)) return parseFindingsDocument(body);
   return findingsFromDicom(body).catch((err: unknown) => {
     // Said in front of the reason, so that a pipeline posting DICOM knows which of its inputs was refused.
     throw err instanceof DicomInputError ? new DicomInputError(`DICOM: ${err.message}`) : err;
@@ -48,6 +54,31 @@ function authenticate(o: ImagingRouteOptions) {
   };
 }
 
+/**
+ * An authenticated caller's refused write-back is recorded in the audit trail (writeBack.ts
+ * recordRefusedWriteBack), whatever refused it: the body parser, the document's validation, the DICOM reader,
+ * or writeFindings (which records its own). An unauthenticated caller's is not: it never got as far as a
+ * write-back, and recording it would let anyone fill the trail. The error then goes on to be answered.
+ */
+function recordRefusals(o: ImagingRouteOptions): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    const principal = res.locals.principal as Principal | undefined;
+    if (!principal || !o.audit) return next(err);
+    const body = (Buffer.isBuffer(req.body) ? undefined : req.body) as Record<string, unknown> | undefined;
+    recordRefusedWriteBack(o.audit, err, {
+      now: o.now?.() ?? new Date(),
+      patient: body?.patient,
+      studyUid: body?.studyInstanceUid,
+      fhirServer: o.fhirBaseUrl(),
+      actor: principal.actor,
+      tenant: principal.tenant,
+    }).then(
+      () => next(err),
+      () => next(err),
+    );
+  };
+}
+
 export function imagingRoutes(o: ImagingRouteOptions): Router {
   const router = express.Router();
   // The findings JSON document, or a DICOM SR (TID 1500) as application/dicom. Refusals are thrown: the
@@ -66,9 +97,11 @@ export function imagingRoutes(o: ImagingRouteOptions): Router {
         audit: o.audit,
         fhirServer: o.fhirBaseUrl(),
         actor: principal.actor,
+        tenant: principal.tenant,
       });
       res.status(result.outcome === 'created' ? 201 : 200).json(result);
     },
   );
+  router.use(recordRefusals(o));
   return router;
 }

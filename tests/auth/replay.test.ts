@@ -17,9 +17,12 @@ import {
 } from '../../src/auth/replayStore.ts';
 import { parseTrustedClients, type TrustedClient } from '../../src/auth/trustedClients.ts';
 import { type Db, openDb } from '../../src/store/db.ts';
+import { describeWithTool, SYSTEM_TOOLS } from '../helpers/systemTools.ts';
 
 const AUD = 'https://cds.example/cds-services/osteonecrosis-screening';
-const REDIS_URL = 'redis://127.0.0.1:6379';
+// The Redis the shared-store tests need (tests/helpers/systemTools.ts): they are skipped, and the summary says
+// so, when nothing listens there; OSTEOWATCH_REQUIRE_TOOLS=redis makes its absence a failure.
+const REDIS_URL = `redis://${SYSTEM_TOOLS.redis.service.host}:${SYSTEM_TOOLS.redis.service.port}`;
 let key: CryptoKey;
 let clients: TrustedClient[];
 const iss = (n: number) => `https://ehr-${n}.example`;
@@ -92,20 +95,6 @@ describe('in-memory replay cache', () => {
   });
 });
 
-/** Whether something listens at host:port. */
-async function reachable(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  const { connect } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = connect(Number(port), hostname);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
 /** A port nothing listens on. */
 async function closedPort(): Promise<number> {
   const srv = createServer();
@@ -126,9 +115,8 @@ const waitReady = async (s: RedisReplayStore) => {
   }
 };
 
-describe('Redis replay store', { timeout: 60_000 }, () => {
-  it('a jti used at one instance is refused at another; per-client bound', async (ctx) => {
-    if (!(await reachable(REDIS_URL))) ctx.skip();
+describeWithTool('redis', 'Redis replay store shared between instances', () => {
+  it('a jti used at one instance is refused at another; per-client bound', { timeout: 60_000 }, async () => {
     const a = new RedisReplayStore({ url: REDIS_URL, maxPerClient: 3 });
     const b = new RedisReplayStore({ url: REDIS_URL, maxPerClient: 3 });
     try {
@@ -150,8 +138,7 @@ describe('Redis replay store', { timeout: 60_000 }, () => {
     }
   });
 
-  it('end to end: a token accepted by one instance is refused by another', async (ctx) => {
-    if (!(await reachable(REDIS_URL))) ctx.skip();
+  it('end to end: a token accepted by one instance is refused by another', { timeout: 60_000 }, async () => {
     const a = new RedisReplayStore({ url: REDIS_URL });
     const b = new RedisReplayStore({ url: REDIS_URL });
     try {
@@ -164,7 +151,9 @@ describe('Redis replay store', { timeout: 60_000 }, () => {
       await b.close();
     }
   });
+});
 
+describe('Redis replay store without Redis', { timeout: 60_000 }, () => {
   it('unreachable (a closed port): fails closed with an unavailable error (503), never accepts', async () => {
     const store = new RedisReplayStore({ url: `redis://127.0.0.1:${await closedPort()}`, timeoutMs: 500 });
     try {

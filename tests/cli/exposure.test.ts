@@ -3,6 +3,7 @@
  * paging, and the error paths a user meets.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -376,5 +377,75 @@ describe('osteowatch exposure --fhir (real FHIR server over HTTP, paging)', () =
     const r = await runOsteowatch(['exposure', '--fhir', 'http://127.0.0.1:9/fhir', '--patient', 'p1']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/cannot read Patient\/p1: .*(ECONNREFUSED|fetch failed)/);
+  });
+
+  it('OSTEOWATCH_FHIR_MAX_PAGES and OSTEOWATCH_FHIR_MAX_RESOURCES bound the fetch as in the service', async () => {
+    const args = ['exposure', '--fhir', srv.fhirUrl, '--patient', 'ow-0002', '--as-of', '2026-11-21'];
+    const pages = await runOsteowatch(args, { OSTEOWATCH_FHIR_MAX_PAGES: '1' });
+    expect(pages.code).toBe(1);
+    expect(pages.stderr).toMatch(
+      /^osteowatch: cannot search Medication\w+: the search goes on for more than 1 pages\n$/,
+    );
+    const many = await runOsteowatch(args, { OSTEOWATCH_FHIR_MAX_RESOURCES: '2' });
+    expect(many.code).toBe(1);
+    expect(many.stderr).toMatch(/more than 2 resources for one patient/);
+  });
+});
+
+describe('osteowatch exposure --fhir honours the service’s FHIR limits (OSTEOWATCH_FHIR_*)', () => {
+  let hole: Server;
+  const sockets = new Set<Socket>();
+  let url = '';
+  let connections = 0;
+  beforeAll(async () => {
+    // Accepts connections and never answers a byte.
+    hole = createTcpServer((s) => {
+      connections++;
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
+    });
+    await new Promise<void>((r) => hole.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(hole.address() as AddressInfo).port}/fhir`;
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => hole.close(r));
+  });
+
+  it('a server that never answers: OSTEOWATCH_FHIR_TIMEOUT_MS=500 ends it with a clear message, exit 1', async () => {
+    const started = Date.now();
+    const r = await runOsteowatch(['exposure', '--fhir', url, '--patient', 'p1'], {
+      OSTEOWATCH_FHIR_TIMEOUT_MS: '500',
+    });
+    const ms = Date.now() - started;
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    // The limit given, not the default of 5,000 ms.
+    expect(r.stderr).toBe('osteowatch: cannot read Patient/p1: the FHIR server did not answer within 500 ms\n');
+    // Starting the CLI takes most of this on a loaded machine; the default limit alone would take 5 s.
+    expect(ms).toBeLessThan(15_000);
+  });
+
+  it.each([
+    ['OSTEOWATCH_FHIR_TIMEOUT_MS', 'soon'],
+    ['OSTEOWATCH_FHIR_TIMEOUT_MS', '5'],
+    ['OSTEOWATCH_FHIR_MAX_PAGES', '0'],
+    ['OSTEOWATCH_FHIR_MAX_RESOURCES', '-1'],
+    ['OSTEOWATCH_FHIR_CONCURRENCY', '1000'],
+  ])('%s=%s is refused before any request: exit 2, the variable named', async (name, value) => {
+    const before = connections;
+    const r = await runOsteowatch(['exposure', '--fhir', url, '--patient', 'p1'], { [name]: value });
+    expect(r.code).toBe(2);
+    expect(connections).toBe(before);
+    expect(r.stderr).toContain(`${name}:`);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('the limits do not concern --bundle: a bad value does not fail a file', async () => {
+    const r = await runOsteowatch(['exposure', '--bundle', bundleFile, '--patient', 'p1', '--as-of', '2025-03-01'], {
+      OSTEOWATCH_FHIR_TIMEOUT_MS: 'soon',
+    });
+    expect(r.code).toBe(0);
   });
 });

@@ -130,3 +130,48 @@ describe('every medication record is counted, excluded with a reason, or reporte
     ]);
   });
 });
+
+describe('records no regimen can be are evaluated and reported, never dropped', () => {
+  const RX = 'http://www.nlm.nih.gov/research/umls/rxnorm';
+  const base = {
+    resourceType: 'MedicationStatement',
+    status: 'completed',
+    subject: { reference: 'Patient/p' },
+    medicationCodeableConcept: { coding: [{ system: RX, code: '8638', display: 'prednisolone' }] },
+    effectivePeriod: { start: '2024-01-01', end: '2024-01-14' },
+  };
+  const dose = { doseAndRate: [{ doseQuantity: { value: 5, unit: 'mg', system: 'http://unitsofmeasure.org' } }] };
+  const records = [
+    { ...base, id: 'weekday', dosage: [{ ...dose, timing: { repeat: { dayOfWeek: ['mon', 'mo'] } } }] },
+    { ...base, id: 'no-weekday', dosage: [{ ...dose, timing: { repeat: { dayOfWeek: ['xx'] } } }] },
+    {
+      ...base,
+      id: 'per-minute',
+      dosage: [{ ...dose, timing: { repeat: { frequency: 1, period: 1, periodUnit: 'min' } } }],
+    },
+    { ...base, id: 'old', effectivePeriod: { start: '1850-01-01' }, dosage: [dose] },
+    {
+      ...base,
+      id: 'old-bounds',
+      dosage: [{ ...dose, timing: { repeat: { boundsPeriod: { start: '0001-01-01', end: '2024-01-02' } } } }],
+    },
+  ] as Resource[];
+
+  it('each has a contribution and an error naming the problem', () => {
+    const all = outcomes(records);
+    expect(all.map((o) => o.outcome.kind)).toEqual(['evaluated', 'evaluated', 'evaluated', 'evaluated', 'evaluated']);
+    const summary = computeExposure({ resources: records, asOf: AS_OF, timeline: false });
+    expect(summary.contributions.map((c) => c.source).sort()).toEqual(all.map((o) => o.source).sort());
+    const errors = Object.fromEntries(
+      summary.issues.filter((i) => i.severity === 'error').map((i) => [i.source.split('/')[1], i.code]),
+    );
+    expect(errors).toEqual({
+      weekday: 'unknown-day-of-week',
+      'no-weekday': 'unknown-day-of-week',
+      'per-minute': 'frequency-implausible',
+      old: 'date-implausible',
+      'old-bounds': 'date-implausible',
+    });
+    expect(summary.cumulativeIsLowerBound).toBe(true);
+  });
+});

@@ -21,6 +21,14 @@ describe('calendar days', () => {
     expect(() => dayFromIso('2024-02-29')).not.toThrow();
   });
 
+  it('a year 0–99 is that year, not 1900–1999 (Date.UTC would make 0024 into 1924)', () => {
+    expect(isoFromDay(parseFhirDate('0024-02-29')!.day)).toBe('0024-02-29');
+    expect(isoFromDay(parseFhirDate('0000-01-01')!.day)).toBe('0000-01-01');
+    expect(parseFhirDate('0099-12-31')!.day).toBeLessThan(parseFhirDate('1900-01-01')!.day);
+    expect(isoFromDay(endDayOf(parseFhirDate('0050-02')!))).toBe('0050-02-28');
+    expect(isoFromDay(addMonths(dayFromIso('0099-12-31'), 2))).toBe('0100-02-28');
+  });
+
   it('partial dates cover their whole month or year', () => {
     expect(isoFromDay(endDayOf(parseFhirDate('2024-02')!))).toBe('2024-02-29');
     expect(isoFromDay(endDayOf(parseFhirDate('2023')!))).toBe('2023-12-31');

@@ -498,3 +498,105 @@ describe('absurd values are reported, not computed', () => {
     expect(r.issues.map((i) => i.code)).toContain('dose-implausible');
   });
 });
+
+describe('timings and dates no regimen can have are reported, not computed', () => {
+  const issue = (r: ReturnType<typeof exposure>, code: string) => r.issues.find((i) => i.code === code);
+  /** The accounting invariant for one record: a contribution, and an error issue naming why it is short. */
+  const accountedFor = (r: ReturnType<typeof exposure>, source: string, code: string) => {
+    expect(r.contributions.map((c) => c.source)).toContain(source);
+    expect(r.issues).toContainEqual(expect.objectContaining({ source, code, severity: 'error' }));
+  };
+
+  it('a dayOfWeek code that is not mon…sun is named; the known days are counted, the total a lower bound', () => {
+    const d = dosage({ dose: mg(10), start: '2024-01-01', end: '2024-01-14' });
+    d.timing!.repeat!.dayOfWeek = ['mon', 'funday' as 'mon'];
+    const s = statement(PRED, [d], { effectivePeriod: { start: '2024-01-01', end: '2024-01-14' } });
+    const r = exposure([s], '2025-01-01');
+    expect(r.cumulativeMg).toBe(20); // Mondays 1 and 8 January
+    expect(r.cumulativeIsLowerBound).toBe(true);
+    accountedFor(r, `MedicationStatement/${s.id}`, 'unknown-day-of-week');
+    expect(issue(r, 'unknown-day-of-week')!.message).toBe(
+      'timing.repeat.dayOfWeek "funday" is not a day of the week (mon … sun); the doses of that day are not counted',
+    );
+  });
+
+  it('only unknown dayOfWeek codes: nothing can be placed, the record is unquantified (not 0 mg)', () => {
+    const d = dosage({ dose: mg(10), start: '2024-01-01', end: '2024-01-14' });
+    d.timing!.repeat!.dayOfWeek = ['Monday' as 'mon', 'THU' as 'mon'];
+    const s = statement(PRED, [d], { effectivePeriod: { start: '2024-01-01', end: '2024-01-14' } });
+    const r = exposure([s], '2025-01-01');
+    expect(r.cumulativeMg).toBeNull();
+    expect(r.contributions[0]).toMatchObject({ status: 'unquantified', mg: null });
+    accountedFor(r, `MedicationStatement/${s.id}`, 'unknown-day-of-week');
+    expect(issue(r, 'unknown-day-of-week')!.message).toContain('"Monday", "THU" are not a day of the week');
+  });
+
+  it.each([
+    ['101 a day', { freq: 101, period: 1, periodUnit: 'd' as const }],
+    ['every minute', { freq: 1, period: 1, periodUnit: 'min' as 'd' }],
+    ['every second', { freq: 1, period: 1, periodUnit: 's' as 'd' }],
+    ['period 0 (no interval at all)', { freq: 1, period: 0, periodUnit: 'd' as const }],
+    ['1,000 a week on Mondays only', { freq: 1000, period: 1, periodUnit: 'wk' as const }],
+  ])('more than 100 doses a day (%s): reported, the record not computed', (_what, timing) => {
+    const s = statement(PRED, [dosage({ dose: mg(5), ...timing })], jan);
+    const counted = statement(PRED, [dosage({ dose: mg(10), ...daily })], jan);
+    const r = exposure([s, counted], '2025-01-01');
+    expect(r.cumulativeMg).toBe(100); // only the other record: 10 × 10 mg
+    expect(r.cumulativeIsLowerBound).toBe(true);
+    expect(r.contributions.find((c) => c.source === `MedicationStatement/${s.id}`)).toMatchObject({
+      status: 'unquantified',
+      mg: null,
+    });
+    accountedFor(r, `MedicationStatement/${s.id}`, 'frequency-implausible');
+    expect(issue(r, 'frequency-implausible')!.message).toMatch(/a day \(more than 100\): not a plausible regimen/);
+  });
+
+  it('100 doses a day is the most still counted; a frequency range is judged at the doses it lays', () => {
+    const s = statement(PRED, [dosage({ dose: mg(1), freq: 100, period: 1, periodUnit: 'd' })], jan);
+    expect(exposure([s], '2025-01-01').cumulativeMg).toBe(1000);
+    const ranged = dosage({ dose: mg(1), freq: 50, period: 1, periodUnit: 'd' });
+    ranged.timing!.repeat!.frequencyMax = 500;
+    const mid = exposure([statement(PRED, [ranged], jan)], '2025-01-01', { rangePolicy: 'mid' });
+    expect(mid.cumulativeMg).toBeNull();
+    expect(mid.issues.map((i) => i.code)).toContain('frequency-implausible');
+  });
+
+  it.each([
+    ['effectivePeriod.start 0000-01-01', { effectivePeriod: { start: '0000-01-01', end: '2024-01-10' } }],
+    ['effectivePeriod.start 1899-12-31', { effectivePeriod: { start: '1899-12-31', end: '2024-01-10' } }],
+    ['effectivePeriod.end 0024-01-10', { effectivePeriod: { start: '2024-01-01', end: '0024-01-10' } }],
+    ['effectiveDateTime 1850-06-01', { status: 'active' as const, effectiveDateTime: '1850-06-01' }],
+  ])('a record dated before 1900 (%s): reported, not computed', (_what, extra) => {
+    const s = statement(PRED, [dosage({ dose: mg(10), ...daily })], extra);
+    const r = exposure([s], '2025-01-01');
+    expect(r.cumulativeMg).toBeNull();
+    expect(r.contributions[0]).toMatchObject({ status: 'unquantified', mg: null, days: 0 });
+    accountedFor(r, `MedicationStatement/${s.id}`, 'date-implausible');
+    expect(issue(r, 'date-implausible')!.message).toMatch(
+      /before 1900-01-01, not a plausible date; the record is not counted$/,
+    );
+  });
+
+  it('dosage bounds, an order and an administration dated before 1900 are reported too', () => {
+    const bounded = statement(PRED, [dosage({ dose: mg(10), ...daily, start: '0202-01-01', end: '2024-01-05' })], {
+      effectivePeriod: { start: '2024-01-01', end: '2024-01-10' },
+    });
+    const order = request(PRED, [dosage({ dose: mg(10), ...daily, count: 5 })], { authoredOn: '1066-10-14' });
+    const given = administration(MP, '1899-01-01T10:00:00Z', mg(1000));
+    const ok = statement(PRED, [dosage({ dose: mg(10), ...daily })], {
+      effectivePeriod: { start: '1900-01-01', end: '1900-01-02' },
+    });
+    const r = exposure([bounded, order, given, ok], '2025-01-01');
+    expect(r.cumulativeMg).toBe(20); // 1900-01-01 is a date: the last record counts
+    expect(r.cumulativeIsLowerBound).toBe(true);
+    accountedFor(r, `MedicationStatement/${bounded.id}`, 'date-implausible');
+    accountedFor(r, `MedicationRequest/${order.id}`, 'date-implausible');
+    accountedFor(r, `MedicationAdministration/${given.id}`, 'date-implausible');
+    expect(r.issues.find((i) => i.source === `MedicationStatement/${bounded.id}`)!.message).toContain(
+      'dosage[0].timing.repeat.boundsPeriod.start 0202-01-01',
+    );
+    expect(r.issues.find((i) => i.source === `MedicationRequest/${order.id}`)!.message).toContain(
+      'authoredOn 1066-10-14',
+    );
+  });
+});

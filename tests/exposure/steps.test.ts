@@ -194,18 +194,29 @@ describe('the projected threshold day follows the recorded schedule', () => {
     const huge = request(PRED, [dosage({ dose: mg(0.001), freq: 1, period: 1, periodUnit: 'wk', count: 1e12 })], {
       authoredOn: '2024-01-01',
     });
-    const dense = statement(PRED, [dosage({ dose: mg(0.000001), freq: 1e9, period: 7, periodUnit: 'd' })], {
+    // The densest regimen still counted: 100 doses a day (timing.ts MAX_DOSES_PER_DAY).
+    const dense = statement(PRED, [dosage({ dose: mg(1), freq: 100, period: 1, periodUnit: 'd' })], {
+      effectivePeriod: { start: '2024-01-01', end: '2024-01-14' },
+    });
+    // About 142,857,143 doses a day: not a regimen, reported and never laid (it used to be laid, day by day).
+    const absurd = statement(PRED, [dosage({ dose: mg(0.000001), freq: 1e9, period: 7, periodUnit: 'd' })], {
       effectivePeriod: { start: '2024-01-01', end: '2024-01-14' },
     });
     const t0 = performance.now();
     const r = exposure([slow, huge, dense], '2024-01-14');
     expect(performance.now() - t0).toBeLessThan(1000);
-    // 14 × 0.5 + 2 × 0.001 + 2e9 doses × 1e-6 mg (the dense one, about 142,857,143 doses a day)
-    expect(r.cumulativeMg).toBe(2007);
-    // Today all three run (≈ 143.36 mg/day): 993 mg more in 7 days at that dose. The dense record ends today,
-    // so the schedule goes on at 0.5 mg/day (+ 0.001 mg weekly): 1986 days → 22 June 2029.
-    expect(r.projectedAtCurrentDoseOn).toBe('2024-01-21');
-    expect(r.threshold.projectedOn).toBe('2029-06-22');
+    // 14 × 0.5 + 2 × 0.001 + 14 × 100 × 1 mg = 1407.002
+    expect(r.cumulativeMg).toBe(1407);
+    // Today all three run (≈ 100.5 mg/day): 1593 mg more in 16 days at that dose. The dense record ends today,
+    // so the schedule goes on at 0.5 mg/day (+ 0.001 mg weekly, from 15 Jan): 3186 days → 4 October 2032.
+    expect(r.projectedAtCurrentDoseOn).toBe('2024-01-30');
+    expect(r.threshold.projectedOn).toBe('2032-10-04');
+    const t1 = performance.now();
+    const withAbsurd = exposure([slow, absurd], '2024-01-14');
+    expect(performance.now() - t1).toBeLessThan(1000);
+    expect(withAbsurd.cumulativeMg).toBe(7);
+    expect(withAbsurd.cumulativeIsLowerBound).toBe(true);
+    expect(withAbsurd.issues.map((i) => i.code)).toContain('frequency-implausible');
     const tooSlow = exposure([slow], '2024-01-14');
     // (3000 − 7) / 0.5 = 5986 days, more than ten years: the schedule projects no day
     expect(tooSlow.threshold.projectedOn).toBeNull();

@@ -1,10 +1,10 @@
 /**
- * Tests that need a system program (DCMTK's storescu, Chromium, …) run when it is installed and are skipped
- * otherwise, so that `npm test` passes on a fresh clone; the summary names what was skipped and how to install
- * it (tests/setup/skippedReporter.ts). CI lists the tools it installed in OSTEOWATCH_REQUIRE_TOOLS, and there a
- * missing tool fails the run instead of skipping silently.
+ * Tests that need a system program (DCMTK's storescu, Chromium, …) or a local server (Redis) run when it is
+ * there and are skipped otherwise, so that `npm test` passes on a fresh clone; the summary names what was
+ * skipped and how to install it (tests/setup/skippedReporter.ts). CI lists the tools it installed in
+ * OSTEOWATCH_REQUIRE_TOOLS, and there a missing tool fails the run instead of skipping silently.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { describe } from 'vitest';
 
 export interface SystemTool {
@@ -12,6 +12,8 @@ export interface SystemTool {
   label: string;
   /** Every program the tests call. */
   programs: readonly string[];
+  /** A server the tests connect to, where the tool is a running service rather than a program. */
+  service?: { name: string; host: string; port: number };
   install: string;
 }
 
@@ -20,6 +22,12 @@ export const SYSTEM_TOOLS = {
     label: 'DCMTK',
     programs: ['storescu', 'echoscu', 'dsrdump', 'dcmdump', 'dump2dcm'],
     install: 'apt-get install dcmtk',
+  },
+  redis: {
+    label: 'Redis',
+    programs: [],
+    service: { name: 'redis-server', host: '127.0.0.1', port: 6379 },
+    install: 'apt-get install redis-server (listening on 127.0.0.1:6379)',
   },
 } as const satisfies Record<string, SystemTool>;
 
@@ -34,9 +42,32 @@ function onPath(program: string): boolean {
   }
 }
 
-/** The programs of a tool that are not on the PATH. */
+const listening = new Map<string, boolean>();
+
+/**
+ * Whether something accepts TCP connections at host:port, answered synchronously (a `describe` is declared
+ * synchronously, and so is the summary): a child process tries to connect, for at most two seconds.
+ */
+function accepts(host: string, port: number): boolean {
+  const key = `${host}:${port}`;
+  let up = listening.get(key);
+  if (up === undefined) {
+    const probe = `const s = require('node:net').connect(${port}, ${JSON.stringify(host)});
+      s.once('connect', () => process.exit(0)); s.once('error', () => process.exit(1));
+      setTimeout(() => process.exit(1), 2000).unref();`;
+    up = spawnSync(process.execPath, ['-e', probe], { stdio: 'ignore', timeout: 5000 }).status === 0;
+    listening.set(key, up);
+  }
+  return up;
+}
+
+/** What a tool lacks here: its programs not on the PATH, its server not listening ("redis-server at …"). */
 export function missingPrograms(name: SystemToolName): string[] {
-  return SYSTEM_TOOLS[name].programs.filter((p) => !onPath(p));
+  const tool: SystemTool = SYSTEM_TOOLS[name];
+  const missing = tool.programs.filter((p) => !onPath(p));
+  const s = tool.service;
+  if (s && !accepts(s.host, s.port)) missing.push(`${s.name} at ${s.host}:${s.port}`);
+  return missing;
 }
 
 /** True where CI (or a developer) said that this tool must be there. */

@@ -61,8 +61,17 @@ describe('a study UID reused for another patient', { timeout: 120_000 }, () => {
     const reports = (await search('DiagnosticReport')).entry!.map((e) => e.resource as DiagnosticReport);
     expect(reports.map((x) => x.subject?.reference)).toEqual(['Patient/p1']);
     expect((await search('Observation?subject=Patient/p2')).total).toBe(0);
-    // Nothing written, so no write-back record (the audit API has no record kind for a refused attempt).
+    // Nothing written, so no write-back record; the refused attempt is recorded as such, naming no one else.
     expect(await writeBacks()).toBe(before);
+    const refused = await h.store.db.query<{ patient_id: string; payload: Record<string, unknown> }>(
+      `select patient_id, payload from audit_log where kind = 'write-back-refused'`,
+    );
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({
+      patient_id: 'p2',
+      payload: { studyUid: DOC.studyInstanceUid, status: 409, reason: 'conflict' },
+    });
+    expect(JSON.stringify(refused[0])).not.toContain('p1');
   });
 });
 
