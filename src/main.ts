@@ -16,7 +16,15 @@ import { loadTrustedClients, parseTrustedClients, trustedFor } from './auth/trus
 import { DEMO_CLIENT_ISS, ensureDemoClientKey } from './cdsHooks/demoClient.ts';
 import { CDS_SERVICES } from './cdsHooks/services/index.ts';
 import { loadSecurityConfig, loadServiceConfig } from './config/env.ts';
+import { loadSurveillanceConfig } from './config/surveillance.ts';
+import { COHORT_GROUP_ID, createCohortGroup } from './demo/cohortGroup.ts';
 import { seedDemoCohort } from './demo/seed.ts';
+import {
+  ensureSurveillanceClientKey,
+  SURVEILLANCE_CLIENT_ID,
+  SURVEILLANCE_SCOPE,
+  surveillanceClientRegistration,
+} from './demo/surveillanceClient.ts';
 import { exitCodeOf, OsteoWatchError } from './errors.ts';
 import { isoFromDay } from './exposure/dates.ts';
 import { computeExposure } from './exposure/index.ts';
@@ -28,7 +36,9 @@ import { captureThirdPartyLogs, createLogger } from './log/logger.ts';
 import { createMetrics } from './metrics/metrics.ts';
 import { createApp } from './server/app.ts';
 import { setCdsCredentialedOrigins } from './server/cors.ts';
+import { AccessTokens, tokenUrl } from './server/oauthRoutes.ts';
 import { acquireDirLock } from './store/lock.ts';
+import { Surveillance } from './surveillance/service.ts';
 
 /** How long a shutdown may take before the process exits anyway (what is not written stays journaled). */
 const SHUTDOWN_MS = 25_000;
@@ -52,9 +62,21 @@ async function main(): Promise<void> {
   let config: ReturnType<typeof loadServiceConfig>;
   let trustedClients: ReturnType<typeof loadTrustedClients>;
   let security: ReturnType<typeof loadSecurityConfig>;
+  let surveillanceConfig: ReturnType<typeof loadSurveillanceConfig>;
   try {
     config = loadServiceConfig();
     security = loadSecurityConfig();
+    surveillanceConfig = loadSurveillanceConfig();
+    // Reading an EHR in bulk needs its Group; only the demo's own server has one we know.
+    if (
+      surveillanceConfig.mode === 'bulk' &&
+      !surveillanceConfig.groupId &&
+      (surveillanceConfig.fhirBaseUrl ?? config.fhirBaseUrl)
+    )
+      throw new OsteoWatchError(
+        'config',
+        'OSTEOWATCH_SURVEILLANCE_GROUP_ID is required to read another FHIR server in bulk mode (or set OSTEOWATCH_SURVEILLANCE_MODE=crawl)',
+      );
     trustedClients = loadTrustedClients(config.trustedClientsPath);
   } catch (err) {
     // Bad configuration (environment, exposure configuration, trusted clients): exit 2, as for bad usage.
@@ -174,6 +196,25 @@ async function main(): Promise<void> {
     fhirToken: config.fhirToken,
     audit: store.audit,
   };
+  // The demo FHIR server's SMART Backend Services token endpoint and Bulk Data export, and the demo's own
+  // surveillance client (its key pair kept in the data directory) registered with it.
+  const accessTokens = new AccessTokens();
+  const surveillanceKey = await ensureSurveillanceClientKey(config.dataDir);
+  const readsDemo = !(surveillanceConfig.fhirBaseUrl ?? config.fhirBaseUrl);
+  const surveillance = new Surveillance({
+    config: surveillanceConfig,
+    exposure: config.exposure,
+    db: store.db,
+    databaseUrl: config.databaseUrl,
+    audit: store.audit,
+    logger,
+    defaultFhirBaseUrl: () => config.fhirBaseUrl ?? `${publicUrl}/fhir`,
+    defaultGroupId: readsDemo ? COHORT_GROUP_ID : undefined,
+    defaultBackendServices: readsDemo
+      ? { clientId: SURVEILLANCE_CLIENT_ID, privateJwk: surveillanceKey.privateJwk, scope: SURVEILLANCE_SCOPE }
+      : undefined,
+    fhirLimits: config.fhirLimits,
+  });
   const app = createApp({
     repo,
     logger,
@@ -182,6 +223,14 @@ async function main(): Promise<void> {
     audit: { service: audit, auth },
     cds,
     imaging,
+    oauth: {
+      clients: [surveillanceClientRegistration(surveillanceKey)],
+      publicUrl: () => publicUrl,
+      tokens: accessTokens,
+    },
+    bulk: { tokens: accessTokens, tokenUrl: () => tokenUrl(publicUrl) },
+    // The surveillance API shows patient data: the audit API's authentication (its token or trusted JWTs).
+    surveillance: { surveillance, auth, audit: store.audit },
     metrics,
     metricsToken: security.metricsToken,
   });
@@ -219,10 +268,18 @@ async function main(): Promise<void> {
   const asOf = config.asOf ?? isoFromDay(Math.floor(Date.now() / 86_400_000));
   const started = Date.now();
   const count = await seedDemoCohort(repo, { size: config.cohortSize, seed: config.seed, asOf });
+  await createCohortGroup(repo);
+  // Cohort surveillance: the job queue, this instance's workers, unfinished runs resumed, the schedule.
+  try {
+    await surveillance.start();
+  } catch (err) {
+    logger.fatal({ err: (err as Error).message }, 'cohort surveillance could not start');
+    process.exit(1);
+  }
   ready = true;
   logger.info({ resources: count, patients: config.cohortSize, asOf, ms: Date.now() - started }, 'demo cohort loaded');
   process.stdout.write(
-    `OsteoWatch demo ready: FHIR server at ${publicUrl}/fhir (${config.cohortSize} synthetic patients), audit API at ${publicUrl}/audit, CDS Hooks at ${publicUrl}/cds-services\n`,
+    `OsteoWatch demo ready: FHIR server at ${publicUrl}/fhir (${config.cohortSize} synthetic patients), audit API at ${publicUrl}/audit, CDS Hooks at ${publicUrl}/cds-services, surveillance at ${publicUrl}/surveillance\n`,
   );
 
   // Shutdown: stop accepting hook calls (503), let the calls in flight finish, write everything queued to
@@ -242,6 +299,7 @@ async function main(): Promise<void> {
     connections.unref();
     server.close(() => {
       void (async () => {
+        await surveillance.stop().catch(() => undefined);
         const drained = await hookAudit.drain(SHUTDOWN_MS - 2000);
         await journal.close();
         await store.close();

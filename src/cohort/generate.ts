@@ -555,11 +555,14 @@ function otherPatient(b: PatientBuilder): void {
   }
 }
 
-/** Generates the cohort as a flat list of resources with stable ids. */
-export function generateCohort(options: CohortOptions): Resource[] {
+/**
+ * The cohort one patient at a time: each step yields that patient's resources (the Patient first), so that a
+ * cohort of any size is written out without being held in memory. The same options give the same sequence as
+ * generateCohort.
+ */
+export function* generatePatients(options: CohortOptions): Generator<Resource[], void, undefined> {
   const rnd = new Random(options.seed);
   const asOf = dayFromIso(options.asOf);
-  const out: Resource[] = [];
   const otherShare = options.otherShare ?? 0.15;
   for (let i = 1; i <= options.size; i++) {
     const id = `ow-${String(i).padStart(4, '0')}`;
@@ -568,8 +571,14 @@ export function generateCohort(options: CohortOptions): Resource[] {
     b.add(patient);
     if (rnd.chance(otherShare)) otherPatient(b);
     else myositisPatient(b, weightKg);
-    out.push(...b.resources);
+    yield b.resources;
   }
+}
+
+/** Generates the cohort as a flat list of resources with stable ids (generatePatients, collected). */
+export function generateCohort(options: CohortOptions): Resource[] {
+  const out: Resource[] = [];
+  for (const resources of generatePatients(options)) for (const r of resources) out.push(r);
   return out;
 }
 

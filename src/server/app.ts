@@ -14,10 +14,13 @@ import type { Metrics } from '../metrics/metrics.ts';
 import { auditRoutes } from './auditRoutes.ts';
 import { type CdsRouteOptions, cdsRoutes } from './cdsRoutes.ts';
 import { fhirCors } from './cors.ts';
+import type { BulkExportOptions } from './bulkExportRoutes.ts';
 import { fhirRoutes } from './fhirRoutes.ts';
 import { type ImagingRouteOptions, imagingRoutes } from './imagingRoutes.ts';
+import { type OAuthRouteOptions, oauthRoutes } from './oauthRoutes.ts';
 import { outcomeErrors } from './outcome.ts';
 import { requestLog } from './requestLog.ts';
+import { type SurveillanceRouteOptions, surveillanceRoutes } from './surveillanceRoutes.ts';
 
 export interface AppOptions {
   repo: FhirRepository;
@@ -30,6 +33,12 @@ export interface AppOptions {
   audit?: { service: AuditService; auth: BearerOptions; now?: () => Date };
   cds?: CdsRouteOptions;
   imaging?: ImagingRouteOptions;
+  /** The demo FHIR server's Bulk Data export (SMART Backend Services tokens from `oauth`). */
+  bulk?: Omit<BulkExportOptions, 'repo'>;
+  /** The demo's OAuth 2.0 token endpoint (SMART Backend Services), at /auth. */
+  oauth?: OAuthRouteOptions;
+  /** Cohort surveillance: runs and the worklist, at /surveillance. */
+  surveillance?: SurveillanceRouteOptions;
   /** Prometheus metrics, served at GET /metrics. */
   metrics?: Metrics;
   /**
@@ -73,10 +82,12 @@ export function createApp(options: AppOptions): express.Express {
     });
   // CORS first on /fhir: a browser's preflight is answered before any parsing or routing, and every answer,
   // errors included, carries Access-Control-Allow-Origin.
-  app.use('/fhir', fhirCors, fhirRoutes({ repo: options.repo, maxPageSize: options.maxPageSize }));
+  app.use('/fhir', fhirCors, fhirRoutes({ repo: options.repo, maxPageSize: options.maxPageSize, bulk: options.bulk }));
+  if (options.oauth) app.use('/auth', oauthRoutes(options.oauth));
   if (options.audit) app.use('/audit', auditRoutes(options.audit));
   if (options.cds) app.use('/cds-services', cdsRoutes(options.cds));
   if (options.imaging) app.use('/imaging', imagingRoutes(options.imaging));
+  if (options.surveillance) app.use('/surveillance', surveillanceRoutes(options.surveillance));
   app.use(() => {
     throw new OsteoWatchError('not-found', 'No such endpoint');
   });

@@ -4,7 +4,8 @@
  * adds what a deployed server does around them: the CapabilityStatement at /metadata, search by GET and by POST
  * with its parameters checked and paged (fhirSearch.ts), validation of written resources, HTTP statuses mapped
  * from Medplum's outcomes in one place, and an OperationOutcome (application/fhir+json) on every error.
- * CORS is applied where it is mounted (app.ts).
+ * CORS is applied where it is mounted (app.ts). With `bulk`, Bulk Data group export and the SMART discovery document
+ * are served too (bulkExportRoutes.ts), ahead of the generic routes; they alone ask for a token.
  */
 import { getStatus, isOk, isResourceType, OperationOutcomeError, validateResource } from '@medplum/core';
 import type { FhirRepository, HttpMethod } from '@medplum/fhir-router';
@@ -12,6 +13,7 @@ import { FhirRouter } from '@medplum/fhir-router';
 import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import express, { type Request, type Response, type Router } from 'express';
 import { operationOutcome } from '../fhir/outcome.ts';
+import { type BulkExportOptions, bulkExportRoutes } from './bulkExportRoutes.ts';
 import { capabilityStatement } from './capabilityStatement.ts';
 import { finishSearchBundle, planSearch, strictHandling } from './fhirSearch.ts';
 import { FHIR_JSON, sendOutcome, sendResource } from './outcome.ts';
@@ -21,6 +23,8 @@ export interface FhirRouteOptions {
   /** Largest page a search returns, whatever _count asks for (servers cap pages; clients must follow next). */
   maxPageSize?: number;
   defaultPageSize?: number;
+  /** Bulk Data export (Group/[id]/$export) with SMART Backend Services tokens; without it, not offered. */
+  bulk?: Omit<BulkExportOptions, 'repo'>;
 }
 
 function validationError(resource: unknown): OperationOutcome | undefined {
@@ -118,6 +122,8 @@ export function fhirRoutes(options: FhirRouteOptions): Router {
   // Search by POST (https://hl7.org/fhir/R4/http.html#search): the form is kept as text and read with
   // URLSearchParams, so that repeated parameters (AND) keep their order and values exactly.
   router.use(express.text({ type: 'application/x-www-form-urlencoded', limit: '1mb' }));
+  // Before the generic routes: `$export` on a Group is ours, not Medplum's.
+  if (options.bulk) router.use(bulkExportRoutes({ ...options.bulk, repo: options.repo }));
   router.all('/metadata', (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.set('Allow', 'GET');
@@ -152,6 +158,18 @@ export function fhirRoutes(options: FhirRouteOptions): Router {
         if (bundle?.resourceType === 'Bundle') finishSearchBundle(bundle, plan, `${baseUrl(req)}/${type}`);
         reply(req, res, outcome, bundle);
         return;
+      }
+      // Conditional create (https://hl7.org/fhir/R4/http.html#ccreate) decides between create and "already there"
+      // by a search: a parameter the server does not understand would silently match nothing and create a
+      // duplicate, so the If-None-Exist query is checked strictly, as a search under handling=strict would be.
+      const condition = req.get('if-none-exist');
+      const type = /^\/([A-Za-z]+)\/?$/.exec(req.path)?.[1];
+      if (method === 'POST' && condition && type) {
+        const plan = planSearch(type, new URLSearchParams(condition), true, limits);
+        if (!('query' in plan)) {
+          sendResource(res, 400, plan);
+          return;
+        }
       }
       const invalid = validateBody(method, req.body);
       if (invalid) {

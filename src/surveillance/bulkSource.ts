@@ -8,7 +8,7 @@
  */
 import type { Resource } from '@medplum/fhirtypes';
 import { PATIENT_DATA } from '../cdsHooks/serviceDefinition.ts';
-import { deleteExport, kickOff, ndjsonResources, waitForManifest } from '../fhir/bulkExport.ts';
+import { deleteExport, ExportGoneError, kickOff, ndjsonResources, waitForManifest } from '../fhir/bulkExport.ts';
 import type { FhirAuth } from '../fhir/fhirAuth.ts';
 import { patientRefOf } from '../fhir/subject.ts';
 import type { PatientRecords } from '../screening/assess.ts';
@@ -64,23 +64,33 @@ export function bulkSource(o: BulkOptions): CohortSource {
   return {
     mode: 'bulk',
     async load(run): Promise<LoadedCohort> {
-      let statusUrl = run.exportStatusUrl;
-      if (!statusUrl) {
-        statusUrl = await kickOff({
+      const start = async () => {
+        const url = await kickOff({
           fhirBaseUrl: o.fhirBaseUrl,
           groupId: o.groupId,
           types: BULK_TYPES,
           typeFilter: BULK_TYPE_FILTERS,
           auth: o.auth,
         });
-        await o.store.update(run.runId, { exportStatusUrl: statusUrl });
+        await o.store.update(run.runId, { exportStatusUrl: url });
+        return url;
+      };
+      const wait = (url: string) =>
+        waitForManifest(url, {
+          auth: o.auth,
+          maxWaitSeconds: o.maxWaitSeconds,
+          retryAfterCapSeconds: o.retryAfterCapSeconds,
+          onProgress: (p) => o.onProgress?.(p.progress ?? 'export in progress'),
+        });
+      let manifest: Awaited<ReturnType<typeof waitForManifest>>;
+      try {
+        // A restarted run polls the job it started (saved with the run) instead of starting another.
+        manifest = await wait(run.exportStatusUrl ?? (await start()));
+      } catch (err) {
+        // The server no longer knows the saved job (it expired, or the server restarted): start a new one.
+        if (!(err instanceof ExportGoneError) || !run.exportStatusUrl) throw err;
+        manifest = await wait(await start());
       }
-      const manifest = await waitForManifest(statusUrl, {
-        auth: o.auth,
-        maxWaitSeconds: o.maxWaitSeconds,
-        retryAfterCapSeconds: o.retryAfterCapSeconds,
-        onProgress: (p) => o.onProgress?.(p.progress ?? 'export in progress'),
-      });
       // A load resumed after a crash stages from the start: what a killed load staged is dropped first.
       await o.store.clearStaging(run.runId);
       const patients = new Set<string>();

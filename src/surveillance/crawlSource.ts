@@ -8,9 +8,9 @@
 import type { Condition, Resource } from '@medplum/fhirtypes';
 import { HookDataSource } from '../cdsHooks/data.ts';
 import { PATIENT_DATA } from '../cdsHooks/serviceDefinition.ts';
+import { type EntryLike, resolveEntries } from '../fhir/bundleReferences.ts';
 import type { FhirAuth } from '../fhir/fhirAuth.ts';
 import { type FhirLimits, fhirClient, searchPages } from '../fhir/patientRecords.ts';
-import { resolveEntries, type EntryLike } from '../fhir/bundleReferences.ts';
 import { patientRefOf } from '../fhir/subject.ts';
 import { inCohort, type PatientRecords } from '../screening/assess.ts';
 import type { CohortDefinition } from '../screening/cohort.ts';

@@ -73,11 +73,15 @@ export class SurveillanceJobs {
     const queue = {
       policy: 'stately' as const,
       heartbeatSeconds: this.o.heartbeatSeconds,
-      retryLimit: 5,
-      retryDelay: 1,
+      retryLimit: RETRY_LIMIT,
+      retryDelay: 2,
+      retryBackoff: true,
+      retryDelayMax: 120,
     };
     for (const name of [RUN_QUEUE, BATCH_QUEUE]) {
+      // Created once; the options are brought up to date on every start (a new version may change them).
       if (!(await this.boss.getQueue(name))) await this.boss.createQueue(name, queue);
+      else await this.boss.updateQueue(name, queue);
     }
     if (options.work === false) return;
     await this.boss.work<RunJob>(RUN_QUEUE, { pollingIntervalSeconds: 0.5 }, async ([job]) => {

@@ -3,8 +3,9 @@
  * queue deletes finished jobs, and an auditor asks about runs long after. Every write is idempotent, so a
  * batch retried after a crash (or run by a second instance) changes nothing it already wrote.
  */
-import type { Db, Queryable } from '../store/db.ts';
+import { OsteoWatchError } from '../errors.ts';
 import type { WorklistChange, WorklistItem, WorklistRule } from '../screening/worklist.ts';
+import type { Db, Queryable } from '../store/db.ts';
 
 export type RunStatus = 'queued' | 'loading' | 'evaluating' | 'finishing' | 'succeeded' | 'failed';
 export type RunTrigger = 'schedule' | 'catch-up' | 'api' | 'cli';
@@ -37,6 +38,7 @@ export interface RunRow {
   finishedAt: string | null;
   transactionTime: string | null;
   exportStatusUrl: string | null;
+  previousRunId: string | null;
   total: number | null;
   batches: number | null;
   done: number;
@@ -62,7 +64,7 @@ export interface WorklistRow extends Omit<WorklistItem, 'suggestsOrder'> {
 const iso = (v: unknown): string | null => (v === null || v === undefined ? null : new Date(v as string).toISOString());
 
 const RUN_COLUMNS = `r.run_id, r.trigger, r.mode, r.fhir_base, r.as_of, r.status, r.rules_hash, r.created_at, r.started_at,
-  r.finished_at, r.transaction_time, r.export_status_url, r.total, r.batches, r.counts, r.errors, r.error,
+  r.finished_at, r.transaction_time, r.export_status_url, r.previous_run_id, r.total, r.batches, r.counts, r.errors, r.error,
   (select count(*) from surveillance_results s where s.run_id = r.run_id) as done`;
 
 function runOf(r: Record<string, unknown>): RunRow {
@@ -79,6 +81,7 @@ function runOf(r: Record<string, unknown>): RunRow {
     finishedAt: iso(r.finished_at),
     transactionTime: iso(r.transaction_time),
     exportStatusUrl: (r.export_status_url as string | null) ?? null,
+    previousRunId: (r.previous_run_id as string | null) ?? null,
     total: (r.total as number | null) ?? null,
     batches: (r.batches as number | null) ?? null,
     done: Number(r.done ?? 0),
@@ -124,12 +127,12 @@ export interface Page<T> {
 }
 
 const encodeCursor = (r: WorklistRow) =>
-  Buffer.from(JSON.stringify([r.dueDate ?? '9999-12-31', r.patientId, r.rule])).toString('base64url');
-function decodeCursor(c: string): [string, string, string] | undefined {
+  Buffer.from(JSON.stringify([r.dueDate ?? '9999-12-31', r.patientId, r.rule, r.change])).toString('base64url');
+function decodeCursor(c: string): [string, string, string, string] | undefined {
   try {
     const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8'));
-    return Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'string')
-      ? (v as [string, string, string])
+    return Array.isArray(v) && v.length === 4 && v.every((x) => typeof x === 'string')
+      ? (v as [string, string, string, string])
       : undefined;
   } catch {
     return undefined;
@@ -191,6 +194,7 @@ export class RunStore {
       finishedAt: Date;
       transactionTime: string;
       exportStatusUrl: string | null;
+      previousRunId: string | null;
       total: number;
       batches: number;
       counts: Partial<RunCounts>;
@@ -205,6 +209,7 @@ export class RunStore {
       finished_at: patch.finishedAt?.toISOString(),
       transaction_time: patch.transactionTime,
       export_status_url: patch.exportStatusUrl,
+      previous_run_id: patch.previousRunId,
       total: patch.total,
       batches: patch.batches,
       counts: patch.counts && JSON.stringify(patch.counts),
@@ -370,15 +375,18 @@ export class RunStore {
       )[0]?.run_id;
     if (!runId) return { runId: null, items: [] };
     const after = q.cursor ? decodeCursor(q.cursor) : undefined;
+    // A cursor that cannot be read must not quietly restart from the first page (a client would loop).
+    if (q.cursor && !after)
+      throw new OsteoWatchError('invalid', 'cursor: is not a cursor from this API', { expression: ['cursor'] });
     const rows = await this.db.query(
       `select * from worklist_entries
        where run_id = $1
          and ($2::text[] is null or rule = any($2::text[]))
          and ($3::text[] is null or change = any($3::text[]))
          and ($4::text is null or patient_id like $4 || '%')
-         and ($5::date is null or (coalesce(due_date, '9999-12-31'::date), patient_id, rule) > ($5::date, $6::text, $7::text))
-       order by coalesce(due_date, '9999-12-31'::date), patient_id, rule
-       limit $8`,
+         and ($5::date is null or (coalesce(due_date, '9999-12-31'::date), patient_id, rule, change) > ($5::date, $6::text, $7::text, $8::text))
+       order by coalesce(due_date, '9999-12-31'::date), patient_id, rule, change
+       limit $9`,
       [
         runId,
         q.rules?.length ? q.rules : null,
@@ -387,6 +395,7 @@ export class RunStore {
         after?.[0] ?? null,
         after?.[1] ?? null,
         after?.[2] ?? null,
+        after?.[3] ?? null,
         q.limit + 1,
       ],
     );

@@ -90,6 +90,8 @@ export class SurveillanceRunner {
           runId,
           {
             status: 'evaluating',
+            // Fixed now, so that every batch (and the finish) compares with the same run, whatever else runs.
+            previousRunId: (await store.previousRun(runId)) ?? null,
             total: cohort.patientIds.length,
             batches: batches.length,
             transactionTime: cohort.transactionTime,
@@ -122,7 +124,7 @@ export class SurveillanceRunner {
     const data = await this.d.source.records(todo, run);
     const transient = [...data.values()].find((r) => r instanceof OsteoWatchError && r.kind === 'unavailable');
     if (transient && !o.lastAttempt) throw transient;
-    const previous = await store.previousRun(runId);
+    const previous = run.previousRunId;
     const previousKeys = new Set(
       previous ? (await store.worklistOf(previous, todo)).filter((e) => e.change !== 'resolved').map(worklistKey) : [],
     );
@@ -202,7 +204,7 @@ export class SurveillanceRunner {
    */
   private async resolveGone(run: RunRow): Promise<void> {
     const { store } = this.d;
-    const previous = await store.previousRun(run.runId);
+    const previous = run.previousRunId;
     if (!previous) return;
     const before = (await store.worklistOf(previous)).filter((e) => e.change !== 'resolved');
     const now = await store.worklistOf(run.runId);
@@ -219,6 +221,9 @@ export class SurveillanceRunner {
         }
     }
     await store.insertEntries(gone.map((e) => ({ ...e, runId: run.runId, change: 'resolved' as const })));
+    // A patient whose records could not be read this time is not known to be done: the entries stay, still due.
+    const kept = before.filter((e) => erred.has(e.patientId) && !current.has(family(e)));
+    await store.insertEntries(kept.map((e) => ({ ...e, runId: run.runId, change: 'still-due' as const })));
   }
 
   private async audit(run: RunRow, counts: RunCounts, finishedAt: Date): Promise<void> {

@@ -4,9 +4,10 @@
  * zone). A scheduled run is named after its scheduled minute, so the schedule can fire in every instance and
  * still make one run; a run missed while no instance was up is caught up at start.
  */
-import type { JWK } from 'jose';
+
 import { CronExpressionParser } from 'cron-parser';
-import { schedule, type ScheduledTask } from 'node-cron';
+import type { JWK } from 'jose';
+import { type ScheduledTask, schedule } from 'node-cron';
 import type { AuditLog } from '../audit/auditLog.ts';
 import type { SurveillanceConfig } from '../config/surveillance.ts';
 import type { ExposureConfig } from '../exposure/index.ts';
@@ -32,8 +33,8 @@ export interface SurveillanceOptions {
   jobSchema?: string;
   audit?: AuditLog;
   logger?: Logger;
-  /** The FHIR server read when the configuration names none (the demo's own /fhir). */
-  defaultFhirBaseUrl: string;
+  /** The FHIR server read when the configuration names none (the demo's own /fhir, known once it listens). */
+  defaultFhirBaseUrl: string | (() => string);
   /** The Group exported when the configuration names none (the demo's cohort Group). */
   defaultGroupId?: string;
   /** The demo's own Backend Services client, used when the configuration names none. */
@@ -49,9 +50,7 @@ export const asOfDay = (now: Date): string => now.toISOString().slice(0, 10);
 
 export class Surveillance {
   readonly store: RunStore;
-  readonly runner: SurveillanceRunner;
-  readonly jobs: SurveillanceJobs;
-  readonly fhirBaseUrl: string;
+  private parts?: { runner: SurveillanceRunner; jobs: SurveillanceJobs; fhirBaseUrl: string };
   private readonly o: SurveillanceOptions;
   private cron?: ScheduledTask;
   private readonly now: () => Date;
@@ -59,17 +58,34 @@ export class Surveillance {
   constructor(o: SurveillanceOptions) {
     this.o = o;
     this.now = o.now ?? (() => new Date());
-    const c = o.config;
-    this.fhirBaseUrl = (c.fhirBaseUrl ?? o.defaultFhirBaseUrl).replace(/\/+$/, '');
     this.store = new RunStore(o.db);
-    const auth = this.auth();
+  }
+
+  get runner(): SurveillanceRunner {
+    return this.built().runner;
+  }
+  get jobs(): SurveillanceJobs {
+    return this.built().jobs;
+  }
+  get fhirBaseUrl(): string {
+    return this.built().fhirBaseUrl;
+  }
+
+  /** Built on first use: the demo's FHIR base URL is known only once the service listens. */
+  private built(): { runner: SurveillanceRunner; jobs: SurveillanceJobs; fhirBaseUrl: string } {
+    if (this.parts) return this.parts;
+    const o = this.o;
+    const c = o.config;
+    const fallback = typeof o.defaultFhirBaseUrl === 'function' ? o.defaultFhirBaseUrl() : o.defaultFhirBaseUrl;
+    const fhirBaseUrl = (c.fhirBaseUrl ?? fallback).replace(/\/+$/, '');
+    const auth = this.auth(fhirBaseUrl);
     const groupId = c.groupId ?? o.defaultGroupId;
     if (c.mode === 'bulk' && !groupId)
       throw new Error('OSTEOWATCH_SURVEILLANCE_GROUP_ID is required in bulk mode (the Group to export)');
     const source =
       c.mode === 'bulk'
         ? bulkSource({
-            fhirBaseUrl: this.fhirBaseUrl,
+            fhirBaseUrl: fhirBaseUrl,
             groupId: groupId!,
             auth,
             store: this.store,
@@ -78,33 +94,33 @@ export class Surveillance {
             onBadLine: (file, line, problem) => o.logger?.warn({ file, line, problem }, 'bulk export: line skipped'),
           })
         : crawlSource({
-            fhirBaseUrl: this.fhirBaseUrl,
+            fhirBaseUrl: fhirBaseUrl,
             auth,
             limits: o.fhirLimits,
             maxConditionPages: 100_000,
             concurrency: c.concurrency,
           });
-    const taskBase = c.taskFhirUrl === 'none' ? undefined : (c.taskFhirUrl ?? this.fhirBaseUrl);
+    const taskBase = c.taskFhirUrl === 'none' ? undefined : (c.taskFhirUrl ?? fhirBaseUrl);
     const tasks = taskBase
       ? new TaskPublisher({
           fhirBaseUrl: taskBase,
-          auth: taskBase === this.fhirBaseUrl ? auth : noAuth,
+          auth: taskBase === fhirBaseUrl ? auth : noAuth,
           timeoutMs: o.fhirLimits.timeoutMs,
         })
       : undefined;
-    this.runner = new SurveillanceRunner({
+    const runner = new SurveillanceRunner({
       store: this.store,
       source,
       tasks,
       audit: o.audit,
       exposure: o.exposure,
       screening: o.screening,
-      fhirBaseUrl: this.fhirBaseUrl,
+      fhirBaseUrl: fhirBaseUrl,
       batchSize: c.batchSize,
       now: this.now,
       logger: o.logger,
     });
-    this.jobs = new SurveillanceJobs(this.runner, {
+    const jobs = new SurveillanceJobs(runner, {
       db: o.db,
       databaseUrl: o.databaseUrl,
       schema: o.jobSchema,
@@ -113,15 +129,17 @@ export class Surveillance {
       batchConcurrency: 1,
       logger: o.logger,
     });
+    this.parts = { runner, jobs, fhirBaseUrl };
+    return this.parts;
   }
 
-  private auth(): FhirAuth {
+  private auth(fhirBaseUrl: string): FhirAuth {
     const c = this.o.config;
     const bs = c.backendServices ?? this.o.defaultBackendServices;
     if (c.staticToken) return staticBearer(c.staticToken);
     if (bs)
       return backendServicesAuth({
-        fhirBaseUrl: this.fhirBaseUrl,
+        fhirBaseUrl,
         clientId: bs.clientId,
         privateJwk: bs.privateJwk as JWK,
         scope: bs.scope,
@@ -190,6 +208,6 @@ export class Surveillance {
 
   async stop(): Promise<void> {
     await this.cron?.stop();
-    await this.jobs.stop();
+    if (this.parts) await this.parts.jobs.stop();
   }
 }

@@ -3,14 +3,25 @@
  * store (PGlite, or PostgreSQL in its own schema when DATABASE_URL is set), and a Surveillance over both.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Resource } from '@medplum/fhirtypes';
 import { type AuditStore, openAuditStore } from '../../src/audit/store.ts';
 import { generateCohort } from '../../src/cohort/generate.ts';
 import type { SurveillanceConfig } from '../../src/config/surveillance.ts';
+import { COHORT_GROUP_ID, createCohortGroup } from '../../src/demo/cohortGroup.ts';
+import {
+  ensureSurveillanceClientKey,
+  SURVEILLANCE_CLIENT_ID,
+  SURVEILLANCE_SCOPE,
+  surveillanceClientRegistration,
+} from '../../src/demo/surveillanceClient.ts';
 import { resolveExposureConfig } from '../../src/exposure/config.ts';
 import { DEFAULT_FHIR_LIMITS } from '../../src/fhir/patientRecords.ts';
-import { Surveillance, type SurveillanceOptions } from '../../src/surveillance/service.ts';
+import { AccessTokens, tokenUrl } from '../../src/server/oauthRoutes.ts';
 import type { RunRow } from '../../src/surveillance/runStore.ts';
+import { Surveillance, type SurveillanceOptions } from '../../src/surveillance/service.ts';
 import { type RunningServer, startServer } from '../helpers/server.ts';
 
 export const AS_OF = '2026-06-30';
@@ -60,6 +71,37 @@ export function cohort(size: number, seed = 42): Resource[] {
 
 export async function demoServer(resources: Resource[]): Promise<RunningServer> {
   return startServer(resources);
+}
+
+/**
+ * The demo server as `npm start` runs it for surveillance: the cohort Group, Bulk Data export and the SMART
+ * Backend Services token endpoint with the surveillance client registered; and the options that make a
+ * Surveillance read it as the demo does.
+ */
+export async function bulkDemoServer(
+  resources: Resource[],
+): Promise<{ server: RunningServer; surveillance: Partial<SurveillanceOptions> }> {
+  const tokens = new AccessTokens();
+  const dir = mkdtempSync(join(tmpdir(), 'ow-surv-'));
+  const key = await ensureSurveillanceClientKey(dir);
+  const server = await startServer(resources, {
+    app: (base) => ({
+      oauth: { clients: [surveillanceClientRegistration(key)], publicUrl: base, tokens },
+      bulk: { tokens, tokenUrl: () => tokenUrl(base()), minJobMs: 300 },
+    }),
+  });
+  await createCohortGroup(server.repo);
+  return {
+    server,
+    surveillance: {
+      defaultGroupId: COHORT_GROUP_ID,
+      defaultBackendServices: {
+        clientId: SURVEILLANCE_CLIENT_ID,
+        privateJwk: key.privateJwk,
+        scope: SURVEILLANCE_SCOPE,
+      },
+    },
+  };
 }
 
 export function surveillanceFor(

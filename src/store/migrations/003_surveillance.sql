@@ -17,6 +17,8 @@ create table surveillance_runs (
   finished_at       timestamptz,
   transaction_time  timestamptz,
   export_status_url text,
+  -- The succeeded run this one is compared with (new / still due / resolved), fixed when it is loaded.
+  previous_run_id   text,
   total             integer,
   batches           integer,
   counts            jsonb not null default '{}',
@@ -59,9 +61,10 @@ create table worklist_entries (
   last_study    date,
   summary       text not null,
   task_ref      text,
-  primary key (run_id, patient_id, rule)
+  -- A resolved entry and a new one of the same rule (a follow-up done, the next one due) stand side by side.
+  primary key (run_id, patient_id, rule, change)
 );
-create index worklist_entries_page on worklist_entries (run_id, due_date, patient_id, rule);
+create index worklist_entries_page on worklist_entries (run_id, due_date, patient_id, rule, change);
 
 create table surveillance_staged (
   run_id        text not null,

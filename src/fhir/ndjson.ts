@@ -1,0 +1,105 @@
+/**
+ * Reading one Bulk Data NDJSON file (https://hl7.org/fhir/uv/bulkdata/STU2/export.html#file-request) as a stream of
+ * resources, one line at a time from the response body: memory holds a line, never the file. A line that is not a
+ * JSON resource is reported with its number (or is an error when nobody listens); an overlong line is reported and
+ * skipped as it arrives. Re-exported by bulkExport.ts, where the rest of the client is.
+ */
+import { OsteoWatchError } from '../errors.ts';
+import { authorizedFetch, type FhirAuth } from './fhirAuth.ts';
+import { FhirFetchError, FhirTimeoutError, sameOrigin } from './patientRecords.ts';
+
+export const NDJSON = 'application/fhir+ndjson';
+
+export interface NdjsonOptions {
+  auth: FhirAuth;
+  /** From the manifest: send the token with the file request. */
+  requiresAccessToken: boolean;
+  /** The token is sent only to this server's origin; a file elsewhere that needs it is refused. */
+  fhirBaseUrl?: string;
+  /** A line that is not a JSON resource (1-based line number); without it, such a line is an error. */
+  onBadLine?: (line: number, problem: string) => void;
+  /** The longest silence while reading the file, ms. */
+  idleTimeoutMs?: number;
+  /** The longest line accepted, in characters; a longer one is reported and skipped. */
+  maxLineLength?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * The resources of one NDJSON file (export.html#file-request), read from the response stream one line at a time:
+ * memory holds one line, never the file.
+ */
+export async function* ndjsonResources(url: string, o: NdjsonOptions): AsyncGenerator<Record<string, unknown>> {
+  if (o.requiresAccessToken && o.fhirBaseUrl && !sameOrigin(url, o.fhirBaseUrl))
+    throw new FhirFetchError(`an export file is off the FHIR server (${new URL(url).origin}); not sending the token`);
+  const idleMs = o.idleTimeoutMs ?? 30_000;
+  const maxLine = o.maxLineLength ?? 16 * 1024 * 1024;
+  const what = `export file ${new URL(url).pathname}`;
+  // The silence timer runs only while we wait on the server, never while the caller works on what was yielded.
+  const idle = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const waiting = async <T>(step: () => Promise<T>): Promise<T> => {
+    timer = setTimeout(() => idle.abort(), idleMs);
+    try {
+      return await step();
+    } catch (err) {
+      if (o.signal?.aborted) throw new OsteoWatchError('unavailable', `${what}: cancelled`);
+      if (idle.signal.aborted) throw new FhirTimeoutError(`${what}: nothing received for ${idleMs} ms`);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const signal = o.signal ? AbortSignal.any([idle.signal, o.signal]) : idle.signal;
+  const auth = o.requiresAccessToken ? o.auth : { header: async () => undefined };
+  const headers = { accept: NDJSON };
+  const res = await waiting(() => authorizedFetch('GET', url, { auth, signal, timeoutMs: Infinity, headers }, what));
+  if (!res.ok || !res.body) throw new FhirFetchError(`${what}: HTTP ${res.status}`);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  const parse = (text: string, line: number): Record<string, unknown> | undefined => {
+    const t = text.endsWith('\r') ? text.slice(0, -1) : text;
+    if (!t.trim()) return undefined;
+    let v: unknown;
+    let problem = 'not a FHIR resource';
+    if (t.length > maxLine) problem = `longer than ${maxLine} characters`;
+    else
+      try {
+        v = JSON.parse(t);
+      } catch {
+        problem = 'not JSON';
+      }
+    const r = v as { resourceType?: unknown } | undefined;
+    if (r && typeof r === 'object' && !Array.isArray(r) && typeof r.resourceType === 'string')
+      return r as Record<string, unknown>;
+    if (!o.onBadLine) throw new FhirFetchError(`${what}, line ${line}: ${problem}`);
+    o.onBadLine(line, problem);
+    return undefined;
+  };
+  let buffer = '';
+  let lineNo = 0;
+  let skipping = false;
+  try {
+    for (;;) {
+      const chunk = await waiting(() => reader.read());
+      if (chunk.done) break;
+      const lines = (buffer + chunk.value).split('\n');
+      buffer = lines.pop()!;
+      for (const text of lines) {
+        lineNo++;
+        const r = skipping ? undefined : parse(text, lineNo);
+        skipping = false;
+        if (r) yield r;
+      }
+      // A line still growing past the limit is reported now and its rest dropped as it comes.
+      if (buffer.length > maxLine) {
+        if (!skipping) parse(buffer, lineNo + 1);
+        skipping = true;
+        buffer = '';
+      }
+    }
+    const last = skipping || !buffer ? undefined : parse(buffer, lineNo + 1);
+    if (last) yield last;
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+}

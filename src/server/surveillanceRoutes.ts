@@ -1,0 +1,329 @@
+/**
+ * REST under /surveillance: start a cohort surveillance run, its history, the worklist (JSON pages or the whole
+ * of it as streamed CSV) and the auditor's question "who was due on that day". Every route needs a bearer token,
+ * as the audit API does (auditRoutes.ts); without one the answer is 401 and nothing else.
+ */
+import { once } from 'node:events';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { z } from 'zod';
+import type { AuditLog } from '../audit/auditLog.ts';
+import { toCsv } from '../audit/csv.ts';
+import { authorise, type BearerOptions, type Principal } from '../auth/bearer.ts';
+import { OsteoWatchError, parseInput } from '../errors.ts';
+import { WORKLIST_RULES, type WorklistChange, type WorklistRule } from '../screening/worklist.ts';
+import type { RunCounts, RunRow, RunStore, WorklistQuery, WorklistRow } from '../surveillance/runStore.ts';
+import type { Surveillance } from '../surveillance/service.ts';
+
+export const WORKLIST_CHANGES = ['new', 'still-due', 'resolved'] as const satisfies readonly WorklistChange[];
+
+/** The worklist's CSV columns, in order. */
+export const WORKLIST_CSV_COLUMNS = [
+  'patientId',
+  'rule',
+  'change',
+  'dueDate',
+  'overdueFrom',
+  'daysOverdue',
+  'cumulativeMg',
+  'lowerBound',
+  'lastStudy',
+  'taskRef',
+  'summary',
+] as const satisfies ReadonlyArray<keyof WorklistRow>;
+
+/** Rows per page when the CSV follows the keyset pages itself. */
+const CSV_PAGE = 1000;
+
+const date = z.iso.date({ error: 'must be a date YYYY-MM-DD' });
+const runId = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, { error: 'must be a surveillance run id' });
+
+/** A comma-separated (or repeated) query parameter whose every value is one of `values`. */
+function listOf<T extends string>(values: readonly T[]) {
+  return z.union([z.string(), z.array(z.string())]).transform((v, ctx): T[] => {
+    const items = (Array.isArray(v) ? v : [v])
+      .flatMap((s) => s.split(','))
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (!items.every((s) => (values as readonly string[]).includes(s))) {
+      ctx.addIssue({ code: 'custom', message: `must be one or more of ${values.join(', ')}` });
+      return z.NEVER;
+    }
+    return [...new Set(items)] as T[];
+  });
+}
+
+const limit = (max: number, dflt: number) =>
+  z.coerce
+    .number({ error: `must be a whole number from 1 to ${max}` })
+    .int({ error: `must be a whole number from 1 to ${max}` })
+    .min(1, { error: `must be a whole number from 1 to ${max}` })
+    .max(max, { error: `must be a whole number from 1 to ${max}` })
+    .default(dflt);
+
+const format = z.enum(['json', 'csv'], { error: 'must be json or csv' }).optional();
+
+// Built once: zod schemas are not free to construct, and these run on every request.
+const startBody = z.object({ asOf: date.optional() }, { error: 'must be a JSON object' }).strict();
+const runsQuery = z.object({
+  limit: limit(100, 20),
+  before: z
+    .union([z.iso.datetime({ offset: true }), z.iso.date()], { error: 'must be an ISO 8601 date or date-time' })
+    .optional(),
+});
+const worklistQuery = z.object({
+  rule: listOf<WorklistRule>(WORKLIST_RULES).optional(),
+  change: listOf<WorklistChange>(WORKLIST_CHANGES).optional(),
+  patient: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]{1,64}$/, { error: 'must be a patient id or the start of one' })
+    .optional(),
+  run: runId.optional(),
+  limit: limit(1000, 100),
+  cursor: z.string().max(400, { error: 'is not a cursor from this API' }).optional(),
+  format,
+});
+const dueQuery = z.object({ date, format });
+
+type Authed = Request & { principal?: Principal };
+
+export interface SurveillanceRouteOptions {
+  surveillance: Surveillance;
+  auth: BearerOptions;
+  /** Where the auditor's "due on" queries are recorded (who asked what). */
+  audit?: AuditLog;
+  now?: () => Date;
+}
+
+/** A run as the API shows it: its state, timing, progress, counts and what it read under which rules. */
+export interface RunView {
+  runId: string;
+  trigger: RunRow['trigger'];
+  status: RunRow['status'];
+  asOf: string;
+  mode: RunRow['mode'];
+  fhirBase: string;
+  rulesHash: string;
+  transactionTime: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** Seconds from start to end; while the run goes on, from start to now. */
+  durationSeconds: number | null;
+  progress: { done: number; total: number | null; batches: number | null };
+  counts: Partial<RunCounts>;
+  errors: RunRow['errors'];
+  error: string | null;
+}
+
+const IN_PROGRESS: ReadonlyArray<RunRow['status']> = ['loading', 'evaluating', 'finishing'];
+
+export function runView(r: RunRow, now: Date, liveCounts?: RunCounts): RunView {
+  const start = r.startedAt ? Date.parse(r.startedAt) : undefined;
+  const end = r.finishedAt ? Date.parse(r.finishedAt) : IN_PROGRESS.includes(r.status) ? now.getTime() : undefined;
+  return {
+    runId: r.runId,
+    trigger: r.trigger,
+    status: r.status,
+    asOf: r.asOf,
+    mode: r.mode,
+    fhirBase: r.fhirBase,
+    rulesHash: r.rulesHash,
+    transactionTime: r.transactionTime,
+    createdAt: r.createdAt,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+    durationSeconds: start !== undefined && end !== undefined ? Math.max(0, (end - start) / 1000) : null,
+    progress: { done: r.done, total: r.total, batches: r.batches },
+    counts: liveCounts ?? r.counts,
+    errors: r.errors,
+    error: r.error,
+  };
+}
+
+/** A worklist entry as the API shows it (the run is named once, beside the entries). */
+export type WorklistEntry = Omit<WorklistRow, 'runId'>;
+const entryView = ({ runId: _, ...e }: WorklistRow): WorklistEntry => e;
+
+/** The worklist's filters and page, checked (`worklistParams`). */
+export interface WorklistParams {
+  run?: string;
+  rule?: WorklistRule[];
+  change?: WorklistChange[];
+  patient?: string;
+  limit: number;
+  cursor?: string;
+  format?: 'json' | 'csv';
+}
+
+/** Query parameters (or the CLI's options) checked: an `invalid` error naming the parameter otherwise. */
+export const worklistParams = (input: unknown): WorklistParams => parseInput(worklistQuery, input);
+
+export interface WorklistPage {
+  /** The run the entries are from: the one asked for, or the latest succeeded run; null when there is none. */
+  runId: string | null;
+  items: WorklistEntry[];
+  /** The cursor of the next page; null on the last. */
+  next: string | null;
+}
+
+/**
+ * The API's worklist cursor: the store's keyset cursor with the run it pages, so that following `next` stays on
+ * one run even when a newer run succeeds meanwhile.
+ */
+const encodeCursor = (run: string, after: string) => Buffer.from(JSON.stringify({ run, after })).toString('base64url');
+function decodeCursor(cursor: string): { run: string; after: string } {
+  const bad = () => new OsteoWatchError('invalid', 'cursor: is not a cursor from this API', { expression: ['cursor'] });
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw bad();
+  }
+  const c = v as { run?: unknown; after?: unknown } | null;
+  if (!c || typeof c.run !== 'string' || typeof c.after !== 'string' || !runId.safeParse(c.run).success) throw bad();
+  // The inner keyset cursor is the store's to read: it refuses one it cannot (never "from the start").
+  return { run: c.run, after: c.after };
+}
+
+/** The store query of checked parameters; a run named (or carried by the cursor) must exist (404). */
+async function storeQuery(store: RunStore, p: WorklistParams): Promise<{ query: WorklistQuery; after?: string }> {
+  const cursor = p.cursor ? decodeCursor(p.cursor) : undefined;
+  if (cursor && p.run && cursor.run !== p.run)
+    throw new OsteoWatchError('invalid', 'cursor: belongs to another run than the one asked for', {
+      expression: ['cursor'],
+    });
+  const run = cursor?.run ?? p.run;
+  if (run && !(await store.getRun(run))) throw new OsteoWatchError('not-found', `No surveillance run ${run}`);
+  return {
+    query: { runId: run, rules: p.rule, changes: p.change, patient: p.patient, limit: p.limit },
+    after: cursor?.after,
+  };
+}
+
+/** One page of the worklist (JSON). */
+export async function worklistPage(store: RunStore, p: WorklistParams): Promise<WorklistPage> {
+  const { query, after } = await storeQuery(store, p);
+  const page = await store.worklist({ ...query, cursor: after });
+  return {
+    runId: page.runId,
+    items: page.items.map(entryView),
+    next: page.next && page.runId ? encodeCursor(page.runId, page.next) : null,
+  };
+}
+
+/**
+ * The whole worklist as CSV (RFC 4180, audit/csv.ts), from the cursor given or the start, whatever the page size:
+ * the keyset pages are read one after the other, each written before the next is read, and all from the run
+ * the first page came from. `chunks` yields the header first.
+ */
+export async function worklistCsv(
+  store: RunStore,
+  p: WorklistParams,
+): Promise<{ runId: string | null; chunks: AsyncGenerator<string> }> {
+  const { query, after } = await storeQuery(store, p);
+  const first = await store.worklist({ ...query, limit: CSV_PAGE, cursor: after });
+  const pinned = first.runId ?? undefined;
+  const header = `${WORKLIST_CSV_COLUMNS.join(',')}\r\n`;
+  async function* chunks(): AsyncGenerator<string> {
+    yield header;
+    let page = first;
+    for (;;) {
+      if (page.items.length) yield toCsv(page.items, [...WORKLIST_CSV_COLUMNS]).slice(header.length);
+      if (!page.next || !pinned) return;
+      page = await store.worklist({ ...query, runId: pinned, limit: CSV_PAGE, cursor: page.next });
+    }
+  }
+  return { runId: first.runId, chunks: chunks() };
+}
+
+const wantsCsv = (req: Request, format: 'json' | 'csv' | undefined): boolean =>
+  format === 'csv' || (!format && req.accepts(['application/json', 'text/csv']) === 'text/csv');
+
+/** Writes, waiting for the socket when its buffer is full; false once the client has gone. */
+async function write(res: Response, text: string): Promise<boolean> {
+  if (res.destroyed) return false;
+  if (!res.write(text)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+  return !res.destroyed;
+}
+
+export function surveillanceRoutes(o: SurveillanceRouteOptions): Router {
+  const router = express.Router();
+  const now = o.now ?? (() => new Date());
+  const store = o.surveillance.store;
+  router.use(async (req: Authed, res: Response, next: NextFunction) => {
+    const principal = await authorise(req.headers.authorization, o.auth).catch(() => undefined);
+    if (!principal) {
+      // RFC 6750 §3: a 401 names the scheme the client must use (https://www.rfc-editor.org/rfc/rfc6750#section-3).
+      res.set('WWW-Authenticate', 'Bearer realm="osteowatch-surveillance"');
+      throw new OsteoWatchError('unauthorized', 'Authentication required');
+    }
+    req.principal = principal;
+    next();
+  });
+  router.use(express.json({ limit: '16kb' }));
+
+  const view = async (r: RunRow): Promise<RunView> =>
+    // Counts are written when a run finishes; while it evaluates, they are counted from what is stored so far.
+    runView(r, now(), IN_PROGRESS.includes(r.status) ? await store.countsOf(r.runId) : undefined);
+
+  const mustGetRun = async (id: string): Promise<RunRow> => {
+    const run = await store.getRun(id);
+    if (!run) throw new OsteoWatchError('not-found', `No surveillance run ${id}`);
+    return run;
+  };
+
+  router.post('/runs', async (req: Authed, res) => {
+    const body = parseInput(startBody, req.body ?? {});
+    const id = await o.surveillance.startRun('api', body.asOf);
+    const run = await mustGetRun(id);
+    res
+      .status(202)
+      .location(`${req.baseUrl}/runs/${encodeURIComponent(id)}`)
+      .json(runView(run, now()));
+  });
+
+  router.get('/runs', async (req: Authed, res) => {
+    const q = parseInput(runsQuery, req.query);
+    const runs = await store.listRuns(q.limit, q.before);
+    res.json({ runs: runs.map((r) => runView(r, now())) });
+  });
+
+  router.get('/runs/:id', async (req: Authed, res) => {
+    res.json(await view(await mustGetRun(String(req.params.id))));
+  });
+
+  router.get('/worklist', async (req: Authed, res) => {
+    const p = worklistParams(req.query);
+    if (!wantsCsv(req, p.format)) {
+      res.json(await worklistPage(store, p));
+      return;
+    }
+    // Every matching row, page after page, never all in memory.
+    const { runId: run, chunks } = await worklistCsv(store, p);
+    res
+      .status(200)
+      .type('text/csv')
+      .set('Content-Disposition', `attachment; filename="worklist${run ? `-${run.replace(/:/g, '')}` : ''}.csv"`);
+    if (run) res.set('X-Surveillance-Run', run);
+    for await (const chunk of chunks) if (!(await write(res, chunk))) return;
+    res.end();
+  });
+
+  router.get('/due', async (req: Authed, res) => {
+    const q = parseInput(dueQuery, req.query);
+    if (o.audit)
+      await o.audit.recordAuditQuery({
+        recordedAt: now().toISOString(),
+        actor: req.principal!.actor,
+        query: `surveillance: patients due on ${q.date}`,
+      });
+    const { run, entries } = await store.dueOn(q.date);
+    const items = entries.map(entryView);
+    if (wantsCsv(req, q.format)) {
+      res.type('text/csv').send(toCsv(items, [...WORKLIST_CSV_COLUMNS]));
+      return;
+    }
+    res.json({ date: q.date, run: run ? runView(run, now()) : null, entries: items });
+  });
+  return router;
+}

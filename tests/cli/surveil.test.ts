@@ -1,0 +1,251 @@
+/**
+ * `osteowatch surveil run|runs` and `osteowatch worklist` as a user runs them (the real launcher, a child process):
+ * against the embedded store directory, reading a small demo FHIR server by crawl, and against a running service's
+ * /surveillance API with --url.
+ */
+import { mkdtempSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryRepository } from '@medplum/fhir-router';
+import express from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AuditStore, openAuditStore } from '../../src/audit/store.ts';
+import { generateCohort } from '../../src/cohort/generate.ts';
+import { DEFAULT_EXPOSURE_CONFIG } from '../../src/exposure/index.ts';
+import { loadFhirDefinitions } from '../../src/fhir/definitions.ts';
+import { DEFAULT_FHIR_LIMITS } from '../../src/fhir/patientRecords.ts';
+import { fhirRoutes } from '../../src/server/fhirRoutes.ts';
+import { outcomeErrors } from '../../src/server/outcome.ts';
+import { type RunView, surveillanceRoutes } from '../../src/server/surveillanceRoutes.ts';
+import { RunStore } from '../../src/surveillance/runStore.ts';
+import { Surveillance } from '../../src/surveillance/service.ts';
+import { runOsteowatch } from '../helpers/cli.ts';
+
+const AS_OF = '2026-03-01';
+const HEADER =
+  'patientId,rule,change,dueDate,overdueFrom,daysOverdue,cumulativeMg,lowerBound,lastStudy,taskRef,summary';
+const dir = mkdtempSync(join(tmpdir(), 'osteowatch-surveil-cli-'));
+let fhirServer: Server;
+let fhir = '';
+let env: Record<string, string> = {};
+
+const listen = (app: express.Express): Promise<Server> =>
+  new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+const urlOf = (s: Server) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+const close = (s: Server | undefined) => new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()));
+const due = (c: RunView['counts']) => c.screeningDue! + c.followUpDue! + c.followUpOverdue! + c.findings!;
+
+beforeAll(async () => {
+  loadFhirDefinitions();
+  const repo = new MemoryRepository();
+  for (const r of generateCohort({ size: 20, seed: 42, asOf: AS_OF })) await repo.createResource(r);
+  const app = express();
+  app.use('/fhir', fhirRoutes({ repo }));
+  app.use(outcomeErrors());
+  fhirServer = await listen(app);
+  fhir = `${urlOf(fhirServer)}/fhir`;
+  env = {
+    OSTEOWATCH_DATA_DIR: dir,
+    DATABASE_URL: '',
+    OSTEOWATCH_URL: '',
+    OSTEOWATCH_AUDIT_TOKEN: '',
+    OSTEOWATCH_SURVEILLANCE_FHIR_URL: fhir,
+    OSTEOWATCH_SURVEILLANCE_MODE: 'crawl',
+    OSTEOWATCH_SURVEILLANCE_BATCH_SIZE: '5',
+    OSTEOWATCH_SURVEILLANCE_HEARTBEAT_SECONDS: '10',
+  };
+}, 60_000);
+
+afterAll(async () => {
+  await close(fhirServer);
+});
+
+describe('osteowatch surveil (embedded store)', () => {
+  let run: RunView;
+
+  it('surveil run --json: runs to the end and prints the counts the store holds', async () => {
+    const r = await runOsteowatch(['surveil', 'run', '--json', '--as-of', AS_OF], env);
+    expect(r.stderr).not.toMatch(/error/i);
+    expect(r.code).toBe(0);
+    run = JSON.parse(r.stdout) as RunView;
+    expect(run).toMatchObject({ status: 'succeeded', trigger: 'cli', asOf: AS_OF, mode: 'crawl', fhirBase: fhir });
+    expect(run.progress.done).toBe(run.progress.total);
+    expect(run.counts.inCohort).toBeGreaterThan(0);
+    expect(due(run.counts)).toBeGreaterThan(0);
+    const store = await openAuditStore({ dataDir: dir });
+    try {
+      const runs = new RunStore(store.db);
+      expect(run.counts).toEqual(await runs.countsOf(run.runId));
+      expect((await runs.getRun(run.runId))?.status).toBe('succeeded');
+      // The run is in the audit trail.
+      const audited = await store.db.query(`select run_id from surveillance_run where run_id = $1`, [run.runId]);
+      expect(audited.length).toBe(1);
+    } finally {
+      await store.close();
+    }
+  }, 180_000);
+
+  it('surveil runs lists it, as a table and as JSON', async () => {
+    const t = await runOsteowatch(['surveil', 'runs'], env);
+    expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(new RegExp(`${run.runId}\\s+cli\\s+succeeded\\s+${AS_OF}`));
+    const j = await runOsteowatch(['surveil', 'runs', '--json', '--limit', '1'], env);
+    expect(j.code).toBe(0);
+    const runs = JSON.parse(j.stdout).runs as RunView[];
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ runId: run.runId, status: 'succeeded', counts: run.counts });
+  }, 60_000);
+
+  it('worklist --csv prints every entry; --rule and --json filter and page', async () => {
+    const c = await runOsteowatch(['worklist', '--csv', '--limit', '1'], env);
+    expect(c.code).toBe(0);
+    const lines = c.stdout.split('\r\n');
+    expect(lines[0]).toBe(HEADER);
+    expect(lines.at(-1)).toBe('');
+    expect(lines.length - 2).toBe(due(run.counts));
+
+    const j = await runOsteowatch(['worklist', '--rule', 'screening-due', '--json', '--limit', '1000'], env);
+    expect(j.code).toBe(0);
+    const page = JSON.parse(j.stdout) as { runId: string; items: Array<{ rule: string }>; next: string | null };
+    expect(page.runId).toBe(run.runId);
+    expect(page.items.length).toBe(run.counts.screeningDue);
+    expect(page.items.every((i) => i.rule === 'screening-due')).toBe(true);
+    expect(page.next).toBeNull();
+
+    const t = await runOsteowatch(['worklist', '--limit', '2'], env);
+    expect(t.code).toBe(0);
+    expect(t.stdout).toContain(`Worklist of run ${run.runId}`);
+    expect(t.stdout).toMatch(/\(more: --cursor \S+\)/);
+    const cursor = /--cursor (\S+)\)/.exec(t.stdout)![1]!;
+    const second = await runOsteowatch(['worklist', '--limit', '2', '--cursor', cursor, '--json'], env);
+    expect(second.code).toBe(0);
+    expect(JSON.parse(second.stdout).items).toHaveLength(2);
+  }, 60_000);
+
+  it('bad options: exit 2 with a message', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['worklist', '--rule', 'bogus'], /--rule must be one or more of screening-due/],
+      [['worklist', '--change', 'old'], /--change must be one or more of new, still-due, resolved/],
+      [['worklist', '--limit', '0'], /--limit must be a whole number from 1 to 1000/],
+      [['surveil', 'runs', '--limit', '500'], /--limit must be a whole number from 1 to 100/],
+      [['surveil', 'run', '--as-of', 'tomorrow'], /--as-of must be a calendar date YYYY-MM-DD/],
+      [['surveil', 'run', '--bogus'], /unknown option '--bogus'/],
+      [['surveil', 'runs', '--url', 'http://127.0.0.1:9'], /--url needs --token/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runOsteowatch(args, env);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(message);
+    }
+    const badEnv = await runOsteowatch(['surveil', 'run'], { ...env, OSTEOWATCH_SURVEILLANCE_MODE: 'sideways' });
+    expect(badEnv.code).toBe(2);
+    expect(badEnv.stderr).toContain('OSTEOWATCH_SURVEILLANCE_MODE must be crawl or bulk');
+  }, 120_000);
+
+  it('a data directory held by a running service: a clear message that suggests --url', async () => {
+    const store = await openAuditStore({ dataDir: dir });
+    try {
+      const r = await runOsteowatch(['surveil', 'runs'], env);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/in use by process \d+.*--url/);
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+});
+
+describe('osteowatch surveil run: a run that fails', () => {
+  it('exit 1 with the reason when the FHIR server cannot be read', async () => {
+    const down = mkdtempSync(join(tmpdir(), 'osteowatch-surveil-down-'));
+    const r = await runOsteowatch(['surveil', 'run', '--json'], {
+      ...env,
+      OSTEOWATCH_DATA_DIR: down,
+      OSTEOWATCH_SURVEILLANCE_FHIR_URL: 'http://127.0.0.1:9/fhir',
+    });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/cohort could not be read/),
+    });
+    expect(r.stderr).toMatch(/surveillance run \S+ failed: the cohort could not be read/);
+  }, 120_000);
+});
+
+describe('osteowatch surveil --url (a running service)', () => {
+  const token = 'surveil-cli-remote-token-0123456789';
+  let store: AuditStore;
+  let surveillance: Surveillance;
+  let api: Server;
+  let url = '';
+  beforeAll(async () => {
+    store = await openAuditStore({ memory: true });
+    surveillance = new Surveillance({
+      config: {
+        mode: 'crawl',
+        fhirBaseUrl: fhir,
+        timezone: 'UTC',
+        batchSize: 5,
+        heartbeatSeconds: 10,
+        concurrency: 4,
+        exportWaitSeconds: 60,
+      },
+      exposure: DEFAULT_EXPOSURE_CONFIG,
+      db: store.db,
+      audit: store.audit,
+      defaultFhirBaseUrl: fhir,
+      fhirLimits: { ...DEFAULT_FHIR_LIMITS, timeoutMs: 20_000 },
+      work: true,
+    });
+    await surveillance.start();
+    const app = express();
+    app.use(
+      '/surveillance',
+      surveillanceRoutes({
+        surveillance,
+        auth: { staticToken: token, trustedClients: [], audience: 'unused', requiredScope: 'surveillance' },
+      }),
+    );
+    app.use(outcomeErrors());
+    api = await listen(app);
+    url = urlOf(api);
+  }, 120_000);
+  afterAll(async () => {
+    await surveillance?.stop();
+    await close(api);
+    await store?.close();
+  }, 60_000);
+
+  it('surveil run, runs and worklist through the API', async () => {
+    const remote = { ...env, OSTEOWATCH_URL: url, OSTEOWATCH_AUDIT_TOKEN: token };
+    const r = await runOsteowatch(['surveil', 'run', '--as-of', AS_OF], remote);
+    expect(r.code).toBe(0);
+    const id = /^Surveillance run (\S+) succeeded/.exec(r.stdout)?.[1];
+    expect(id).toBeDefined();
+    const stored = await surveillance.run(id!);
+    expect(stored?.trigger).toBe('api');
+    expect(r.stdout).toMatch(new RegExp(`In cohort\\s+${stored!.counts.inCohort}\\b`));
+    expect(r.stdout).toMatch(new RegExp(`Screening due\\s+${stored!.counts.screeningDue}\\b`));
+
+    const runs = await runOsteowatch(['surveil', 'runs', '--json'], remote);
+    expect(JSON.parse(runs.stdout).runs[0].runId).toBe(id);
+
+    const csv = await runOsteowatch(['worklist', '--csv', '--rule', 'screening-due,follow-up-overdue'], remote);
+    expect(csv.code).toBe(0);
+    const lines = csv.stdout.split('\r\n');
+    expect(lines[0]).toBe(HEADER);
+    expect(lines.length - 2).toBe(stored!.counts.screeningDue! + stored!.counts.followUpOverdue!);
+  }, 180_000);
+
+  it('a wrong token and an unknown run are clear errors', async () => {
+    const bad = await runOsteowatch(['surveil', 'runs', '--url', url, '--token', 'nope-nope-nope-nope'], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('refused the token (401)');
+    const missing = await runOsteowatch(['worklist', '--run', 'no-such-run', '--url', url, '--token', token], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('No surveillance run no-such-run');
+  }, 60_000);
+});

@@ -1,0 +1,178 @@
+/**
+ * The Bulk Data client (src/fhir/bulkExport.ts) against servers that misbehave, over real HTTP on loopback:
+ * malformed, overlong and stalled NDJSON files, a file off the FHIR server, a transient polling failure, a 503
+ * without Retry-After, a failed job; and Retry-After in both its forms.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OsteoWatchError } from '../../src/errors.ts';
+import { ndjsonResources, parseRetryAfter, waitForManifest } from '../../src/fhir/bulkExport.ts';
+import { staticBearer } from '../../src/fhir/fhirAuth.ts';
+import { recordingSleep } from '../helpers/bulkServer.ts';
+
+describe('NDJSON streaming', () => {
+  let files: Server;
+  let url = '';
+  beforeAll(async () => {
+    files = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/fhir+ndjson' });
+      if (req.url === '/stall') {
+        // One resource, then silence: the reader must give up, not hang.
+        res.write('{"resourceType":"Patient","id":"s"}\n');
+        setTimeout(() => res.end(), 1500).unref();
+        return;
+      }
+      if (req.url?.startsWith('/long')) {
+        const long = `{"resourceType":"Patient","text":"${'x'.repeat(5000)}"}`;
+        const [head, tail] = req.url === '/long-split' ? [long.slice(0, 3000), long.slice(3000)] : [long, ''];
+        res.write(`{"resourceType":"Patient","id":"l1"}\n${head}`);
+        setTimeout(() => res.end(`${tail}\n{"resourceType":"Patient","id":"l3"}\n`), 20);
+        return;
+      }
+      res.write('{"resourceType":"Patient","id":"a"}\n{"resourceType":"Pat');
+      // Split mid-line across chunks, CRLF, a blank line, a broken line, a non-resource, no final newline.
+      setTimeout(() => {
+        res.write('ient","id":"b"}\r\n\n{not json\n[1,2]\n');
+        res.end('{"resourceType":"Patient","id":"c"}');
+      }, 20);
+    });
+    await new Promise<void>((resolve) => files.listen(0, '127.0.0.1', () => resolve()));
+    url = `http://127.0.0.1:${(files.address() as AddressInfo).port}/file.ndjson`;
+  });
+  afterAll(() => new Promise<void>((resolve) => files.close(() => resolve())));
+
+  it('reports a malformed line with its number and goes on', async () => {
+    const bad: Array<[number, string]> = [];
+    const ids: string[] = [];
+    for await (const r of ndjsonResources(url, {
+      auth: staticBearer('unused'),
+      requiresAccessToken: false,
+      onBadLine: (line, problem) => bad.push([line, problem]),
+    }))
+      ids.push(String(r.id));
+    expect(ids).toEqual(['a', 'b', 'c']);
+    expect(bad).toEqual([
+      [4, 'not JSON'],
+      [5, 'not a FHIR resource'],
+    ]);
+  });
+
+  it('without a callback, a malformed line is an error naming the line', async () => {
+    const read = async () => {
+      for await (const _ of ndjsonResources(url, { auth: staticBearer('unused'), requiresAccessToken: false }));
+    };
+    await expect(read()).rejects.toThrow(/line 4: not JSON/);
+  });
+
+  it('times out on a silent server, not on a slow caller', async () => {
+    const ids: string[] = [];
+    for await (const r of ndjsonResources(url, {
+      auth: staticBearer('unused'),
+      requiresAccessToken: false,
+      idleTimeoutMs: 300,
+      onBadLine: () => undefined,
+    })) {
+      ids.push(String(r.id));
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    }
+    expect(ids).toEqual(['a', 'b', 'c']);
+    const stalled = async () => {
+      for await (const _ of ndjsonResources(url.replace('/file.ndjson', '/stall'), {
+        auth: staticBearer('unused'),
+        requiresAccessToken: false,
+        idleTimeoutMs: 300,
+      }));
+    };
+    await expect(stalled()).rejects.toThrow(/nothing received for 300 ms/);
+  });
+
+  it('reports and skips a line longer than the limit, whole or still arriving', async () => {
+    for (const path of ['/long', '/long-split']) {
+      const bad: Array<[number, string]> = [];
+      const ids: string[] = [];
+      for await (const r of ndjsonResources(url.replace('/file.ndjson', path), {
+        auth: staticBearer('unused'),
+        requiresAccessToken: false,
+        maxLineLength: 1000,
+        onBadLine: (line, problem) => bad.push([line, problem]),
+      }))
+        ids.push(String(r.id));
+      expect(ids).toEqual(['l1', 'l3']);
+      expect(bad).toEqual([[2, 'longer than 1000 characters']]);
+    }
+  });
+
+  it('does not send the token to a file off the FHIR server', async () => {
+    const read = async () => {
+      for await (const _ of ndjsonResources(url, {
+        auth: staticBearer('secret'),
+        requiresAccessToken: true,
+        fhirBaseUrl: 'https://ehr.example.org/fhir',
+      }));
+    };
+    await expect(read()).rejects.toThrow(/not sending the token/);
+  });
+});
+
+describe('status polling against a flaky server', () => {
+  let flaky: Server;
+  let statusUrl = '';
+  let polls = 0;
+  beforeAll(async () => {
+    flaky = createServer((req, res) => {
+      polls++;
+      const json = (status: number, body: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/fhir+json' }).end(JSON.stringify(body));
+      if (req.url === '/failed')
+        return json(500, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception' }] });
+      // A polling failure that is not the job's (transient), then busy without Retry-After, then done.
+      if (polls === 1)
+        return json(500, {
+          resourceType: 'OperationOutcome',
+          issue: [{ severity: 'error', code: 'transient', details: { text: 'database restarting' } }],
+        });
+      if (polls === 2) return res.writeHead(503).end();
+      json(200, { transactionTime: '2026-06-30T00:00:00Z', request: 'x', requiresAccessToken: true, output: [] });
+    });
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', () => resolve()));
+    statusUrl = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}/status`;
+  });
+  afterAll(() => new Promise<void>((resolve) => flaky.close(() => resolve())));
+
+  it('retries a transient failure and a 503, backing off without Retry-After', async () => {
+    const { sleep, asked } = recordingSleep();
+    const seen: number[] = [];
+    const manifest = await waitForManifest(statusUrl, {
+      auth: staticBearer('t'),
+      maxWaitSeconds: 60,
+      retryAfterCapSeconds: 10,
+      sleep,
+      onProgress: (p) => seen.push(p.status),
+    });
+    expect(seen).toEqual([500, 503]);
+    expect(asked).toEqual([1000, 2000]);
+    expect(manifest).toMatchObject({ output: [], error: [], requiresAccessToken: true });
+  });
+
+  it("reports a failed job with the server's OperationOutcome", async () => {
+    const err = await waitForManifest(statusUrl.replace('/status', '/failed'), {
+      auth: staticBearer('t'),
+      maxWaitSeconds: 5,
+      retryAfterCapSeconds: 1,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OsteoWatchError);
+    expect((err as OsteoWatchError).message).toMatch(/the export failed: HTTP 500: exception/);
+  });
+});
+
+describe('Retry-After', () => {
+  it('reads seconds and HTTP dates', () => {
+    const now = Date.parse('2026-06-30T12:00:00Z');
+    expect(parseRetryAfter('120', now)).toBe(120);
+    expect(parseRetryAfter('Tue, 30 Jun 2026 12:00:30 GMT', now)).toBe(30);
+    expect(parseRetryAfter('Tue, 30 Jun 2026 11:00:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter(null, now)).toBeUndefined();
+  });
+});

@@ -1,0 +1,318 @@
+/**
+ * The /surveillance API over HTTP, over a real Surveillance (crawl mode, pg-boss on an in-memory PGlite store)
+ * reading a small demo FHIR server and writing its Tasks there: a run started by POST and followed to the end,
+ * the history, the worklist (filters, keyset paging, streamed CSV), the auditor's "due on" question, and the
+ * refusals (401, 400, 404).
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MemoryRepository } from '@medplum/fhir-router';
+import express from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AuditStore, openAuditStore } from '../../src/audit/store.ts';
+import { generateCohort } from '../../src/cohort/generate.ts';
+import { DEFAULT_EXPOSURE_CONFIG } from '../../src/exposure/index.ts';
+import { loadFhirDefinitions } from '../../src/fhir/definitions.ts';
+import { DEFAULT_FHIR_LIMITS } from '../../src/fhir/patientRecords.ts';
+import { fhirRoutes } from '../../src/server/fhirRoutes.ts';
+import { outcomeErrors } from '../../src/server/outcome.ts';
+import { type RunView, surveillanceRoutes } from '../../src/server/surveillanceRoutes.ts';
+import { Surveillance } from '../../src/surveillance/service.ts';
+
+const TOKEN = 'surveillance-api-token-0123456789';
+const AS_OF = '2026-03-01';
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+let fhirServer: Server;
+let apiServer: Server;
+let store: AuditStore;
+let surveillance: Surveillance;
+let api = '';
+let runId = '';
+let finished: RunView;
+
+const listen = (app: express.Express): Promise<Server> =>
+  new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+const urlOf = (s: Server) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+const close = (s: Server | undefined) => new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()));
+
+async function get(path: string, headers: Record<string, string> = auth) {
+  const res = await fetch(`${api}${path}`, { headers });
+  const text = await res.text();
+  return { res, text, body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : undefined };
+}
+
+interface Item {
+  patientId: string;
+  rule: string;
+  change: string;
+  dueDate: string | null;
+}
+const key = (i: Item) => `${i.patientId}:${i.rule}`;
+
+beforeAll(async () => {
+  loadFhirDefinitions();
+  const repo = new MemoryRepository();
+  for (const r of generateCohort({ size: 20, seed: 42, asOf: AS_OF })) await repo.createResource(r);
+  const fhirApp = express();
+  fhirApp.use('/fhir', fhirRoutes({ repo }));
+  fhirApp.use(outcomeErrors());
+  fhirServer = await listen(fhirApp);
+  const fhir = `${urlOf(fhirServer)}/fhir`;
+
+  store = await openAuditStore({ memory: true });
+  surveillance = new Surveillance({
+    config: {
+      mode: 'crawl',
+      fhirBaseUrl: fhir,
+      taskFhirUrl: fhir,
+      timezone: 'UTC',
+      batchSize: 5,
+      heartbeatSeconds: 10,
+      concurrency: 4,
+      exportWaitSeconds: 60,
+    },
+    exposure: DEFAULT_EXPOSURE_CONFIG,
+    db: store.db,
+    audit: store.audit,
+    defaultFhirBaseUrl: fhir,
+    fhirLimits: { ...DEFAULT_FHIR_LIMITS, timeoutMs: 20_000 },
+    work: true,
+  });
+  await surveillance.start();
+
+  const app = express();
+  app.use(
+    '/surveillance',
+    surveillanceRoutes({
+      surveillance,
+      auth: { staticToken: TOKEN, trustedClients: [], audience: 'unused', requiredScope: 'surveillance' },
+      audit: store.audit,
+    }),
+  );
+  app.use(outcomeErrors());
+  apiServer = await listen(app);
+  api = urlOf(apiServer);
+}, 120_000);
+
+afterAll(async () => {
+  await surveillance?.stop();
+  await close(apiServer);
+  await close(fhirServer);
+  await store?.close();
+}, 60_000);
+
+describe('a run started through the API', () => {
+  it('POST /surveillance/runs: 202 with Location, then the run is followed to success', async () => {
+    const res = await fetch(`${api}/surveillance/runs`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ asOf: AS_OF }),
+    });
+    expect(res.status).toBe(202);
+    const run = (await res.json()) as RunView;
+    runId = run.runId;
+    expect(res.headers.get('location')).toBe(`/surveillance/runs/${encodeURIComponent(runId)}`);
+    expect(run).toMatchObject({ trigger: 'api', asOf: AS_OF, mode: 'crawl' });
+    expect(['queued', 'loading', 'evaluating']).toContain(run.status);
+
+    const deadline = Date.now() + 90_000;
+    let seen: RunView = run;
+    while (Date.now() < deadline) {
+      const r = await get(res.headers.get('location')!);
+      expect(r.res.status).toBe(200);
+      seen = r.body as RunView;
+      if (seen.status === 'succeeded' || seen.status === 'failed') break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(seen.error).toBeNull();
+    expect(seen.status).toBe('succeeded');
+    finished = seen;
+    expect(finished.progress.total).toBeGreaterThan(0);
+    expect(finished.progress.done).toBe(finished.progress.total);
+    expect(finished.progress.batches).toBe(Math.ceil(finished.progress.total! / 5));
+    expect(finished.counts).toEqual(await surveillance.store.countsOf(runId));
+    expect(finished.counts.inCohort).toBeGreaterThan(0);
+    expect(finished.counts.errors).toBe(0);
+    expect(finished.errors).toEqual([]);
+    expect(finished.durationSeconds).toBeGreaterThanOrEqual(0);
+    expect(finished.transactionTime).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+    expect(finished.rulesHash).toMatch(/^[0-9a-f]{16}$/);
+  }, 120_000);
+
+  it('GET /surveillance/runs: the history, newest first', async () => {
+    const r = await get('/surveillance/runs?limit=5');
+    expect(r.res.status).toBe(200);
+    const runs = r.body.runs as RunView[];
+    expect(runs[0]).toMatchObject({
+      runId,
+      status: 'succeeded',
+      mode: 'crawl',
+      fhirBase: finished.fhirBase,
+      rulesHash: finished.rulesHash,
+      transactionTime: finished.transactionTime,
+      counts: finished.counts,
+      errors: finished.errors,
+      progress: finished.progress,
+    });
+    expect(runs[0]!.startedAt).not.toBeNull();
+    expect(runs[0]!.finishedAt).not.toBeNull();
+    const before = await get(`/surveillance/runs?before=${encodeURIComponent(runs[0]!.createdAt)}`);
+    expect((before.body.runs as RunView[]).map((x) => x.runId)).not.toContain(runId);
+  });
+
+  it('GET /surveillance/worklist: the latest run, filtered by rule and change', async () => {
+    const all = await get('/surveillance/worklist?limit=1000');
+    expect(all.res.status).toBe(200);
+    expect(all.body.runId).toBe(runId);
+    expect(all.body.next).toBeNull();
+    const items = all.body.items as Item[];
+    expect(items.length).toBeGreaterThan(0);
+    // The first run has nothing to compare with: every entry is new.
+    expect(new Set(items.map((i) => i.change))).toEqual(new Set(['new']));
+    const c = finished.counts;
+    expect(items.length).toBe(c.screeningDue! + c.followUpDue! + c.followUpOverdue! + c.findings!);
+
+    const screening = await get('/surveillance/worklist?rule=screening-due&limit=1000');
+    expect((screening.body.items as Item[]).length).toBe(c.screeningDue);
+    expect((screening.body.items as Item[]).every((i) => i.rule === 'screening-due')).toBe(true);
+
+    const followUp = await get('/surveillance/worklist?rule=follow-up-due,follow-up-overdue&limit=1000');
+    expect((followUp.body.items as Item[]).length).toBe(c.followUpDue! + c.followUpOverdue!);
+
+    const resolved = await get('/surveillance/worklist?change=resolved');
+    expect(resolved.body.items).toEqual([]);
+
+    const one = items[0]!;
+    const byPatient = await get(`/surveillance/worklist?patient=${one.patientId}&run=${runId}`);
+    expect((byPatient.body.items as Item[]).every((i) => i.patientId === one.patientId)).toBe(true);
+    expect((byPatient.body.items as Item[]).length).toBeGreaterThan(0);
+  });
+
+  it('keyset paging: limit 2, following next to the end, gives every entry once', async () => {
+    const all = ((await get('/surveillance/worklist?limit=1000')).body.items as Item[]).map(key);
+    expect(all.length).toBeGreaterThan(4);
+    const paged: string[] = [];
+    let next: string | null = null;
+    let pages = 0;
+    do {
+      const r = await get(`/surveillance/worklist?limit=2${next ? `&cursor=${encodeURIComponent(next)}` : ''}`);
+      expect(r.res.status).toBe(200);
+      expect((r.body.items as Item[]).length).toBeLessThanOrEqual(2);
+      paged.push(...(r.body.items as Item[]).map(key));
+      next = r.body.next;
+      pages++;
+    } while (next && pages < 1000);
+    expect(new Set(paged).size).toBe(paged.length);
+    expect(paged).toEqual(all);
+    expect(pages).toBe(Math.max(1, Math.ceil(all.length / 2)));
+  });
+
+  it('CSV: header and every row, by ?format=csv or Accept: text/csv', async () => {
+    const all = (await get('/surveillance/worklist?limit=1000')).body.items as Item[];
+    const r = await get('/surveillance/worklist?format=csv&limit=1');
+    expect(r.res.status).toBe(200);
+    expect(r.res.headers.get('content-type')).toMatch(/^text\/csv/);
+    const lines = r.text.split('\r\n');
+    expect(lines.at(-1)).toBe('');
+    expect(lines[0]).toBe(
+      'patientId,rule,change,dueDate,overdueFrom,daysOverdue,cumulativeMg,lowerBound,lastStudy,taskRef,summary',
+    );
+    // ?limit is the JSON page size: the CSV holds every matching row.
+    expect(lines.length - 2).toBe(all.length);
+    expect(lines.slice(1, -1).map((l) => l.split(',').slice(0, 2).join(':'))).toEqual(all.map(key));
+    const accept = await get('/surveillance/worklist?rule=screening-due', { ...auth, accept: 'text/csv' });
+    expect(accept.res.headers.get('content-type')).toMatch(/^text\/csv/);
+    expect(accept.text.split('\r\n').length - 2).toBe(finished.counts.screeningDue);
+    expect(
+      accept.text
+        .split('\r\n')
+        .slice(1, -1)
+        .every((l) => l.split(',')[1] === 'screening-due'),
+    ).toBe(true);
+  });
+
+  it('Tasks were written to the FHIR server for the open entries', async () => {
+    const items = (await get('/surveillance/worklist?limit=1000')).body.items as Array<Item & { taskRef: string }>;
+    expect(items.every((i) => /^Task\/.+/.test(i.taskRef))).toBe(true);
+    expect(finished.counts.tasks).toBe(items.length);
+  });
+
+  it('GET /surveillance/due: who was due that day and when last scanned, recorded as an audit query', async () => {
+    const r = await get(`/surveillance/due?date=${AS_OF}`);
+    expect(r.res.status).toBe(200);
+    expect(r.body.run.runId).toBe(runId);
+    const all = (await get('/surveillance/worklist?limit=1000')).body.items as Item[];
+    expect((r.body.entries as Item[]).map(key).sort()).toEqual(all.map(key).sort());
+    expect(Object.keys(r.body.entries[0])).toEqual(
+      expect.arrayContaining(['patientId', 'rule', 'dueDate', 'lastStudy']),
+    );
+    const earlier = await get('/surveillance/due?date=2000-01-01');
+    expect(earlier.body).toEqual({ date: '2000-01-01', run: null, entries: [] });
+    const recorded = await store.db.query<{ actor: string; payload: { query: string } }>(
+      `select actor, payload from audit_log where kind = 'audit-query' order by seq`,
+    );
+    expect(recorded.map((x) => [x.actor, x.payload.query])).toEqual([
+      ['static-token', `surveillance: patients due on ${AS_OF}`],
+      ['static-token', 'surveillance: patients due on 2000-01-01'],
+    ]);
+  });
+});
+
+describe('refusals', () => {
+  it('401 without a token, with WWW-Authenticate and an OperationOutcome', async () => {
+    for (const path of ['/surveillance/runs', '/surveillance/worklist', `/surveillance/due?date=${AS_OF}`]) {
+      const r = await get(path, {});
+      expect(r.res.status).toBe(401);
+      expect(r.res.headers.get('www-authenticate')).toMatch(/^Bearer realm=/);
+      expect(r.body.resourceType).toBe('OperationOutcome');
+    }
+    const post = await fetch(`${api}/surveillance/runs`, { method: 'POST', headers: { authorization: 'Bearer nope' } });
+    expect(post.status).toBe(401);
+    const runs = await surveillance.store.listRuns(100);
+    expect(runs.length).toBe(1);
+  });
+
+  it('400 naming the parameter', async () => {
+    const cases: Array<[string, string]> = [
+      ['/surveillance/worklist?rule=everything', 'rule'],
+      ['/surveillance/worklist?rule=screening-due,bogus', 'rule'],
+      ['/surveillance/worklist?change=old', 'change'],
+      ['/surveillance/worklist?limit=0', 'limit'],
+      ['/surveillance/worklist?limit=1001', 'limit'],
+      ['/surveillance/worklist?limit=ten', 'limit'],
+      ['/surveillance/worklist?cursor=garbage', 'cursor'],
+      ['/surveillance/worklist?patient=%25', 'patient'],
+      ['/surveillance/runs?limit=101', 'limit'],
+      ['/surveillance/runs?before=yesterday', 'before'],
+      ['/surveillance/due', 'date'],
+      ['/surveillance/due?date=2026-02-30', 'date'],
+      ['/surveillance/due?date=01/03/2026', 'date'],
+    ];
+    for (const [path, param] of cases) {
+      const r = await get(path);
+      expect(r.res.status, path).toBe(400);
+      expect(r.body.resourceType).toBe('OperationOutcome');
+      expect(r.body.issue[0].details.text, path).toMatch(new RegExp(`^${param}: `));
+    }
+    const bad = await fetch(`${api}/surveillance/runs`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ asOf: 'tomorrow' }),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { issue: Array<{ details: { text: string } }> }).issue[0]!.details.text).toMatch(
+      /^asOf: /,
+    );
+  });
+
+  it('404 for a run that does not exist', async () => {
+    const r = await get('/surveillance/runs/no-such-run');
+    expect(r.res.status).toBe(404);
+    expect(r.body.resourceType).toBe('OperationOutcome');
+    const w = await get('/surveillance/worklist?run=no-such-run');
+    expect(w.res.status).toBe(404);
+  });
+});
