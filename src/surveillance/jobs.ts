@@ -80,8 +80,12 @@ export class SurveillanceJobs {
     };
     for (const name of [RUN_QUEUE, BATCH_QUEUE]) {
       // Created once; the options are brought up to date on every start (a new version may change them).
+      // (the policy is fixed at creation: pg-boss refuses to change it).
       if (!(await this.boss.getQueue(name))) await this.boss.createQueue(name, queue);
-      else await this.boss.updateQueue(name, queue);
+      else {
+        const { policy: _, ...options } = queue;
+        await this.boss.updateQueue(name, options);
+      }
     }
     if (options.work === false) return;
     await this.boss.work<RunJob>(RUN_QUEUE, { pollingIntervalSeconds: 0.5 }, async ([job]) => {

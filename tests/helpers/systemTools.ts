@@ -29,6 +29,12 @@ export const SYSTEM_TOOLS = {
     service: { name: 'redis-server', host: '127.0.0.1', port: 6379 },
     install: 'apt-get install redis-server (listening on 127.0.0.1:6379)',
   },
+  postgres: {
+    label: 'PostgreSQL',
+    programs: [],
+    service: { name: 'postgresql', host: '127.0.0.1', port: 5432 },
+    install: 'apt-get install postgresql (listening on 127.0.0.1:5432, trust auth)',
+  },
 } as const satisfies Record<string, SystemTool>;
 
 export type SystemToolName = keyof typeof SYSTEM_TOOLS;

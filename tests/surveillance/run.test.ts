@@ -46,6 +46,12 @@ for (const engine of engines()) {
       await server?.close();
     }, 60_000);
 
+    it('a restart (or a second instance) starts on the store the first one set up', async () => {
+      const again = surveillanceFor(server, db);
+      await again.start();
+      await again.stop();
+    }, 60_000);
+
     let first: string;
     it('evaluates every cohort patient once and publishes one Task per actionable entry', async () => {
       first = await s.startRun('api');
