@@ -29,6 +29,11 @@ export const SYSTEM_TOOLS = {
     service: { name: 'redis-server', host: '127.0.0.1', port: 6379 },
     install: 'apt-get install redis-server (listening on 127.0.0.1:6379)',
   },
+  chromium: {
+    label: 'Chromium',
+    programs: ['chromium'],
+    install: 'apt-get install chromium',
+  },
   postgres: {
     label: 'PostgreSQL',
     programs: [],
