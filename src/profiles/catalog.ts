@@ -22,7 +22,9 @@ import {
   RXNORM,
   SNOMED,
   TOPIC_SYSTEM,
+  WORKLIST_RULE_SYSTEM,
 } from '../terminology/systems.ts';
+import { WORKLIST_RULE_CONCEPTS } from '../terminology/worklistCodes.ts';
 import { deriveProfile } from './derive.ts';
 import { wbMriServiceRequestProfile } from './wbMriServiceRequest.ts';
 
@@ -212,6 +214,18 @@ export function cardCodeSystems(): CodeSystem[] {
   ];
 }
 
+/** The rules of the surveillance worklist's Tasks (Task.code; src/surveillance/tasks.ts). */
+export function worklistRuleCodeSystem(): CodeSystem {
+  return codeSystem(
+    'worklist-rule',
+    WORKLIST_RULE_SYSTEM,
+    'OsteoWatchWorklistRule',
+    'Why a surveillance worklist Task was raised',
+    'The screening rule behind a cohort surveillance worklist entry and its FHIR Task: WB-MRI screening due, follow-up WB-MRI due, osteonecrosis found.',
+    WORKLIST_RULE_CONCEPTS,
+  );
+}
+
 export function conformanceResources(): Resource[] {
   return [
     wbMriServiceRequestProfile(),
@@ -219,6 +233,7 @@ export function conformanceResources(): Resource[] {
     reportProfile(),
     gradingCodeSystem(),
     ...cardCodeSystems(),
+    worklistRuleCodeSystem(),
     ...valueSets(),
   ];
 }
