@@ -214,6 +214,7 @@ async function main(): Promise<void> {
       ? { clientId: SURVEILLANCE_CLIENT_ID, privateJwk: surveillanceKey.privateJwk, scope: SURVEILLANCE_SCOPE }
       : undefined,
     fhirLimits: config.fhirLimits,
+    metrics: metrics.surveillance,
   });
   const app = createApp({
     repo,

@@ -18,6 +18,14 @@ export interface Metrics {
   readonly http: (req: Request, res: Response, next: NextFunction) => void;
   /** The hook audit queue to report on (set when it exists). */
   watchAuditQueue(queue: AuditQueueStats): void;
+  /** Cohort surveillance: a batch evaluated, a run ended. */
+  readonly surveillance: SurveillanceMetrics;
+}
+
+/** What cohort surveillance reports (counts only: no patient, no run content). */
+export interface SurveillanceMetrics {
+  patientsEvaluated(n: number, errors: number): void;
+  runEnded(status: 'succeeded' | 'failed', seconds: number | null): void;
 }
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -30,7 +38,7 @@ export function routeLabel(path: string, serviceIds: ReadonlySet<string>): strin
     const id = serviceIds.has(cds[1]) ? cds[1] : ':unknown';
     return `/cds-services/${id}${cds[2] ?? ''}`;
   }
-  const top = /^\/(fhir|audit|imaging|app)(?:\/|$)/.exec(path);
+  const top = /^\/(fhir|audit|imaging|app|surveillance|dashboard|auth)(?:\/|$)/.exec(path);
   if (top) return `/${top[1]}`;
   if (path === '/livez' || path === '/readyz' || path === '/metrics') return path;
   return 'other';
@@ -81,8 +89,41 @@ export function createMetrics(options: { serviceIds?: Iterable<string>; defaults
     (q) => q.failed,
   );
 
+  const evaluated = new Counter({
+    name: 'osteowatch_surveillance_patients_evaluated_total',
+    help: 'Patients evaluated by cohort surveillance runs in this instance (each once per run)',
+    registers: [registry],
+  });
+  const patientErrors = new Counter({
+    name: 'osteowatch_surveillance_patient_errors_total',
+    help: 'Patients whose records could not be read or assessed in a surveillance run (this instance)',
+    registers: [registry],
+  });
+  const runs = new Counter({
+    name: 'osteowatch_surveillance_runs_total',
+    help: 'Surveillance runs finished by this instance, by status',
+    labelNames: ['status'],
+    registers: [registry],
+  });
+  const runSeconds = new Histogram({
+    name: 'osteowatch_surveillance_run_duration_seconds',
+    help: 'Duration of the surveillance runs this instance finished, from start to end',
+    buckets: [1, 5, 15, 60, 300, 900, 3600, 14_400],
+    registers: [registry],
+  });
+
   return {
     registry,
+    surveillance: {
+      patientsEvaluated(n, errors) {
+        evaluated.inc(n);
+        if (errors) patientErrors.inc(errors);
+      },
+      runEnded(status, seconds) {
+        runs.inc({ status });
+        if (seconds !== null) runSeconds.observe(seconds);
+      },
+    },
     http: (req, res, next) => {
       const started = process.hrtime.bigint();
       const route = routeLabel(req.path, serviceIds);

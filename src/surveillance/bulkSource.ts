@@ -94,33 +94,50 @@ export function bulkSource(o: BulkOptions): CohortSource {
       // A load resumed after a crash stages from the start: what a killed load staged is dropped first.
       await o.store.clearStaging(run.runId);
       const patients = new Set<string>();
-      for (const file of manifest.output) {
-        let rows: Array<{ patientId: string; type: string; resource: unknown }> = [];
-        let meds: Array<{ ref: string; resource: unknown }> = [];
-        for await (const r of ndjsonResources(file.url, {
-          auth: o.auth,
-          requiresAccessToken: manifest.requiresAccessToken,
-          fhirBaseUrl: o.fhirBaseUrl,
-          onBadLine: (line, problem) => o.onBadLine?.(file.type, line, problem),
-        })) {
-          const type = r.resourceType as string;
-          if (type === 'Medication' && typeof r.id === 'string') meds.push({ ref: `Medication/${r.id}`, resource: r });
-          else if (type === 'Patient' && typeof r.id === 'string') patients.add(r.id);
-          else if (KEY_OF[type] && passesTypeFilter(r)) {
-            const ref = patientRefOf(r as unknown as Resource);
-            if (ref) rows.push({ patientId: ref.slice('Patient/'.length), type, resource: r });
+      // One chunk is written while the next is read, so that parsing here and inserting in the database
+      // overlap; at most one write is in flight (memory holds two chunks, never more).
+      let writing: Promise<void> = Promise.resolve();
+      const write = async (step: () => Promise<void>) => {
+        await writing;
+        writing = step();
+        writing.catch(() => undefined); // awaited before the next write or at the end; not unhandled meanwhile
+      };
+      try {
+        for (const file of manifest.output) {
+          let rows: Array<{ patientId: string; type: string; resource: unknown }> = [];
+          let meds: Array<{ ref: string; resource: unknown }> = [];
+          for await (const r of ndjsonResources(file.url, {
+            auth: o.auth,
+            requiresAccessToken: manifest.requiresAccessToken,
+            fhirBaseUrl: o.fhirBaseUrl,
+            onBadLine: (line, problem) => o.onBadLine?.(file.type, line, problem),
+          })) {
+            const type = r.resourceType as string;
+            if (type === 'Medication' && typeof r.id === 'string')
+              meds.push({ ref: `Medication/${r.id}`, resource: r });
+            else if (type === 'Patient' && typeof r.id === 'string') patients.add(r.id);
+            else if (KEY_OF[type] && passesTypeFilter(r)) {
+              const ref = patientRefOf(r as unknown as Resource);
+              if (ref) rows.push({ patientId: ref.slice('Patient/'.length), type, resource: r });
+            }
+            if (rows.length >= STAGE_CHUNK) {
+              const chunk = rows;
+              await write(() => o.store.stage(run.runId, chunk));
+              rows = [];
+            }
+            if (meds.length >= STAGE_CHUNK) {
+              const chunk = meds;
+              await write(() => o.store.stageMedications(run.runId, chunk));
+              meds = [];
+            }
           }
-          if (rows.length >= STAGE_CHUNK) {
-            await o.store.stage(run.runId, rows);
-            rows = [];
-          }
-          if (meds.length >= STAGE_CHUNK) {
-            await o.store.stageMedications(run.runId, meds);
-            meds = [];
-          }
+          await write(() => o.store.stage(run.runId, rows));
+          await write(() => o.store.stageMedications(run.runId, meds));
         }
-        await o.store.stage(run.runId, rows);
-        await o.store.stageMedications(run.runId, meds);
+        await writing;
+      } finally {
+        // A failed read leaves no insert running behind a retried load's clearStaging.
+        await writing.catch(() => undefined);
       }
       // The cohort is the Group's patients that were exported (Patient resources); a patient without a Patient
       // resource but with records is still evaluated (staged ids).

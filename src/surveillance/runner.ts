@@ -10,6 +10,7 @@ import type { AuditLog } from '../audit/auditLog.ts';
 import { OsteoWatchError } from '../errors.ts';
 import type { ExposureConfig } from '../exposure/index.ts';
 import type { Logger } from '../log/logger.ts';
+import type { SurveillanceMetrics } from '../metrics/metrics.ts';
 import { assessPatient } from '../screening/assess.ts';
 import type { CohortDefinition } from '../screening/cohort.ts';
 import { DEFAULT_SCREENING_CONFIG, type ScreeningConfig } from '../screening/rules.ts';
@@ -31,6 +32,7 @@ export interface RunnerDeps {
   batchSize: number;
   now: () => Date;
   logger?: Logger;
+  metrics?: SurveillanceMetrics;
 }
 
 /** The rules configuration's hash: runs made under different rules are told apart in the history. */
@@ -170,6 +172,7 @@ export class SurveillanceRunner {
         results.push({ patientId, decision: 'error', cumulativeMg: null, lowerBound: false, error: message(err) });
       }
     }
+    this.d.metrics?.patientsEvaluated(results.length, results.filter((r) => r.error).length);
     await store.completeBatch(
       runId,
       batchNo,
@@ -194,6 +197,8 @@ export class SurveillanceRunner {
     await this.d.source.finish(run).catch(() => undefined);
     if (this.d.audit) await this.audit(run, counts, finishedAt);
     await store.update(runId, { status: 'succeeded', finishedAt, counts, errors }, ['finishing']);
+    const started = run.startedAt ? Date.parse(run.startedAt) : Number.NaN;
+    this.d.metrics?.runEnded('succeeded', Number.isNaN(started) ? null : (finishedAt.getTime() - started) / 1000);
     this.d.logger?.info({ runId, counts }, 'surveillance run finished');
     return true;
   }
@@ -256,12 +261,13 @@ export class SurveillanceRunner {
   }
 
   async fail(runId: string, error: string): Promise<void> {
-    await this.d.store.update(runId, { status: 'failed', finishedAt: this.d.now(), error }, [
+    const failed = await this.d.store.update(runId, { status: 'failed', finishedAt: this.d.now(), error }, [
       'queued',
       'loading',
       'evaluating',
       'finishing',
     ]);
+    if (failed) this.d.metrics?.runEnded('failed', null);
   }
 
   private async mustGet(runId: string): Promise<RunRow> {

@@ -14,6 +14,7 @@ import type { ExposureConfig } from '../exposure/index.ts';
 import { backendServicesAuth, type FhirAuth, noAuth, staticBearer } from '../fhir/fhirAuth.ts';
 import type { FhirLimits } from '../fhir/patientRecords.ts';
 import type { Logger } from '../log/logger.ts';
+import type { SurveillanceMetrics } from '../metrics/metrics.ts';
 import type { ScreeningConfig } from '../screening/rules.ts';
 import type { Db } from '../store/db.ts';
 import { bulkSource } from './bulkSource.ts';
@@ -40,6 +41,7 @@ export interface SurveillanceOptions {
   /** The demo's own Backend Services client, used when the configuration names none. */
   defaultBackendServices?: { clientId: string; privateJwk: JWK; scope: string };
   fhirLimits: FhirLimits;
+  metrics?: SurveillanceMetrics;
   now?: () => Date;
   /** Whether this process works the queue (the service, the CLI's `surveil run`) or only enqueues and reads. */
   work?: boolean;
@@ -119,6 +121,7 @@ export class Surveillance {
       batchSize: c.batchSize,
       now: this.now,
       logger: o.logger,
+      metrics: o.metrics,
     });
     const jobs = new SurveillanceJobs(runner, {
       db: o.db,

@@ -5,6 +5,7 @@
  */
 import type { Bundle, ImagingStudy, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMetrics } from '../../src/metrics/metrics.ts';
 import { inCohort } from '../../src/screening/assess.ts';
 import type { Surveillance } from '../../src/surveillance/service.ts';
 import { WORKLIST_ENTRY_IDENTIFIER } from '../../src/terminology/systems.ts';
@@ -34,10 +35,11 @@ for (const engine of engines()) {
     let server: RunningServer;
     let db: Awaited<ReturnType<typeof engine.open>>;
     let s: Surveillance;
+    const metrics = createMetrics({ defaults: false });
     beforeAll(async () => {
       server = await demoServer(resources);
       db = await engine.open();
-      s = surveillanceFor(server, db);
+      s = surveillanceFor(server, db, {}, { metrics: metrics.surveillance });
       await s.start();
     }, 120_000);
     afterAll(async () => {
@@ -89,6 +91,10 @@ for (const engine of engines()) {
       );
       expect(rows).toHaveLength(1);
       expect(rows[0]!.summary.worklist).toHaveLength(page.items.length);
+      // /metrics counts what this instance did: every patient once, one run.
+      const text = await metrics.registry.metrics();
+      expect(text).toContain(`osteowatch_surveillance_patients_evaluated_total ${cohortIds.length}`);
+      expect(text).toContain('osteowatch_surveillance_runs_total{status="succeeded"} 1');
     }, 180_000);
 
     it('a second run duplicates no Task and marks entries still due', async () => {
