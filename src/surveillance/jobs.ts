@@ -57,9 +57,16 @@ export class SurveillanceJobs {
       ? new PgBoss({ connectionString: o.databaseUrl, max: 4, ...common })
       : new PgBoss({
           db: {
-            executeSql: async (text: string, values?: unknown[]) => ({
-              rows: values?.length ? await o.db.query(text, values) : await o.db.execRows(text),
-            }),
+            executeSql: async (text: string, values?: unknown[]) => {
+              try {
+                return { rows: values?.length ? await o.db.query(text, values) : await o.db.execRows(text) };
+              } catch (err) {
+                // One connection: a statement that failed inside pg-boss's BEGIN … COMMIT would leave the
+                // transaction aborted for every later statement (pg-boss's own PGlite adapter does the same).
+                await o.db.exec('rollback').catch(() => undefined);
+                throw err;
+              }
+            },
           },
           backend: 'pglite',
           ...common,
