@@ -125,6 +125,18 @@ export class EnvError extends OsteoWatchError {
   }
 }
 
+/** The environment through a zod schema; every problem named by its variable, in one EnvError. */
+export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv): z.infer<S> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success)
+    throw new EnvError(
+      `Invalid configuration:\n${zodIssues(parsed.error)
+        .map((p) => `  - ${p}`)
+        .join('\n')}`,
+    );
+  return parsed.data;
+}
+
 /** Security settings: the shared jti replay store, credentialed CORS origins, the /metrics token. */
 const securityEnvSchema = z.object({
   OSTEOWATCH_REDIS_URL: z
@@ -156,14 +168,7 @@ export interface SecurityConfig {
 }
 
 export function loadSecurityConfig(env: NodeJS.ProcessEnv = process.env): SecurityConfig {
-  const parsed = securityEnvSchema.safeParse(env);
-  if (!parsed.success)
-    throw new EnvError(
-      `Invalid configuration:\n${zodIssues(parsed.error)
-        .map((p) => `  - ${p}`)
-        .join('\n')}`,
-    );
-  const e = parsed.data;
+  const e = parseEnv(securityEnvSchema, env);
   return {
     redisUrl: e.OSTEOWATCH_REDIS_URL,
     corsOrigins: e.OSTEOWATCH_CORS_ORIGINS,
@@ -172,15 +177,7 @@ export function loadSecurityConfig(env: NodeJS.ProcessEnv = process.env): Securi
 }
 
 export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): ServiceConfig {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new EnvError(
-      `Invalid configuration:\n${zodIssues(parsed.error)
-        .map((p) => `  - ${p}`)
-        .join('\n')}`,
-    );
-  }
-  const e = parsed.data;
+  const e = parseEnv(envSchema, env);
   let exposureOverrides: unknown = {};
   if (e.OSTEOWATCH_EXPOSURE_CONFIG) {
     try {

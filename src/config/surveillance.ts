@@ -6,8 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { validate as validCron } from 'node-cron';
 import { z } from 'zod';
-import { zodIssues } from '../errors.ts';
-import { EnvError } from './env.ts';
+import { EnvError, parseEnv } from './env.ts';
 
 const int = (name: string, min: number, max: number, dflt: number) =>
   z.coerce
@@ -59,14 +58,7 @@ export interface SurveillanceConfig {
 }
 
 export function loadSurveillanceConfig(env: NodeJS.ProcessEnv = process.env): SurveillanceConfig {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success)
-    throw new EnvError(
-      `Invalid configuration:\n${zodIssues(parsed.error)
-        .map((p) => `  - ${p}`)
-        .join('\n')}`,
-    );
-  const e = parsed.data;
+  const e = parseEnv(schema, env);
   if (!!e.OSTEOWATCH_SURVEILLANCE_CLIENT_ID !== !!e.OSTEOWATCH_SURVEILLANCE_PRIVATE_KEY)
     throw new EnvError(
       'OSTEOWATCH_SURVEILLANCE_CLIENT_ID and OSTEOWATCH_SURVEILLANCE_PRIVATE_KEY go together (SMART Backend Services)',
