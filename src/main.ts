@@ -36,7 +36,8 @@ import { captureThirdPartyLogs, createLogger } from './log/logger.ts';
 import { createMetrics } from './metrics/metrics.ts';
 import { createApp } from './server/app.ts';
 import { setCdsCredentialedOrigins } from './server/cors.ts';
-import { AccessTokens, tokenUrl } from './server/oauthRoutes.ts';
+import { AccessTokens, authorizeUrl, tokenUrl } from './server/oauthRoutes.ts';
+import { LaunchContexts } from './server/smartLaunch.ts';
 import { acquireDirLock } from './store/lock.ts';
 import { Surveillance } from './surveillance/service.ts';
 
@@ -173,6 +174,8 @@ async function main(): Promise<void> {
       allowOpenFhirServer: config.allowOpenFhirServer,
       fhirLimits: config.fhirLimits,
       hookDeadlineMs: config.hookDeadlineMs,
+      // Every card links to the exposure timeline (a SMART app served at /app/, launched by the EHR).
+      timelineLaunchUrl: () => `${publicUrl}/app/launch`,
       now: () => new Date(),
       logger,
     },
@@ -199,6 +202,8 @@ async function main(): Promise<void> {
   // The demo FHIR server's SMART Backend Services token endpoint and Bulk Data export, and the demo's own
   // surveillance client (its key pair kept in the data directory) registered with it.
   const accessTokens = new AccessTokens();
+  // SMART App Launch contexts (the Sandbox's launch endpoint and the authorization endpoint share them).
+  const launches = new LaunchContexts();
   const surveillanceKey = await ensureSurveillanceClientKey(config.dataDir);
   const readsDemo = !(surveillanceConfig.fhirBaseUrl ?? config.fhirBaseUrl);
   const surveillance = new Surveillance({
@@ -228,10 +233,13 @@ async function main(): Promise<void> {
       clients: [surveillanceClientRegistration(surveillanceKey)],
       publicUrl: () => publicUrl,
       tokens: accessTokens,
+      smart: { repo, launches },
     },
+    smart: { launches, authorizeUrl: () => authorizeUrl(publicUrl), tokenUrl: () => tokenUrl(publicUrl) },
     bulk: { tokens: accessTokens, tokenUrl: () => tokenUrl(publicUrl) },
     // The surveillance API shows patient data: the audit API's authentication (its token or trusted JWTs).
     surveillance: { surveillance, auth, audit: store.audit },
+    pages: { assess: { exposure: config.exposure, now: () => new Date() } },
     metrics,
     metricsToken: security.metricsToken,
   });

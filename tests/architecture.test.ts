@@ -18,7 +18,7 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ['audit', 'imaging'],
   ['cdsHooks', 'demo'],
   ['surveillance'],
-  ['server', 'cli'],
+  ['server', 'cli', 'pages'],
   ['main.ts'],
 ];
 const DOMAIN = ['terminology', 'errors.ts', 'exposure', 'screening', 'cohort'];

@@ -32,6 +32,8 @@ export interface CdsServiceDeps {
   fhirLimits?: FhirLimits;
   /** The most one call may spend waiting for fhirServer, ms (OSTEOWATCH_HOOK_DEADLINE_MS). */
   hookDeadlineMs?: number;
+  /** The exposure timeline app's SMART launch URL, when the service serves it: every card links to it. */
+  timelineLaunchUrl?: () => string;
 }
 
 export const DEFAULT_HOOK_DEADLINE_MS = 10_000;
@@ -80,6 +82,7 @@ export async function runHook(
           asOf,
           exposure: assessment.exposure,
           publicUrl: deps.publicUrl(),
+          ...(deps.timelineLaunchUrl ? { timelineLaunchUrl: deps.timelineLaunchUrl() } : {}),
           steroidsContinue: assessment.steroidsContinue,
           records: assessment.records,
         },

@@ -15,10 +15,11 @@ import { auditRoutes } from './auditRoutes.ts';
 import type { BulkExportOptions } from './bulkExportRoutes.ts';
 import { type CdsRouteOptions, cdsRoutes } from './cdsRoutes.ts';
 import { fhirCors } from './cors.ts';
-import { fhirRoutes } from './fhirRoutes.ts';
+import { fhirRoutes, type SmartFhirOptions } from './fhirRoutes.ts';
 import { type ImagingRouteOptions, imagingRoutes } from './imagingRoutes.ts';
 import { type OAuthRouteOptions, oauthRoutes } from './oauthRoutes.ts';
 import { outcomeErrors } from './outcome.ts';
+import { type PageRouteOptions, pageRoutes } from './pageRoutes.ts';
 import { requestLog } from './requestLog.ts';
 import { type SurveillanceRouteOptions, surveillanceRoutes } from './surveillanceRoutes.ts';
 
@@ -35,8 +36,12 @@ export interface AppOptions {
   imaging?: ImagingRouteOptions;
   /** The demo FHIR server's Bulk Data export (SMART Backend Services tokens from `oauth`). */
   bulk?: Omit<BulkExportOptions, 'repo'>;
-  /** The demo's OAuth 2.0 token endpoint (SMART Backend Services), at /auth. */
+  /** SMART App Launch on /fhir: discovery with the authorization endpoint, the Sandbox's launch endpoint. */
+  smart?: SmartFhirOptions;
+  /** The demo's OAuth 2.0 endpoints (authorization code with PKCE, SMART Backend Services), at /auth. */
   oauth?: OAuthRouteOptions;
+  /** The clinician pages (dist/pages/: /app/, /dashboard/) and the timeline's API, POST /app/api/assess. */
+  pages?: PageRouteOptions;
   /** Cohort surveillance: runs and the worklist, at /surveillance. */
   surveillance?: SurveillanceRouteOptions;
   /** Prometheus metrics, served at GET /metrics. */
@@ -82,12 +87,17 @@ export function createApp(options: AppOptions): express.Express {
     });
   // CORS first on /fhir: a browser's preflight is answered before any parsing or routing, and every answer,
   // errors included, carries Access-Control-Allow-Origin.
-  app.use('/fhir', fhirCors, fhirRoutes({ repo: options.repo, maxPageSize: options.maxPageSize, bulk: options.bulk }));
+  app.use(
+    '/fhir',
+    fhirCors,
+    fhirRoutes({ repo: options.repo, maxPageSize: options.maxPageSize, bulk: options.bulk, smart: options.smart }),
+  );
   if (options.oauth) app.use('/auth', oauthRoutes(options.oauth));
   if (options.audit) app.use('/audit', auditRoutes(options.audit));
   if (options.cds) app.use('/cds-services', cdsRoutes(options.cds));
   if (options.imaging) app.use('/imaging', imagingRoutes(options.imaging));
   if (options.surveillance) app.use('/surveillance', surveillanceRoutes(options.surveillance));
+  if (options.pages) app.use(pageRoutes(options.pages));
   app.use(() => {
     throw new OsteoWatchError('not-found', 'No such endpoint');
   });

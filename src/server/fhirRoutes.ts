@@ -5,7 +5,11 @@
  * with its parameters checked and paged (fhirSearch.ts), validation of written resources, HTTP statuses mapped
  * from Medplum's outcomes in one place, and an OperationOutcome (application/fhir+json) on every error.
  * CORS is applied where it is mounted (app.ts). With `bulk`, Bulk Data group export and the SMART discovery document
- * are served too (bulkExportRoutes.ts), ahead of the generic routes; they alone ask for a token.
+ * are served too (bulkExportRoutes.ts), ahead of the generic routes; they alone ask for a token. With `smart`, the
+ * server is SMART-enabled (the contract is at the top of smartLaunch.ts): the discovery document names the
+ * authorization endpoint too, the CapabilityStatement carries the oauth-uris, and the CDS Hooks Sandbox's launch
+ * endpoint is served at [base]/_services/smart/Launch. The other routes stay open: a bearer token sent to them,
+ * valid or not, is ignored.
  */
 import { getStatus, isOk, isResourceType, OperationOutcomeError, validateResource } from '@medplum/core';
 import type { FhirRepository, HttpMethod } from '@medplum/fhir-router';
@@ -16,7 +20,17 @@ import { operationOutcome } from '../fhir/outcome.ts';
 import { type BulkExportOptions, bulkExportRoutes } from './bulkExportRoutes.ts';
 import { capabilityStatement } from './capabilityStatement.ts';
 import { finishSearchBundle, planSearch, strictHandling } from './fhirSearch.ts';
+import { smartConfiguration } from './oauthRoutes.ts';
 import { FHIR_JSON, sendOutcome, sendResource } from './outcome.ts';
+import { type LaunchContexts, smartLaunchRoutes } from './smartLaunch.ts';
+
+/** SMART App Launch on the demo server (smartLaunch.ts); the same LaunchContexts as the oauth routes' `smart`. */
+export interface SmartFhirOptions {
+  launches: LaunchContexts;
+  /** oauthRoutes.ts authorizeUrl(publicUrl) and tokenUrl(publicUrl). */
+  authorizeUrl: () => string;
+  tokenUrl: () => string;
+}
 
 export interface FhirRouteOptions {
   repo: FhirRepository;
@@ -25,6 +39,8 @@ export interface FhirRouteOptions {
   defaultPageSize?: number;
   /** Bulk Data export (Group/[id]/$export) with SMART Backend Services tokens; without it, not offered. */
   bulk?: Omit<BulkExportOptions, 'repo'>;
+  /** SMART App Launch: discovery with the authorization endpoint, oauth-uris, the Sandbox launch endpoint. */
+  smart?: SmartFhirOptions;
 }
 
 function validationError(resource: unknown): OperationOutcome | undefined {
@@ -122,6 +138,17 @@ export function fhirRoutes(options: FhirRouteOptions): Router {
   // Search by POST (https://hl7.org/fhir/R4/http.html#search): the form is kept as text and read with
   // URLSearchParams, so that repeated parameters (AND) keep their order and values exactly.
   router.use(express.text({ type: 'application/x-www-form-urlencoded', limit: '1mb' }));
+  // Before the generic routes (and before bulk's Backend-Services-only discovery document).
+  const smart = options.smart;
+  if (smart) {
+    router.get('/.well-known/smart-configuration', (_req, res) => {
+      res
+        .set('Cache-Control', 'no-cache')
+        .type('application/json')
+        .send(JSON.stringify(smartConfiguration(smart.tokenUrl(), smart.authorizeUrl())));
+    });
+    router.use(smartLaunchRoutes({ repo: options.repo, launches: smart.launches }));
+  }
   // Before the generic routes: `$export` on a Group is ours, not Medplum's.
   if (options.bulk) router.use(bulkExportRoutes({ ...options.bulk, repo: options.repo }));
   router.all('/metadata', (req, res) => {
@@ -130,7 +157,8 @@ export function fhirRoutes(options: FhirRouteOptions): Router {
       sendOutcome(res, 405, 'not-supported', 'The capabilities interaction is GET [base]/metadata');
       return;
     }
-    sendResource(res, 200, capabilityStatement(baseUrl(req)));
+    const oauth = smart && { authorize: smart.authorizeUrl(), token: smart.tokenUrl() };
+    sendResource(res, 200, capabilityStatement(baseUrl(req), { oauth, bulk: !!options.bulk }));
   });
   router.all('/{*path}', async (req: Request, res: Response) => {
     try {

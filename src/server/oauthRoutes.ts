@@ -4,16 +4,24 @@
  * grant with a private_key_jwt client assertion (RFC 7523, https://www.rfc-editor.org/rfc/rfc7523), checked
  * against the registered client's public keys, and issues a short-lived opaque bearer token that the Bulk Data
  * routes verify through the shared AccessTokens object. Discovery (.well-known/smart-configuration) is built here
- * (smartConfiguration) and served under the FHIR base by bulkExportRoutes.ts, where SMART puts it.
+ * (smartConfiguration) and served under the FHIR base, where SMART puts it: by fhirRoutes.ts with its `smart`
+ * options, else by bulkExportRoutes.ts (Backend Services only).
  *
- * Grants are dispatched by grant_type from one table, so that the authorization code grant with PKCE (issue 15)
- * is one more entry plus a GET /authorize route on the same router. Errors are RFC 6749 §5.2 JSON
+ * Grants are dispatched by grant_type from one table. With `smart`, the router also serves SMART App Launch for
+ * public apps (smartAuthorize.ts: GET/POST /authorize, GET /demo-launch, the authorization_code grant with PKCE;
+ * the launch contract is at the top of smartLaunch.ts). Token errors are RFC 6749 §5.2 JSON
  * (https://www.rfc-editor.org/rfc/rfc6749#section-5.2), never an OperationOutcome: OAuth clients read `error`.
+ * The token endpoint answers CORS requests from any origin (no cookies are involved), preflight included.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JWK, jwtVerify } from 'jose';
 import { ReplayCache } from '../auth/replayStore.ts';
+import { cors } from './cors.ts';
+import { type SmartAuthorizeOptions, smartAuthorize } from './smartAuthorize.ts';
+import { grantAppScopes, OAuthError, parseResourceScope, type TokenIssuer } from './smartLaunch.ts';
+
+export { OAuthError } from './smartLaunch.ts';
 
 export const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** SMART Backend Services: asymmetric signatures only, RS384 and ES384 (§ "Authenticating to the server"). */
@@ -36,6 +44,9 @@ export interface AccessGrant {
   scopes: readonly string[];
   /** ms since the epoch. */
   expiresAt: number;
+  /** SMART App Launch context: the patient in context and the signed-in user (a Practitioner URL). */
+  patient?: string;
+  fhirUser?: string;
 }
 
 /** What the resource server (bulkExportRoutes.ts) needs: the grant behind an Authorization header, if valid. */
@@ -50,7 +61,7 @@ const sha256 = (s: string): string => createHash('sha256').update(s).digest('bas
  * so a memory dump does not hand out live tokens. Bounded: expired grants are swept on issue, and at `max`
  * live tokens the oldest is dropped.
  */
-export class AccessTokens implements TokenVerifier {
+export class AccessTokens implements TokenVerifier, TokenIssuer {
   private readonly grants = new Map<string, AccessGrant>();
   readonly lifetimeSeconds: number;
   private readonly now: () => number;
@@ -60,13 +71,29 @@ export class AccessTokens implements TokenVerifier {
     this.now = o.now ?? Date.now;
     this.max = o.max ?? 10_000;
   }
-  issue(clientId: string, scopes: readonly string[]): { accessToken: string; expiresIn: number } {
+  /** A new token; `tokenId` names it to revoke() without keeping the token itself. */
+  issue(
+    clientId: string,
+    scopes: readonly string[],
+    context: { patient?: string; fhirUser?: string } = {},
+  ): { accessToken: string; expiresIn: number; tokenId: string } {
     const now = this.now();
     for (const [k, g] of this.grants) if (g.expiresAt <= now) this.grants.delete(k);
     if (this.grants.size >= this.max) this.grants.delete(this.grants.keys().next().value!);
     const accessToken = randomBytes(32).toString('base64url');
-    this.grants.set(sha256(accessToken), { clientId, scopes, expiresAt: now + this.lifetimeSeconds * 1000 });
-    return { accessToken, expiresIn: this.lifetimeSeconds };
+    const tokenId = sha256(accessToken);
+    const { patient, fhirUser } = context;
+    this.grants.set(tokenId, {
+      clientId,
+      scopes,
+      expiresAt: now + this.lifetimeSeconds * 1000,
+      ...(patient ? { patient } : {}),
+      ...(fhirUser ? { fhirUser } : {}),
+    });
+    return { accessToken, expiresIn: this.lifetimeSeconds, tokenId };
+  }
+  revoke(tokenId: string): void {
+    this.grants.delete(tokenId);
   }
   verify(authorization: string | undefined): AccessGrant | undefined {
     const m = /^Bearer\s+([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization?.trim() ?? '');
@@ -76,49 +103,31 @@ export class AccessTokens implements TokenVerifier {
   }
 }
 
-/**
- * A SMART system scope (https://hl7.org/fhir/smart-app-launch/scopes-and-launch-context.html): v2 permissions
- * `c r u d s` in that order, or v1 `read` / `write` / `*`, which are read as their v2 equivalents.
- */
-interface SystemScope {
-  type: string;
-  perms: Set<string>;
+/** A SMART system scope without a query (v2 `c r u d s`, or v1 read/write/* read as v2; smartLaunch.ts). */
+export function parseSystemScope(scope: string): { type: string; perms: Set<string> } | undefined {
+  const p = parseResourceScope(scope);
+  return p?.context === 'system' && !scope.includes('?') ? p : undefined;
 }
 
-export function parseSystemScope(scope: string): SystemScope | undefined {
-  const m = /^system\/(\*|[A-Z][A-Za-z]*)\.(read|write|\*|c?r?u?d?s?)$/.exec(scope);
-  if (!m || m[2] === '') return undefined;
-  const v1: Record<string, string> = { read: 'rs', write: 'cud', '*': 'cruds' };
-  return { type: m[1]!, perms: new Set(v1[m[2]!] ?? m[2]!) };
-}
-
-const covers = (allowed: SystemScope, wanted: SystemScope): boolean =>
-  (allowed.type === '*' || allowed.type === wanted.type) && [...wanted.perms].every((p) => allowed.perms.has(p));
-
-/** The requested scopes the client may have: each one covered by a scope it is registered for. */
-export function grantScopes(requested: string, allowed: string): string[] {
-  const mine = allowed.split(/\s+/).flatMap((s) => parseSystemScope(s) ?? []);
-  return [...new Set(requested.split(/\s+/).filter(Boolean))].filter((s) => {
-    const wanted = parseSystemScope(s);
-    return !!wanted && mine.some((a) => covers(a, wanted));
-  });
-}
+/** The requested system scopes the client may have: each one covered by a scope it is registered for. */
+export const grantScopes = (requested: string, allowed: string): string[] =>
+  grantAppScopes(requested, allowed).filter((s) => !!parseSystemScope(s));
 
 /** Whether granted scopes allow reading and searching `resourceType` (what a Bulk Data export of it does). */
-export function scopesAllowExport(scopes: readonly string[], resourceType: string): boolean {
-  const wanted: SystemScope = { type: resourceType, perms: new Set('rs') };
-  return scopes.some((s) => {
-    const p = parseSystemScope(s);
-    return !!p && covers(p, wanted);
-  });
-}
+export const scopesAllowExport = (scopes: readonly string[], resourceType: string): boolean =>
+  grantScopes(`system/${resourceType}.rs`, scopes.join(' ')).length > 0;
 
 /** The token endpoint's URL: the `aud` every client assertion must carry. */
 export const tokenUrl = (publicUrl: string, mountPath = '/auth'): string => `${publicUrl}${mountPath}/token`;
+/** The SMART authorization endpoint's URL (with `smart` options). */
+export const authorizeUrl = (publicUrl: string, mountPath = '/auth'): string => `${publicUrl}${mountPath}/authorize`;
 
-/** [fhir base]/.well-known/smart-configuration (https://hl7.org/fhir/smart-app-launch/conformance.html). */
-export function smartConfiguration(token: string): Record<string, unknown> {
-  return {
+/**
+ * [fhir base]/.well-known/smart-configuration (https://hl7.org/fhir/smart-app-launch/conformance.html): Backend
+ * Services only, or with `authorize` SMART App Launch for public apps too (EHR and standalone, PKCE S256).
+ */
+export function smartConfiguration(token: string, authorize?: string): Record<string, unknown> {
+  const backend = {
     token_endpoint: token,
     token_endpoint_auth_methods_supported: ['private_key_jwt'],
     token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGORITHMS],
@@ -126,17 +135,24 @@ export function smartConfiguration(token: string): Record<string, unknown> {
     scopes_supported: ['system/*.rs', 'system/*.read'],
     capabilities: ['client-confidential-asymmetric', 'permission-v1', 'permission-v2'],
   };
-}
-
-/** An RFC 6749 §5.2 refusal: `invalid_client` is 401 (the client failed to authenticate), the rest 400. */
-class OAuthError extends Error {
-  readonly error: string;
-  readonly description: string;
-  constructor(error: string, description: string) {
-    super(description);
-    this.error = error;
-    this.description = description;
-  }
+  if (!authorize) return backend;
+  return {
+    ...backend,
+    authorization_endpoint: authorize,
+    grant_types_supported: ['authorization_code', 'client_credentials'],
+    response_types_supported: ['code'],
+    code_challenge_methods_supported: ['S256'],
+    scopes_supported: [
+      ...'launch launch/patient fhirUser patient/*.rs patient/*.read user/*.rs user/*.read'.split(' '),
+      ...backend.scopes_supported,
+    ],
+    // No id_token, hence no sso-openid-connect; launch contexts carry a patient only.
+    capabilities: [
+      ...'launch-ehr launch-standalone client-public context-ehr-patient context-standalone-patient'.split(' '),
+      ...'permission-patient permission-user'.split(' '),
+      ...backend.capabilities,
+    ],
+  };
 }
 
 function sendOAuthError(res: Response, e: OAuthError, status = e.error === 'invalid_client' ? 401 : 400): void {
@@ -153,6 +169,8 @@ export interface OAuthRouteOptions {
   /** Client assertion jtis already used (memory: the demo is one process). */
   replay?: ReplayCache;
   now?: () => number;
+  /** SMART App Launch for public apps (authorize, authorization_code, demo launch); without it, not offered. */
+  smart?: SmartAuthorizeOptions;
 }
 
 /** Checks a client assertion; returns the registered client it authenticates, or throws invalid_client. */
@@ -203,6 +221,14 @@ async function authenticateClient(assertion: string, o: OAuthRouteOptions, repla
 type Form = Record<string, string | undefined>;
 type Grant = (form: Form, o: OAuthRouteOptions, replay: ReplayCache) => Promise<Record<string, unknown>>;
 
+/** Browser apps call the token endpoint (fhirclient): any origin, never credentials (cors.ts). */
+const tokenCors = cors({
+  methods: ['POST', 'OPTIONS'],
+  allowHeaders: ['Content-Type', 'Authorization', 'Accept'],
+  exposeHeaders: [],
+  maxAgeSeconds: 600,
+});
+
 /** client_credentials with private_key_jwt (backend-services.html#request-access-token). */
 const clientCredentials: Grant = async (form, o, replay) => {
   if (form.client_assertion_type !== JWT_BEARER)
@@ -220,7 +246,14 @@ export function oauthRoutes(o: OAuthRouteOptions): Router {
   const replay = o.replay ?? new ReplayCache();
   const grants: Record<string, Grant> = { client_credentials: clientCredentials };
   const router = express.Router();
+  // First, so that a preflight is answered before anything else.
+  router.use('/token', tokenCors);
   router.use(express.urlencoded({ extended: false, limit: '64kb' }));
+  if (o.smart) {
+    const smart = smartAuthorize(o.smart, { publicUrl: o.publicUrl, tokens: o.tokens, now: o.now });
+    grants.authorization_code = async (form) => smart.grant(form);
+    router.use(smart.router);
+  }
   router.post('/token', async (req: Request, res: Response) => {
     const body: Record<string, unknown> = req.is('application/x-www-form-urlencoded') && req.body ? req.body : {};
     try {

@@ -66,9 +66,8 @@ const format = z.enum(['json', 'csv'], { error: 'must be json or csv' }).optiona
 const startBody = z.object({ asOf: date.optional() }, { error: 'must be a JSON object' }).strict();
 const runsQuery = z.object({
   limit: limit(100, 20),
-  before: z
-    .union([z.iso.datetime({ offset: true }), z.iso.date()], { error: 'must be an ISO 8601 date or date-time' })
-    .optional(),
+  // The history's keyset: the id of the last run of the previous page (the response's `next`).
+  before: runId.optional(),
 });
 const worklistQuery = z.object({
   rule: listOf<WorklistRule>(WORKLIST_RULES).optional(),
@@ -284,8 +283,13 @@ export function surveillanceRoutes(o: SurveillanceRouteOptions): Router {
 
   router.get('/runs', async (req: Authed, res) => {
     const q = parseInput(runsQuery, req.query);
+    if (q.before && !(await store.getRun(q.before)))
+      throw new OsteoWatchError('not-found', `No surveillance run ${q.before}`);
     const runs = await store.listRuns(q.limit, q.before);
-    res.json({ runs: runs.map((r) => runView(r, now())) });
+    res.json({
+      runs: runs.map((r) => runView(r, now())),
+      next: runs.length === q.limit ? runs[runs.length - 1]!.runId : null,
+    });
   });
 
   router.get('/runs/:id', async (req: Authed, res) => {

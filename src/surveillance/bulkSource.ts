@@ -93,55 +93,42 @@ export function bulkSource(o: BulkOptions): CohortSource {
       }
       // A load resumed after a crash stages from the start: what a killed load staged is dropped first.
       await o.store.clearStaging(run.runId);
+      // The cohort is the Group's patients that were exported (Patient resources); a patient without a Patient
+      // resource but with records is still evaluated. Both are collected here as the files are read (a resumed
+      // load reads every file again), rather than by a `select distinct` over everything staged afterwards.
       const patients = new Set<string>();
-      // One chunk is written while the next is read, so that parsing here and inserting in the database
-      // overlap; at most one write is in flight (memory holds two chunks, never more).
-      let writing: Promise<void> = Promise.resolve();
-      const write = async (step: () => Promise<void>) => {
-        await writing;
-        writing = step();
-        writing.catch(() => undefined); // awaited before the next write or at the end; not unhandled meanwhile
-      };
-      try {
-        for (const file of manifest.output) {
-          let rows: Array<{ patientId: string; type: string; resource: unknown }> = [];
-          let meds: Array<{ ref: string; resource: unknown }> = [];
-          for await (const r of ndjsonResources(file.url, {
-            auth: o.auth,
-            requiresAccessToken: manifest.requiresAccessToken,
-            fhirBaseUrl: o.fhirBaseUrl,
-            onBadLine: (line, problem) => o.onBadLine?.(file.type, line, problem),
-          })) {
-            const type = r.resourceType as string;
-            if (type === 'Medication' && typeof r.id === 'string')
-              meds.push({ ref: `Medication/${r.id}`, resource: r });
-            else if (type === 'Patient' && typeof r.id === 'string') patients.add(r.id);
-            else if (KEY_OF[type] && passesTypeFilter(r)) {
-              const ref = patientRefOf(r as unknown as Resource);
-              if (ref) rows.push({ patientId: ref.slice('Patient/'.length), type, resource: r });
-            }
-            if (rows.length >= STAGE_CHUNK) {
-              const chunk = rows;
-              await write(() => o.store.stage(run.runId, chunk));
-              rows = [];
-            }
-            if (meds.length >= STAGE_CHUNK) {
-              const chunk = meds;
-              await write(() => o.store.stageMedications(run.runId, chunk));
-              meds = [];
+      for (const file of manifest.output) {
+        let rows: Array<{ patientId: string; type: string; resource: unknown }> = [];
+        let meds: Array<{ ref: string; resource: unknown }> = [];
+        for await (const r of ndjsonResources(file.url, {
+          auth: o.auth,
+          requiresAccessToken: manifest.requiresAccessToken,
+          fhirBaseUrl: o.fhirBaseUrl,
+          onBadLine: (line, problem) => o.onBadLine?.(file.type, line, problem),
+        })) {
+          const type = r.resourceType as string;
+          if (type === 'Medication' && typeof r.id === 'string') meds.push({ ref: `Medication/${r.id}`, resource: r });
+          else if (type === 'Patient' && typeof r.id === 'string') patients.add(r.id);
+          else if (KEY_OF[type] && passesTypeFilter(r)) {
+            const ref = patientRefOf(r as unknown as Resource);
+            if (ref) {
+              const patientId = ref.slice('Patient/'.length);
+              patients.add(patientId);
+              rows.push({ patientId, type, resource: r });
             }
           }
-          await write(() => o.store.stage(run.runId, rows));
-          await write(() => o.store.stageMedications(run.runId, meds));
+          if (rows.length >= STAGE_CHUNK) {
+            await o.store.stage(run.runId, rows);
+            rows = [];
+          }
+          if (meds.length >= STAGE_CHUNK) {
+            await o.store.stageMedications(run.runId, meds);
+            meds = [];
+          }
         }
-        await writing;
-      } finally {
-        // A failed read leaves no insert running behind a retried load's clearStaging.
-        await writing.catch(() => undefined);
+        await o.store.stage(run.runId, rows);
+        await o.store.stageMedications(run.runId, meds);
       }
-      // The cohort is the Group's patients that were exported (Patient resources); a patient without a Patient
-      // resource but with records is still evaluated (staged ids).
-      for (const id of await o.store.stagedPatients(run.runId)) patients.add(id);
       return { patientIds: [...patients].sort(), transactionTime: manifest.transactionTime };
     },
     async records(patientIds, run): Promise<Map<string, PatientRecords | Error>> {

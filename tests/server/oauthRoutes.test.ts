@@ -16,7 +16,8 @@ import {
 } from '../../src/demo/surveillanceClient.ts';
 import { OsteoWatchError } from '../../src/errors.ts';
 import { backendServicesAuth, type FhirAuth } from '../../src/fhir/fhirAuth.ts';
-import { type AccessTokens, grantScopes, scopesAllowExport, tokenUrl } from '../../src/server/oauthRoutes.ts';
+import { AccessTokens, grantScopes, scopesAllowExport, tokenUrl } from '../../src/server/oauthRoutes.ts';
+import { grantAppScopes, parseResourceScope } from '../../src/server/smartLaunch.ts';
 import { type BulkServer, type Keys, startBulkServer } from '../helpers/bulkServer.ts';
 
 let srv: BulkServer;
@@ -48,6 +49,20 @@ describe('SMART Backend Services', () => {
     expect(doc.token_endpoint_auth_signing_alg_values_supported).toEqual(['RS384', 'ES384']);
     expect(doc.grant_types_supported).toContain('client_credentials');
     expect(doc.capabilities).toContain('client-confidential-asymmetric');
+    // Without SMART App Launch options, no authorization endpoint is advertised.
+    expect(doc.authorization_endpoint).toBeUndefined();
+  });
+
+  it('describes Group $export in the CapabilityStatement', async () => {
+    const cs = (await (await fetch(`${fhir}/metadata`)).json()) as {
+      instantiates?: string[];
+      rest: Array<{ resource: Array<{ type: string; operation?: Array<{ name: string; definition: string }> }> }>;
+    };
+    expect(cs.instantiates).toEqual(['http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data']);
+    const group = cs.rest[0]!.resource.find((r) => r.type === 'Group')!;
+    expect(group.operation).toEqual([
+      { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' },
+    ]);
   });
 
   it('issues a token for an ES384 and an RS384 assertion, cached until shortly before it expires', async () => {
@@ -238,5 +253,32 @@ describe('SMART scopes', () => {
     expect(scopesAllowExport(['system/*.read'], 'Condition')).toBe(true);
     expect(scopesAllowExport(['system/Patient.rs'], 'Condition')).toBe(false);
     expect(scopesAllowExport(['system/Condition.r'], 'Condition')).toBe(false);
+    // A v2 query narrows a scope: never granted to a Backend Services client, never enough for an export.
+    expect(grantScopes('system/Observation.rs?category=laboratory', 'system/*.rs')).toEqual([]);
+    expect(scopesAllowExport(['system/Observation.rs?category=laboratory'], 'Observation')).toBe(false);
+  });
+
+  it('grants a public app what its registration covers, per context, and drops what it does not know', () => {
+    const allowed = 'launch launch/patient fhirUser patient/*.rs user/Observation.rs';
+    expect(
+      grantAppScopes(
+        'launch/patient openid offline_access patient/Observation.read patient/*.cruds user/Observation.rs?category=x user/Patient.rs system/*.rs',
+        allowed,
+      ),
+    ).toEqual(['launch/patient', 'patient/Observation.read', 'user/Observation.rs?category=x']);
+    // A registered scope with a query covers only itself.
+    expect(grantAppScopes('patient/Observation.rs', 'patient/Observation.rs?category=x')).toEqual([]);
+    expect(parseResourceScope('patient/Observation.')).toBeUndefined();
+    expect(parseResourceScope('user/*.write')).toMatchObject({ context: 'user', type: '*', perms: new Set('cud') });
+  });
+});
+
+describe('AccessTokens', () => {
+  it('keeps the launch context of a token, and revokes a token by its id', () => {
+    const store = new AccessTokens({ lifetimeSeconds: 60 });
+    const t = store.issue('app', ['patient/*.rs'], { patient: 'p1', fhirUser: 'https://x/fhir/Practitioner/demo' });
+    expect(store.verify(`Bearer ${t.accessToken}`)).toMatchObject({ clientId: 'app', patient: 'p1' });
+    store.revoke(t.tokenId);
+    expect(store.verify(`Bearer ${t.accessToken}`)).toBeUndefined();
   });
 });

@@ -159,8 +159,14 @@ describe('a run started through the API', () => {
     });
     expect(runs[0]!.startedAt).not.toBeNull();
     expect(runs[0]!.finishedAt).not.toBeNull();
-    const before = await get(`/surveillance/runs?before=${encodeURIComponent(runs[0]!.createdAt)}`);
-    expect((before.body.runs as RunView[]).map((x) => x.runId)).not.toContain(runId);
+    // Keyset paging of the history: `before` the newest run gives the older ones, never it again.
+    const before = await get(`/surveillance/runs?before=${encodeURIComponent(runs[0]!.runId)}`);
+    expect(before.res.status).toBe(200);
+    expect((before.body.runs as RunView[]).map((x) => x.runId)).not.toContain(runs[0]!.runId);
+    expect((before.body.runs as RunView[]).map((x) => x.runId)).toEqual(runs.slice(1).map((x) => x.runId));
+    const one = await get('/surveillance/runs?limit=1');
+    expect(one.body.next).toBe(runs[0]!.runId);
+    expect((await get('/surveillance/runs?before=no-such-run')).res.status).toBe(404);
   });
 
   it('GET /surveillance/worklist: the latest run, filtered by rule and change', async () => {
@@ -286,7 +292,7 @@ describe('refusals', () => {
       ['/surveillance/worklist?cursor=garbage', 'cursor'],
       ['/surveillance/worklist?patient=%25', 'patient'],
       ['/surveillance/runs?limit=101', 'limit'],
-      ['/surveillance/runs?before=yesterday', 'before'],
+      ['/surveillance/runs?before=not%20a%20run', 'before'],
       ['/surveillance/due', 'date'],
       ['/surveillance/due?date=2026-02-30', 'date'],
       ['/surveillance/due?date=01/03/2026', 'date'],

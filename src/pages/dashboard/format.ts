@@ -1,0 +1,190 @@
+/**
+ * The dashboard's words and numbers: what the surveillance API answers, as the clinic team reads it. Pure (no
+ * DOM), so that it is tested without a browser. The shapes mirror src/server/surveillanceRoutes.ts (RunView,
+ * WorklistEntry), declared here so that the page does not pull server code into the bundle.
+ */
+
+export const RULES = ['screening-due', 'follow-up-due', 'follow-up-overdue', 'findings'] as const;
+export type Rule = (typeof RULES)[number];
+export const CHANGES = ['new', 'still-due', 'resolved'] as const;
+export type Change = (typeof CHANGES)[number];
+
+export interface WorklistEntry {
+  patientId: string;
+  rule: Rule;
+  change: Change;
+  dueDate: string | null;
+  overdueFrom: string | null;
+  daysOverdue: number | null;
+  cumulativeMg: number | null;
+  lowerBound: boolean;
+  lastStudy: string | null;
+  summary: string;
+  taskRef: string | null;
+}
+
+export interface WorklistPage {
+  runId: string | null;
+  items: WorklistEntry[];
+  next: string | null;
+}
+
+export type RunStatus = 'queued' | 'loading' | 'evaluating' | 'finishing' | 'succeeded' | 'failed';
+
+export interface RunCounts {
+  inCohort: number;
+  screeningDue: number;
+  followUpDue: number;
+  followUpOverdue: number;
+  findings: number;
+  newFindings: number;
+  unknownExposure: number;
+  errors: number;
+  resolved: number;
+  tasks: number;
+}
+
+export interface Run {
+  runId: string;
+  trigger: 'schedule' | 'catch-up' | 'api' | 'cli';
+  status: RunStatus;
+  asOf: string;
+  mode: 'crawl' | 'bulk';
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationSeconds: number | null;
+  progress: { done: number; total: number | null; batches: number | null };
+  counts: Partial<RunCounts>;
+  errors: Array<{ patientId?: string; message: string }>;
+  error: string | null;
+}
+
+export const RULE_LABELS: Record<Rule, string> = {
+  'screening-due': 'Screening due',
+  'follow-up-due': 'Follow-up due',
+  'follow-up-overdue': 'Follow-up overdue',
+  findings: 'Findings',
+};
+
+export const CHANGE_LABELS: Record<Change, string> = {
+  new: 'New',
+  'still-due': 'Still due',
+  resolved: 'Resolved',
+};
+
+export const STATUS_LABELS: Record<RunStatus, string> = {
+  queued: 'Queued',
+  loading: 'Reading the cohort',
+  evaluating: 'Evaluating',
+  finishing: 'Finishing',
+  succeeded: 'Succeeded',
+  failed: 'Failed',
+};
+
+/** The counts a run shows, in order, with their words. */
+export const COUNT_LABELS: ReadonlyArray<[keyof RunCounts, string]> = [
+  ['inCohort', 'In cohort'],
+  ['screeningDue', 'Screening due'],
+  ['followUpDue', 'Follow-up due'],
+  ['followUpOverdue', 'Follow-up overdue'],
+  ['findings', 'Findings'],
+  ['unknownExposure', 'Unknown exposure'],
+  ['errors', 'Errors'],
+];
+
+export const isInProgress = (s: RunStatus): boolean => s !== 'succeeded' && s !== 'failed';
+
+const whole = new Intl.NumberFormat('en-GB', { maximumFractionDigits: 0 });
+
+/** The cumulative dose: "unknown" when the API does not know it (never 0), "at least" when it is a lower bound. */
+export function doseText(e: Pick<WorklistEntry, 'cumulativeMg' | 'lowerBound'>): string {
+  if (e.cumulativeMg === null || !Number.isFinite(e.cumulativeMg)) return 'unknown';
+  const mg = `${whole.format(e.cumulativeMg)} mg`;
+  return e.lowerBound ? `at least ${mg}` : mg;
+}
+
+export const daysOverdueText = (d: number | null): string => (d === null ? '—' : d === 1 ? '1 day' : `${d} days`);
+
+export const dateText = (d: string | null): string => d ?? '—';
+
+/** A run's length: "42 s", "3 min 5 s", "1 h 2 min". */
+export function durationText(seconds: number | null): string {
+  if (seconds === null) return '—';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${s % 60} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** When, in the reader's time zone, to the minute. */
+export function whenText(iso: string | null, locale?: string): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+}
+
+/** The exposure timeline SMART app, launched standalone with the patient preselected. */
+export const timelineHref = (patientId: string): string => `/app/launch?patient=${encodeURIComponent(patientId)}`;
+
+/** What the API accepts as a patient id prefix (surveillanceRoutes.ts). */
+export const PATIENT_PREFIX = /^[A-Za-z0-9.-]{1,64}$/;
+
+export type SortKey = 'patient' | 'rule' | 'due' | 'overdue' | 'dose' | 'change';
+export interface Sort {
+  key: SortKey;
+  dir: 'ascending' | 'descending';
+}
+
+/** The API's order: due date (none last), then patient, then rule. */
+export const API_SORT: Sort = { key: 'due', dir: 'ascending' };
+
+const ruleRank = (r: Rule) => RULES.indexOf(r);
+const changeRank = (c: Change) => CHANGES.indexOf(c);
+
+/**
+ * The page's rows sorted by a column, stably (ties keep the API's order). Unknown values (no due date, unknown
+ * dose, not overdue) go last in either direction.
+ */
+export function sortEntries(rows: readonly WorklistEntry[], sort: Sort): WorklistEntry[] {
+  const value = (e: WorklistEntry): number | string | null => {
+    switch (sort.key) {
+      case 'patient':
+        return e.patientId;
+      case 'rule':
+        return ruleRank(e.rule);
+      case 'due':
+        return e.dueDate;
+      case 'overdue':
+        return e.daysOverdue;
+      case 'dose':
+        return e.cumulativeMg;
+      case 'change':
+        return changeRank(e.change);
+    }
+  };
+  const sign = sort.dir === 'ascending' ? 1 : -1;
+  return rows
+    .map((e, i) => ({ e, i, v: value(e) }))
+    .sort((a, b) => {
+      if (a.v === null || b.v === null) return a.v === b.v ? a.i - b.i : a.v === null ? 1 : -1;
+      return (a.v < b.v ? -1 : a.v > b.v ? 1 : 0) * sign || a.i - b.i;
+    })
+    .map((x) => x.e);
+}
+
+/** The file name the server suggests (Content-Disposition), or a default. */
+export function fileNameOf(contentDisposition: string | null, fallback = 'worklist.csv'): string {
+  const m = /filename="?([^";]+)"?/i.exec(contentDisposition ?? '');
+  const name = m?.[1]?.trim();
+  return name && /^[\w.-]+$/.test(name) ? name : fallback;
+}
+
+/** An error answer's message: the OperationOutcome's text, else the status line. */
+export function problemText(status: number, body: unknown): string {
+  const issue = (body as { issue?: Array<{ details?: { text?: string }; diagnostics?: string }> } | null)?.issue?.[0];
+  const text = issue?.details?.text ?? issue?.diagnostics;
+  return text ? `${text} (HTTP ${status})` : `The service answered HTTP ${status}`;
+}
