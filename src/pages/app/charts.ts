@@ -200,6 +200,8 @@ export function doseChart(canvas: HTMLCanvasElement, v: TimelineView, layout: La
       backgroundColor: 'rgba(255,255,255,0.9)',
       color: COLORS.threshold,
       font: { size: 11 },
+      // Above the line, not on it: centred on the line, the label hid the daily dose where it runs close by.
+      yAdjust: -12,
     },
   };
   if (v.crossedOn) {
