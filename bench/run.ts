@@ -2,10 +2,14 @@
 import { runAuditBench } from './audit.ts';
 import { runCdsBench } from './cds.ts';
 import { runExposureBench } from './exposure.ts';
+import { runSurveillanceBench } from './surveillance.ts';
+import { runEnduranceBench } from './endurance.ts';
 
 const mem = () => `${(process.memoryUsage().heapUsed / 1e6).toFixed(1)} MB heap`;
 console.log(`OsteoWatch benchmarks — Node ${process.version}, ${mem()} at start`);
 await runExposureBench();
 await runCdsBench();
 await runAuditBench();
+await runSurveillanceBench();
+await runEnduranceBench();
 console.log(`\n${mem()} at end`);

@@ -4,31 +4,19 @@
  */
 import { dayFromIso } from '../exposure/dates.ts';
 import { mg } from '../exposure/format.ts';
+import type { WorklistChange, WorklistItem, WorklistRule } from '../surveillance/types.ts';
 import type { Assessment } from './assess.ts';
 import type { Decision } from './rules.ts';
 
+export type { WorklistChange, WorklistItem, WorklistRule } from '../surveillance/types.ts';
+
 /** The rules a worklist entry can be for (also the FHIR Task's code, see terminology/worklistCodes.ts). */
-export const WORKLIST_RULES = ['screening-due', 'follow-up-due', 'follow-up-overdue', 'findings'] as const;
-export type WorklistRule = (typeof WORKLIST_RULES)[number];
-
-/** new: not on the last run's worklist; still-due: on it; resolved: on it, and not any more. */
-export type WorklistChange = 'new' | 'still-due' | 'resolved';
-
-export interface WorklistItem {
-  patientId: string;
-  rule: WorklistRule;
-  /** The day the action became due (screening: the crossing or the re-screen increment; follow-up: scan + 3 months). */
-  dueDate: string | null;
-  /** The day it becomes overdue (follow-up: scan + 6 months). */
-  overdueFrom: string | null;
-  daysOverdue: number | null;
-  cumulativeMg: number | null;
-  lowerBound: boolean;
-  lastStudy: string | null;
-  summary: string;
-  /** Whether a WB-MRI order is suggested (a draft ServiceRequest): screening and follow-up, not findings. */
-  suggestsOrder: boolean;
-}
+export const WORKLIST_RULES = [
+  'screening-due',
+  'follow-up-due',
+  'follow-up-overdue',
+  'findings',
+] as const satisfies readonly WorklistRule[];
 
 const days = (from: string, to: string) => dayFromIso(to) - dayFromIso(from);
 

@@ -13,6 +13,9 @@ import { OsteoWatchError, parseInput } from '../errors.ts';
 import { WORKLIST_RULES, type WorklistChange, type WorklistRule } from '../screening/worklist.ts';
 import type { RunCounts, RunRow, RunStore, WorklistQuery, WorklistRow } from '../surveillance/runStore.ts';
 import type { Surveillance } from '../surveillance/service.ts';
+import type { RunView, WorklistEntry, WorklistPage } from '../surveillance/types.ts';
+
+export type { RunView, WorklistEntry, WorklistPage } from '../surveillance/types.ts';
 
 export const WORKLIST_CHANGES = ['new', 'still-due', 'resolved'] as const satisfies readonly WorklistChange[];
 
@@ -93,27 +96,6 @@ export interface SurveillanceRouteOptions {
   now?: () => Date;
 }
 
-/** A run as the API shows it: its state, timing, progress, counts and what it read under which rules. */
-export interface RunView {
-  runId: string;
-  trigger: RunRow['trigger'];
-  status: RunRow['status'];
-  asOf: string;
-  mode: RunRow['mode'];
-  fhirBase: string;
-  rulesHash: string;
-  transactionTime: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  /** Seconds from start to end; while the run goes on, from start to now. */
-  durationSeconds: number | null;
-  progress: { done: number; total: number | null; batches: number | null };
-  counts: Partial<RunCounts>;
-  errors: RunRow['errors'];
-  error: string | null;
-}
-
 const IN_PROGRESS: ReadonlyArray<RunRow['status']> = ['loading', 'evaluating', 'finishing'];
 
 export function runView(r: RunRow, now: Date, liveCounts?: RunCounts): RunView {
@@ -139,8 +121,6 @@ export function runView(r: RunRow, now: Date, liveCounts?: RunCounts): RunView {
   };
 }
 
-/** A worklist entry as the API shows it (the run is named once, beside the entries). */
-export type WorklistEntry = Omit<WorklistRow, 'runId'>;
 const entryView = ({ runId: _, ...e }: WorklistRow): WorklistEntry => e;
 
 /** The worklist's filters and page, checked (`worklistParams`). */
@@ -156,14 +136,6 @@ export interface WorklistParams {
 
 /** Query parameters (or the CLI's options) checked: an `invalid` error naming the parameter otherwise. */
 export const worklistParams = (input: unknown): WorklistParams => parseInput(worklistQuery, input);
-
-export interface WorklistPage {
-  /** The run the entries are from: the one asked for, or the latest succeeded run; null when there is none. */
-  runId: string | null;
-  items: WorklistEntry[];
-  /** The cursor of the next page; null on the last. */
-  next: string | null;
-}
 
 /**
  * The API's worklist cursor: the store's keyset cursor with the run it pages, so that following `next` stays on

@@ -27,8 +27,6 @@ export interface JobOptions {
   superviseIntervalSeconds: number;
   /** pg-boss's schema (default osteowatch_jobs); one per store that shares a database (tests). */
   schema?: string;
-  /** Batches one instance evaluates at once. */
-  batchConcurrency: number;
   logger?: Logger;
 }
 
@@ -98,13 +96,16 @@ export class SurveillanceJobs {
     await this.boss.work<RunJob>(RUN_QUEUE, { pollingIntervalSeconds: 0.5 }, async ([job]) => {
       if (job) await this.runLoad(job.data.runId, job.retryCount >= RETRY_LIMIT);
     });
+    // Two jobs per fetch with burst: while fetches come back full the worker fetches again at once, instead
+    // of waiting out the polling interval after every batch (which capped an instance at 2 batches a second).
     await this.boss.work<BatchJob>(
       BATCH_QUEUE,
-      { pollingIntervalSeconds: 0.5, batchSize: 1, localConcurrency: this.o.batchConcurrency },
-      async ([job]) => {
-        if (!job) return;
-        await this.runner.batch(job.data.runId, job.data.batchNo, { lastAttempt: job.retryCount >= RETRY_LIMIT });
-        await this.runner.finishIfDone(job.data.runId);
+      { pollingIntervalSeconds: 0.5, batchSize: 2, burstWhenBatchFull: true },
+      async (jobs) => {
+        for (const job of jobs) {
+          await this.runner.batch(job.data.runId, job.data.batchNo, { lastAttempt: job.retryCount >= RETRY_LIMIT });
+          await this.runner.finishIfDone(job.data.runId);
+        }
       },
     );
   }

@@ -4,26 +4,19 @@
  * batch retried after a crash (or run by a second instance) changes nothing it already wrote.
  */
 import { OsteoWatchError } from '../errors.ts';
-import type { WorklistChange, WorklistItem, WorklistRule } from '../screening/worklist.ts';
 import type { Db, Queryable } from '../store/db.ts';
+import type {
+  RunCounts,
+  RunError,
+  RunStatus,
+  RunTrigger,
+  SourceMode,
+  WorklistChange,
+  WorklistEntry,
+  WorklistRule,
+} from './types.ts';
 
-export type RunStatus = 'queued' | 'loading' | 'evaluating' | 'finishing' | 'succeeded' | 'failed';
-export type RunTrigger = 'schedule' | 'catch-up' | 'api' | 'cli';
-export type SourceMode = 'crawl' | 'bulk';
-
-export interface RunCounts {
-  inCohort: number;
-  screeningDue: number;
-  followUpDue: number;
-  followUpOverdue: number;
-  findings: number;
-  newFindings: number;
-  unknownExposure: number;
-  errors: number;
-  resolved: number;
-  /** Entries with a published Task (new or still due). */
-  tasks: number;
-}
+export type { RunCounts, RunStatus, RunTrigger, SourceMode } from './types.ts';
 
 export interface RunRow {
   runId: string;
@@ -43,7 +36,7 @@ export interface RunRow {
   batches: number | null;
   done: number;
   counts: Partial<RunCounts>;
-  errors: Array<{ patientId?: string; message: string }>;
+  errors: RunError[];
   error: string | null;
 }
 
@@ -55,10 +48,8 @@ export interface ResultRow {
   error?: string;
 }
 
-export interface WorklistRow extends Omit<WorklistItem, 'suggestsOrder'> {
+export interface WorklistRow extends WorklistEntry {
   runId: string;
-  change: WorklistChange;
-  taskRef: string | null;
 }
 
 const iso = (v: unknown): string | null => (v === null || v === undefined ? null : new Date(v as string).toISOString());

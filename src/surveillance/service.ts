@@ -129,7 +129,6 @@ export class Surveillance {
       schema: o.jobSchema,
       heartbeatSeconds: c.heartbeatSeconds,
       superviseIntervalSeconds: Math.max(1, Math.min(30, Math.floor(c.heartbeatSeconds / 2))),
-      batchConcurrency: 1,
       logger: o.logger,
     });
     this.parts = { runner, jobs, fhirBaseUrl };

@@ -10,7 +10,8 @@ import { daily, fullPrefetch, myositisPatient } from '../helpers/patients.ts';
 import { type App, blackHole, bundle, isOutcome, patientView, scripted, startApp } from '../reliability/harness.ts';
 
 const LIMITS = { timeoutMs: 1_000, maxPages: 50, maxResources: 10_000, concurrency: 8 };
-const DEADLINE = 2_500;
+// Generous: a test machine busy with other work must not turn an answer in time into a 503.
+const DEADLINE = 5_000;
 // Slack for a loaded 2-core machine: the answer is due at the deadline, and must come well before a hung call.
 const SLACK = 2_500;
 

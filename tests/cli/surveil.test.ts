@@ -4,50 +4,38 @@
  * /surveillance API with --url.
  */
 import { mkdtempSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryRepository } from '@medplum/fhir-router';
-import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AuditStore, openAuditStore } from '../../src/audit/store.ts';
-import { generateCohort } from '../../src/cohort/generate.ts';
-import { DEFAULT_EXPOSURE_CONFIG } from '../../src/exposure/index.ts';
-import { loadFhirDefinitions } from '../../src/fhir/definitions.ts';
-import { DEFAULT_FHIR_LIMITS } from '../../src/fhir/patientRecords.ts';
-import { fhirRoutes } from '../../src/server/fhirRoutes.ts';
-import { outcomeErrors } from '../../src/server/outcome.ts';
-import { type RunView, surveillanceRoutes } from '../../src/server/surveillanceRoutes.ts';
+import { openAuditStore } from '../../src/audit/store.ts';
+import type { RunView } from '../../src/server/surveillanceRoutes.ts';
 import { RunStore } from '../../src/surveillance/runStore.ts';
-import { Surveillance } from '../../src/surveillance/service.ts';
+import type { Surveillance } from '../../src/surveillance/service.ts';
 import { runOsteowatch } from '../helpers/cli.ts';
+import type { RunningServer } from '../helpers/server.ts';
+import {
+  cohort,
+  demoServer,
+  type EngineStore,
+  engines,
+  type SurveillanceApi,
+  serveSurveillance,
+  surveillanceFor,
+  WALL_CLOCK,
+} from '../surveillance/harness.ts';
 
 const AS_OF = '2026-03-01';
 const HEADER =
   'patientId,rule,change,dueDate,overdueFrom,daysOverdue,cumulativeMg,lowerBound,lastStudy,taskRef,summary';
 const dir = mkdtempSync(join(tmpdir(), 'osteowatch-surveil-cli-'));
-let fhirServer: Server;
+let fhirServer: RunningServer;
 let fhir = '';
 let env: Record<string, string> = {};
-
-const listen = (app: express.Express): Promise<Server> =>
-  new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-const urlOf = (s: Server) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
-const close = (s: Server | undefined) => new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()));
 const due = (c: RunView['counts']) => c.screeningDue! + c.followUpDue! + c.followUpOverdue! + c.findings!;
 
 beforeAll(async () => {
-  loadFhirDefinitions();
-  const repo = new MemoryRepository();
-  for (const r of generateCohort({ size: 20, seed: 42, asOf: AS_OF })) await repo.createResource(r);
-  const app = express();
-  app.use('/fhir', fhirRoutes({ repo }));
-  app.use(outcomeErrors());
-  fhirServer = await listen(app);
-  fhir = `${urlOf(fhirServer)}/fhir`;
+  fhirServer = await demoServer(cohort(20, 42, AS_OF));
+  fhir = fhirServer.fhirUrl;
   env = {
     OSTEOWATCH_DATA_DIR: dir,
     DATABASE_URL: '',
@@ -61,7 +49,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await close(fhirServer);
+  await fhirServer?.close();
 });
 
 describe('osteowatch surveil (embedded store)', () => {
@@ -177,46 +165,21 @@ describe('osteowatch surveil run: a run that fails', () => {
 
 describe('osteowatch surveil --url (a running service)', () => {
   const token = 'surveil-cli-remote-token-0123456789';
-  let store: AuditStore;
+  let db: EngineStore;
   let surveillance: Surveillance;
-  let api: Server;
+  let api: SurveillanceApi;
   let url = '';
   beforeAll(async () => {
-    store = await openAuditStore({ memory: true });
-    surveillance = new Surveillance({
-      config: {
-        mode: 'crawl',
-        fhirBaseUrl: fhir,
-        timezone: 'UTC',
-        batchSize: 5,
-        heartbeatSeconds: 10,
-        concurrency: 4,
-        exportWaitSeconds: 60,
-      },
-      exposure: DEFAULT_EXPOSURE_CONFIG,
-      db: store.db,
-      audit: store.audit,
-      defaultFhirBaseUrl: fhir,
-      fhirLimits: { ...DEFAULT_FHIR_LIMITS, timeoutMs: 20_000 },
-      work: true,
-    });
+    db = await engines()[0]!.open();
+    surveillance = surveillanceFor(fhirServer, db, { batchSize: 5 }, WALL_CLOCK);
     await surveillance.start();
-    const app = express();
-    app.use(
-      '/surveillance',
-      surveillanceRoutes({
-        surveillance,
-        auth: { staticToken: token, trustedClients: [], audience: 'unused', requiredScope: 'surveillance' },
-      }),
-    );
-    app.use(outcomeErrors());
-    api = await listen(app);
-    url = urlOf(api);
+    api = await serveSurveillance(surveillance, { token });
+    url = api.url;
   }, 120_000);
   afterAll(async () => {
     await surveillance?.stop();
-    await close(api);
-    await store?.close();
+    await api?.close();
+    await db?.dispose();
   }, 60_000);
 
   it('surveil run, runs and worklist through the API', async () => {

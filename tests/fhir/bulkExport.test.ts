@@ -1,12 +1,5 @@
-/**
- * Bulk Data group export, both sides over real HTTP: the client (src/fhir/bulkExport.ts with backendServicesAuth)
- * against the demo server's routes (fhirRoutes with bulk, oauthRoutes) over a MemoryRepository seeded with the
- * synthetic cohort and its myositis Group (tests/helpers/bulkServer.ts).
- */
-
-import type { MemoryRepository } from '@medplum/fhir-router';
-import type { Condition, Resource } from '@medplum/fhirtypes';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Condition } from '@medplum/fhirtypes';
+import { describe, expect, it } from 'vitest';
 import { COHORT_GROUP_ID, cohortGroup } from '../../src/demo/cohortGroup.ts';
 import { OsteoWatchError } from '../../src/errors.ts';
 import {
@@ -17,30 +10,13 @@ import {
   ndjsonResources,
   waitForManifest,
 } from '../../src/fhir/bulkExport.ts';
-import { backendServicesAuth, type FhirAuth, staticBearer } from '../../src/fhir/fhirAuth.ts';
-import { type BulkServer, type Keys, recordingSleep, startBulkServer } from '../helpers/bulkServer.ts';
+import { type FhirAuth, staticBearer } from '../../src/fhir/fhirAuth.ts';
+import { recordingSleep, useBulkServer } from '../helpers/bulkServer.ts';
 
 const TYPES = ['Patient', 'Condition', 'MedicationStatement', 'MedicationRequest', 'MedicationAdministration'];
 const TYPES_ALL = [...TYPES, 'Medication', 'ImagingStudy', 'DiagnosticReport'];
 
-let srv: BulkServer;
-let base = '';
-let fhir = '';
-let es: Keys;
-let rs: Keys;
-let other: Keys;
-let resources: Resource[];
-let members: Set<string>;
-let repo: MemoryRepository;
-
-beforeAll(async () => {
-  srv = await startBulkServer();
-  ({ base, fhir, es, rs, other, resources, members, repo } = srv);
-});
-afterAll(() => srv.close());
-
-const authFor = (clientId: string, k: Keys, scope = 'system/*.rs', f?: typeof fetch): FhirAuth =>
-  backendServicesAuth({ fhirBaseUrl: fhir, clientId, privateJwk: k.privateJwk, scope, fetch: f });
+const srv = useBulkServer();
 
 const patientOf = (r: Record<string, unknown>): string | undefined =>
   r.resourceType === 'Patient'
@@ -50,8 +26,8 @@ const patientOf = (r: Record<string, unknown>): string | undefined =>
 function expectedCounts(): Record<string, number> {
   const out: Record<string, number> = {};
   const medications = new Set<string>();
-  for (const r of resources)
-    if (TYPES_ALL.includes(r.resourceType) && members.has(patientOf(r as never) ?? '')) {
+  for (const r of srv.resources)
+    if (TYPES_ALL.includes(r.resourceType) && srv.members.has(patientOf(r as never) ?? '')) {
       out[r.resourceType] = (out[r.resourceType] ?? 0) + 1;
       const ref = (r as { medicationReference?: { reference?: string } }).medicationReference?.reference;
       if (ref) medications.add(ref);
@@ -60,7 +36,7 @@ function expectedCounts(): Record<string, number> {
   return out;
 }
 
-async function exportAll(auth: FhirAuth, types = TYPES_ALL, base = fhir) {
+async function exportAll(auth: FhirAuth, types = TYPES_ALL, base = srv.fhir) {
   const statusUrl = await kickOff({ fhirBaseUrl: base, groupId: COHORT_GROUP_ID, types, auth });
   const { sleep, asked } = recordingSleep();
   const progress: ExportProgress[] = [];
@@ -81,7 +57,7 @@ async function readAll(auth: FhirAuth, manifest: Awaited<ReturnType<typeof waitF
     for await (const r of ndjsonResources(f.url, {
       auth,
       requiresAccessToken: manifest.requiresAccessToken,
-      fhirBaseUrl: fhir,
+      fhirBaseUrl: srv.fhir,
     })) {
       expect(r.resourceType).toBe(f.type);
       counts[f.type] = (counts[f.type] ?? 0) + 1;
@@ -93,12 +69,12 @@ async function readAll(auth: FhirAuth, manifest: Awaited<ReturnType<typeof waitF
 describe('Bulk Data group export', () => {
   it('exports the cohort: kick-off, polls honouring Retry-After, manifest, every type streamed and counted', async () => {
     for (const [clientId, k] of [
-      ['es-client', es],
-      ['rs-client', rs],
+      ['es-client', srv.es],
+      ['rs-client', srv.rs],
     ] as const) {
-      const auth = authFor(clientId, k, clientId === 'rs-client' ? 'system/*.read' : 'system/*.rs');
+      const auth = srv.authFor(clientId, k, clientId === 'rs-client' ? 'system/*.read' : 'system/*.rs');
       const { manifest, asked, progress, statusUrl } = await exportAll(auth);
-      expect(statusUrl.startsWith(`${fhir}/$export-status/`)).toBe(true);
+      expect(statusUrl.startsWith(`${srv.fhir}/$export-status/`)).toBe(true);
       // The job takes 500 ms: at least one 202, each asking Retry-After 2, honoured (the cap is 5 s).
       expect(progress.length).toBeGreaterThan(0);
       expect(progress.every((p) => p.status === 202 && p.retryAfterSeconds === 2 && p.waitSeconds === 2)).toBe(true);
@@ -118,19 +94,19 @@ describe('Bulk Data group export', () => {
       expect(manifest.output.every((f) => f.count! <= 50)).toBe(true);
       const { counts, patients } = await readAll(auth, manifest);
       expect(counts).toEqual(expected);
-      expect([...patients].sort()).toEqual([...members].sort());
+      expect([...patients].sort()).toEqual([...srv.members].sort());
     }
   });
 
   it('caps Retry-After, and slows down on 429', async () => {
-    const auth = authFor('es-client', es);
-    const statusUrl = await kickOff({ fhirBaseUrl: fhir, groupId: COHORT_GROUP_ID, types: ['Patient'], auth });
+    const auth = srv.authFor('es-client', srv.es);
+    const statusUrl = await kickOff({ fhirBaseUrl: srv.fhir, groupId: COHORT_GROUP_ID, types: ['Patient'], auth });
     const { sleep, asked } = recordingSleep();
     await waitForManifest(statusUrl, { auth, maxWaitSeconds: 30, retryAfterCapSeconds: 0.05, sleep });
     expect(asked.length).toBeGreaterThan(1);
     expect(asked.every((ms) => ms === 50)).toBe(true);
 
-    const throttled = `${base}/throttled/fhir`;
+    const throttled = `${srv.base}/throttled/fhir`;
     const url = await kickOff({ fhirBaseUrl: throttled, groupId: COHORT_GROUP_ID, types: ['Patient'], auth });
     const statuses: number[] = [];
     const manifest = await waitForManifest(url, {
@@ -145,7 +121,7 @@ describe('Bulk Data group export', () => {
   });
 
   it('asks for a fresh token once when the server answers 401 to a cached one', async () => {
-    const real = authFor('es-client', es);
+    const real = srv.authFor('es-client', srv.es);
     let stale = true;
     const auth: FhirAuth = {
       header: async () => (stale ? 'Bearer revoked-token' : real.header()),
@@ -153,14 +129,14 @@ describe('Bulk Data group export', () => {
         stale = false;
       },
     };
-    const statusUrl = await kickOff({ fhirBaseUrl: fhir, groupId: COHORT_GROUP_ID, types: ['Patient'], auth });
+    const statusUrl = await kickOff({ fhirBaseUrl: srv.fhir, groupId: COHORT_GROUP_ID, types: ['Patient'], auth });
     expect(stale).toBe(false);
     await deleteExport(statusUrl, auth);
   });
 
   it('gives up after the overall cap', async () => {
-    const auth = authFor('es-client', es);
-    const statusUrl = await kickOff({ fhirBaseUrl: fhir, groupId: COHORT_GROUP_ID, types: ['Patient'], auth });
+    const auth = srv.authFor('es-client', srv.es);
+    const statusUrl = await kickOff({ fhirBaseUrl: srv.fhir, groupId: COHORT_GROUP_ID, types: ['Patient'], auth });
     const err = await waitForManifest(statusUrl, {
       auth,
       maxWaitSeconds: 1,
@@ -174,10 +150,10 @@ describe('Bulk Data group export', () => {
   });
 
   it('resumes from the status URL alone, and a deleted job answers 404', async () => {
-    const auth = authFor('es-client', es);
-    const statusUrl = await kickOff({ fhirBaseUrl: fhir, groupId: COHORT_GROUP_ID, types: ['Condition'], auth });
+    const auth = srv.authFor('es-client', srv.es);
+    const statusUrl = await kickOff({ fhirBaseUrl: srv.fhir, groupId: COHORT_GROUP_ID, types: ['Condition'], auth });
     // A new process with nothing but the URL and its own credentials.
-    const later = authFor('es-client', es);
+    const later = srv.authFor('es-client', srv.es);
     const manifest = await waitForManifest(statusUrl, {
       auth: later,
       maxWaitSeconds: 30,
@@ -187,7 +163,7 @@ describe('Bulk Data group export', () => {
     expect(manifest.output.map((f) => f.type)).toEqual(['Condition']);
     // Another client does not see the job.
     const stranger = await fetch(statusUrl, {
-      headers: { authorization: (await authFor('rs-client', rs, 'system/*.read').header())! },
+      headers: { authorization: (await srv.authFor('rs-client', srv.rs, 'system/*.read').header())! },
     });
     expect(stranger.status).toBe(404);
     await deleteExport(statusUrl, later);
@@ -203,15 +179,15 @@ describe('Bulk Data group export', () => {
   });
 
   it('lists what it could not export in the manifest error files', async () => {
-    await repo.updateResource({
+    await srv.repo.updateResource({
       resourceType: 'Group',
       id: 'with-ghost',
       type: 'person',
       actual: true,
-      member: [{ entity: { reference: `Patient/${[...members][0]}` } }, { entity: { reference: 'Patient/ghost' } }],
+      member: [{ entity: { reference: `Patient/${[...srv.members][0]}` } }, { entity: { reference: 'Patient/ghost' } }],
     });
-    const auth = authFor('es-client', es);
-    const url = await kickOff({ fhirBaseUrl: fhir, groupId: 'with-ghost', types: ['Patient'], auth });
+    const auth = srv.authFor('es-client', srv.es);
+    const url = await kickOff({ fhirBaseUrl: srv.fhir, groupId: 'with-ghost', types: ['Patient'], auth });
     const manifest = await waitForManifest(url, {
       auth,
       maxWaitSeconds: 30,
@@ -227,9 +203,9 @@ describe('Bulk Data group export', () => {
   });
 
   it('filters by code as the surveillance prefetch does (a system URL in the _typeFilter)', async () => {
-    const auth = authFor('es-client', es);
+    const auth = srv.authFor('es-client', srv.es);
     const url = await kickOff({
-      fhirBaseUrl: fhir,
+      fhirBaseUrl: srv.fhir,
       groupId: COHORT_GROUP_ID,
       types: ['DiagnosticReport', 'Observation'],
       typeFilter: [
@@ -244,10 +220,10 @@ describe('Bulk Data group export', () => {
       retryAfterCapSeconds: 0.1,
       sleep: recordingSleep().sleep,
     });
-    const expected = resources.filter(
+    const expected = srv.resources.filter(
       (r) =>
         r.resourceType === 'DiagnosticReport' &&
-        members.has(r.subject!.reference!.slice(8)) &&
+        srv.members.has(r.subject!.reference!.slice(8)) &&
         r.code.coding?.some((c) => c.system === 'http://loinc.org' && c.code === '46358-8'),
     ).length;
     expect(expected).toBeGreaterThan(0);
@@ -257,11 +233,11 @@ describe('Bulk Data group export', () => {
   });
 
   it('honours _since and _typeFilter', async () => {
-    const auth = authFor('es-client', es);
+    const auth = srv.authFor('es-client', srv.es);
     const wait = (url: string) =>
       waitForManifest(url, { auth, maxWaitSeconds: 30, retryAfterCapSeconds: 0.1, sleep: recordingSleep().sleep });
     const future = await kickOff({
-      fhirBaseUrl: fhir,
+      fhirBaseUrl: srv.fhir,
       groupId: COHORT_GROUP_ID,
       types: TYPES,
       since: new Date(Date.now() + 3_600_000).toISOString(),
@@ -269,7 +245,7 @@ describe('Bulk Data group export', () => {
     });
     expect((await wait(future)).output).toEqual([]);
     const active = await kickOff({
-      fhirBaseUrl: fhir,
+      fhirBaseUrl: srv.fhir,
       groupId: COHORT_GROUP_ID,
       types: ['MedicationRequest'],
       typeFilter: ['MedicationRequest?status=active,completed'],
@@ -279,18 +255,18 @@ describe('Bulk Data group export', () => {
     const statuses = new Set<string>();
     for (const f of manifest.output)
       for await (const r of ndjsonResources(f.url, { auth, requiresAccessToken: true })) statuses.add(String(r.status));
-    const expected = resources.filter(
+    const expected = srv.resources.filter(
       (r) =>
         r.resourceType === 'MedicationRequest' &&
         ['active', 'completed'].includes(r.status) &&
-        members.has(r.subject!.reference!.slice(8)),
+        srv.members.has(r.subject!.reference!.slice(8)),
     ).length;
     expect(manifest.output.reduce((n, f) => n + (f.count ?? 0), 0)).toBe(expected);
     expect([...statuses].every((s) => s === 'active' || s === 'completed')).toBe(true);
   });
 
   it('refuses a kick-off without a token (401), with too narrow scopes (403) and bad parameters (400)', async () => {
-    const url = `${fhir}/Group/${COHORT_GROUP_ID}/$export`;
+    const url = `${srv.fhir}/Group/${COHORT_GROUP_ID}/$export`;
     const headers = { accept: 'application/fhir+json', prefer: 'respond-async' };
     const none = await fetch(url, { headers });
     expect(none.status).toBe(401);
@@ -299,14 +275,14 @@ describe('Bulk Data group export', () => {
     const bogus = await fetch(url, { headers: { ...headers, authorization: 'Bearer not-a-token' } });
     expect(bogus.status).toBe(401);
 
-    const narrow = await authFor('patients-only', other, 'system/Patient.rs').header();
+    const narrow = await srv.authFor('patients-only', srv.other, 'system/Patient.rs').header();
     const denied = await fetch(`${url}?_type=Patient,Condition`, { headers: { ...headers, authorization: narrow! } });
     expect(denied.status).toBe(403);
     const allowed = await fetch(`${url}?_type=Patient`, { headers: { ...headers, authorization: narrow! } });
     expect(allowed.status).toBe(202);
     await deleteExport(allowed.headers.get('content-location')!, staticBearer(narrow!.slice(7)));
 
-    const authorization = (await authFor('es-client', es).header())!;
+    const authorization = (await srv.authFor('es-client', srv.es).header())!;
     const bad = async (query: string, h: Record<string, string> = headers) => {
       const res = await fetch(`${url}${query}`, { headers: { ...h, authorization } });
       return { status: res.status, body: (await res.json()) as { resourceType: string } };
@@ -316,19 +292,19 @@ describe('Bulk Data group export', () => {
     expect((await bad('?_since=yesterday')).status).toBe(400);
     expect((await bad('?_typeFilter=Condition%3Fbogus%3D1')).status).toBe(400);
     expect((await bad('?_outputFormat=text/csv')).status).toBe(400);
-    const missing = await fetch(`${fhir}/Group/nope/$export`, { headers: { ...headers, authorization } });
+    const missing = await fetch(`${srv.fhir}/Group/nope/$export`, { headers: { ...headers, authorization } });
     expect(missing.status).toBe(404);
     // The rest of the demo FHIR server stays open.
-    expect((await fetch(`${fhir}/Group/${COHORT_GROUP_ID}`)).status).toBe(200);
+    expect((await fetch(`${srv.fhir}/Group/${COHORT_GROUP_ID}`)).status).toBe(200);
   });
 });
 
 describe('the cohort Group', () => {
   it('holds exactly the patients with a myositis Condition', () => {
-    const conditions = resources.filter((r): r is Condition => r.resourceType === 'Condition');
+    const conditions = srv.resources.filter((r): r is Condition => r.resourceType === 'Condition');
     const group = cohortGroup(conditions);
     expect(group).toMatchObject({ resourceType: 'Group', type: 'person', actual: true, id: COHORT_GROUP_ID });
-    expect(group.member!.length).toBe(members.size);
+    expect(group.member!.length).toBe(srv.members.size);
     expect(group.member!.length).toBeLessThan(20);
     expect(group.member!.length).toBeGreaterThan(10);
   });

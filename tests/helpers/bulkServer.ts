@@ -14,6 +14,7 @@ import { MemoryRepository } from '@medplum/fhir-router';
 import type { Resource } from '@medplum/fhirtypes';
 import express from 'express';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import { afterAll, beforeAll } from 'vitest';
 import { generateCohort } from '../../src/cohort/generate.ts';
 import { createCohortGroup } from '../../src/demo/cohortGroup.ts';
 import {
@@ -22,6 +23,7 @@ import {
   surveillanceClientRegistration,
 } from '../../src/demo/surveillanceClient.ts';
 import { loadFhirDefinitions } from '../../src/fhir/definitions.ts';
+import { backendServicesAuth, type FhirAuth } from '../../src/fhir/fhirAuth.ts';
 import { fhirRoutes } from '../../src/server/fhirRoutes.ts';
 import { AccessTokens, oauthRoutes, type RegisteredClient, tokenUrl } from '../../src/server/oauthRoutes.ts';
 import { outcomeErrors } from '../../src/server/outcome.ts';
@@ -55,6 +57,8 @@ export interface BulkServer {
   other: Keys;
   surveillance: SurveillanceClientKey;
   dataDir: string;
+  /** SMART Backend Services to /fhir as a registered client: its id, its keys, the scope it asks (and a fetch). */
+  authFor: (clientId: string, k: Keys, scope?: string, f?: typeof fetch) => FhirAuth;
   close: () => Promise<void>;
 }
 
@@ -99,9 +103,10 @@ export async function startBulkServer(): Promise<BulkServer> {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const fhir = `${base}/fhir`;
   return {
     base,
-    fhir: `${base}/fhir`,
+    fhir,
     repo,
     resources,
     members,
@@ -111,11 +116,23 @@ export async function startBulkServer(): Promise<BulkServer> {
     other,
     surveillance,
     dataDir,
+    authFor: (clientId, k, scope = 'system/*.rs', f) =>
+      backendServicesAuth({ fhirBaseUrl: fhir, clientId, privateJwk: k.privateJwk, scope, fetch: f }),
     close: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The bulk server of a test file: started before its tests, closed after them; its fields are there once they run. */
+export function useBulkServer(): BulkServer {
+  const srv = {} as BulkServer;
+  beforeAll(async () => {
+    Object.assign(srv, await startBulkServer());
+  });
+  afterAll(() => srv.close?.());
+  return srv;
 }
 
 /** A sleep that records what was asked and waits at most 100 ms of it. */

@@ -4,20 +4,10 @@
  * (built by the test run's global setup, tests/setup/buildPages.ts; served by pageRoutes.ts with its
  * Content-Security-Policy) and /surveillance, composed as src/server/app.ts does.
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { MemoryRepository } from '@medplum/fhir-router';
-import express from 'express';
-import { type AuditStore, openAuditStore } from '../../src/audit/store.ts';
-import { generateCohort } from '../../src/cohort/generate.ts';
 import { DEFAULT_EXPOSURE_CONFIG } from '../../src/exposure/index.ts';
-import { loadFhirDefinitions } from '../../src/fhir/definitions.ts';
-import { DEFAULT_FHIR_LIMITS } from '../../src/fhir/patientRecords.ts';
-import { fhirRoutes } from '../../src/server/fhirRoutes.ts';
-import { outcomeErrors } from '../../src/server/outcome.ts';
 import { pageRoutes } from '../../src/server/pageRoutes.ts';
-import { surveillanceRoutes } from '../../src/server/surveillanceRoutes.ts';
-import { Surveillance } from '../../src/surveillance/service.ts';
+import type { Surveillance } from '../../src/surveillance/service.ts';
+import { cohort, serveSurveillance, startTestBed, WALL_CLOCK } from '../surveillance/harness.ts';
 
 export const AS_OF = '2026-03-01';
 
@@ -32,58 +22,20 @@ export interface DashboardServer {
   close: () => Promise<void>;
 }
 
-const listen = (app: express.Express): Promise<Server> =>
-  new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-const urlOf = (s: Server) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
-const close = (s: Server | undefined) => new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()));
-
 export async function startDashboardServer(o: { patients: number; seed?: number }): Promise<DashboardServer> {
-  loadFhirDefinitions();
-  const repo = new MemoryRepository();
-  for (const r of generateCohort({ size: o.patients, seed: o.seed ?? 42, asOf: AS_OF })) await repo.createResource(r);
-  const fhirApp = express();
-  fhirApp.use('/fhir', fhirRoutes({ repo }));
-  fhirApp.use(outcomeErrors());
-  const fhirServer = await listen(fhirApp);
-  const fhir = `${urlOf(fhirServer)}/fhir`;
-
-  const store: AuditStore = await openAuditStore({ memory: true });
-  const surveillance = new Surveillance({
-    config: {
-      mode: 'crawl',
-      fhirBaseUrl: fhir,
-      taskFhirUrl: fhir,
-      timezone: 'UTC',
-      batchSize: 10,
-      heartbeatSeconds: 10,
-      concurrency: 4,
-      exportWaitSeconds: 60,
-    },
-    exposure: DEFAULT_EXPOSURE_CONFIG,
-    db: store.db,
-    audit: store.audit,
-    defaultFhirBaseUrl: fhir,
-    fhirLimits: { ...DEFAULT_FHIR_LIMITS, timeoutMs: 20_000 },
-    work: true,
+  const bed = await startTestBed({
+    resources: cohort(o.patients, o.seed ?? 42, AS_OF),
+    config: { batchSize: 10 },
+    extra: WALL_CLOCK,
   });
-  await surveillance.start();
-
+  const surveillance = bed.s;
   const token = 'dashboard-test-token-0123456789';
-  const app = express();
-  app.use(pageRoutes({ assess: { exposure: DEFAULT_EXPOSURE_CONFIG } }));
-  app.use(
-    '/surveillance',
-    surveillanceRoutes({
-      surveillance,
-      auth: { staticToken: token, trustedClients: [], audience: 'unused', requiredScope: 'surveillance' },
-      audit: store.audit,
-    }),
-  );
-  app.use(outcomeErrors());
-  const server = await listen(app);
-  const baseUrl = urlOf(server);
+  const api = await serveSurveillance(surveillance, {
+    token,
+    audit: bed.db.store.audit,
+    before: (app) => app.use(pageRoutes({ assess: { exposure: DEFAULT_EXPOSURE_CONFIG } })),
+  });
+  const baseUrl = api.url;
 
   const csp = (await fetch(`${baseUrl}/dashboard/`)).headers.get('content-security-policy') ?? '';
 
@@ -118,10 +70,8 @@ export async function startDashboardServer(o: { patients: number; seed?: number 
     surveillance,
     runAndWait,
     close: async () => {
-      await surveillance.stop();
-      await close(server);
-      await close(fhirServer);
-      await store.close();
+      await api.close();
+      await bed.close();
     },
   };
 }

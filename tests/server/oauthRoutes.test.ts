@@ -6,45 +6,27 @@
 import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { importJWK, type JWK, SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ensureSurveillanceClientKey,
   SURVEILLANCE_CLIENT_ID,
   SURVEILLANCE_SCOPE,
-  type SurveillanceClientKey,
   surveillanceClientFile,
 } from '../../src/demo/surveillanceClient.ts';
 import { OsteoWatchError } from '../../src/errors.ts';
-import { backendServicesAuth, type FhirAuth } from '../../src/fhir/fhirAuth.ts';
+import { backendServicesAuth } from '../../src/fhir/fhirAuth.ts';
 import { AccessTokens, grantScopes, scopesAllowExport, tokenUrl } from '../../src/server/oauthRoutes.ts';
 import { grantAppScopes, parseResourceScope } from '../../src/server/smartLaunch.ts';
-import { type BulkServer, type Keys, startBulkServer } from '../helpers/bulkServer.ts';
+import { useBulkServer } from '../helpers/bulkServer.ts';
 
-let srv: BulkServer;
-let base = '';
-let fhir = '';
-let es: Keys;
-let rs: Keys;
-let other: Keys;
-let tokens: AccessTokens;
-let surveillance: SurveillanceClientKey;
-let dataDir = '';
-
-beforeAll(async () => {
-  srv = await startBulkServer();
-  ({ base, fhir, es, rs, other, tokens, surveillance, dataDir } = srv);
-});
-afterAll(() => srv.close());
-
-const authFor = (clientId: string, k: Keys, scope = 'system/*.rs', f?: typeof fetch): FhirAuth =>
-  backendServicesAuth({ fhirBaseUrl: fhir, clientId, privateJwk: k.privateJwk, scope, fetch: f });
+const srv = useBulkServer();
 
 describe('SMART Backend Services', () => {
   it('serves the SMART configuration under the FHIR base', async () => {
-    const res = await fetch(`${fhir}/.well-known/smart-configuration`);
+    const res = await fetch(`${srv.fhir}/.well-known/smart-configuration`);
     expect(res.status).toBe(200);
     const doc = (await res.json()) as Record<string, unknown>;
-    expect(doc.token_endpoint).toBe(`${base}/auth/token`);
+    expect(doc.token_endpoint).toBe(`${srv.base}/auth/token`);
     expect(doc.token_endpoint_auth_methods_supported).toEqual(['private_key_jwt']);
     expect(doc.token_endpoint_auth_signing_alg_values_supported).toEqual(['RS384', 'ES384']);
     expect(doc.grant_types_supported).toContain('client_credentials');
@@ -54,7 +36,7 @@ describe('SMART Backend Services', () => {
   });
 
   it('describes Group $export in the CapabilityStatement', async () => {
-    const cs = (await (await fetch(`${fhir}/metadata`)).json()) as {
+    const cs = (await (await fetch(`${srv.fhir}/metadata`)).json()) as {
       instantiates?: string[];
       rest: Array<{ resource: Array<{ type: string; operation?: Array<{ name: string; definition: string }> }> }>;
     };
@@ -74,9 +56,9 @@ describe('SMART Backend Services', () => {
       return fetch(input, init);
     };
     const auth = backendServicesAuth({
-      fhirBaseUrl: fhir,
+      fhirBaseUrl: srv.fhir,
       clientId: 'es-client',
-      privateJwk: es.privateJwk,
+      privateJwk: srv.es.privateJwk,
       scope: 'system/*.rs',
       fetch: counting,
       now: () => now,
@@ -90,24 +72,27 @@ describe('SMART Backend Services', () => {
     const c = await auth.header();
     expect(c).not.toBe(a);
     expect(calls).toBe(2);
-    expect(tokens.verify(c)?.clientId).toBe('es-client');
-    const rsAuth = authFor('rs-client', rs, 'system/*.read');
-    expect(tokens.verify(await rsAuth.header())).toMatchObject({ clientId: 'rs-client', scopes: ['system/*.read'] });
+    expect(srv.tokens.verify(c)?.clientId).toBe('es-client');
+    const rsAuth = srv.authFor('rs-client', srv.rs, 'system/*.read');
+    expect(srv.tokens.verify(await rsAuth.header())).toMatchObject({
+      clientId: 'rs-client',
+      scopes: ['system/*.read'],
+    });
   });
 
   it("authenticates the demo's own surveillance client with the key kept in the data directory", async () => {
-    const again = await ensureSurveillanceClientKey(dataDir);
-    expect(again).toEqual(surveillance);
-    expect(statSync(surveillanceClientFile(dataDir)).mode & 0o777).toBe(0o600);
-    expect(surveillance.privateJwk).toMatchObject({ alg: 'ES384', kid: surveillance.publicJwk.kid });
-    expect(surveillance.publicJwk.d).toBeUndefined();
+    const again = await ensureSurveillanceClientKey(srv.dataDir);
+    expect(again).toEqual(srv.surveillance);
+    expect(statSync(surveillanceClientFile(srv.dataDir)).mode & 0o777).toBe(0o600);
+    expect(srv.surveillance.privateJwk).toMatchObject({ alg: 'ES384', kid: srv.surveillance.publicJwk.kid });
+    expect(srv.surveillance.publicJwk.d).toBeUndefined();
     const auth = backendServicesAuth({
-      fhirBaseUrl: fhir,
+      fhirBaseUrl: srv.fhir,
       clientId: SURVEILLANCE_CLIENT_ID,
-      privateJwk: surveillance.privateJwk,
+      privateJwk: srv.surveillance.privateJwk,
       scope: SURVEILLANCE_SCOPE,
     });
-    expect(tokens.verify(await auth.header())).toMatchObject({ clientId: SURVEILLANCE_CLIENT_ID });
+    expect(srv.tokens.verify(await auth.header())).toMatchObject({ clientId: SURVEILLANCE_CLIENT_ID });
   });
 
   it('answers the token request per RFC 6749: bearer, expires_in, granted scope, no-store', async () => {
@@ -120,14 +105,21 @@ describe('SMART Backend Services', () => {
 
   it('refuses a token endpoint that is not https unless on loopback', async () => {
     const make = (tokenUrl: string) => () =>
-      backendServicesAuth({ fhirBaseUrl: fhir, clientId: 'c', privateJwk: es.privateJwk, scope: 's', tokenUrl });
+      backendServicesAuth({
+        fhirBaseUrl: srv.fhir,
+        clientId: 'c',
+        privateJwk: srv.es.privateJwk,
+        scope: 's',
+        tokenUrl,
+      });
     expect(make('http://auth.example.org/token')).toThrow(/must be https/);
     expect(make('https://auth.example.org/token')).not.toThrow();
-    expect(make(`${base}/auth/token`)).not.toThrow();
+    expect(make(`${srv.base}/auth/token`)).not.toThrow();
     // Discovered: the server's smart-configuration names an http token endpoint elsewhere.
     const lying: typeof fetch = async () =>
       new Response(JSON.stringify({ token_endpoint: 'http://auth.example.org/token' }), { status: 200 });
-    const err = await authFor('es-client', es, 'system/*.rs', lying)
+    const err = await srv
+      .authFor('es-client', srv.es, 'system/*.rs', lying)
       .header()
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OsteoWatchError);
@@ -136,9 +128,9 @@ describe('SMART Backend Services', () => {
 
   it('says clearly why a token was refused, without the assertion', async () => {
     const wrongKey = backendServicesAuth({
-      fhirBaseUrl: fhir,
+      fhirBaseUrl: srv.fhir,
       clientId: 'es-client',
-      privateJwk: { ...other.privateJwk, kid: es.privateJwk.kid },
+      privateJwk: { ...srv.other.privateJwk, kid: srv.es.privateJwk.kid },
       scope: 'system/*.rs',
     });
     const err = (await wrongKey.header().catch((e: unknown) => e)) as OsteoWatchError;
@@ -163,12 +155,12 @@ interface AssertionOptions {
 async function assertion(o: AssertionOptions): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const alg = o.alg ?? 'ES384';
-  const key = o.secret ?? (await importJWK(o.key ?? es.privateJwk, alg));
+  const key = o.secret ?? (await importJWK(o.key ?? srv.es.privateJwk, alg));
   return new SignJWT({})
-    .setProtectedHeader({ alg, kid: o.kid ?? es.privateJwk.kid!, typ: 'JWT' })
+    .setProtectedHeader({ alg, kid: o.kid ?? srv.es.privateJwk.kid!, typ: 'JWT' })
     .setIssuer(o.clientId ?? 'es-client')
     .setSubject(o.clientId ?? 'es-client')
-    .setAudience(o.aud ?? tokenUrl(base))
+    .setAudience(o.aud ?? tokenUrl(srv.base))
     .setIssuedAt(now)
     .setExpirationTime(o.exp ?? now + 240)
     .setJti(o.jti ?? randomUUID())
@@ -176,7 +168,7 @@ async function assertion(o: AssertionOptions): Promise<string> {
 }
 
 const postToken = (clientAssertion: string, scope = 'system/*.rs', extra: Record<string, string> = {}) =>
-  fetch(`${base}/auth/token`, {
+  fetch(`${srv.base}/auth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({
@@ -191,13 +183,13 @@ const postToken = (clientAssertion: string, scope = 'system/*.rs', extra: Record
 describe('the token endpoint refuses bad client assertions (RFC 6749 §5.2)', () => {
   const now = () => Math.floor(Date.now() / 1000);
   const cases: Array<[string, () => Promise<string>]> = [
-    ['signed with the wrong key', () => assertion({ key: other.privateJwk })],
+    ['signed with the wrong key', () => assertion({ key: srv.other.privateJwk })],
     ['expired', () => assertion({ exp: now() - 120 })],
     ['living more than five minutes', () => assertion({ exp: now() + 900 })],
-    ['for another audience', () => assertion({ aud: `${base}/other/token` })],
+    ['for another audience', () => assertion({ aud: `${srv.base}/other/token` })],
     ['HS256', () => assertion({ alg: 'HS256', secret: new TextEncoder().encode('x'.repeat(64)) })],
     ['from an unknown client', () => assertion({ clientId: 'nobody' })],
-    ['RS384-signed with an ES384 client key id', () => assertion({ alg: 'RS384', key: rs.privateJwk })],
+    ['RS384-signed with an ES384 client key id', () => assertion({ alg: 'RS384', key: srv.rs.privateJwk })],
   ];
   for (const [name, make] of cases)
     it(`refuses an assertion ${name} with 401 invalid_client`, async () => {
@@ -222,20 +214,20 @@ describe('the token endpoint refuses bad client assertions (RFC 6749 §5.2)', ()
     const missing = await postToken('', 'system/*.rs');
     expect(missing.status).toBe(400);
     expect(await missing.json()).toMatchObject({ error: 'invalid_request' });
-    const twice = await fetch(`${base}/auth/token`, {
+    const twice = await fetch(`${srv.base}/auth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: 'grant_type=client_credentials&scope=a&scope=b',
     });
     expect(twice.status).toBe(400);
     expect(await twice.json()).toMatchObject({ error: 'invalid_request' });
-    const json = await fetch(`${base}/auth/token`, {
+    const json = await fetch(`${srv.base}/auth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ grant_type: 'client_credentials' }),
     });
     expect(json.status).toBe(400);
-    expect((await fetch(`${base}/auth/token`)).status).toBe(405);
+    expect((await fetch(`${srv.base}/auth/token`)).status).toBe(405);
     const scope = await postToken(await assertion({}), 'patient/*.rs user/Patient.read');
     expect(scope.status).toBe(400);
     expect(await scope.json()).toMatchObject({ error: 'invalid_scope' });

@@ -4,39 +4,22 @@
  * the history, the worklist (filters, keyset paging, streamed CSV), the auditor's "due on" question, and the
  * refusals (401, 400, 404).
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { MemoryRepository } from '@medplum/fhir-router';
-import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AuditStore, openAuditStore } from '../../src/audit/store.ts';
-import { generateCohort } from '../../src/cohort/generate.ts';
-import { DEFAULT_EXPOSURE_CONFIG } from '../../src/exposure/index.ts';
-import { loadFhirDefinitions } from '../../src/fhir/definitions.ts';
-import { DEFAULT_FHIR_LIMITS } from '../../src/fhir/patientRecords.ts';
-import { fhirRoutes } from '../../src/server/fhirRoutes.ts';
-import { outcomeErrors } from '../../src/server/outcome.ts';
-import { type RunView, surveillanceRoutes } from '../../src/server/surveillanceRoutes.ts';
-import { Surveillance } from '../../src/surveillance/service.ts';
+import type { AuditStore } from '../../src/audit/store.ts';
+import type { RunView } from '../../src/server/surveillanceRoutes.ts';
+import type { Surveillance } from '../../src/surveillance/service.ts';
+import { cohort, type SurveillanceApi, serveSurveillance, useTestBed, WALL_CLOCK } from '../surveillance/harness.ts';
 
 const TOKEN = 'surveillance-api-token-0123456789';
 const AS_OF = '2026-03-01';
 const auth = { authorization: `Bearer ${TOKEN}` };
 
-let fhirServer: Server;
-let apiServer: Server;
+let apiServer: SurveillanceApi;
 let store: AuditStore;
 let surveillance: Surveillance;
 let api = '';
 let runId = '';
 let finished: RunView;
-
-const listen = (app: express.Express): Promise<Server> =>
-  new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-const urlOf = (s: Server) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
-const close = (s: Server | undefined) => new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()));
 
 async function get(path: string, headers: Record<string, string> = auth) {
   const res = await fetch(`${api}${path}`, { headers });
@@ -52,57 +35,14 @@ interface Item {
 }
 const key = (i: Item) => `${i.patientId}:${i.rule}`;
 
+const bed = useTestBed(() => ({ resources: cohort(20, 42, AS_OF), config: { batchSize: 5 }, extra: WALL_CLOCK }));
 beforeAll(async () => {
-  loadFhirDefinitions();
-  const repo = new MemoryRepository();
-  for (const r of generateCohort({ size: 20, seed: 42, asOf: AS_OF })) await repo.createResource(r);
-  const fhirApp = express();
-  fhirApp.use('/fhir', fhirRoutes({ repo }));
-  fhirApp.use(outcomeErrors());
-  fhirServer = await listen(fhirApp);
-  const fhir = `${urlOf(fhirServer)}/fhir`;
-
-  store = await openAuditStore({ memory: true });
-  surveillance = new Surveillance({
-    config: {
-      mode: 'crawl',
-      fhirBaseUrl: fhir,
-      taskFhirUrl: fhir,
-      timezone: 'UTC',
-      batchSize: 5,
-      heartbeatSeconds: 10,
-      concurrency: 4,
-      exportWaitSeconds: 60,
-    },
-    exposure: DEFAULT_EXPOSURE_CONFIG,
-    db: store.db,
-    audit: store.audit,
-    defaultFhirBaseUrl: fhir,
-    fhirLimits: { ...DEFAULT_FHIR_LIMITS, timeoutMs: 20_000 },
-    work: true,
-  });
-  await surveillance.start();
-
-  const app = express();
-  app.use(
-    '/surveillance',
-    surveillanceRoutes({
-      surveillance,
-      auth: { staticToken: TOKEN, trustedClients: [], audience: 'unused', requiredScope: 'surveillance' },
-      audit: store.audit,
-    }),
-  );
-  app.use(outcomeErrors());
-  apiServer = await listen(app);
-  api = urlOf(apiServer);
-}, 120_000);
-
-afterAll(async () => {
-  await surveillance?.stop();
-  await close(apiServer);
-  await close(fhirServer);
-  await store?.close();
-}, 60_000);
+  surveillance = bed.s;
+  store = bed.db.store;
+  apiServer = await serveSurveillance(surveillance, { token: TOKEN, audit: store.audit });
+  api = apiServer.url;
+});
+afterAll(() => apiServer?.close());
 
 describe('a run started through the API', () => {
   it('POST /surveillance/runs: 202 with Location, then the run is followed to success', async () => {

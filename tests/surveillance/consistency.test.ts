@@ -6,51 +6,37 @@
  * surveillance side is a real run over HTTP in bulk mode (Bulk Data export, SMART Backend Services token).
  */
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Card } from '../../src/cdsHooks/cards.ts';
 import { runHook } from '../../src/cdsHooks/service.ts';
 import { PATIENT_DATA } from '../../src/cdsHooks/serviceDefinition.ts';
 import { osteonecrosisScreening } from '../../src/cdsHooks/services/osteonecrosisScreening.ts';
 import { resolveExposureConfig } from '../../src/exposure/config.ts';
 import { patientRefOf } from '../../src/fhir/subject.ts';
-import type { Surveillance } from '../../src/surveillance/service.ts';
-import type { RunningServer } from '../helpers/server.ts';
-import { bulkDemoServer, cohort, engines, finished, NOW, surveillanceFor } from './harness.ts';
+import { cohort, finished, NOW, useTestBed } from './harness.ts';
 
 /** The demo's cohort as `npm start` seeds it (OSTEOWATCH_COHORT_SIZE default 300, seed 42). */
 const DEMO_SIZE = 300;
 
 describe('surveillance and the patient-view card agree (whole demo cohort)', () => {
-  let server: RunningServer;
-  let db: Awaited<ReturnType<ReturnType<typeof engines>[0]['open']>>;
-  let s: Surveillance;
-  let resources: Resource[];
-  beforeAll(async () => {
-    resources = cohort(DEMO_SIZE);
-    const demo = await bulkDemoServer(resources);
-    server = demo.server;
-    db = await engines()[0]!.open();
-    s = surveillanceFor(server, db, { mode: 'bulk', batchSize: 50, taskFhirUrl: 'none' }, demo.surveillance);
-    await s.start();
-  }, 120_000);
-  afterAll(async () => {
-    await s?.stop();
-    await db?.dispose();
-    await server?.close();
-  }, 60_000);
+  const bed = useTestBed(() => ({
+    resources: cohort(DEMO_SIZE),
+    bulk: true,
+    config: { mode: 'bulk', batchSize: 50, taskFhirUrl: 'none' },
+  }));
 
   it('same decision, same dose, a worklist entry where the card asks for a WB-MRI', async () => {
-    const runId = await s.startRun('api');
-    const run = await finished(s, runId, 600_000);
+    const runId = await bed.s.startRun('api');
+    const run = await finished(bed.s, runId, 600_000);
     expect(run.status).toBe('succeeded');
     expect(run.counts.errors).toBe(0);
-    const results = await s.store.db.query<{ patient_id: string; decision: string; cumulative_mg: number | null }>(
+    const results = await bed.s.store.db.query<{ patient_id: string; decision: string; cumulative_mg: number | null }>(
       `select patient_id, decision, cumulative_mg from surveillance_results where run_id = $1 and decision <> 'not-in-cohort'`,
       [runId],
     );
     expect(results.length).toBe(run.counts.inCohort);
     expect(results.length).toBeGreaterThan(200);
-    const worklist = (await s.store.worklist({ runId, limit: 10_000 })).items;
+    const worklist = (await bed.s.store.worklist({ runId, limit: 10_000 })).items;
 
     // The card side: the service's own pipeline, its decision captured where the cards are built.
     const decided = new Map<string, { kind: string; mg: number | null; cards: Card[] }>();
@@ -68,7 +54,7 @@ describe('surveillance and the patient-view card agree (whole demo cohort)', () 
     };
     const deps = {
       exposure: resolveExposureConfig({}),
-      publicUrl: () => server.baseUrl,
+      publicUrl: () => bed.server.baseUrl,
       allowOpenFhirServer: true,
       now: () => NOW,
       fhirLimits: { timeoutMs: 30_000, maxPages: 1000, maxResources: 10_000, concurrency: 8 },
@@ -76,7 +62,7 @@ describe('surveillance and the patient-view card agree (whole demo cohort)', () 
     };
     // The prefetch an EHR sends: each template's search (type, and code where it has one) over the patient's records.
     const byPatient = new Map<string, Resource[]>();
-    for (const r of resources) {
+    for (const r of bed.resources) {
       const ref = patientRefOf(r);
       if (ref) byPatient.set(ref, [...(byPatient.get(ref) ?? []), r]);
     }
@@ -109,7 +95,7 @@ describe('surveillance and the patient-view card agree (whole demo cohort)', () 
         {
           hook: 'patient-view',
           hookInstance: `consistency-${r.patient_id}`,
-          fhirServer: server.fhirUrl,
+          fhirServer: bed.server.fhirUrl,
           context: { patientId: r.patient_id, userId: 'Practitioner/1' },
           prefetch: prefetchFor(r.patient_id),
         },

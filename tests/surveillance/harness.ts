@@ -1,12 +1,18 @@
 /**
  * A surveillance test bed: the real demo FHIR server (HTTP, loopback) seeded with the synthetic cohort, a real
- * store (PGlite, or PostgreSQL in its own schema when DATABASE_URL is set), and a Surveillance over both.
+ * store (PGlite, or PostgreSQL in its own schema when DATABASE_URL is set), and a Surveillance over both; and
+ * /surveillance served over it, for the API, CLI and dashboard tests.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Resource } from '@medplum/fhirtypes';
+import express from 'express';
+import { afterAll, beforeAll } from 'vitest';
+import type { AuditLog } from '../../src/audit/auditLog.ts';
 import { type AuditStore, openAuditStore } from '../../src/audit/store.ts';
 import { generateCohort } from '../../src/cohort/generate.ts';
 import type { SurveillanceConfig } from '../../src/config/surveillance.ts';
@@ -20,6 +26,8 @@ import {
 import { resolveExposureConfig } from '../../src/exposure/config.ts';
 import { DEFAULT_FHIR_LIMITS } from '../../src/fhir/patientRecords.ts';
 import { AccessTokens, tokenUrl } from '../../src/server/oauthRoutes.ts';
+import { outcomeErrors } from '../../src/server/outcome.ts';
+import { surveillanceRoutes } from '../../src/server/surveillanceRoutes.ts';
 import type { RunRow } from '../../src/surveillance/runStore.ts';
 import { Surveillance, type SurveillanceOptions } from '../../src/surveillance/service.ts';
 import { type RunningServer, startServer } from '../helpers/server.ts';
@@ -27,9 +35,17 @@ import { type RunningServer, startServer } from '../helpers/server.ts';
 export const AS_OF = '2026-06-30';
 export const NOW = new Date(`${AS_OF}T12:00:00Z`);
 
+/** A store opened on one engine, and how to drop it. */
+export interface EngineStore {
+  store: AuditStore;
+  databaseUrl?: string;
+  jobSchema?: string;
+  dispose(): Promise<void>;
+}
+
 export interface Engine {
   name: string;
-  open(): Promise<{ store: AuditStore; databaseUrl?: string; jobSchema?: string; dispose(): Promise<void> }>;
+  open(): Promise<EngineStore>;
 }
 
 export function engines(): Engine[] {
@@ -65,8 +81,8 @@ export function engines(): Engine[] {
   return out;
 }
 
-export function cohort(size: number, seed = 42): Resource[] {
-  return generateCohort({ size, seed, asOf: AS_OF });
+export function cohort(size: number, seed = 42, asOf = AS_OF): Resource[] {
+  return generateCohort({ size, seed, asOf });
 }
 
 export async function demoServer(resources: Resource[]): Promise<RunningServer> {
@@ -142,4 +158,105 @@ export async function finished(s: Surveillance, runId: string, timeoutMs = 120_0
     if (Date.now() > until) throw new Error(`run ${runId} still ${run?.status} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * The wall clock instead of NOW, for a Surveillance whose runs are each given their as-of day: with the clock
+ * fixed, every run would start (and end) at the same instant.
+ */
+export const WALL_CLOCK: Partial<SurveillanceOptions> = { now: () => new Date() };
+
+/** The demo server, a store and a started Surveillance over both. */
+export interface TestBed {
+  resources: Resource[];
+  server: RunningServer;
+  db: EngineStore;
+  s: Surveillance;
+  /** Stops the Surveillance, drops the store, closes the server. */
+  close(): Promise<void>;
+}
+
+export interface TestBedOptions {
+  resources: Resource[];
+  /** The demo server as `npm start` runs it for bulk mode (bulkDemoServer); the plain demo server otherwise. */
+  bulk?: boolean;
+  /** The store's engine; PGlite in memory unless said. */
+  engine?: Engine;
+  config?: Partial<SurveillanceConfig>;
+  extra?: Partial<SurveillanceOptions>;
+}
+
+/** Starts a test bed; what was started is closed again when a later step fails. */
+export async function startTestBed(o: TestBedOptions): Promise<TestBed> {
+  const bed: Partial<TestBed> = { resources: o.resources };
+  const close = async () => {
+    await bed.s?.stop();
+    await bed.db?.dispose();
+    await bed.server?.close();
+  };
+  try {
+    const demo = o.bulk
+      ? await bulkDemoServer(o.resources)
+      : { server: await demoServer(o.resources), surveillance: {} };
+    bed.server = demo.server;
+    bed.db = await (o.engine ?? engines()[0]!).open();
+    bed.s = surveillanceFor(bed.server, bed.db, o.config, { ...demo.surveillance, ...o.extra });
+    await bed.s.start();
+  } catch (err) {
+    await close().catch(() => {});
+    throw err;
+  }
+  return { ...(bed as Omit<TestBed, 'close'>), close };
+}
+
+/**
+ * A suite's test bed: started before its tests (the options are read then), closed after them. Its fields are
+ * there once the suite's tests run.
+ */
+export function useTestBed(options: () => TestBedOptions): TestBed {
+  const bed = {} as TestBed;
+  beforeAll(async () => {
+    Object.assign(bed, await startTestBed(options()));
+  }, 120_000);
+  afterAll(async () => {
+    await bed.close?.();
+  }, 60_000);
+  return bed;
+}
+
+/** /surveillance served on its own loopback port, as src/server/app.ts mounts it. */
+export interface SurveillanceApi {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function serveSurveillance(
+  surveillance: Surveillance,
+  o: {
+    /** The static bearer token the API accepts. */
+    token: string;
+    /** Where the auditor's "due on" queries are recorded. */
+    audit?: AuditLog;
+    /** Mounts what the app serves before /surveillance (the pages). */
+    before?: (app: express.Express) => void;
+  },
+): Promise<SurveillanceApi> {
+  const app = express();
+  o.before?.(app);
+  app.use(
+    '/surveillance',
+    surveillanceRoutes({
+      surveillance,
+      auth: { staticToken: o.token, trustedClients: [], audience: 'unused', requiredScope: 'surveillance' },
+      audit: o.audit,
+    }),
+  );
+  app.use(outcomeErrors());
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }

@@ -4,13 +4,12 @@
  * completed) once the WB-MRI is done.
  */
 import type { Bundle, ImagingStudy, Task } from '@medplum/fhirtypes';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/metrics/metrics.ts';
 import { inCohort } from '../../src/screening/assess.ts';
-import type { Surveillance } from '../../src/surveillance/service.ts';
 import { WORKLIST_ENTRY_IDENTIFIER } from '../../src/terminology/systems.ts';
 import type { RunningServer } from '../helpers/server.ts';
-import { AS_OF, cohort, demoServer, engines, finished, surveillanceFor } from './harness.ts';
+import { AS_OF, cohort, engines, finished, surveillanceFor, useTestBed } from './harness.ts';
 
 const resources = cohort(40);
 const cohortIds = (() => {
@@ -32,32 +31,19 @@ async function tasks(server: RunningServer): Promise<Task[]> {
 
 for (const engine of engines()) {
   describe(`surveillance run (crawl, ${engine.name})`, () => {
-    let server: RunningServer;
-    let db: Awaited<ReturnType<typeof engine.open>>;
-    let s: Surveillance;
     const metrics = createMetrics({ defaults: false });
-    beforeAll(async () => {
-      server = await demoServer(resources);
-      db = await engine.open();
-      s = surveillanceFor(server, db, {}, { metrics: metrics.surveillance });
-      await s.start();
-    }, 120_000);
-    afterAll(async () => {
-      await s?.stop();
-      await db?.dispose();
-      await server?.close();
-    }, 60_000);
+    const bed = useTestBed(() => ({ resources, engine, extra: { metrics: metrics.surveillance } }));
 
     it('a restart (or a second instance) starts on the store the first one set up', async () => {
-      const again = surveillanceFor(server, db);
+      const again = surveillanceFor(bed.server, bed.db);
       await again.start();
       await again.stop();
     }, 60_000);
 
     let first: string;
     it('evaluates every cohort patient once and publishes one Task per actionable entry', async () => {
-      first = await s.startRun('api');
-      const run = await finished(s, first);
+      first = await bed.s.startRun('api');
+      const run = await finished(bed.s, first);
       expect(run.status).toBe('succeeded');
       expect(cohortIds.length).toBeGreaterThan(10);
       expect(run.total).toBe(cohortIds.length);
@@ -66,13 +52,13 @@ for (const engine of engines()) {
       expect(run.done).toBe(cohortIds.length);
       expect(run.transactionTime).toBeTruthy();
       expect(run.asOf).toBe(AS_OF);
-      const page = await s.store.worklist({ runId: first, limit: 1000 });
+      const page = await bed.s.store.worklist({ runId: first, limit: 1000 });
       expect(page.items.length).toBeGreaterThan(0);
       expect(page.items.every((e) => e.change === 'new')).toBe(true);
       expect(
         run.counts.screeningDue! + run.counts.followUpDue! + run.counts.followUpOverdue! + run.counts.findings!,
       ).toBe(page.items.length);
-      const published = await tasks(server);
+      const published = await tasks(bed.server);
       const keys = published.map((t) => t.identifier?.find((i) => i.system === WORKLIST_ENTRY_IDENTIFIER)?.value);
       expect(new Set(keys).size).toBe(keys.length);
       expect(published.length).toBe(page.items.length - 0);
@@ -85,7 +71,7 @@ for (const engine of engines()) {
         if (e.rule !== 'findings') expect(t.basedOn?.[0]?.reference).toMatch(/^ServiceRequest\//);
       }
       // The audit trail holds the run with its counts and worklist.
-      const rows = await db.store.db.query<{ summary: { counts: unknown; worklist: unknown[] } }>(
+      const rows = await bed.db.store.db.query<{ summary: { counts: unknown; worklist: unknown[] } }>(
         'select summary from surveillance_run where run_id = $1',
         [first],
       );
@@ -98,20 +84,20 @@ for (const engine of engines()) {
     }, 180_000);
 
     it('a second run duplicates no Task and marks entries still due', async () => {
-      const before = await tasks(server);
-      const second = await s.startRun('api');
-      const run = await finished(s, second);
+      const before = await tasks(bed.server);
+      const second = await bed.s.startRun('api');
+      const run = await finished(bed.s, second);
       expect(run.status).toBe('succeeded');
-      expect(await tasks(server)).toHaveLength(before.length);
-      const page = await s.store.worklist({ runId: second, limit: 1000 });
+      expect(await tasks(bed.server)).toHaveLength(before.length);
+      const page = await bed.s.store.worklist({ runId: second, limit: 1000 });
       expect(page.items.every((e) => e.change === 'still-due')).toBe(true);
     }, 180_000);
 
     it('resolves an entry once its WB-MRI is done, and completes its Task', async () => {
-      const latest = await s.store.worklist({ limit: 1000, rules: ['screening-due'] });
+      const latest = await bed.s.store.worklist({ limit: 1000, rules: ['screening-due'] });
       const due = latest.items[0];
       expect(due).toBeDefined();
-      await server.repo.createResource<ImagingStudy>({
+      await bed.server.repo.createResource<ImagingStudy>({
         resourceType: 'ImagingStudy',
         status: 'available',
         subject: { reference: `Patient/${due!.patientId}` },
@@ -119,11 +105,11 @@ for (const engine of engines()) {
         modality: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'MR' }],
         procedureCode: [{ coding: [{ system: 'http://loinc.org', code: '46358-8' }], text: 'MR Whole body' }],
       });
-      const third = await s.startRun('api');
-      expect((await finished(s, third)).status).toBe('succeeded');
-      const resolved = await s.store.worklist({ runId: third, limit: 1000, changes: ['resolved'] });
+      const third = await bed.s.startRun('api');
+      expect((await finished(bed.s, third)).status).toBe('succeeded');
+      const resolved = await bed.s.store.worklist({ runId: third, limit: 1000, changes: ['resolved'] });
       expect(resolved.items.map((e) => `${e.patientId}:${e.rule}`)).toContain(`${due!.patientId}:screening-due`);
-      const task = (await tasks(server)).find((t) => `Task/${t.id}` === due!.taskRef)!;
+      const task = (await tasks(bed.server)).find((t) => `Task/${t.id}` === due!.taskRef)!;
       expect(task.status).toBe('completed');
     }, 180_000);
   });

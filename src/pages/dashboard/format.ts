@@ -1,64 +1,25 @@
 /**
  * The dashboard's words and numbers: what the surveillance API answers, as the clinic team reads it. Pure (no
- * DOM), so that it is tested without a browser. The shapes mirror src/server/surveillanceRoutes.ts (RunView,
- * WorklistEntry), declared here so that the page does not pull server code into the bundle.
+ * DOM), so that it is tested without a browser. The shapes are the API's (src/surveillance/types.ts, a module of
+ * types only), imported as types so that the page does not pull server code into the bundle.
  */
+import type {
+  RunCounts,
+  RunStatus,
+  RunView,
+  WorklistChange,
+  WorklistEntry,
+  WorklistRule,
+} from '../../surveillance/types.ts';
 
-export const RULES = ['screening-due', 'follow-up-due', 'follow-up-overdue', 'findings'] as const;
-export type Rule = (typeof RULES)[number];
-export const CHANGES = ['new', 'still-due', 'resolved'] as const;
-export type Change = (typeof CHANGES)[number];
+export type { RunCounts, RunStatus, WorklistEntry, WorklistPage } from '../../surveillance/types.ts';
 
-export interface WorklistEntry {
-  patientId: string;
-  rule: Rule;
-  change: Change;
-  dueDate: string | null;
-  overdueFrom: string | null;
-  daysOverdue: number | null;
-  cumulativeMg: number | null;
-  lowerBound: boolean;
-  lastStudy: string | null;
-  summary: string;
-  taskRef: string | null;
-}
+export type Rule = WorklistRule;
+export const RULES: readonly Rule[] = ['screening-due', 'follow-up-due', 'follow-up-overdue', 'findings'];
+export type Change = WorklistChange;
+export const CHANGES: readonly Change[] = ['new', 'still-due', 'resolved'];
 
-export interface WorklistPage {
-  runId: string | null;
-  items: WorklistEntry[];
-  next: string | null;
-}
-
-export type RunStatus = 'queued' | 'loading' | 'evaluating' | 'finishing' | 'succeeded' | 'failed';
-
-export interface RunCounts {
-  inCohort: number;
-  screeningDue: number;
-  followUpDue: number;
-  followUpOverdue: number;
-  findings: number;
-  newFindings: number;
-  unknownExposure: number;
-  errors: number;
-  resolved: number;
-  tasks: number;
-}
-
-export interface Run {
-  runId: string;
-  trigger: 'schedule' | 'catch-up' | 'api' | 'cli';
-  status: RunStatus;
-  asOf: string;
-  mode: 'crawl' | 'bulk';
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  durationSeconds: number | null;
-  progress: { done: number; total: number | null; batches: number | null };
-  counts: Partial<RunCounts>;
-  errors: Array<{ patientId?: string; message: string }>;
-  error: string | null;
-}
+export type Run = RunView;
 
 export const RULE_LABELS: Record<Rule, string> = {
   'screening-due': 'Screening due',

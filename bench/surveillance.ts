@@ -1,0 +1,563 @@
+/**
+ * Cohort surveillance benchmark, bulk mode, for BENCH_SURVEILLANCE_SIZES patients (default 10000;
+ * `BENCH_SURVEILLANCE_SIZES=10000,100000` adds the large cohort, about six minutes more on two cores). For each
+ * size: the synthetic cohort written by the real CLI as one NDJSON file per resource type (`cohort generate
+ * --format ndjson --split`), served by a minimal Bulk Data server in this process (kick-off, status with the
+ * manifest, files streamed from disk, DELETE), then, each in a child process of its own so that its peak RSS is
+ * its own (process.resourceUsage().maxRSS):
+ *
+ * - parse: every file read through the client's NDJSON reader (ndjsonResources), resources counted: the rate the
+ *   surveillance cannot beat, since it reads the same files the same way;
+ * - one instance: Surveillance in bulk mode on PostgreSQL (a fresh schema, jobs in `<schema>_jobs`), batches of
+ *   BENCH_SURVEILLANCE_BATCH (500), no Task server (taskFhirUrl 'none': publishing Tasks is not what is
+ *   measured), from the run's start to succeeded, with its phases (load = export read and staged; evaluation =
+ *   the batches; finishing = counts and the audit record) and its RSS in each;
+ * - two instances on one schema, one of them starting the run: every patient evaluated once (results counted
+ *   against the cohort; each instance counts the batches and patients it evaluated), and the time beside one.
+ *
+ * Targets: surveillance ≥ 0.5 × the parse rate; peak RSS < 400 MB and about the same at every size. Needs
+ * DATABASE_URL (two instances share a queue only on PostgreSQL). Prints figures; passes or fails nothing.
+ *
+ * Diagnostics: BENCH_SURVEILLANCE_CPU_PROF=DIR (each child writes a V8 CPU profile there);
+ * BENCH_SURVEILLANCE_SQL=1 (each instance prints its SQL statements by total wall time, which includes the
+ * instance's own event-loop delay); BENCH_SURVEILLANCE_NODE_FLAGS (Node flags for the children, e.g.
+ * `--max-old-space-size=200`); BENCH_SURVEILLANCE_BURST=1 (what-if: batch jobs fetched two at a time and again
+ * at once while fetches come back full, instead of one per 0.5 s poll; see jobs.ts).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openAuditStore } from '../src/audit/store.ts';
+import { runCli } from '../src/cli/main.ts';
+import { resolveExposureConfig } from '../src/exposure/config.ts';
+import { kickOff, ndjsonResources, waitForManifest } from '../src/fhir/bulkExport.ts';
+import { noAuth } from '../src/fhir/fhirAuth.ts';
+import { DEFAULT_FHIR_LIMITS } from '../src/fhir/patientRecords.ts';
+import { createLogger } from '../src/log/logger.ts';
+import type { Queryable } from '../src/store/db.ts';
+import { BATCH_QUEUE } from '../src/surveillance/jobs.ts';
+import { Surveillance } from '../src/surveillance/service.ts';
+
+const SIZES = (process.env.BENCH_SURVEILLANCE_SIZES ?? '10000').split(',').map((s) => Number(s.trim()));
+const BATCH_SIZE = Number(process.env.BENCH_SURVEILLANCE_BATCH ?? 500);
+const AS_OF = '2026-06-30';
+const NOW = new Date(`${AS_OF}T12:00:00Z`);
+const SELF = new URL(import.meta.url).pathname;
+const MB = 2 ** 20;
+
+// ---- The Bulk Data server (parent process).
+
+export interface BulkServer {
+  /** The FHIR base, …/fhir. */
+  base: string;
+  close(): Promise<void>;
+}
+
+/**
+ * `GET [base]/Group/[id]/$export` over the NDJSON files of `dir` (Bulk Data Access IG v2.0.0): kick-off 202 with
+ * Content-Location, status 200 with the manifest (requiresAccessToken false), files streamed from disk, DELETE
+ * 202. No authorization, no _type or _typeFilter handling: every file is in every export.
+ */
+export async function bulkServer(dir: string): Promise<BulkServer> {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.ndjson'));
+  const jobs = new Map<string, string>();
+  let origin = '';
+  let next = 0;
+  const server: Server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', origin).pathname;
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    const notFound = () =>
+      json(404, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-found' }] });
+    if (req.method === 'GET' && /^\/fhir\/Group\/[^/]+\/\$export$/.test(path)) {
+      const id = String(++next);
+      jobs.set(id, `${origin}${req.url}`);
+      res.writeHead(202, { 'content-location': `${origin}/fhir/$export-status/${id}` });
+      res.end();
+      return;
+    }
+    const status = /^\/fhir\/\$export-status\/(\d+)$/.exec(path);
+    if (status) {
+      const request = jobs.get(status[1]!);
+      if (!request) return notFound();
+      if (req.method === 'DELETE') {
+        jobs.delete(status[1]!);
+        res.writeHead(202);
+        res.end();
+        return;
+      }
+      return json(200, {
+        transactionTime: new Date().toISOString(),
+        request,
+        requiresAccessToken: false,
+        output: files.map((f) => ({ type: f.slice(0, -'.ndjson'.length), url: `${origin}/files/${f}` })),
+        error: [],
+      });
+    }
+    const file = /^\/files\/([A-Za-z]+\.ndjson)$/.exec(path);
+    if (req.method === 'GET' && file && files.includes(file[1]!)) {
+      res.writeHead(200, { 'content-type': 'application/fhir+ndjson' });
+      createReadStream(join(dir, file[1]!)).pipe(res);
+      return;
+    }
+    notFound();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return { base: `${origin}/fhir`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+// ---- Child processes and what they report.
+
+interface GenerateReport {
+  ms: number;
+  maxRssMb: number;
+}
+interface ParseReport {
+  ms: number;
+  resources: number;
+  patients: number;
+  maxRssMb: number;
+}
+/** One surveillance instance. Times are epoch ms (the instances share the machine's clock). */
+interface SurveilReport {
+  runId: string;
+  status: string;
+  /** When this instance started the run (the starting instance only). */
+  startedAt?: number;
+  /** The load, when this instance did it. */
+  loadStartedAt?: number;
+  loadEndedAt?: number;
+  /** The finishing step, when this instance did it (counted by its calls of countsOf, run at finishing only). */
+  finishStartedAt?: number;
+  finishEndedAt?: number;
+  finishings: number;
+  batches: number;
+  patients: number;
+  maxRssMb: number;
+  /** The largest RSS sampled (every 100 ms) before the run and in each phase, MB. */
+  rss: { start: number; load: number; evaluation: number; finishing: number };
+}
+type Message = { type: 'ready' } | { type: 'report'; report: unknown };
+
+interface Child {
+  proc: ChildProcess;
+  next<T>(type: Message['type']): Promise<T>;
+  /** Resolves when the process has exited (a CPU profile is written on the way out). */
+  exited: Promise<void>;
+}
+
+function child(role: string, env: Record<string, string>): Child {
+  const profile = process.env.BENCH_SURVEILLANCE_CPU_PROF;
+  const flags = [
+    ...(process.env.BENCH_SURVEILLANCE_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+    ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${role}-${Date.now()}.cpuprofile`] : []),
+  ];
+  const proc = spawn(process.execPath, [...flags, SELF, role], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const inbox: Message[] = [];
+  const waiting: Array<() => void> = [];
+  let exited: Error | undefined;
+  proc.on('message', (m: Message) => {
+    inbox.push(m);
+    for (const w of waiting.splice(0)) w();
+  });
+  const done = new Promise<void>((resolve) =>
+    proc.on('exit', (code, signal) => {
+      exited = new Error(`bench ${role} process exited (${signal ?? code})`);
+      for (const w of waiting.splice(0)) w();
+      resolve();
+    }),
+  );
+  return {
+    proc,
+    exited: done,
+    async next<T>(type: Message['type']): Promise<T> {
+      for (;;) {
+        const i = inbox.findIndex((m) => m.type === type);
+        if (i >= 0) {
+          const [m] = inbox.splice(i, 1);
+          return (m!.type === 'report' ? m!.report : undefined) as T;
+        }
+        if (exited) throw exited;
+        await new Promise<void>((resolve) => waiting.push(resolve));
+      }
+    },
+  };
+}
+
+const maxRssMb = () => process.resourceUsage().maxRSS / 1024;
+const send = (m: Message) => new Promise<void>((resolve) => process.send!(m, () => resolve()));
+
+async function generateChild(): Promise<void> {
+  const started = performance.now();
+  const args = ['--size', process.env.BENCH_SIZE!, '--seed', '42', '--as-of', AS_OF];
+  const code = await runCli([
+    'cohort',
+    'generate',
+    ...args,
+    '--format',
+    'ndjson',
+    '--split',
+    '--out',
+    process.env.BENCH_DIR!,
+  ]);
+  if (code !== 0) throw new Error(`cohort generate exited ${code}`);
+  const report: GenerateReport = { ms: performance.now() - started, maxRssMb: maxRssMb() };
+  await send({ type: 'report', report });
+}
+
+async function parseChild(base: string): Promise<void> {
+  const started = performance.now();
+  const statusUrl = await kickOff({ fhirBaseUrl: base, groupId: 'bench', types: [], auth: noAuth });
+  const manifest = await waitForManifest(statusUrl, { auth: noAuth, maxWaitSeconds: 60, retryAfterCapSeconds: 1 });
+  let resources = 0;
+  let patients = 0;
+  for (const f of manifest.output)
+    for await (const r of ndjsonResources(f.url, { auth: noAuth, requiresAccessToken: false })) {
+      resources++;
+      if (r.resourceType === 'Patient') patients++;
+    }
+  const report: ParseReport = { ms: performance.now() - started, resources, patients, maxRssMb: maxRssMb() };
+  await send({ type: 'report', report });
+}
+
+/** SQL wall time by statement (BENCH_SURVEILLANCE_SQL), wrapped around the store's query and transactions. */
+function timeSql(db: Queryable & { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> }) {
+  const times = new Map<string, { n: number; ms: number }>();
+  const timed =
+    (q: Queryable['query']): Queryable['query'] =>
+    async (sql, params, options) => {
+      const t = performance.now();
+      try {
+        return await q(sql, params, options);
+      } finally {
+        const k = sql.replace(/\s+/g, ' ').slice(0, 90);
+        const e = times.get(k) ?? { n: 0, ms: 0 };
+        e.n++;
+        e.ms += performance.now() - t;
+        times.set(k, e);
+      }
+    };
+  db.query = timed(db.query.bind(db));
+  const transaction = db.transaction.bind(db);
+  db.transaction = (fn) => transaction((tx) => fn({ ...tx, query: timed(tx.query.bind(tx)) }));
+  return () =>
+    `  SQL wall time in instance ${process.pid}, by statement:\n${[...times]
+      .sort((a, b) => b[1].ms - a[1].ms)
+      .slice(0, 12)
+      .map(([k, v]) => `    ${(v.ms / 1000).toFixed(2).padStart(7)} s ${String(v.n).padStart(6)} ×  ${k}`)
+      .join('\n')}\n`;
+}
+
+/** One surveillance instance working the queue; BENCH_START=1: this one starts the run when told. */
+async function surveilChild(base: string): Promise<void> {
+  const env = process.env;
+  const schema = env.BENCH_SCHEMA!;
+  const store = await openAuditStore({ databaseUrl: env.DATABASE_URL!, schema });
+  const sqlReport = env.BENCH_SURVEILLANCE_SQL ? timeSql(store.db) : undefined;
+  const s = new Surveillance({
+    config: {
+      mode: 'bulk',
+      fhirBaseUrl: base,
+      groupId: 'bench',
+      timezone: 'UTC',
+      batchSize: BATCH_SIZE,
+      heartbeatSeconds: 30,
+      concurrency: 4,
+      exportWaitSeconds: 600,
+      taskFhirUrl: 'none',
+    },
+    exposure: resolveExposureConfig({}),
+    db: store.db,
+    databaseUrl: env.DATABASE_URL,
+    jobSchema: `${schema}_jobs`,
+    audit: store.audit,
+    defaultFhirBaseUrl: base,
+    fhirLimits: DEFAULT_FHIR_LIMITS,
+    now: () => NOW,
+    work: true,
+    logger: createLogger('warn', process.stderr),
+  });
+  // What this instance did, counted by wrapping the source and the runner of this process.
+  const r: Omit<SurveilReport, 'runId' | 'status' | 'maxRssMb' | 'rss'> = { finishings: 0, batches: 0, patients: 0 };
+  const source = s.runner.d.source;
+  const load = source.load.bind(source);
+  source.load = async (run) => {
+    r.loadStartedAt = Date.now();
+    const cohort = await load(run);
+    r.loadEndedAt = Date.now();
+    return cohort;
+  };
+  const records = source.records.bind(source);
+  source.records = (ids, run) => {
+    r.batches++;
+    r.patients += ids.length;
+    return records(ids, run);
+  };
+  const store_ = s.runner.d.store;
+  const countsOf = store_.countsOf.bind(store_);
+  store_.countsOf = (runId) => {
+    r.finishings++;
+    return countsOf(runId);
+  };
+  const finishIfDone = s.runner.finishIfDone.bind(s.runner);
+  s.runner.finishIfDone = async (runId) => {
+    const at = Date.now();
+    const before = r.finishings;
+    const done = await finishIfDone(runId);
+    if (r.finishings > before) {
+      r.finishStartedAt ??= at;
+      r.finishEndedAt = Date.now();
+    }
+    return done;
+  };
+  if (env.BENCH_SURVEILLANCE_BURST) {
+    // What-if for jobs.ts: batch jobs fetched two at a time, and fetched again at once while a fetch comes back
+    // full (pg-boss burstWhenBatchFull), each job still handled alone; instead of one job per 0.5 s poll.
+    const boss = s.jobs.boss as unknown as { work: (...a: unknown[]) => Promise<string> };
+    const work = boss.work.bind(boss);
+    boss.work = (name, options, handler) =>
+      name === BATCH_QUEUE
+        ? work(name, { ...(options as object), batchSize: 2, burstWhenBatchFull: true }, async (jobs: unknown[]) => {
+            for (const job of jobs) await (handler as (j: unknown[]) => Promise<void>)([job]);
+          })
+        : work(name, options, handler);
+  }
+  await s.start();
+  const samples: Array<[number, number]> = [];
+  const sample = () => samples.push([Date.now(), process.memoryUsage().rss / MB]);
+  sample();
+  const sampler = setInterval(sample, 100);
+  const go = new Promise<void>((resolve) => process.once('message', () => resolve()));
+  await send({ type: 'ready' });
+  let runId: string | undefined;
+  if (env.BENCH_START === '1') {
+    await go;
+    r.startedAt = Date.now();
+    runId = await s.startRun('cli', AS_OF);
+  }
+  let status: string;
+  for (;;) {
+    // A light query (getRun counts the run's results each time), a few times a second.
+    const [row] = await store.db.query<{ run_id: string; status: string; error: string | null }>(
+      `select run_id, status, error from surveillance_runs where $1::text is null or run_id = $1 order by seq desc limit 1`,
+      [runId ?? null],
+    );
+    runId ??= row?.run_id;
+    if (row?.status === 'succeeded' || row?.status === 'failed') {
+      status = row.status === 'failed' ? `failed: ${row.error}` : row.status;
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  clearInterval(sampler);
+  sample();
+  const peakIn = (from = 0, to = Number.POSITIVE_INFINITY) =>
+    Math.max(0, ...samples.filter(([t]) => t >= from && t <= to).map(([, v]) => v));
+  const end = r.finishEndedAt ?? Date.now();
+  const report: SurveilReport = {
+    ...r,
+    runId: runId!,
+    status,
+    maxRssMb: maxRssMb(),
+    rss: {
+      start: samples[0]![1],
+      load: r.loadStartedAt ? peakIn(r.loadStartedAt, r.loadEndedAt) : 0,
+      evaluation: peakIn(r.loadEndedAt ?? samples[0]![0], r.finishStartedAt ?? end),
+      finishing: r.finishStartedAt ? peakIn(r.finishStartedAt, end) : 0,
+    },
+  };
+  await s.stop();
+  await store.close();
+  if (sqlReport) process.stderr.write(sqlReport());
+  await send({ type: 'report', report });
+}
+
+// ---- The benchmark (parent process).
+
+interface Surveyed {
+  reports: SurveilReport[];
+  /** Results stored for the run, distinct patients among them, worklist entries, audit records of the run. */
+  results: number;
+  distinct: number;
+  worklist: number;
+  auditRecords: number;
+}
+
+interface Row {
+  size: number;
+  resources: number;
+  ndjsonMb: number;
+  generate: GenerateReport;
+  parse: ParseReport;
+  one: Surveyed;
+  two: Surveyed;
+}
+
+async function surveil(base: string, url: string, instances: number): Promise<Surveyed> {
+  const schema = `ow_survbench_${randomBytes(4).toString('hex')}`;
+  // Migrated here, once, before the instances open it.
+  const store = await openAuditStore({ databaseUrl: url, schema });
+  const children: Child[] = [];
+  try {
+    const env = { BENCH_FHIR: base, BENCH_SCHEMA: schema, DATABASE_URL: url };
+    for (let i = 0; i < instances; i++) {
+      // One at a time, so that the queue's own schema is created by the first.
+      const c = child('surveil', { ...env, BENCH_START: i === 0 ? '1' : '0' });
+      await c.next('ready');
+      children.push(c);
+    }
+    children[0]!.proc.send({ type: 'start' });
+    const reports = await Promise.all(children.map((c) => c.next<SurveilReport>('report')));
+    await Promise.all(children.map((c) => c.exited));
+    const [q] = await store.db.query<Record<string, string>>(
+      `select (select count(*) from surveillance_results where run_id = $1) as results,
+              (select count(distinct patient_id) from surveillance_results where run_id = $1) as distinct_,
+              (select count(*) from worklist_entries where run_id = $1) as worklist,
+              (select count(*) from surveillance_run where run_id = $1) as audit`,
+      [reports[0]!.runId],
+    );
+    return {
+      reports,
+      results: Number(q!.results),
+      distinct: Number(q!.distinct_),
+      worklist: Number(q!.worklist),
+      auditRecords: Number(q!.audit),
+    };
+  } finally {
+    for (const c of children) if (c.proc.exitCode === null) c.proc.kill();
+    await store.db.exec(`drop schema if exists ${schema} cascade; drop schema if exists ${schema}_jobs cascade`);
+    await store.close();
+  }
+}
+
+async function benchSize(size: number, url: string): Promise<Row> {
+  const dir = mkdtempSync(join(tmpdir(), 'ow-survbench-'));
+  try {
+    const generator = child('generate', { BENCH_SIZE: String(size), BENCH_DIR: dir });
+    const generate = await generator.next<GenerateReport>('report');
+    await generator.exited;
+    const ndjsonMb = readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0) / 1e6;
+    const server = await bulkServer(dir);
+    try {
+      const parser = child('parse', { BENCH_FHIR: server.base });
+      const parse = await parser.next<ParseReport>('report');
+      await parser.exited;
+      const one = await surveil(server.base, url, 1);
+      const two = await surveil(server.base, url, 2);
+      return { size, resources: parse.resources, ndjsonMb, generate, parse, one, two };
+    } finally {
+      await server.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A run's phases, ms, from the reports of its instances. */
+function phases(s: Surveyed) {
+  const started = s.reports.find((r) => r.startedAt !== undefined)!.startedAt!;
+  const loader = s.reports.find((r) => r.loadEndedAt !== undefined)!;
+  const finisher = s.reports
+    .filter((r) => r.finishStartedAt !== undefined)
+    .sort((a, b) => a.finishStartedAt! - b.finishStartedAt!)[0]!;
+  return {
+    total: finisher.finishEndedAt! - started,
+    load: loader.loadEndedAt! - loader.loadStartedAt!,
+    evaluation: finisher.finishStartedAt! - loader.loadEndedAt!,
+    finishing: finisher.finishEndedAt! - finisher.finishStartedAt!,
+  };
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const perSec = (n: number, ms: number) => n / (ms / 1000);
+
+function print(rows: Row[]): void {
+  const line = (label: string, cell: (r: Row) => string) =>
+    console.log(`  ${label.padEnd(44)}${rows.map((r) => cell(r).padStart(30)).join('')}`);
+  const each = (s: Surveyed, f: (r: SurveilReport) => string) => s.reports.map(f).join(' / ');
+  line('patients', (r) => fmt(r.size));
+  line('resources, NDJSON', (r) => `${fmt(r.resources)}, ${fmt(r.ndjsonMb)} MB`);
+  line('cohort generate --split: time, peak RSS', (r) => `${sec(r.generate.ms)}, ${fmt(r.generate.maxRssMb)} MB`);
+  line('parse (ndjsonResources): patients/s', (r) => fmt(perSec(r.parse.patients, r.parse.ms)));
+  line('  resources/s, peak RSS', (r) => `${fmt(perSec(r.resources, r.parse.ms))}, ${fmt(r.parse.maxRssMb)} MB`);
+  line('1 instance: run status', (r) => r.one.reports[0]!.status);
+  line('  run time (start → succeeded)', (r) => sec(phases(r.one).total));
+  line('  load / evaluation / finishing', (r) => {
+    const p = phases(r.one);
+    return `${sec(p.load)} / ${sec(p.evaluation)} / ${sec(p.finishing)}`;
+  });
+  line('  patients/s', (r) => fmt(perSec(r.size, phases(r.one).total)));
+  line('  ÷ parse rate (target ≥ 0.5)', (r) =>
+    (perSec(r.size, phases(r.one).total) / perSec(r.parse.patients, r.parse.ms)).toFixed(2),
+  );
+  line('  peak RSS (target < 400 MB)', (r) => `${fmt(r.one.reports[0]!.maxRssMb)} MB`);
+  line('  RSS start / load / evaluation / finishing', (r) => {
+    const m = r.one.reports[0]!.rss;
+    return [m.start, m.load, m.evaluation, m.finishing].map(fmt).join(' / ');
+  });
+  line('  worklist entries', (r) => fmt(r.one.worklist));
+  line('2 instances: run status', (r) => r.two.reports[0]!.status);
+  line('  run time (start → succeeded)', (r) => sec(phases(r.two).total));
+  line('  patients/s (1 instance: above)', (r) => fmt(perSec(r.size, phases(r.two).total)));
+  line(
+    '  evaluation phase, 1 → 2 instances',
+    (r) => `${sec(phases(r.one).evaluation)} → ${sec(phases(r.two).evaluation)}`,
+  );
+  line('  batches A / B', (r) => each(r.two, (x) => fmt(x.batches)));
+  line('  patients evaluated A / B', (r) => each(r.two, (x) => fmt(x.patients)));
+  line('  results stored, distinct (cohort)', (r) => `${fmt(r.two.results)}, ${fmt(r.two.distinct)} (${fmt(r.size)})`);
+  line('  each patient evaluated once', (r) =>
+    r.two.results === r.size &&
+    r.two.distinct === r.size &&
+    r.two.reports.reduce((n, x) => n + x.patients, 0) === r.size
+      ? 'yes'
+      : 'NO',
+  );
+  line(
+    '  finishing steps A / B, audit records',
+    (r) => `${each(r.two, (x) => String(x.finishings))}, ${r.two.auditRecords}`,
+  );
+  line('  peak RSS A / B', (r) => `${each(r.two, (x) => fmt(x.maxRssMb))} MB`);
+}
+
+export async function runSurveillanceBench(): Promise<void> {
+  const url = process.env.DATABASE_URL;
+  console.log(
+    `\nCohort surveillance, bulk mode: Bulk Data export from a local server, PostgreSQL store, batches of ${BATCH_SIZE}, no Task server`,
+  );
+  if (!url) {
+    console.log('  not run: needs PostgreSQL (DATABASE_URL); two instances share a queue only there');
+    return;
+  }
+  const rows: Row[] = [];
+  for (const size of SIZES) {
+    const started = performance.now();
+    rows.push(await benchSize(size, url));
+    console.log(`  (${fmt(size)} patients measured in ${sec(performance.now() - started)})`);
+  }
+  print(rows);
+  if (!process.env.BENCH_SURVEILLANCE_SIZES)
+    console.log('  (BENCH_SURVEILLANCE_SIZES=10000,100000 adds 100,000 patients: about six minutes more)');
+}
+
+if (import.meta.main) {
+  const role = process.argv[2];
+  if (role) {
+    // A child whose parent went away (an error there, Ctrl-C) stops rather than work on alone.
+    process.on('disconnect', () => process.exit(1));
+    if (role === 'generate') await generateChild();
+    else if (role === 'parse') await parseChild(process.env.BENCH_FHIR!);
+    else await surveilChild(process.env.BENCH_FHIR!);
+  } else await runSurveillanceBench();
+  process.exit(0);
+}
