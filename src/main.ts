@@ -239,7 +239,11 @@ async function main(): Promise<void> {
     bulk: { tokens: accessTokens, tokenUrl: () => tokenUrl(publicUrl) },
     // The surveillance API shows patient data: the audit API's authentication (its token or trusted JWTs).
     surveillance: { surveillance, auth, audit: store.audit },
-    pages: { assess: { exposure: config.exposure, now: () => new Date() } },
+    pages: {
+      assess: { exposure: config.exposure, now: () => new Date() },
+      connectSrc: security.pagesConnectSrc,
+      frameAncestors: security.pagesFrameAncestors,
+    },
     metrics,
     metricsToken: security.metricsToken,
   });

@@ -137,13 +137,9 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv)
   return parsed.data;
 }
 
-/** Security settings: the shared jti replay store, credentialed CORS origins, the /metrics token. */
-const securityEnvSchema = z.object({
-  OSTEOWATCH_REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, { error: 'OSTEOWATCH_REDIS_URL must be a redis:// or rediss:// URL' })
-    .optional(),
-  OSTEOWATCH_CORS_ORIGINS: z
+/** A comma-separated list of origins (https://host[:port]), no wildcard. */
+const originList = (name: string) =>
+  z
     .string()
     .optional()
     .transform((s) =>
@@ -153,18 +149,31 @@ const securityEnvSchema = z.object({
         .filter(Boolean),
     )
     .refine((list) => list.every((o) => /^https?:\/\/[^/\s*]+$/.test(o)), {
-      error: 'OSTEOWATCH_CORS_ORIGINS must be comma-separated origins (https://host[:port]), no wildcard',
-    }),
+      error: `${name} must be comma-separated origins (https://host[:port]), no wildcard`,
+    });
+
+/** Security settings: the shared jti replay store, credentialed CORS origins, the /metrics token, the pages' CSP. */
+const securityEnvSchema = z.object({
+  OSTEOWATCH_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, { error: 'OSTEOWATCH_REDIS_URL must be a redis:// or rediss:// URL' })
+    .optional(),
+  OSTEOWATCH_CORS_ORIGINS: originList('OSTEOWATCH_CORS_ORIGINS'),
   OSTEOWATCH_METRICS_TOKEN: z
     .string()
     .min(16, { error: 'OSTEOWATCH_METRICS_TOKEN must be at least 16 characters' })
     .optional(),
+  OSTEOWATCH_PAGES_CONNECT_SRC: originList('OSTEOWATCH_PAGES_CONNECT_SRC'),
+  OSTEOWATCH_PAGES_FRAME_ANCESTORS: originList('OSTEOWATCH_PAGES_FRAME_ANCESTORS'),
 });
 
 export interface SecurityConfig {
   redisUrl?: string;
   corsOrigins: string[];
   metricsToken?: string;
+  /** Origins the pages may fetch from / be framed by besides their own (an EHR launching the timeline). */
+  pagesConnectSrc: string[];
+  pagesFrameAncestors: string[];
 }
 
 export function loadSecurityConfig(env: NodeJS.ProcessEnv = process.env): SecurityConfig {
@@ -173,6 +182,8 @@ export function loadSecurityConfig(env: NodeJS.ProcessEnv = process.env): Securi
     redisUrl: e.OSTEOWATCH_REDIS_URL,
     corsOrigins: e.OSTEOWATCH_CORS_ORIGINS,
     metricsToken: e.OSTEOWATCH_METRICS_TOKEN,
+    pagesConnectSrc: e.OSTEOWATCH_PAGES_CONNECT_SRC,
+    pagesFrameAncestors: e.OSTEOWATCH_PAGES_FRAME_ANCESTORS,
   };
 }
 
