@@ -4,60 +4,28 @@
  * terminated mid-stream. Every call answered 200 must be in the audit trail afterwards, and
  * `osteowatch audit verify` must pass. Slow (each test starts the service twice): tests/reliability/.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { journalDir } from '../../src/audit/journal.ts';
 import { openAuditStore } from '../../src/audit/store.ts';
 import { readDemoClientKey, signClientJwt } from '../../src/cdsHooks/demoClient.ts';
 import { runOsteowatch } from '../helpers/cli.ts';
+import { type Running, scratchDatabase as scratchDb, startService, stopGracefully } from './service.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const PG = process.env.DATABASE_URL;
 const children: ChildProcess[] = [];
 afterEach(() => {
   for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
-interface Running {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-}
-
-function start(dataDir: string, databaseUrl?: string): Promise<Running> {
-  return new Promise((resolve, reject) => {
-    const { DATABASE_URL: _ignored, ...base } = process.env;
-    const child = spawn(process.execPath, [MAIN], {
-      env: {
-        ...base,
-        LOG_LEVEL: 'warn',
-        PORT: '0',
-        OSTEOWATCH_COHORT_SIZE: '25',
-        OSTEOWATCH_AS_OF: '2026-11-21',
-        OSTEOWATCH_DATA_DIR: dataDir,
-        ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    let stderr = '';
-    child.stderr!.on('data', (d) => {
-      stderr += d;
-    });
-    child.stdout!.on('data', (d) => {
-      const m = /FHIR server at (http:\/\/[^ ]+)\/fhir/.exec(String(d));
-      if (m) resolve({ child, url: m[1]!, exited });
-    });
-    child.once('exit', (code) => reject(new Error(`main.ts exited (${code}) before it was ready: ${stderr}`)));
-  });
-}
+/** main.ts started on `dataDir` (and `databaseUrl`), killed after the test if still running. */
+const start = (dataDir: string, databaseUrl?: string): Promise<Running> =>
+  startService(dataDir, { databaseUrl, children });
 
 /**
  * Signed patient-view calls, `concurrency` at a time, until `stop()` says so or the service goes away.
@@ -123,11 +91,6 @@ async function inTrail(location: { dataDir: string } | { databaseUrl: string }, 
   }
 }
 
-async function stopGracefully(r: Running): Promise<number | null> {
-  r.child.kill('SIGTERM');
-  return r.exited;
-}
-
 async function verify(location: { dataDir: string } | { databaseUrl: string }): Promise<void> {
   const args = 'dataDir' in location ? ['--data-dir', location.dataDir] : ['--database-url', location.databaseUrl];
   const { DATABASE_URL: _d, ...env } = process.env;
@@ -136,25 +99,7 @@ async function verify(location: { dataDir: string } | { databaseUrl: string }): 
   expect(r.code).toBe(0);
 }
 
-/** A database of its own for a test that runs main.ts against PostgreSQL (main.ts uses the public schema). */
-async function scratchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `ow_rel_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const u = new URL(PG!);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      const a = new pg.Client({ connectionString: PG });
-      await a.connect();
-      await a.query(`drop database if exists ${name} with (force)`);
-      await a.end();
-    },
-  };
-}
+const scratchDatabase = () => scratchDb(PG!);
 
 async function terminateAll(databaseUrl: string): Promise<number> {
   const admin = new pg.Client({ connectionString: PG });
