@@ -4,11 +4,11 @@
  */
 import { dayFromIso } from '../exposure/dates.ts';
 import { mg } from '../exposure/format.ts';
-import type { WorklistChange, WorklistItem, WorklistRule } from '../surveillance/types.ts';
 import type { Assessment } from './assess.ts';
 import type { Decision } from './rules.ts';
+import type { WorklistChange, WorklistItem, WorklistRule } from './worklistTypes.ts';
 
-export type { WorklistChange, WorklistItem, WorklistRule } from '../surveillance/types.ts';
+export type { WorklistChange, WorklistItem, WorklistRule } from './worklistTypes.ts';
 
 /** The rules a worklist entry can be for (also the FHIR Task's code, see terminology/worklistCodes.ts). */
 export const WORKLIST_RULES = [

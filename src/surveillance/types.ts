@@ -1,30 +1,12 @@
 /**
  * The plain data shapes of surveillance: a worklist item, a run's counts, and what the /surveillance API shows of a
- * run and of a worklist entry. Types only, importing nothing, so that the dashboard page (browser code,
+ * run and of a worklist entry. Types only, importing nothing but other types-only modules, so that the dashboard page (browser code,
  * src/pages/dashboard) shares them with the server without pulling server code into its bundle or its type check.
  */
 
-/** The rules a worklist entry can be for (screening/worklist.ts WORKLIST_RULES lists them). */
-export type WorklistRule = 'screening-due' | 'follow-up-due' | 'follow-up-overdue' | 'findings';
+import type { WorklistChange, WorklistItem, WorklistRule } from '../screening/worklistTypes.ts';
 
-/** new: not on the last run's worklist; still-due: on it; resolved: on it, and not any more. */
-export type WorklistChange = 'new' | 'still-due' | 'resolved';
-
-export interface WorklistItem {
-  patientId: string;
-  rule: WorklistRule;
-  /** The day the action became due (screening: the crossing or the re-screen increment; follow-up: scan + 3 months). */
-  dueDate: string | null;
-  /** The day it becomes overdue (follow-up: scan + 6 months). */
-  overdueFrom: string | null;
-  daysOverdue: number | null;
-  cumulativeMg: number | null;
-  lowerBound: boolean;
-  lastStudy: string | null;
-  summary: string;
-  /** Whether a WB-MRI order is suggested (a draft ServiceRequest): screening and follow-up, not findings. */
-  suggestsOrder: boolean;
-}
+export type { WorklistChange, WorklistItem, WorklistRule } from '../screening/worklistTypes.ts';
 
 /** A worklist entry as the API shows it (the run is named once, beside the entries). */
 export interface WorklistEntry extends Omit<WorklistItem, 'suggestsOrder'> {
