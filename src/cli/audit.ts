@@ -36,20 +36,24 @@ function checkDates(o: { from: string; to: string }): void {
   }
 }
 
+/**
+ * Where a reading command gets its answers: a running service (--url with the audit API token), or the store
+ * itself (PostgreSQL, or the embedded data directory when no service holds it); and --json.
+ */
+export function storeOptions(c: Command): Command {
+  return c
+    .addOption(new Option('--url <url>', 'use a running service instead of the store').env('OSTEOWATCH_URL'))
+    .addOption(new Option('--token <token>', 'audit API token for --url').env('OSTEOWATCH_AUDIT_TOKEN'))
+    .addOption(new Option('--database-url <url>', 'PostgreSQL store').env('DATABASE_URL'))
+    .addOption(new Option('--data-dir <dir>', 'embedded store directory').env('OSTEOWATCH_DATA_DIR').default('./data'))
+    .option('--json', 'print JSON');
+}
+
 export function addAuditCommands(program: Command, out: (s: string) => void): void {
   const audit = program
     .command('audit')
     .description('Audit trail: who was shown what, on which data, and what they did');
-  const common = (c: Command) =>
-    c
-      .addOption(new Option('--url <url>', 'query a running service instead of the store').env('OSTEOWATCH_URL'))
-      .addOption(new Option('--token <token>', 'audit API token for --url').env('OSTEOWATCH_AUDIT_TOKEN'))
-      .addOption(new Option('--database-url <url>', 'PostgreSQL store').env('DATABASE_URL'))
-      .addOption(
-        new Option('--data-dir <dir>', 'embedded store directory').env('OSTEOWATCH_DATA_DIR').default('./data'),
-      )
-      .option('--json', 'print JSON')
-      .option('--csv', 'print CSV');
+  const common = (c: Command) => storeOptions(c).option('--csv', 'print CSV');
 
   async function withClient<T>(o: Common & { fhir?: string }, fn: (c: AuditClient) => Promise<T>): Promise<T> {
     let client: AuditClient;

@@ -1,8 +1,6 @@
 /** Human-readable rendering of an exposure summary for the terminal. */
+import { mg } from '../exposure/format.ts';
 import type { ExposureSummary } from '../exposure/index.ts';
-
-const mg = (n: number | null): string =>
-  n === null ? 'unknown' : `${n.toLocaleString('en-US', { maximumFractionDigits: 2 })} mg`;
 
 export function formatExposure(s: ExposureSummary): string {
   const lines: string[] = [];

@@ -4,7 +4,7 @@
  * /surveillance API (--url with a token), as `osteowatch audit` does.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import type { JWK } from 'jose';
 import { type AuditStore, openAuditStore } from '../audit/store.ts';
 import { loadServiceConfig, type ServiceConfig } from '../config/env.ts';
@@ -31,7 +31,7 @@ import {
 import { StoreLockedError } from '../store/index.ts';
 import { RunStore } from '../surveillance/runStore.ts';
 import { Surveillance } from '../surveillance/service.ts';
-import { CliExit } from './audit.ts';
+import { CliExit, storeOptions } from './audit.ts';
 import { table } from './table.ts';
 
 interface Common {
@@ -381,15 +381,7 @@ function checkLimit(value: string, max: number): number {
 const when = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 19) : '—');
 
 export function addSurveilCommands(program: Command, out: (s: string) => void): void {
-  const common = (c: Command) =>
-    c
-      .addOption(new Option('--url <url>', 'use a running service instead of the store').env('OSTEOWATCH_URL'))
-      .addOption(new Option('--token <token>', 'API token for --url').env('OSTEOWATCH_AUDIT_TOKEN'))
-      .addOption(new Option('--database-url <url>', 'PostgreSQL store').env('DATABASE_URL'))
-      .addOption(
-        new Option('--data-dir <dir>', 'embedded store directory').env('OSTEOWATCH_DATA_DIR').default('./data'),
-      )
-      .option('--json', 'print JSON');
+  const common = storeOptions;
 
   const surveil = program
     .command('surveil')

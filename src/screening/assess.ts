@@ -44,6 +44,8 @@ export interface AssessOptions {
   exposure: ExposureConfig;
   screening?: ScreeningConfig;
   cohorts?: CohortDefinition[];
+  /** Also the per-day timeline in `exposure` (the exposure timeline page; cards do without). */
+  timeline?: boolean;
 }
 
 export interface Assessment {
@@ -87,7 +89,7 @@ export function assessPatient(data: PatientRecords, options: AssessOptions): Ass
     patient: patientId,
     asOf,
     config: options.exposure,
-    timeline: false,
+    timeline: options.timeline ?? false,
   });
   const studies = wbMriStudies(
     ofType<ImagingStudy>(data.imagingStudies, 'ImagingStudy'),

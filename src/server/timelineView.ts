@@ -143,6 +143,7 @@ export function timelineView(input: TimelineViewInput): TimelineView {
     exposure: input.exposure,
     screening: input.screening,
     cohorts: input.cohorts,
+    timeline: true,
   });
   const records = [
     ...data.medicationStatements,
@@ -151,8 +152,10 @@ export function timelineView(input: TimelineViewInput): TimelineView {
     ...data.medications,
   ];
   const medications = data.medications;
-  // The same records, config and day as the assessment: only the per-day timeline is added.
-  const x = computeExposure({ resources: records, patient: patientId, asOf, config: input.exposure, timeline: true });
+  // The assessment's own exposure (with the per-day timeline); a patient outside the cohort is still drawn.
+  const x =
+    assessment?.exposure ??
+    computeExposure({ resources: records, patient: patientId, asOf, config: input.exposure, timeline: true });
 
   const byRef = new Map(records.map((r) => [keyOf(r), r]));
   const issuesOf = (source: string): ExposureIssue[] => x.issues.filter((i) => i.source === source);

@@ -347,6 +347,15 @@ export class RunStore {
     };
   }
 
+  /** Every patient of the run whose records could not be read or assessed. */
+  async erredPatients(runId: string): Promise<Set<string>> {
+    const rows = await this.db.query<{ patient_id: string }>(
+      'select patient_id from surveillance_results where run_id = $1 and error is not null',
+      [runId],
+    );
+    return new Set(rows.map((r) => r.patient_id));
+  }
+
   async errorsOf(runId: string, limit = 50): Promise<RunRow['errors']> {
     const rows = await this.db.query<{ patient_id: string; error: string }>(
       'select patient_id, error from surveillance_results where run_id = $1 and error is not null order by patient_id limit $2',
@@ -436,14 +445,6 @@ export class RunStore {
       [runId, patientIds],
     );
     return rows.map((r) => ({ patientId: r.patient_id, resource: r.resource }));
-  }
-
-  async stagedPatients(runId: string): Promise<string[]> {
-    const rows = await this.db.query<{ patient_id: string }>(
-      'select distinct patient_id from surveillance_staged where run_id = $1',
-      [runId],
-    );
-    return rows.map((r) => r.patient_id);
   }
 
   async stagedMedications(runId: string, refs: string[]): Promise<Array<Record<string, unknown>>> {

@@ -215,7 +215,7 @@ export class SurveillanceRunner {
     const now = await store.worklistOf(run.runId);
     const family = (e: WorklistRow) => `${e.patientId}:${taskRuleOf(e.rule)}:${e.dueDate ?? 'none'}`;
     const current = new Set(now.filter((e) => e.change !== 'resolved').map(family));
-    const erred = new Set((await store.errorsOf(run.runId, 1_000_000)).map((e) => e.patientId));
+    const erred = await store.erredPatients(run.runId);
     const gone = before.filter((e) => !current.has(family(e)) && !erred.has(e.patientId));
     for (const e of gone) {
       if (this.d.tasks)

@@ -25,15 +25,15 @@ export interface TaskPublisherOptions {
 export const taskKey = (i: Pick<WorklistItem, 'patientId' | 'rule' | 'dueDate'>): string =>
   `${i.patientId}:${taskRuleOf(i.rule)}:${i.dueDate ?? 'none'}`;
 
-export interface Published {
+export interface Published<T> {
   reference: string;
   created: boolean;
+  /** What the server holds: the resource just created, or the one that already had the identifier. */
+  resource: T;
 }
 
 export class TaskPublisher {
   private readonly o: TaskPublisherOptions;
-  created = 0;
-  completed = 0;
   constructor(o: TaskPublisherOptions) {
     this.o = o;
   }
@@ -63,13 +63,13 @@ export class TaskPublisher {
   }
 
   /** Conditional create: 201 created, 200 when a resource with the identifier exists (nothing written). */
-  private async ensure<T extends Task | ServiceRequest>(resource: T, key: string): Promise<Published> {
+  private async ensure<T extends Task | ServiceRequest>(resource: T, key: string): Promise<Published<T>> {
     const r = await this.request('POST', resource.resourceType, resource, {
       'if-none-exist': `identifier=${encodeURIComponent(`${WORKLIST_ENTRY_IDENTIFIER}|${key}`)}`,
     });
     const id = (r.body as { id?: string } | undefined)?.id;
     if (!id) throw new OsteoWatchError('upstream', `the Task server did not return the ${resource.resourceType}'s id`);
-    return { reference: `${resource.resourceType}/${id}`, created: r.status === 201 };
+    return { reference: `${resource.resourceType}/${id}`, created: r.status === 201, resource: r.body as T };
   }
 
   /** The entry's Task (and its draft order), created unless it exists; the Task's reference. */
@@ -99,7 +99,21 @@ export class TaskPublisher {
       restriction: { period: { start: item.dueDate ?? asOf, ...(item.overdueFrom ? { end: item.overdueFrom } : {}) } },
     };
     const t = await this.ensure(task, key);
-    if (t.created) this.created++;
+    // The same Task from an earlier run: a follow-up that has become overdue says so (businessStatus, priority).
+    const held = t.resource;
+    const open = held.status !== 'completed' && held.status !== 'cancelled';
+    if (
+      !t.created &&
+      open &&
+      (held.businessStatus?.text !== task.businessStatus?.text || held.priority !== task.priority)
+    )
+      await this.request('PUT', t.reference, {
+        ...held,
+        priority: task.priority,
+        businessStatus: task.businessStatus,
+        description: task.description,
+        code: task.code,
+      });
     return t.reference;
   }
 
@@ -121,7 +135,6 @@ export class TaskPublisher {
         businessStatus: { text: 'resolved' },
         statusReason: { text: why },
       });
-      this.completed++;
     }
   }
 }

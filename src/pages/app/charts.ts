@@ -119,6 +119,17 @@ function dateTick(this: Scale, value: number | string): string {
 }
 
 /** An axis as wide as the layout says at each update (the layout changes with the window: relayout). */
+/** The shared time axis of both charts: days on a linear scale, labelled as dates (no date adapter needed). */
+function dateAxis(range: { min: number; max: number }) {
+  return {
+    type: 'linear' as const,
+    min: range.min,
+    max: range.max,
+    grid: { color: COLORS.grid },
+    ticks: { maxRotation: 0, autoSkipPadding: 16, includeBounds: false, color: COLORS.text, callback: dateTick },
+  };
+}
+
 function fixedWidth(layout: Layout, side: keyof Layout) {
   return (scale: Scale) => {
     scale.width = layout[side];
@@ -255,13 +266,7 @@ export function doseChart(canvas: HTMLCanvasElement, v: TimelineView, layout: La
     layout: { padding: { top: 8 } },
     interaction: { mode: 'nearest', intersect: true },
     scales: {
-      x: {
-        type: 'linear',
-        min: range.min,
-        max: range.max,
-        grid: { color: COLORS.grid },
-        ticks: { maxRotation: 0, autoSkipPadding: 16, includeBounds: false, color: COLORS.text, callback: dateTick },
-      },
+      x: dateAxis(range),
       daily: {
         type: 'linear',
         position: 'left',
@@ -424,13 +429,7 @@ export function recordsChart(
       animation: false,
       layout: { padding: { right: layout.right } },
       scales: {
-        x: {
-          type: 'linear',
-          min: range.min,
-          max: range.max,
-          grid: { color: COLORS.grid },
-          ticks: { maxRotation: 0, autoSkipPadding: 16, includeBounds: false, color: COLORS.text, callback: dateTick },
-        },
+        x: dateAxis(range),
         y: {
           type: 'category',
           afterFit: fixedWidth(layout, 'left'),
