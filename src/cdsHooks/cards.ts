@@ -14,7 +14,7 @@ import { type CardCoding, OVERRIDE_REASONS, SCREENING_TOPIC } from '../terminolo
 import { HISTORY_OF_STEROIDS, LONG_TERM_STEROIDS } from '../terminology/orderReasons.ts';
 import { dataQualitySentences } from './dataQuality.ts';
 import { recordAsWritten } from './doseAsWritten.ts';
-import { mg, totalMg } from './format.ts';
+import { mg, plural, totalMg } from './format.ts';
 
 export type Coding = CardCoding;
 
@@ -70,9 +70,10 @@ const PULSE_MG = 250;
 
 function duration(from: string, to: string): string {
   const days = dayFromIso(to) - dayFromIso(from) + 1;
-  if (days < 60) return `${days} days`;
+  if (days < 60) return plural(days, 'day');
   const months = Math.floor(days / 30.4375);
-  return months < 24 ? `${months} months` : `${(days / 365.25).toFixed(1)} years`;
+  // From 60 days, at least 1 month; from 24 months, at least "2.0 years".
+  return months < 24 ? plural(months, 'month') : `${(days / 365.25).toFixed(1)} years`;
 }
 
 /**
@@ -119,7 +120,7 @@ export function exposureDetail(c: CardContext): string {
         '',
         `Glucocorticoid therapy since ${x.firstExposure} (${duration(x.firstExposure, x.asOf)})` +
           `${x.peakDaily ? `; peak ${mg(x.peakDaily.mg)}/day on ${x.peakDaily.on}` : ''}` +
-          `${pulses ? `; ${pulses} IV pulse${pulses > 1 ? 's' : ''} (≥ ${PULSE_MG} mg prednisolone-eq. in a day)` : ''}.`,
+          `${pulses ? `; ${plural(pulses, 'IV pulse')} (≥ ${PULSE_MG} mg prednisolone-eq. in a day)` : ''}.`,
       );
     lines.push('', '| Drug and dose as prescribed | Dates | Days | Prednisolone-eq. |', '|---|---|---:|---:|');
     for (const k of counted.slice(0, 8)) {
@@ -129,7 +130,7 @@ export function exposureDetail(c: CardContext): string {
     }
     if (counted.length > 8)
       lines.push(
-        `| … ${counted.length - 8} earlier records | | | ${mg(counted.slice(8).reduce((s, k) => s + (k.mg ?? 0), 0))} |`,
+        `| … ${plural(counted.length - 8, 'earlier record')} | | | ${mg(counted.slice(8).reduce((s, k) => s + (k.mg ?? 0), 0))} |`,
       );
   }
   const quality = [...dataQualitySentences(x), ...staleActiveOrders(c)];

@@ -1,5 +1,6 @@
 /** The engine's issues as sentences a clinician reads on a card ("2 MedicationStatements without a dose were not counted"). */
 import type { ExposureSummary } from '../exposure/index.ts';
+import { plural } from './format.ts';
 
 const NOT_COUNTED: Record<string, string> = {
   'no-dose': 'without a dose',
@@ -41,10 +42,6 @@ const ASSUMED: Record<string, string> = {
   'strength-conflict': 'a strength whose text and structure disagree (the structure was used)',
   'dose-unit-unknown': 'a dose without a unit (counted as tablets of the product’s strength)',
 };
-
-function plural(n: number, type: string): string {
-  return `${n} ${type}${n === 1 ? '' : 's'}`;
-}
 
 export function dataQualitySentences(x: ExposureSummary): string[] {
   const typeOf = (source: string) => source.split('/')[0] ?? 'record';

@@ -7,11 +7,11 @@ import type { Finding } from '../screening/imaging.ts';
 import type { Decision, FindingsDecision, ScreeningResult, StaleOrder } from '../screening/rules.ts';
 import { FINDINGS_OVERRIDE_REASONS } from '../terminology/cardCodes.ts';
 import { baseCard, type Card, type CardContext, EVIDENCE, exposureDetail, md, orderSuggestion } from './cards.ts';
-import { mg, totalMg } from './format.ts';
+import { mg, plural, totalMg } from './format.ts';
 
 const staleNote = (s: StaleOrder | undefined): string =>
   s
-    ? `\n\n**A WB-MRI was ordered on ${s.order.date} (${s.ageDays} days ago) and has not been performed**: check the order (${md(s.order.reference)}).`
+    ? `\n\n**A WB-MRI was ordered on ${s.order.date} (${plural(s.ageDays, 'day')} ago) and has not been performed**: check the order (${md(s.order.reference)}).`
     : '';
 
 export function screeningCards(c: CardContext, result: ScreeningResult): Card[] {

@@ -6,6 +6,12 @@ const MG = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 /** 6020 → "6,020"; 7.5 → "7.5" */
 export const formatMg = (n: number): string => MG.format(n);
 
+/**
+ * A count and its noun as a person reads them: "1 earlier record", "2 earlier records", "0 days". `many` for a
+ * noun whose plural is not the singular + "s".
+ */
+export const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
 /** A number of milligrams a person reads: "6,020 mg", or "unknown" when it could not be computed (never 0 mg). */
 export const mg = (n: number | null): string => (n === null ? 'unknown' : `${formatMg(n)} mg`);
 

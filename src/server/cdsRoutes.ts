@@ -4,14 +4,21 @@
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { AuditLog } from '../audit/auditLog.ts';
-import { type CdsAuthOptions, type CdsClient, ReplayStoreUnavailableError, verifyCdsClient } from '../auth/cdsJwt.ts';
+import {
+  type CdsAuthOptions,
+  type CdsClient,
+  type CdsVerdict,
+  checkCdsClient,
+  ReplayStoreUnavailableError,
+} from '../auth/cdsJwt.ts';
 import { DataTooSlow } from '../cdsHooks/data.ts';
 import { assertJsonShape, feedbackBodySchema, fhirShapeProblem, hookRequestSchema } from '../cdsHooks/request.ts';
 import { type CdsServiceDeps, runHook } from '../cdsHooks/service.ts';
 import { type CdsServiceDefinition, discoveryEntry } from '../cdsHooks/serviceDefinition.ts';
 import { OsteoWatchError, parseInput } from '../errors.ts';
+import { redactPath } from '../log/logger.ts';
 import { cdsCors } from './cors.ts';
-import { FHIR_JSON, outcomeErrors, PLAIN_JSON } from './outcome.ts';
+import { FHIR_JSON, outcomeErrors, PLAIN_JSON, sendOutcome } from './outcome.ts';
 
 export interface CdsRouteOptions {
   services: readonly CdsServiceDefinition[];
@@ -58,30 +65,47 @@ export function cdsRoutes(o: CdsRouteOptions): Router {
 
   // The client JWT is checked while the body is read and parsed (ES384 verification runs off the main
   // thread); every handler waits for the verdict before doing or saying anything else.
-  // The verdict: the client, undefined (not authenticated: a bare 401), or the replay store being unreachable
+  // The verdict: the client, why it is refused (a 401 naming the reason), or the replay store being unreachable
   // (503: a jti that cannot be checked is never accepted, and the caller may retry).
-  type Verdict = CdsClient | ReplayStoreUnavailableError | undefined;
+  type Verdict = CdsVerdict | ReplayStoreUnavailableError;
   type Authed = Request & { cdsAuth?: Promise<Verdict>; cdsClient?: CdsClient };
   const audienceOf = (req: Request): string => {
     const m = /^\/([^/]+)(\/feedback)?\/?$/.exec(req.path);
     return `${o.deps.publicUrl()}/cds-services${m ? `/${m[1]}${m[2] ?? ''}` : ''}`;
   };
   router.use((req: Authed, _res, next) => {
-    req.cdsAuth = verifyCdsClient(req.headers.authorization, audienceOf(req), o.auth).catch((err: unknown) =>
-      err instanceof ReplayStoreUnavailableError ? err : undefined,
+    req.cdsAuth = checkCdsClient(req.headers.authorization, audienceOf(req), o.auth).catch(
+      (err: unknown): Verdict =>
+        err instanceof ReplayStoreUnavailableError
+          ? err
+          : { refused: { reason: 'The client JWT could not be checked' } },
     );
     next();
   });
+  /**
+   * 401 with the reason, as every error of this API: an OperationOutcome (issue `login`) in plain JSON. CDS Hooks
+   * 2.0 sets no error body (https://cds-hooks.hl7.org/2.0/#http-response: other 4xx/5xx MAY be returned); this is
+   * the service's own convention, as the audit and surveillance APIs answer theirs. WWW-Authenticate per RFC 6750
+   * §3.1: `invalid_token` when a token was sent. Logged at warn with the path and the claimed `iss`, never the token.
+   */
+  const refuse = (req: Request, res: Response, refused: { reason: string; iss?: string }): void => {
+    o.deps.logger?.warn(
+      { path: redactPath(req.originalUrl), iss: refused.iss, reason: refused.reason },
+      'CDS client refused (401)',
+    );
+    res.set('WWW-Authenticate', req.headers.authorization ? 'Bearer error="invalid_token"' : 'Bearer');
+    sendOutcome(res, 401, 'login', refused.reason, { type: PLAIN_JSON });
+  };
   router.use(express.json({ type: JSON_TYPES, limit: '10mb' }));
 
   const authenticate = () => async (req: Authed, res: Response, next: NextFunction) => {
-    const client = await req.cdsAuth;
-    if (client instanceof ReplayStoreUnavailableError) return next(client);
-    if (!client) {
-      res.status(401).set('WWW-Authenticate', 'Bearer').end();
+    const verdict = await req.cdsAuth;
+    if (verdict instanceof ReplayStoreUnavailableError) return next(verdict);
+    if (!verdict || 'refused' in verdict) {
+      refuse(req, res, verdict?.refused ?? { reason: 'The client JWT was not checked' });
       return;
     }
-    req.cdsClient = client;
+    req.cdsClient = verdict.client;
     next();
   };
 
@@ -137,12 +161,13 @@ export function cdsRoutes(o: CdsRouteOptions): Router {
     }
     res.status(200).json({});
   });
-  // A body that cannot be parsed: 401 to an unauthenticated caller, else 400/413 with an OperationOutcome.
+  // A body that cannot be parsed: 401 to an unauthenticated caller (the reason it is refused, nothing about its
+  // body), else 400/413 with an OperationOutcome.
   router.use(async (err: Error, req: Authed, res: Response, next: NextFunction) => {
     const verdict = await req.cdsAuth;
     if (verdict instanceof ReplayStoreUnavailableError) return next(verdict);
-    if (!verdict) {
-      res.status(401).set('WWW-Authenticate', 'Bearer').end();
+    if (!verdict || 'refused' in verdict) {
+      refuse(req, res, verdict?.refused ?? { reason: 'The client JWT was not checked' });
       return;
     }
     next(err);

@@ -6,11 +6,15 @@
  */
 import type { Bundle, BundleLink, OperationOutcome } from '@medplum/fhirtypes';
 import { operationOutcome } from '../fhir/outcome.ts';
-import { MODIFIERS, type SupportedParam, supportedSearchParams } from './searchParams.ts';
+import { MODIFIERS, patientSearchIsSubject, type SupportedParam, supportedSearchParams } from './searchParams.ts';
 
 export interface SearchPlan {
   resourceType: string;
-  /** The parameters used, as the client sent them, for Bundle.link; paging is added by searchLinks. */
+  /**
+   * The parameters used, as the client sent them, for Bundle.link; paging is added by finishSearchBundle. The self link
+   * shows the search as the client asked it (https://hl7.org/fhir/R4/search.html#conformance: the parameters the
+   * server used), not the equivalent one run for speed (fastPatient), so that next/previous repeat it as asked.
+   */
   used: Array<[string, string]>;
   /** The query string handed to Medplum's router. */
   query: string;
@@ -109,6 +113,27 @@ function check(params: ReadonlyMap<string, SupportedParam>, type: string, key: s
   return unsupportedModifier(code, modifier);
 }
 
+/** A FHIR id (https://hl7.org/fhir/R4/datatypes.html#id), bare or as a Patient reference. */
+const PATIENT_VALUE = /^(?:Patient\/)?[A-Za-z0-9.-]{1,64}$/;
+
+/**
+ * `patient=<id>` as `subject=Patient/<id>`, for the types whose `patient` is `subject` restricted to Patients
+ * (patientSearchIsSubject). Both find the same resources, but Medplum's in-memory search evaluates `patient` through
+ * the whole R4 clinical-patient union with a resolve() per term on every resource of the type: seconds for the
+ * demo's MedicationStatements, where `subject` takes milliseconds. Only the plain parameter is rewritten (and
+ * `patient:Patient`, which check() has already turned into `patient=Patient/<id>`), and only when every value of
+ * its OR list is an id or Patient/<id>; a modifier, a chain or any other value is left to Medplum as it was.
+ * The one difference is on references that are not `Patient/<id>`, where Medplum's `patient=<id>` compares the
+ * reference's last segment (so `Patient/1/_history/2` would match `patient=2`); `subject` compares the whole
+ * reference. The rewrite is in the query only: the Bundle's links keep the client's own parameters.
+ */
+function fastPatient(resourceType: string, [key, value]: [string, string]): [string, string] {
+  if (key !== 'patient' || !patientSearchIsSubject(resourceType)) return [key, value];
+  const values = value.split(',');
+  if (!values.every((v) => PATIENT_VALUE.test(v))) return [key, value];
+  return ['subject', values.map((v) => (v.startsWith('Patient/') ? v : `Patient/${v}`)).join(',')];
+}
+
 function refusal(text: string, key: string): OperationOutcome {
   const outcome = operationOutcome('not-supported', text);
   outcome.issue[0]!.location = [`http.${key}`];
@@ -142,7 +167,7 @@ export function planSearch(
     else {
       if (key === '_summary') summaryCount = value === 'count';
       used.push(verdict.use);
-      query.append(...('query' in verdict ? verdict.query : verdict.use));
+      query.append(...fastPatient(resourceType, 'query' in verdict ? verdict.query : verdict.use));
     }
   }
   // _count=0 asks for no resources: the same answer as _summary=count, and no next link that never advances.

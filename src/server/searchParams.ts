@@ -70,3 +70,52 @@ export function supportedSearchParams(resourceType: string): ReadonlyMap<string,
   }
   return params;
 }
+
+/**
+ * One resource type's own part of a search parameter's FHIRPath expression: R4 shares one SearchParameter among
+ * several types (clinical-patient is `AllergyIntolerance.patient | CarePlan.subject.where(resolve() is Patient) |
+ * …`), and Medplum evaluates the whole union on every resource. Undefined unless every term names its type and
+ * exactly one names this one.
+ */
+function ownTerm(resourceType: string, expression: string | undefined): string | undefined {
+  const terms = (expression ?? '').split('|').map((t) => t.trim());
+  if (!terms.every((t) => /^[A-Z][A-Za-z]*\./.test(t))) return undefined;
+  const own = terms.filter((t) => t.startsWith(`${resourceType}.`));
+  return own.length === 1 ? own[0] : undefined;
+}
+
+const patientIsSubject = new Map<string, boolean>();
+
+/**
+ * Whether the type's R4 `patient` parameter is its `subject` parameter restricted to Patients, read from the
+ * definitions Medplum indexed: `patient` (target Patient only) is `X.<path>.where(resolve() is Patient)` and
+ * `subject` (a target of which is Patient) is `X.<path>`. Then `patient=<id>` finds what `subject=Patient/<id>`
+ * finds. With the R4 definitions Medplum 5 ships that holds for 36 types, among them Condition, DiagnosticReport,
+ * Encounter, ImagingStudy, MedicationAdministration, MedicationDispense, MedicationRequest, MedicationStatement,
+ * Observation, Procedure, ServiceRequest and Task (`Task.for`); not for types whose `patient` is a plain element
+ * (AllergyIntolerance.patient, DeviceUseStatement.subject: no resolve() to save) or that have no `subject`
+ * (Appointment, Provenance).
+ */
+export function patientSearchIsSubject(resourceType: string): boolean {
+  let answer = patientIsSubject.get(resourceType);
+  if (answer === undefined) {
+    const all: Record<string, SearchParameter> = getSearchParameters(resourceType) ?? {};
+    const { patient, subject } = all;
+    const subjectPath = subject && ownTerm(resourceType, subject.expression);
+    answer =
+      !!patient &&
+      !!subject &&
+      !!subjectPath &&
+      patient.type === 'reference' &&
+      subject.type === 'reference' &&
+      !!patient.url?.startsWith(R4_BASE) &&
+      !!subject.url?.startsWith(R4_BASE) &&
+      patient.target?.length === 1 &&
+      patient.target[0] === 'Patient' &&
+      !!subject.target?.includes('Patient') &&
+      ownTerm(resourceType, patient.expression) === `${subjectPath}.where(resolve() is Patient)`;
+    // As for supportedSearchParams: nothing is indexed before loadFhirDefinitions().
+    if (Object.keys(all).length) patientIsSubject.set(resourceType, answer);
+  }
+  return answer;
+}

@@ -278,3 +278,51 @@ describe('patient-view cards', () => {
     expect(raw).not.toContain('SECRET-ACCESS-TOKEN');
   });
 });
+
+describe('counts in card wording: singular for one', () => {
+  const detailOf = async (id: string, resources: Resource[]) => (await patientView(id, resources))[0].detail as string;
+  /** `n` completed 10-day courses of 40 mg/day, one a month from January 2025 (400 mg each). */
+  const courses = (id: string, n: number) =>
+    Array.from({ length: n }, (_, i) => {
+      const month = String(i + 1).padStart(2, '0');
+      return daily(id, i + 1, 40, `2025-${month}-01`, `2025-${month}-10`);
+    });
+
+  it('"… 1 earlier record" below the eighth row, "… 2 earlier records" for two', async () => {
+    const nine = await detailOf('nine', [...myositisPatient('nine'), ...courses('nine', 9)]);
+    expect(nine).toContain('| … 1 earlier record | | | 400 mg |');
+    expect(nine).not.toContain('earlier records');
+    const ten = await detailOf('ten', [...myositisPatient('ten'), ...courses('ten', 10)]);
+    expect(ten).toContain('| … 2 earlier records | | | 800 mg |');
+  });
+
+  it('therapy of 1 day, of 60 days (1 month); 1 IV pulse', async () => {
+    // 1 Jun is the call's day: one day of therapy.
+    expect(await detailOf('oneday', [...myositisPatient('oneday'), daily('oneday', 1, 20, '2026-06-01')])).toContain(
+      'Glucocorticoid therapy since 2026-06-01 (1 day); peak',
+    );
+    // 3 Apr – 1 Jun: 60 days, floor(60 / 30.4375) = 1 month.
+    expect(
+      await detailOf('onemonth', [...myositisPatient('onemonth'), daily('onemonth', 1, 20, '2026-04-03')]),
+    ).toContain('Glucocorticoid therapy since 2026-04-03 (1 month); peak');
+    const pulse: Resource = {
+      resourceType: 'MedicationAdministration',
+      id: 'onepulse-pulse-1',
+      status: 'completed',
+      subject: { reference: 'Patient/onepulse' },
+      effectiveDateTime: '2026-05-15T09:00:00Z',
+      medicationCodeableConcept: {
+        coding: [
+          { system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '6902', display: 'methylprednisolone' },
+        ],
+      },
+      dosage: {
+        route: { coding: [{ system: 'http://snomed.info/sct', code: '47625008', display: 'Intravenous route' }] },
+        dose: { value: 1000, unit: 'mg', system: 'http://unitsofmeasure.org', code: 'mg' },
+      },
+    } as Resource;
+    const one = await detailOf('onepulse', [...myositisPatient('onepulse'), pulse]);
+    expect(one).toContain('; 1 IV pulse (≥ 250 mg');
+    expect(one).not.toContain('IV pulses');
+  });
+});

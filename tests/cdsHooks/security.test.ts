@@ -5,10 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { type CryptoKey, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReplayCache, verifyCdsClient } from '../../src/auth/cdsJwt.ts';
 import { parseTrustedClients } from '../../src/auth/trustedClients.ts';
+import { createLogger } from '../../src/log/logger.ts';
 import {
   type CdsHarness,
   SANDBOX_ISS,
@@ -20,8 +22,16 @@ import {
 import { daily, fullPrefetch, myositisPatient } from '../helpers/patients.ts';
 
 let h: CdsHarness;
+/** What the service logged, one JSON record a line. */
+const logged: string[] = [];
+const sink = new Writable({
+  write(chunk, _enc, done) {
+    logged.push(...String(chunk).split('\n').filter(Boolean));
+    done();
+  },
+});
 beforeAll(async () => {
-  h = await startCdsHarness({ now: '2026-06-01T10:00:00Z' });
+  h = await startCdsHarness({ now: '2026-06-01T10:00:00Z', logger: createLogger('info', sink) });
 });
 afterAll(() => h.close());
 
@@ -105,7 +115,7 @@ describe('client JWT', () => {
   });
 
   it.each([
-    ['no token', async () => undefined],
+    ['no token', async () => undefined, /^No client JWT/],
     [
       'HS256 (symmetric)',
       async () =>
@@ -117,26 +127,66 @@ describe('client JWT', () => {
           .setExpirationTime('5m')
           .setJti(randomUUID())
           .sign(new TextEncoder().encode('a-shared-secret-of-enough-length!')),
+      /^JWT alg HS256 is not accepted/,
     ],
-    ['no kid', async () => h.sign(svc(), { kid: null })],
-    ['an issuer not on the allow-list', async () => h.sign(svc(), { iss: 'https://evil.example' })],
-    ['aud with a trailing slash', async () => h.sign(`${svc()}/`)],
-    ['aud of the discovery endpoint', async () => h.sign(`${h.base}/cds-services`)],
-    ['an expired token', async () => h.sign(svc(), { exp: '-2m' })],
+    ['no kid', async () => h.sign(svc(), { kid: null }), /^JWT header has no kid$/],
+    [
+      'an issuer not on the allow-list',
+      async () => h.sign(svc(), { iss: 'https://evil.example' }),
+      /^JWT iss https:\/\/evil\.example is not a trusted CDS client$/,
+    ],
+    ['aud with a trailing slash', async () => h.sign(`${svc()}/`), /^JWT aud \S+screening\/ does not match /],
+    ['aud of the discovery endpoint', async () => h.sign(`${h.base}/cds-services`), /^JWT aud \S+ does not match /],
+    ['an expired token', async () => h.sign(svc(), { exp: '-2m' }), /^JWT expired at \d{4}-/],
     [
       'a key the issuer does not have',
       async () => h.sign(svc(), { key: (await generateKeyPair('ES384')).privateKey as never }),
+      /^JWT signature does not verify/,
     ],
-  ])('%s → 401 with no detail', async (_name, make) => {
-    const r = await post(await make());
+  ])('%s → 401 with an OperationOutcome naming the reason', async (_name, make, reason) => {
+    const token = await make();
+    const r = await post(token);
     expect(r.status).toBe(401);
-    expect(await r.text()).toBe('');
+    expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(r.headers.get('www-authenticate')).toBe(token ? 'Bearer error="invalid_token"' : 'Bearer');
+    const outcome = (await r.json()) as {
+      resourceType: string;
+      issue: Array<{ code: string; details: { text: string } }>;
+    };
+    expect(outcome.resourceType).toBe('OperationOutcome');
+    expect(outcome.issue[0]!.code).toBe('login');
+    expect(outcome.issue[0]!.details.text).toMatch(reason);
+  });
+
+  it('a call by another host name than the service knows: the 401 and a warn log line say why', async () => {
+    // The demo prints http://127.0.0.1:8080; the Sandbox opened at localhost:8080 signs aud = localhost.
+    const url = `${h.base}/cds-services`;
+    const asLocalhost = url.replace('127.0.0.1', 'localhost');
+    const token = await h.sign(asLocalhost);
+    logged.length = 0;
+    const r = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    expect(r.status).toBe(401);
+    const outcome = (await r.json()) as { issue: Array<{ severity: string; details: { text: string } }> };
+    const reason = `JWT aud ${asLocalhost} does not match ${url}: aud must be the exact URL called`;
+    expect(outcome.issue).toEqual([expect.objectContaining({ severity: 'error', details: { text: reason } })]);
+    const records = logged.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.filter((x) => x.msg === 'CDS client refused (401)')).toEqual([
+      expect.objectContaining({ level: 40, reason, iss: SANDBOX_ISS, path: '/cds-services' }),
+    ]);
+    // Never the token, nor any part of it.
+    const signature = token.split('.')[2]!;
+    expect(logged.join('\n')).not.toContain(signature);
+    expect(logged.join('\n')).not.toContain(token.split('.')[1]!);
   });
 
   it('a replayed jti is refused', async () => {
     const token = await h.sign(svc());
     expect((await post(token)).status).toBe(200);
-    expect((await post(token)).status).toBe(401);
+    const again = await post(token);
+    expect(again.status).toBe(401);
+    expect(((await again.json()) as { issue: Array<{ details: { text: string } }> }).issue[0]!.details.text).toBe(
+      'JWT jti was already used: a token is accepted once',
+    );
   });
 });
 
@@ -241,14 +291,18 @@ describe('bad requests never crash the service', () => {
     expect(((await r.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
   });
 
-  it('an unauthenticated caller learns nothing, not even that its JSON is malformed', async () => {
+  it('an unauthenticated caller learns why it is refused, and nothing of its body, not even that its JSON is malformed', async () => {
     const r = await fetch(svc(), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"hook": ',
     });
     expect(r.status).toBe(401);
-    expect(await r.text()).toBe('');
+    const text = await r.text();
+    expect((JSON.parse(text) as { issue: Array<{ details: { text: string } }> }).issue[0]!.details.text).toMatch(
+      /^No client JWT/,
+    );
+    expect(text).not.toMatch(/JSON|hook/);
   });
 
   it('schema violations name the field', async () => {

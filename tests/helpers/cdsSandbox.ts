@@ -46,6 +46,7 @@ import { parseTrustedClients } from '../../src/auth/trustedClients.ts';
 import { CDS_SERVICES } from '../../src/cdsHooks/services/index.ts';
 import { resolveExposureConfig } from '../../src/exposure/index.ts';
 import { loadFhirDefinitions } from '../../src/fhir/definitions.ts';
+import type { Logger } from '../../src/log/logger.ts';
 import { createApp } from '../../src/server/app.ts';
 
 export const SANDBOX_ISS = 'https://sandbox.cds-hooks.org';
@@ -652,6 +653,8 @@ export async function startCdsHarness(options: {
   ingestToken?: string;
   /** Where jtis are remembered (default: in memory). */
   replay?: ReplayStore;
+  /** The CDS routes' logger (refusals are logged at warn); none by default. */
+  logger?: Logger;
 }): Promise<CdsHarness> {
   loadFhirDefinitions();
   const key = await createSandboxKey();
@@ -690,6 +693,7 @@ export async function startCdsHarness(options: {
         publicUrl: () => base,
         allowOpenFhirServer: options.allowOpenFhirServer ?? false,
         now: () => new Date(options.now),
+        logger: options.logger,
       },
     },
   });

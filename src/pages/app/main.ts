@@ -226,7 +226,7 @@ async function main(): Promise<void> {
   const patient = await client.patient.read().catch(() => undefined);
   byId('patient').textContent = patient ? patientName(patient) : `Patient ${patientId}`;
   const resources = await readPatientRecords(client, patientId, progress);
-  progress(`Computing the exposure from ${resources.length} records…`);
+  progress(`Computing the exposure from ${resources.length} record${resources.length === 1 ? '' : 's'}…`);
   const view = await assess(patientId, resources, client.state.serverUrl);
   renderStatus(view);
   renderFigures(view);
