@@ -21,14 +21,13 @@
  * Diagnostics: BENCH_SURVEILLANCE_CPU_PROF=DIR (each child writes a V8 CPU profile there);
  * BENCH_SURVEILLANCE_SQL=1 (each instance prints its SQL statements by total wall time, which includes the
  * instance's own event-loop delay); BENCH_SURVEILLANCE_NODE_FLAGS (Node flags for the children, e.g.
- * `--max-old-space-size=200`); BENCH_SURVEILLANCE_BURST=1 (what-if: batch jobs fetched two at a time and again
- * at once while fetches come back full, instead of one per 0.5 s poll; see jobs.ts).
+ * `--max-old-space-size=200`); BENCH_SURVEILLANCE_WORKERS (evaluation threads per instance).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openAuditStore } from '../src/audit/store.ts';
 import { runCli } from '../src/cli/main.ts';
@@ -43,6 +42,8 @@ import { Surveillance } from '../src/surveillance/service.ts';
 
 const SIZES = (process.env.BENCH_SURVEILLANCE_SIZES ?? '10000').split(',').map((s) => Number(s.trim()));
 const BATCH_SIZE = Number(process.env.BENCH_SURVEILLANCE_BATCH ?? 500);
+/** Evaluation worker threads per instance, as OSTEOWATCH_SURVEILLANCE_WORKERS (default: one per core, at most 4). */
+const WORKERS = Number(process.env.BENCH_SURVEILLANCE_WORKERS ?? Math.min(4, availableParallelism()));
 const AS_OF = '2026-06-30';
 const NOW = new Date(`${AS_OF}T12:00:00Z`);
 const SELF = new URL(import.meta.url).pathname;
@@ -272,6 +273,7 @@ async function surveilChild(base: string): Promise<void> {
       batchSize: BATCH_SIZE,
       heartbeatSeconds: 30,
       concurrency: 4,
+      workers: WORKERS,
       exportWaitSeconds: 600,
       taskFhirUrl: 'none',
     },
@@ -319,18 +321,6 @@ async function surveilChild(base: string): Promise<void> {
     }
     return done;
   };
-  if (env.BENCH_SURVEILLANCE_BURST) {
-    // What-if for jobs.ts: batch jobs fetched two at a time, and fetched again at once while a fetch comes back
-    // full (pg-boss burstWhenBatchFull), each job still handled alone; instead of one job per 0.5 s poll.
-    const boss = s.jobs.boss as unknown as { work: (...a: unknown[]) => Promise<string> };
-    const work = boss.work.bind(boss);
-    boss.work = (name, options, handler) =>
-      name === BATCH_QUEUE
-        ? work(name, { ...(options as object), batchSize: 2, burstWhenBatchFull: true }, async (jobs: unknown[]) => {
-            for (const job of jobs) await (handler as (j: unknown[]) => Promise<void>)([job]);
-          })
-        : work(name, options, handler);
-  }
   await s.start();
   const samples: Array<[number, number]> = [];
   const sample = () => samples.push([Date.now(), process.memoryUsage().rss / MB]);
@@ -533,7 +523,7 @@ function print(rows: Row[]): void {
 export async function runSurveillanceBench(): Promise<void> {
   const url = process.env.DATABASE_URL;
   console.log(
-    `\nCohort surveillance, bulk mode: Bulk Data export from a local server, PostgreSQL store, batches of ${BATCH_SIZE}, no Task server`,
+    `\nCohort surveillance, bulk mode: Bulk Data export from a local server, PostgreSQL store, batches of ${BATCH_SIZE}, ${WORKERS} evaluation worker(s) per instance, no Task server`,
   );
   if (!url) {
     console.log('  not run: needs PostgreSQL (DATABASE_URL); two instances share a queue only there');

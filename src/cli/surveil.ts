@@ -128,8 +128,11 @@ async function localClient(o: Common, work: boolean): Promise<SurveilClient> {
         // The run's outcome is this command's output; LOG_LEVEL=warn (or info) adds the service's log lines.
         logger: createLogger(process.env.LOG_LEVEL || 'silent', process.stderr),
         defaultFhirBaseUrl: serviceFhirBase(s),
-        defaultGroupId: COHORT_GROUP_ID,
-        defaultBackendServices: demoBackendServices(o.dataDir),
+        // The demo's Group and client key only for the demo's own FHIR server (as the service does): another
+        // server is read with what its variables name, never with the demo's key.
+        ...((config.surveillance.fhirBaseUrl ?? s.fhirBaseUrl)
+          ? {}
+          : { defaultGroupId: COHORT_GROUP_ID, defaultBackendServices: demoBackendServices(o.dataDir) }),
         fhirLimits: s.fhirLimits,
         work: true,
       });

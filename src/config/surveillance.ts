@@ -4,6 +4,7 @@
  * Services, a static token, or nothing on a loopback demo), when it runs, and where its Tasks go.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { validate as validCron } from 'node-cron';
 import { z } from 'zod';
 import { EnvError, parseEnv } from './env.ts';
@@ -35,6 +36,8 @@ const schema = z.object({
   OSTEOWATCH_SURVEILLANCE_BATCH_SIZE: int('OSTEOWATCH_SURVEILLANCE_BATCH_SIZE', 1, 10_000, 100),
   OSTEOWATCH_SURVEILLANCE_HEARTBEAT_SECONDS: int('OSTEOWATCH_SURVEILLANCE_HEARTBEAT_SECONDS', 10, 3600, 30),
   OSTEOWATCH_SURVEILLANCE_CONCURRENCY: int('OSTEOWATCH_SURVEILLANCE_CONCURRENCY', 1, 64, 4),
+  // One evaluation thread per core, up to 4: assessing is CPU-bound. 0: in the batch's own thread.
+  OSTEOWATCH_SURVEILLANCE_WORKERS: int('OSTEOWATCH_SURVEILLANCE_WORKERS', 0, 64, Math.min(4, availableParallelism())),
   OSTEOWATCH_SURVEILLANCE_EXPORT_WAIT_SECONDS: int('OSTEOWATCH_SURVEILLANCE_EXPORT_WAIT_SECONDS', 1, 86_400, 3600),
   OSTEOWATCH_TASK_FHIR_URL: z.string().min(1).optional(),
 });
@@ -52,6 +55,8 @@ export interface SurveillanceConfig {
   batchSize: number;
   heartbeatSeconds: number;
   concurrency: number;
+  /** Worker threads patients are evaluated in; 0 (or absent): the batch's own thread. */
+  workers?: number;
   exportWaitSeconds: number;
   /** Where Tasks are written: a FHIR base, 'none', or (not set) the FHIR server read from. */
   taskFhirUrl?: string | 'none';
@@ -108,6 +113,7 @@ export function loadSurveillanceConfig(env: NodeJS.ProcessEnv = process.env): Su
     batchSize: e.OSTEOWATCH_SURVEILLANCE_BATCH_SIZE,
     heartbeatSeconds: e.OSTEOWATCH_SURVEILLANCE_HEARTBEAT_SECONDS,
     concurrency: e.OSTEOWATCH_SURVEILLANCE_CONCURRENCY,
+    workers: e.OSTEOWATCH_SURVEILLANCE_WORKERS,
     exportWaitSeconds: e.OSTEOWATCH_SURVEILLANCE_EXPORT_WAIT_SECONDS,
     taskFhirUrl: task,
   };

@@ -13,7 +13,7 @@ import { authorizedFetch as call, type FhirAuth } from './fhirAuth.ts';
 import { NDJSON } from './ndjson.ts';
 import { FhirFetchError, FhirTimeoutError, sameOrigin } from './patientRecords.ts';
 
-export { NDJSON, type NdjsonOptions, ndjsonResources } from './ndjson.ts';
+export { NDJSON, type NdjsonEntry, type NdjsonOptions, ndjsonEntries, ndjsonResources } from './ndjson.ts';
 
 export interface ManifestFile {
   type: string;

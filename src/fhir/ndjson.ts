@@ -30,6 +30,17 @@ export interface NdjsonOptions {
  * memory holds one line, never the file.
  */
 export async function* ndjsonResources(url: string, o: NdjsonOptions): AsyncGenerator<Record<string, unknown>> {
+  for await (const { resource } of ndjsonEntries(url, o)) yield resource;
+}
+
+/** A resource of an NDJSON file with its line as received (no trailing CR): kept by whoever stores it as is. */
+export interface NdjsonEntry {
+  resource: Record<string, unknown>;
+  text: string;
+}
+
+/** As ndjsonResources, each resource with its line's text (a store need not serialise it again). */
+export async function* ndjsonEntries(url: string, o: NdjsonOptions): AsyncGenerator<NdjsonEntry> {
   if (o.requiresAccessToken && o.fhirBaseUrl && !sameOrigin(url, o.fhirBaseUrl))
     throw new FhirFetchError(`an export file is off the FHIR server (${new URL(url).origin}); not sending the token`);
   const idleMs = o.idleTimeoutMs ?? 30_000;
@@ -56,7 +67,7 @@ export async function* ndjsonResources(url: string, o: NdjsonOptions): AsyncGene
   const res = await waiting(() => authorizedFetch('GET', url, { auth, signal, timeoutMs: Infinity, headers }, what));
   if (!res.ok || !res.body) throw new FhirFetchError(`${what}: HTTP ${res.status}`);
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-  const parse = (text: string, line: number): Record<string, unknown> | undefined => {
+  const parse = (text: string, line: number): NdjsonEntry | undefined => {
     const t = text.endsWith('\r') ? text.slice(0, -1) : text;
     if (!t.trim()) return undefined;
     let v: unknown;
@@ -70,7 +81,7 @@ export async function* ndjsonResources(url: string, o: NdjsonOptions): AsyncGene
       }
     const r = v as { resourceType?: unknown } | undefined;
     if (r && typeof r === 'object' && !Array.isArray(r) && typeof r.resourceType === 'string')
-      return r as Record<string, unknown>;
+      return { resource: r as Record<string, unknown>, text: t };
     if (!o.onBadLine) throw new FhirFetchError(`${what}, line ${line}: ${problem}`);
     o.onBadLine(line, problem);
     return undefined;

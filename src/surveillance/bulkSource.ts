@@ -8,12 +8,12 @@
  */
 import type { Resource } from '@medplum/fhirtypes';
 import { PATIENT_DATA } from '../cdsHooks/serviceDefinition.ts';
-import { deleteExport, ExportGoneError, kickOff, ndjsonResources, waitForManifest } from '../fhir/bulkExport.ts';
+import { deleteExport, ExportGoneError, kickOff, ndjsonEntries, waitForManifest } from '../fhir/bulkExport.ts';
 import type { FhirAuth } from '../fhir/fhirAuth.ts';
 import { patientRefOf } from '../fhir/subject.ts';
-import type { PatientRecords } from '../screening/assess.ts';
 import type { RunStore } from './runStore.ts';
-import type { CohortSource, LoadedCohort } from './source.ts';
+import { type CohortSource, type LoadedCohort, StagingLostError } from './source.ts';
+import { KEY_OF, type StagedLines } from './stagedRecords.ts';
 
 export interface BulkOptions {
   fhirBaseUrl: string;
@@ -26,18 +26,6 @@ export interface BulkOptions {
   /** A malformed NDJSON line: reported, the rest of the file read on. */
   onBadLine?: (file: string, line: number, problem: string) => void;
 }
-
-/** The record kinds as the CDS prefetch keys name them, by resource type (Observation etc. filtered by code). */
-const KEY_OF: Record<string, keyof PatientRecords> = {
-  Condition: 'conditions',
-  MedicationStatement: 'medicationStatements',
-  MedicationRequest: 'medicationRequests',
-  MedicationAdministration: 'medicationAdministrations',
-  ImagingStudy: 'imagingStudies',
-  DiagnosticReport: 'diagnosticReports',
-  ServiceRequest: 'serviceRequests',
-  Observation: 'osteonecrosisObservations',
-};
 
 /** The code filter of each prefetch template that has one ("DiagnosticReport" → system|code): one source of truth. */
 const CODE_FILTERS: Record<string, { system: string; code: string }> = Object.fromEntries(
@@ -58,7 +46,41 @@ export function passesTypeFilter(r: { resourceType?: unknown; code?: unknown }):
   return Array.isArray(codings) && codings.some((c) => c?.system === f.system && c?.code === f.code);
 }
 
-const STAGE_CHUNK = 500;
+/** Lines per insert, and characters: a chunk is sent when either is reached. */
+const STAGE_ROWS = 1000;
+const STAGE_CHARS = 2_000_000;
+/** Inserts in flight while the next chunk is read: the database stages while this process parses. */
+const STAGE_IN_FLIGHT = 2;
+
+/**
+ * Sends inserts without waiting for each, at most `limit` at once; the first failure is thrown by the next send
+ * or by drain (none is left unobserved).
+ */
+function pipeline(limit: number) {
+  const inFlight = new Set<Promise<void>>();
+  let failure: { err: unknown } | undefined;
+  const check = () => {
+    if (failure) throw failure.err;
+  };
+  return {
+    async send(insert: Promise<void>): Promise<void> {
+      const tracked: Promise<void> = insert.then(
+        () => void inFlight.delete(tracked),
+        (err) => {
+          inFlight.delete(tracked);
+          failure ??= { err };
+        },
+      );
+      inFlight.add(tracked);
+      if (inFlight.size >= limit) await Promise.race(inFlight);
+      check();
+    },
+    async drain(): Promise<void> {
+      await Promise.all(inFlight);
+      check();
+    },
+  };
+}
 
 export function bulkSource(o: BulkOptions): CohortSource {
   return {
@@ -97,72 +119,74 @@ export function bulkSource(o: BulkOptions): CohortSource {
       // resource but with records is still evaluated. Both are collected here as the files are read (a resumed
       // load reads every file again), rather than by a `select distinct` over everything staged afterwards.
       const patients = new Set<string>();
+      const inserts = pipeline(STAGE_IN_FLIGHT);
       for (const file of manifest.output) {
-        let rows: Array<{ patientId: string; type: string; resource: unknown }> = [];
-        let meds: Array<{ ref: string; resource: unknown }> = [];
-        for await (const r of ndjsonResources(file.url, {
+        let rows: Array<{ patientId: string; type: string; text: string; medication?: string }> = [];
+        let meds: Array<{ ref: string; text: string }> = [];
+        let chars = 0;
+        const flush = async () => {
+          if (rows.length) await inserts.send(o.store.stage(run.runId, rows));
+          if (meds.length) await inserts.send(o.store.stageMedications(run.runId, meds));
+          rows = [];
+          meds = [];
+          chars = 0;
+        };
+        for await (const { resource: r, text } of ndjsonEntries(file.url, {
           auth: o.auth,
           requiresAccessToken: manifest.requiresAccessToken,
           fhirBaseUrl: o.fhirBaseUrl,
           onBadLine: (line, problem) => o.onBadLine?.(file.type, line, problem),
         })) {
           const type = r.resourceType as string;
-          if (type === 'Medication' && typeof r.id === 'string') meds.push({ ref: `Medication/${r.id}`, resource: r });
-          else if (type === 'Patient' && typeof r.id === 'string') patients.add(r.id);
+          if (type === 'Medication' && typeof r.id === 'string') {
+            meds.push({ ref: `Medication/${r.id}`, text });
+            chars += text.length;
+          } else if (type === 'Patient' && typeof r.id === 'string') patients.add(r.id);
           else if (KEY_OF[type] && passesTypeFilter(r)) {
             const ref = patientRefOf(r as unknown as Resource);
             if (ref) {
               const patientId = ref.slice('Patient/'.length);
               patients.add(patientId);
-              rows.push({ patientId, type, resource: r });
+              const medication = (r as { medicationReference?: { reference?: unknown } }).medicationReference
+                ?.reference;
+              rows.push({
+                patientId,
+                type,
+                text,
+                ...(typeof medication === 'string' && medication.startsWith('Medication/') ? { medication } : {}),
+              });
+              chars += text.length;
             }
           }
-          if (rows.length >= STAGE_CHUNK) {
-            await o.store.stage(run.runId, rows);
-            rows = [];
-          }
-          if (meds.length >= STAGE_CHUNK) {
-            await o.store.stageMedications(run.runId, meds);
-            meds = [];
-          }
+          if (rows.length + meds.length >= STAGE_ROWS || chars >= STAGE_CHARS) await flush();
         }
-        await o.store.stage(run.runId, rows);
-        await o.store.stageMedications(run.runId, meds);
+        await flush();
       }
+      await inserts.drain();
+      await o.store.markStaged(run.runId);
       return { patientIds: [...patients].sort(), transactionTime: manifest.transactionTime };
     },
-    async records(patientIds, run): Promise<Map<string, PatientRecords | Error>> {
-      const out = new Map<string, PatientRecords>();
-      const empty = (): PatientRecords => ({
-        conditions: [],
-        medicationStatements: [],
-        medicationRequests: [],
-        medicationAdministrations: [],
-        medications: [],
-        imagingStudies: [],
-        diagnosticReports: [],
-        serviceRequests: [],
-        osteonecrosisObservations: [],
-      });
-      for (const id of patientIds) out.set(id, empty());
-      const refs = new Set<string>();
-      for (const { patientId, resource } of await o.store.stagedFor(run.runId, patientIds)) {
-        const key = KEY_OF[resource.resourceType as string];
-        if (!key) continue;
-        out.get(patientId)?.[key].push(resource as unknown as Resource);
-        const ref = (resource as { medicationReference?: { reference?: unknown } }).medicationReference?.reference;
-        if (typeof ref === 'string' && ref.startsWith('Medication/')) refs.add(ref);
+    // Lines, not parsed here: they are parsed where the patient is evaluated (an evaluation worker, usually).
+    async records(patientIds, run): Promise<Map<string, StagedLines>> {
+      const out = new Map<string, StagedLines & { refs: Set<string> }>();
+      for (const id of patientIds) out.set(id, { staged: [], medications: [], refs: new Set() });
+      const staged = await o.store.stagedFor(run.runId, patientIds);
+      if (!staged.complete) throw new StagingLostError(run.runId);
+      for (const { patientId, text, medication } of staged.rows) {
+        const p = out.get(patientId);
+        if (!p) continue;
+        p.staged.push(text);
+        if (medication) p.refs.add(medication);
       }
-      const meds = (await o.store.stagedMedications(run.runId, [...refs])) as unknown as Resource[];
-      for (const records of out.values()) {
-        const wanted = new Set(
-          [...records.medicationStatements, ...records.medicationRequests, ...records.medicationAdministrations].map(
-            (r) => (r as { medicationReference?: { reference?: string } }).medicationReference?.reference,
-          ),
-        );
-        records.medications = meds.filter((m) => wanted.has(`Medication/${m.id}`));
-      }
-      return out;
+      const meds = await o.store.stagedMedications(run.runId, [
+        ...new Set([...out.values()].flatMap((p) => [...p.refs])),
+      ]);
+      return new Map(
+        [...out].map(([id, p]) => [
+          id,
+          { staged: p.staged, medications: [...p.refs].flatMap((ref) => meds.get(ref) ?? []) },
+        ]),
+      );
     },
     async finish(run) {
       // The server may keep the files for a while; the spec asks clients to delete a job they are done with.

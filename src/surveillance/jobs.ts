@@ -96,11 +96,13 @@ export class SurveillanceJobs {
     await this.boss.work<RunJob>(RUN_QUEUE, { pollingIntervalSeconds: 0.5 }, async ([job]) => {
       if (job) await this.runLoad(job.data.runId, job.retryCount >= RETRY_LIMIT);
     });
-    // Two jobs per fetch with burst: while fetches come back full the worker fetches again at once, instead
-    // of waiting out the polling interval after every batch (which capped an instance at 2 batches a second).
+    // Burst: while fetches come back full the worker fetches again at once, instead of waiting out the
+    // polling interval after every batch (which capped an instance at 2 batches a second).
     await this.boss.work<BatchJob>(
       BATCH_QUEUE,
-      { pollingIntervalSeconds: 0.5, batchSize: 2, burstWhenBatchFull: true },
+      // Two fetchers: one batch's patients are evaluated while the other's records are read or its results
+      // written, so that neither the database nor the evaluation threads wait on the other.
+      { pollingIntervalSeconds: 0.5, batchSize: 1, burstWhenBatchFull: true, localConcurrency: 2 },
       async (jobs) => {
         for (const job of jobs) {
           await this.runner.batch(job.data.runId, job.data.batchNo, { lastAttempt: job.retryCount >= RETRY_LIMIT });
@@ -112,7 +114,7 @@ export class SurveillanceJobs {
 
   private async runLoad(runId: string, lastAttempt: boolean): Promise<void> {
     const pending = await this.runner.load(runId, { lastAttempt });
-    for (const batchNo of pending) await this.sendBatch(runId, batchNo);
+    await this.sendMissingBatches(runId, pending);
     // An empty cohort, or every batch already done (a retried run job): finish now.
     await this.runner.finishIfDone(runId);
   }
@@ -126,15 +128,40 @@ export class SurveillanceJobs {
     await this.boss.send(BATCH_QUEUE, { runId, batchNo }, { singletonKey: `${runId}:${batchNo}` });
   }
 
-  /** At start: every unfinished run goes back on the queue (its pending batches with it). */
+  /** The queue's jobs of a run that are still to be done or being done (created, retry, active). */
+  private async openJobs<T extends { runId: string }>(name: string, runId: string): Promise<T[]> {
+    const jobs = await this.boss.findJobs<T>(name, { data: { runId }, limit: 100_000 });
+    return jobs.filter((j) => j.state === 'created' || j.state === 'retry' || j.state === 'active').map((j) => j.data);
+  }
+
+  /**
+   * Sends the pending batches that have no open job. `stately` keeps one waiting job per key, but allows one
+   * beside an active one: re-sending a batch another instance is working on would queue it a second time.
+   * A batch whose worker died is not lost: its job misses its heartbeat and is retried.
+   */
+  private async sendMissingBatches(runId: string, pending: number[]): Promise<void> {
+    if (!pending.length) return;
+    const open = new Set((await this.openJobs<BatchJob>(BATCH_QUEUE, runId)).map((j) => j.batchNo));
+    for (const batchNo of pending) if (!open.has(batchNo)) await this.sendBatch(runId, batchNo);
+  }
+
+  /**
+   * At start: unfinished runs go back on the queue — unless another instance is working on them. A run still
+   * loading, or whose batches are all done (it stopped while finishing), gets its run job again if it has none
+   * open; a run being evaluated gets the batches no job holds (the last one to end finishes the run).
+   */
   async resumeUnfinished(): Promise<string[]> {
     const runs = await this.runner.d.store.unfinishedRuns();
+    const resumed: string[] = [];
     for (const r of runs) {
-      if (r.status === 'evaluating')
-        for (const b of await this.runner.d.store.pendingBatches(r.runId)) await this.sendBatch(r.runId, b);
-      await this.sendRun(r.runId);
+      const pending =
+        r.status === 'queued' || r.status === 'loading' ? [] : await this.runner.d.store.pendingBatches(r.runId);
+      if (pending.length) await this.sendMissingBatches(r.runId, pending);
+      else if (!(await this.openJobs<RunJob>(RUN_QUEUE, r.runId)).length) await this.sendRun(r.runId);
+      else continue;
+      resumed.push(r.runId);
     }
-    return runs.map((r) => r.runId);
+    return resumed;
   }
 
   async stop(): Promise<void> {

@@ -56,7 +56,10 @@ const iso = (v: unknown): string | null => (v === null || v === undefined ? null
 
 const RUN_COLUMNS = `r.run_id, r.trigger, r.mode, r.fhir_base, r.as_of, r.status, r.rules_hash, r.created_at, r.started_at,
   r.finished_at, r.transaction_time, r.export_status_url, r.previous_run_id, r.total, r.batches, r.counts, r.errors, r.error,
-  (select count(*) from surveillance_results s where s.run_id = r.run_id) as done`;
+  -- Patients of the completed batches: a batch's results commit with its done mark, so this equals the results
+  -- stored, read from a few hundred batch rows rather than by counting every result on each call.
+  (select coalesce(sum(cardinality(b.patient_ids)), 0) from surveillance_batches b
+    where b.run_id = r.run_id and b.done_at is not null) as done`;
 
 function runOf(r: Record<string, unknown>): RunRow {
   return {
@@ -416,44 +419,74 @@ export class RunStore {
     };
   }
 
-  // ---- Bulk Data staging: the export's resources by patient, so that batches read only their patients.
+  // ---- Bulk Data staging (migration 004): each resource as its NDJSON line, by patient, so that batches read
+  // only their patients. Lines go to the database joined by newlines (a line never holds one) and are split
+  // there: no array escaping, no JSON parsing on either side of the wire.
 
-  async stage(runId: string, rows: Array<{ patientId: string; type: string; resource: unknown }>): Promise<void> {
+  async stage(
+    runId: string,
+    rows: Array<{ patientId: string; type: string; text: string; medication?: string }>,
+  ): Promise<void> {
     if (!rows.length) return;
     await this.db.query(
-      `insert into surveillance_staged (run_id, patient_id, resource_type, resource)
-       select $1, x.p, x.t, x.r from jsonb_to_recordset($2::jsonb) as x(p text, t text, r jsonb)`,
-      [runId, JSON.stringify(rows.map((r) => ({ p: r.patientId, t: r.type, r: r.resource })))],
+      `insert into surveillance_staged (run_id, patient_id, resource_type, medication, resource)
+       select $1, x.p, x.t, x.m, x.r
+       from unnest($2::text[], $3::text[], $4::text[], string_to_array($5, E'\\n')) as x(p, t, m, r)`,
+      [
+        runId,
+        rows.map((r) => r.patientId),
+        rows.map((r) => r.type),
+        rows.map((r) => r.medication ?? null),
+        rows.map((r) => r.text).join('\n'),
+      ],
     );
   }
 
-  async stageMedications(runId: string, rows: Array<{ ref: string; resource: unknown }>): Promise<void> {
+  async stageMedications(runId: string, rows: Array<{ ref: string; text: string }>): Promise<void> {
     if (!rows.length) return;
     await this.db.query(
       `insert into surveillance_staged_medications (run_id, ref, resource)
-       select $1, x.ref, x.r from jsonb_to_recordset($2::jsonb) as x(ref text, r jsonb) on conflict do nothing`,
-      [runId, JSON.stringify(rows.map((r) => ({ ref: r.ref, r: r.resource })))],
+       select $1, x.ref, x.r from unnest($2::text[], string_to_array($3, E'\\n')) as x(ref, r) on conflict do nothing`,
+      [runId, rows.map((r) => r.ref), rows.map((r) => r.text).join('\n')],
     );
   }
 
+  /** Marks the run's staging complete: the row every batch reads with its patients (see stagedFor). */
+  async markStaged(runId: string): Promise<void> {
+    await this.db.query(
+      `insert into surveillance_staged (run_id, patient_id, resource_type, resource) values ($1, '', 'staged', '')`,
+      [runId],
+    );
+  }
+
+  /**
+   * The staged lines of these patients, and whether the run's staging is still there: the tables are unlogged,
+   * and PostgreSQL empties them after a crash of its own; without the marker the lines cannot be trusted.
+   */
   async stagedFor(
     runId: string,
     patientIds: string[],
-  ): Promise<Array<{ patientId: string; resource: Record<string, unknown> }>> {
-    const rows = await this.db.query<{ patient_id: string; resource: Record<string, unknown> }>(
-      'select patient_id, resource from surveillance_staged where run_id = $1 and patient_id = any($2::text[])',
+  ): Promise<{ complete: boolean; rows: Array<{ patientId: string; text: string; medication: string | null }> }> {
+    const rows = await this.db.query<{ patient_id: string; resource: string; medication: string | null }>(
+      `select patient_id, resource, medication from surveillance_staged
+       where run_id = $1 and patient_id = any(array_append($2::text[], ''))`,
       [runId, patientIds],
     );
-    return rows.map((r) => ({ patientId: r.patient_id, resource: r.resource }));
+    const out = rows.filter((r) => r.patient_id !== '');
+    return {
+      complete: out.length < rows.length,
+      rows: out.map((r) => ({ patientId: r.patient_id, text: r.resource, medication: r.medication })),
+    };
   }
 
-  async stagedMedications(runId: string, refs: string[]): Promise<Array<Record<string, unknown>>> {
-    if (!refs.length) return [];
-    const rows = await this.db.query<{ resource: Record<string, unknown> }>(
-      'select resource from surveillance_staged_medications where run_id = $1 and ref = any($2::text[])',
+  /** The staged Medications' lines by reference (Medication/id). */
+  async stagedMedications(runId: string, refs: string[]): Promise<Map<string, string>> {
+    if (!refs.length) return new Map();
+    const rows = await this.db.query<{ ref: string; resource: string }>(
+      'select ref, resource from surveillance_staged_medications where run_id = $1 and ref = any($2::text[])',
       [runId, refs],
     );
-    return rows.map((r) => r.resource);
+    return new Map(rows.map((r) => [r.ref, r.resource]));
   }
 
   async clearStaging(runId: string): Promise<void> {

@@ -11,12 +11,12 @@ import { OsteoWatchError } from '../errors.ts';
 import type { ExposureConfig } from '../exposure/index.ts';
 import type { Logger } from '../log/logger.ts';
 import type { SurveillanceMetrics } from '../metrics/metrics.ts';
-import { assessPatient } from '../screening/assess.ts';
 import type { CohortDefinition } from '../screening/cohort.ts';
 import { DEFAULT_SCREENING_CONFIG, type ScreeningConfig } from '../screening/rules.ts';
-import { changeOf, taskRuleOf, worklistItems, worklistKey } from '../screening/worklist.ts';
+import { changeOf, taskRuleOf, worklistKey } from '../screening/worklist.ts';
+import { type Evaluator, inlineEvaluator, type PatientInput } from './evaluationPool.ts';
 import type { ResultRow, RunCounts, RunRow, RunStore, RunTrigger, WorklistRow } from './runStore.ts';
-import type { CohortSource } from './source.ts';
+import { type CohortSource, StagingLostError } from './source.ts';
 import type { TaskPublisher } from './tasks.ts';
 
 export interface RunnerDeps {
@@ -33,7 +33,11 @@ export interface RunnerDeps {
   now: () => Date;
   logger?: Logger;
   metrics?: SurveillanceMetrics;
+  /** Where patients are evaluated (a pool of worker threads); absent: in the batch's own thread. */
+  evaluator?: Evaluator;
 }
+
+const INLINE = inlineEvaluator();
 
 /** The rules configuration's hash: runs made under different rules are told apart in the history. */
 export function rulesHash(d: Pick<RunnerDeps, 'exposure' | 'screening' | 'cohorts'>): string {
@@ -123,7 +127,17 @@ export class SurveillanceRunner {
     if (!batch || batch.done) return;
     const done = await store.evaluated(runId, batch.patientIds);
     const todo = batch.patientIds.filter((id) => !done.has(id));
-    const data = await this.d.source.records(todo, run);
+    let data: Awaited<ReturnType<CohortSource['records']>>;
+    try {
+      data = await this.d.source.records(todo, run);
+    } catch (err) {
+      // A batch that cannot be read at all: retried with backoff, unless retrying cannot help (the staged export
+      // is gone) or this was the last attempt; then the run fails with the reason rather than wait forever.
+      if (!(err instanceof StagingLostError) && !o.lastAttempt) throw err;
+      await this.fail(runId, `batch ${batchNo} could not be read: ${message(err)}`);
+      this.d.logger?.error({ runId, batchNo, err: message(err) }, 'surveillance run failed');
+      return;
+    }
     const transient = [...data.values()].find((r) => r instanceof OsteoWatchError && r.kind === 'unavailable');
     if (transient && !o.lastAttempt) throw transient;
     const previous = run.previousRunId;
@@ -131,10 +145,11 @@ export class SurveillanceRunner {
       previous ? (await store.worklistOf(previous, todo)).filter((e) => e.change !== 'resolved').map(worklistKey) : [],
     );
     const results: ResultRow[] = [];
-    const entries: Array<WorklistRow & { suggestsOrder?: boolean }> = [];
+    const entries: WorklistRow[] = [];
+    const inputs: PatientInput[] = [];
     for (const patientId of todo) {
       const records = data.get(patientId);
-      if (!records || records instanceof Error) {
+      if (!records || records instanceof Error)
         results.push({
           patientId,
           decision: 'error',
@@ -142,50 +157,74 @@ export class SurveillanceRunner {
           lowerBound: false,
           error: records ? message(records) : 'no records returned',
         });
-        continue;
-      }
+      else inputs.push([patientId, records]);
+    }
+    const evaluations = await (this.d.evaluator ?? INLINE).evaluate(inputs, {
+      asOf: run.asOf,
+      exposure: this.d.exposure,
+      screening: this.d.screening,
+      cohorts: this.d.cohorts,
+    });
+    for (const { result, items } of evaluations) {
       try {
-        const a = assessPatient(records, {
-          patientId,
-          asOf: run.asOf,
-          exposure: this.d.exposure,
-          screening: this.d.screening,
-          cohorts: this.d.cohorts,
-        });
-        if (!a) {
-          results.push({ patientId, decision: 'not-in-cohort', cumulativeMg: null, lowerBound: false });
-          continue;
+        const patientEntries: WorklistRow[] = [];
+        for (const item of items) {
+          const taskRef = this.d.tasks ? await this.d.tasks.publish(item, run.asOf, item.summary) : null;
+          const { suggestsOrder: _, ...entry } = item;
+          patientEntries.push({ ...entry, runId, change: changeOf(item, previousKeys), taskRef });
         }
-        results.push({
-          patientId,
-          decision: a.screening.decision.kind,
-          cumulativeMg: a.exposure.cumulativeMg,
-          lowerBound: a.exposure.cumulativeIsLowerBound,
-        });
-        for (const item of worklistItems(a)) {
-          let taskRef: string | null = null;
-          if (this.d.tasks) taskRef = await this.d.tasks.publish(item, run.asOf, item.summary);
-          entries.push({ ...item, runId, change: changeOf(item, previousKeys), taskRef });
-        }
+        results.push(result);
+        entries.push(...patientEntries);
       } catch (err) {
-        // One patient's failure (a Task server refusing, an engine error) is that patient's error, not the run's.
-        results.push({ patientId, decision: 'error', cumulativeMg: null, lowerBound: false, error: message(err) });
+        // A Task server refusing one patient's Task is that patient's error, not the run's.
+        results.push({
+          patientId: result.patientId,
+          decision: 'error',
+          cumulativeMg: null,
+          lowerBound: false,
+          error: message(err),
+        });
       }
     }
     this.d.metrics?.patientsEvaluated(results.length, results.filter((r) => r.error).length);
-    await store.completeBatch(
-      runId,
-      batchNo,
-      results,
-      entries.map(({ suggestsOrder: _, ...e }) => e),
-      this.d.now(),
-    );
+    await store.completeBatch(runId, batchNo, results, entries, this.d.now());
   }
 
+  /** Calls of finishIfDone by run, chained: two batches of this instance ending together finish the run once. */
+  private readonly finishing = new Map<string, Promise<boolean>>();
+
   /** Finishes the run when every batch is done; true when this call (or an earlier one) finished it. */
-  async finishIfDone(runId: string): Promise<boolean> {
+  finishIfDone(runId: string): Promise<boolean> {
+    const before = this.finishing.get(runId) ?? Promise.resolve(false);
+    const call = before.catch(() => false).then(() => this.finishNow(runId));
+    this.finishing.set(runId, call);
+    const forget = () => {
+      if (this.finishing.get(runId) === call) this.finishing.delete(runId);
+    };
+    call.then(forget, forget);
+    return call;
+  }
+
+  /**
+   * One finisher across instances: on PostgreSQL a transaction-scoped advisory lock held while finishing (a
+   * second instance whose last batch ends at the same moment leaves it to the holder; if the holder dies, the
+   * lock goes with its connection and its batch job, retried, finishes the run). The embedded store serves one
+   * process, where the chain in finishIfDone is enough.
+   */
+  private async finishNow(runId: string): Promise<boolean> {
+    const { db } = this.d.store;
+    if ((await this.d.store.pendingBatches(runId)).length) return false;
+    if (db.kind !== 'postgres') return this.finishLocked(runId);
+    return db.transaction(async (tx) => {
+      const [lock] = await tx.query<{ held: boolean }>('select pg_try_advisory_xact_lock(hashtext($1)) as held', [
+        `osteowatch-surveillance-finish:${runId}`,
+      ]);
+      return lock?.held ? this.finishLocked(runId) : false;
+    });
+  }
+
+  private async finishLocked(runId: string): Promise<boolean> {
     const { store } = this.d;
-    if ((await store.pendingBatches(runId)).length) return false;
     await store.update(runId, { status: 'finishing' }, ['evaluating']);
     const run = await this.mustGet(runId);
     if (run.status === 'succeeded') return true;
@@ -196,7 +235,7 @@ export class SurveillanceRunner {
     const finishedAt = this.d.now();
     await this.d.source.finish(run).catch(() => undefined);
     if (this.d.audit) await this.audit(run, counts, finishedAt);
-    await store.update(runId, { status: 'succeeded', finishedAt, counts, errors }, ['finishing']);
+    if (!(await store.update(runId, { status: 'succeeded', finishedAt, counts, errors }, ['finishing']))) return true;
     const started = run.startedAt ? Date.parse(run.startedAt) : Number.NaN;
     this.d.metrics?.runEnded('succeeded', Number.isNaN(started) ? null : (finishedAt.getTime() - started) / 1000);
     this.d.logger?.info({ runId, counts }, 'surveillance run finished');

@@ -19,6 +19,7 @@ import type { ScreeningConfig } from '../screening/rules.ts';
 import type { Db } from '../store/db.ts';
 import { bulkSource } from './bulkSource.ts';
 import { crawlSource } from './crawlSource.ts';
+import { workerEvaluator } from './evaluationPool.ts';
 import { SurveillanceJobs } from './jobs.ts';
 import { SurveillanceRunner } from './runner.ts';
 import { type RunRow, RunStore, type RunTrigger } from './runStore.ts';
@@ -122,6 +123,7 @@ export class Surveillance {
       now: this.now,
       logger: o.logger,
       metrics: o.metrics,
+      evaluator: c.workers ? workerEvaluator(c.workers) : undefined,
     });
     const jobs = new SurveillanceJobs(runner, {
       db: o.db,
@@ -210,6 +212,9 @@ export class Surveillance {
 
   async stop(): Promise<void> {
     await this.cron?.stop();
-    if (this.parts) await this.parts.jobs.stop();
+    if (this.parts) {
+      await this.parts.jobs.stop();
+      await this.parts.runner.d.evaluator?.close();
+    }
   }
 }

@@ -1,6 +1,9 @@
 /** Where a run reads the cohort from: `crawl` (FHIR search) or `bulk` (Bulk Data $export), chosen per server. */
+
+import { OsteoWatchError } from '../errors.ts';
 import type { PatientRecords } from '../screening/assess.ts';
 import type { RunRow } from './runStore.ts';
+import type { StagedLines } from './stagedRecords.ts';
 
 export interface LoadedCohort {
   /** The cohort's patient ids, sorted: the batches are cut from this list. */
@@ -13,8 +16,24 @@ export interface CohortSource {
   mode: 'crawl' | 'bulk';
   /** Reads (or stages) the cohort. Resumable: a run restarted after a crash calls it again. */
   load(run: RunRow): Promise<LoadedCohort>;
-  /** One batch's records by patient; an Error for a patient whose records could not be had. */
-  records(patientIds: string[], run: RunRow): Promise<Map<string, PatientRecords | Error>>;
+  /**
+   * One batch's records by patient — as resources, or as staged NDJSON lines to be parsed where the patient is
+   * evaluated; an Error for a patient whose records could not be had.
+   */
+  records(patientIds: string[], run: RunRow): Promise<Map<string, PatientRecords | StagedLines | Error>>;
   /** After the run: delete the export job and what was staged. */
   finish(run: RunRow): Promise<void>;
+}
+
+/**
+ * The run's staged export is gone (PostgreSQL empties unlogged tables after a crash of its own, see migration
+ * 004): its batches cannot be evaluated, and retrying will not bring it back. The run fails with this reason.
+ */
+export class StagingLostError extends OsteoWatchError {
+  constructor(runId: string) {
+    super(
+      'unavailable',
+      `the staged export of run ${runId} is gone (the database restarted during the run); start a new run`,
+    );
+  }
 }

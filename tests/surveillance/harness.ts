@@ -133,6 +133,8 @@ export function surveillanceFor(
       batchSize: 7,
       heartbeatSeconds: 10,
       concurrency: 4,
+      // Patients evaluated in worker threads, as in production (evaluationPool.ts).
+      workers: 2,
       exportWaitSeconds: 60,
       ...config,
     },

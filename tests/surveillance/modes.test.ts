@@ -70,4 +70,35 @@ describe('crawl and bulk', () => {
     expect(failed.error).toMatch(/cohort could not be read/);
     expect(failed.finishedAt).not.toBeNull();
   }, 300_000);
+
+  it('a staged export that is gone (PostgreSQL emptied its unlogged tables) fails the run, never evaluates patients as if without records', async () => {
+    const db = await engines()[0]!.open();
+    stores.push(db);
+    // No workers: this test drives the state machine itself, step by step.
+    const s = surveillanceFor(server, db, { mode: 'bulk', taskFhirUrl: 'none' }, { ...bulkOptions, work: false });
+    instances.push(s);
+    await s.start();
+    const { runId } = await s.runner.create({ trigger: 'api', asOf: '2026-06-30' });
+    const pending = await s.runner.load(runId);
+    expect(pending.length).toBeGreaterThan(1);
+    // Staged as the NDJSON lines received, with the completion marker.
+    const staged = await db.store.db.query<{ patient_id: string; resource: string }>(
+      'select patient_id, resource from surveillance_staged where run_id = $1',
+      [runId],
+    );
+    expect(staged.filter((r) => r.patient_id === '')).toHaveLength(1);
+    const line = staged.find((r) => r.patient_id !== '')!;
+    expect(JSON.parse(line.resource).subject.reference).toBe(`Patient/${line.patient_id}`);
+    // One batch evaluated normally, then the staging vanishes as after a database crash.
+    await s.runner.batch(runId, pending[0]!);
+    const before = await db.store.db.query('select 1 from surveillance_results where run_id = $1', [runId]);
+    expect(before.length).toBeGreaterThan(0);
+    await db.store.db.exec('truncate surveillance_staged');
+    await s.runner.batch(runId, pending[1]!, { lastAttempt: false });
+    const run = (await s.run(runId))!;
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatch(/staged export of run .* is gone/);
+    const after = await db.store.db.query('select 1 from surveillance_results where run_id = $1', [runId]);
+    expect(after.length).toBe(before.length);
+  }, 300_000);
 });
