@@ -15,6 +15,8 @@
  * - two instances on one schema, one of them starting the run: every patient evaluated once (results counted
  *   against the cohort; each instance counts the batches and patients it evaluated), and the time beside one.
  *
+ * Every child runs with the Node flags of `npm start` (the service's young generation capped: see README).
+ *
  * Targets: surveillance ≥ 0.5 × the parse rate; peak RSS < 400 MB and about the same at every size. Needs
  * DATABASE_URL (two instances share a queue only on PostgreSQL). Prints figures; passes or fails nothing.
  *
@@ -25,12 +27,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openAuditStore } from '../src/audit/store.ts';
 import { runCli } from '../src/cli/main.ts';
+import { loadSurveillanceConfig } from '../src/config/surveillance.ts';
 import { resolveExposureConfig } from '../src/exposure/config.ts';
 import { kickOff, ndjsonResources, waitForManifest } from '../src/fhir/bulkExport.ts';
 import { noAuth } from '../src/fhir/fhirAuth.ts';
@@ -42,8 +45,10 @@ import { Surveillance } from '../src/surveillance/service.ts';
 
 const SIZES = (process.env.BENCH_SURVEILLANCE_SIZES ?? '10000').split(',').map((s) => Number(s.trim()));
 const BATCH_SIZE = Number(process.env.BENCH_SURVEILLANCE_BATCH ?? 500);
-/** Evaluation worker threads per instance, as OSTEOWATCH_SURVEILLANCE_WORKERS (default: one per core, at most 4). */
-const WORKERS = Number(process.env.BENCH_SURVEILLANCE_WORKERS ?? Math.min(4, availableParallelism()));
+/** Evaluation worker threads per instance; by default what OSTEOWATCH_SURVEILLANCE_WORKERS defaults to here. */
+const WORKERS = process.env.BENCH_SURVEILLANCE_WORKERS
+  ? Number(process.env.BENCH_SURVEILLANCE_WORKERS)
+  : (loadSurveillanceConfig({}).workers ?? 0);
 const AS_OF = '2026-06-30';
 const NOW = new Date(`${AS_OF}T12:00:00Z`);
 const SELF = new URL(import.meta.url).pathname;
@@ -153,9 +158,17 @@ interface Child {
   exited: Promise<void>;
 }
 
+/** The Node flags `npm start` runs the service with (package.json): the children run as the service does. */
+const START_FLAGS: string[] = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts.start as string
+)
+  .split(/\s+/)
+  .filter((w) => /^--[a-z-]+(=\S+)?$/.test(w));
+
 function child(role: string, env: Record<string, string>): Child {
   const profile = process.env.BENCH_SURVEILLANCE_CPU_PROF;
   const flags = [
+    ...START_FLAGS,
     ...(process.env.BENCH_SURVEILLANCE_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
     ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${role}-${Date.now()}.cpuprofile`] : []),
   ];
@@ -311,7 +324,16 @@ async function surveilChild(base: string): Promise<void> {
     return countsOf(runId);
   };
   const finishIfDone = s.runner.finishIfDone.bind(s.runner);
-  s.runner.finishIfDone = async (runId) => {
+  // The calls in flight: the run is seen succeeded before the call that finished it has returned (its
+  // transaction still committing), and the report waits for them.
+  const finishCalls = new Set<Promise<boolean>>();
+  s.runner.finishIfDone = (runId) => {
+    const call = timedFinish(runId);
+    finishCalls.add(call);
+    call.finally(() => finishCalls.delete(call)).catch(() => undefined);
+    return call;
+  };
+  const timedFinish = async (runId: string) => {
     const at = Date.now();
     const before = r.finishings;
     const done = await finishIfDone(runId);
@@ -348,6 +370,7 @@ async function surveilChild(base: string): Promise<void> {
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+  await Promise.allSettled([...finishCalls]);
   clearInterval(sampler);
   sample();
   const peakIn = (from = 0, to = Number.POSITIVE_INFINITY) =>

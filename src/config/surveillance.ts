@@ -36,8 +36,15 @@ const schema = z.object({
   OSTEOWATCH_SURVEILLANCE_BATCH_SIZE: int('OSTEOWATCH_SURVEILLANCE_BATCH_SIZE', 1, 10_000, 100),
   OSTEOWATCH_SURVEILLANCE_HEARTBEAT_SECONDS: int('OSTEOWATCH_SURVEILLANCE_HEARTBEAT_SECONDS', 10, 3600, 30),
   OSTEOWATCH_SURVEILLANCE_CONCURRENCY: int('OSTEOWATCH_SURVEILLANCE_CONCURRENCY', 1, 64, 4),
-  // One evaluation thread per core, up to 4: assessing is CPU-bound. 0: in the batch's own thread.
-  OSTEOWATCH_SURVEILLANCE_WORKERS: int('OSTEOWATCH_SURVEILLANCE_WORKERS', 0, 64, Math.min(4, availableParallelism())),
+  // Evaluation threads: the cores left once the instance's own thread and the database have one each, up to 4
+  // (on two cores the threads only took turns with them: the same run time, 200 MB more; see README). 0: in
+  // the batch's own thread.
+  OSTEOWATCH_SURVEILLANCE_WORKERS: int(
+    'OSTEOWATCH_SURVEILLANCE_WORKERS',
+    0,
+    64,
+    Math.min(4, Math.max(0, availableParallelism() - 2)),
+  ),
   OSTEOWATCH_SURVEILLANCE_EXPORT_WAIT_SECONDS: int('OSTEOWATCH_SURVEILLANCE_EXPORT_WAIT_SECONDS', 1, 86_400, 3600),
   OSTEOWATCH_TASK_FHIR_URL: z.string().min(1).optional(),
 });

@@ -14,11 +14,14 @@ export type PatientInput = [patientId: string, data: PatientRecords | StagedLine
 export interface Evaluator {
   /** The evaluations, in the order of `patients`. */
   evaluate(patients: PatientInput[], o: EvaluateOptions): Promise<Evaluation[]>;
+  /** Starts the threads ahead of the first batch (while the cohort loads): each loads the engine once. */
+  warm(): void;
   close(): Promise<void>;
 }
 
 export const inlineEvaluator = (): Evaluator => ({
   evaluate: async (patients, o) => patients.map(([id, data]) => evaluatePatient(id, data, o)),
+  warm: () => undefined,
   close: async () => undefined,
 });
 
@@ -39,7 +42,7 @@ export function workerEvaluator(size: number): Evaluator {
   let closed = false;
   const spawn = (): Slot => {
     const slot: Slot = {
-      worker: new Worker(WORKER_URL),
+      worker: new Worker(WORKER_URL, { resourceLimits: { maxYoungGenerationSizeMb: 16 } }),
       pending: new Map(),
     };
     const failAll = (err: Error) => {
@@ -67,11 +70,17 @@ export function workerEvaluator(size: number): Evaluator {
       slot.worker.ref();
       slot.worker.postMessage({ id, patients, options: o });
     });
+  const fill = () => {
+    while (slots.length < size) slots.push(spawn());
+  };
   return {
+    warm: () => {
+      if (!closed) fill();
+    },
     async evaluate(patients, o) {
       if (closed) throw new Error('the evaluation pool is closed');
       if (!patients.length) return [];
-      while (slots.length < size) slots.push(spawn());
+      fill();
       // The least busy workers first, one part each.
       const ordered = [...slots].sort((a, b) => a.pending.size - b.pending.size);
       const per = Math.ceil(patients.length / ordered.length);

@@ -96,18 +96,28 @@ export class SurveillanceJobs {
     await this.boss.work<RunJob>(RUN_QUEUE, { pollingIntervalSeconds: 0.5 }, async ([job]) => {
       if (job) await this.runLoad(job.data.runId, job.retryCount >= RETRY_LIMIT);
     });
-    // Burst: while fetches come back full the worker fetches again at once, instead of waiting out the
-    // polling interval after every batch (which capped an instance at 2 batches a second).
+    // Two batches per fetch, worked at once: one batch's patients are evaluated while the other's records are
+    // read or its results written, so that neither the database nor the evaluation threads wait on the other.
+    // Burst: while fetches come back full the worker fetches again at once, instead of waiting out the polling
+    // interval after every fetch (pg-boss ignores burst at one job per fetch). Each job is settled on its own:
+    // a batch that fails is retried without its neighbour.
     await this.boss.work<BatchJob>(
       BATCH_QUEUE,
-      // Two fetchers: one batch's patients are evaluated while the other's records are read or its results
-      // written, so that neither the database nor the evaluation threads wait on the other.
-      { pollingIntervalSeconds: 0.5, batchSize: 1, burstWhenBatchFull: true, localConcurrency: 2 },
+      { pollingIntervalSeconds: 0.5, batchSize: 2, burstWhenBatchFull: true, perJobResults: true },
       async (jobs) => {
-        for (const job of jobs) {
-          await this.runner.batch(job.data.runId, job.data.batchNo, { lastAttempt: job.retryCount >= RETRY_LIMIT });
-          await this.runner.finishIfDone(job.data.runId);
-        }
+        const settled = await Promise.allSettled(
+          jobs.map(async (job) => {
+            await this.runner.batch(job.data.runId, job.data.batchNo, { lastAttempt: job.retryCount >= RETRY_LIMIT });
+            await this.runner.finishIfDone(job.data.runId);
+          }),
+        );
+        return jobs.map((job, i) => {
+          const s = settled[i]!;
+          if (s.status === 'fulfilled') return { id: job.id, status: 'completed' as const };
+          // Logged without its message (it may name a patient); the message is kept on the job.
+          this.o.logger?.warn({ runId: job.data.runId, batch: job.data.batchNo }, 'surveillance batch attempt failed');
+          return { id: job.id, status: 'failed' as const, output: { message: String(s.reason?.message ?? s.reason) } };
+        });
       },
     );
   }

@@ -86,6 +86,8 @@ export class SurveillanceRunner {
       run = await this.mustGet(runId);
     }
     if (run.status === 'loading') {
+      // The evaluation threads load the engine while the cohort loads.
+      this.d.evaluator?.warm();
       try {
         const cohort = await this.d.source.load(run);
         const batches: string[][] = [];
