@@ -39,6 +39,14 @@ import {
 // PostgreSQL as the other surveillance tests choose it (harness engines(): there when DATABASE_URL is set).
 const postgres = engines().find((e) => e.name === 'PostgreSQL');
 
+/** Instance B's own store (its own pool and audit log, as a second process would have) on A's schema. */
+async function secondStore(db: EngineStore): Promise<AuditStore> {
+  const [{ schema }] = (await db.store.db.query<{ schema: string }>('select current_schema() as schema')) as [
+    { schema: string },
+  ];
+  return openAuditStore({ databaseUrl: db.databaseUrl!, schema });
+}
+
 /** The demo cohort's generator (seed 42), smaller: crawl reads each patient by FHIR search, a second or so a batch. */
 const COHORT_SIZE = { bulk: 60, crawl: 30 } as const;
 /** Small batches: many of them, so that the run is well under way, not over, when B comes. */
@@ -177,10 +185,7 @@ describe.skipIf(!postgres)(
             options = demo.surveillance;
           } else server = await demoServer(resources);
           db = await postgres!.open();
-          const [{ schema }] = (await db.store.db.query<{ schema: string }>('select current_schema() as schema')) as [
-            { schema: string },
-          ];
-          storeB = await openAuditStore({ databaseUrl: db.databaseUrl!, schema });
+          storeB = await secondStore(db);
         }, 120_000);
 
         afterAll(async () => {
@@ -302,10 +307,7 @@ describe.skipIf(!postgres)(
       beforeAll(async () => {
         server = await demoServer(cohort(12));
         db = await postgres!.open();
-        const [{ schema }] = (await db.store.db.query<{ schema: string }>('select current_schema() as schema')) as [
-          { schema: string },
-        ];
-        storeB = await openAuditStore({ databaseUrl: db.databaseUrl!, schema });
+        storeB = await secondStore(db);
       }, 120_000);
       afterAll(async () => {
         for (const t of timers) clearTimeout(t);
