@@ -27,7 +27,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,8 +40,8 @@ import { noAuth } from '../src/fhir/fhirAuth.ts';
 import { DEFAULT_FHIR_LIMITS } from '../src/fhir/patientRecords.ts';
 import { createLogger } from '../src/log/logger.ts';
 import type { Queryable } from '../src/store/db.ts';
-import { BATCH_QUEUE } from '../src/surveillance/jobs.ts';
 import { Surveillance } from '../src/surveillance/service.ts';
+import { START_FLAGS } from '../tests/reliability/service.ts';
 
 const SIZES = (process.env.BENCH_SURVEILLANCE_SIZES ?? '10000').split(',').map((s) => Number(s.trim()));
 const BATCH_SIZE = Number(process.env.BENCH_SURVEILLANCE_BATCH ?? 500);
@@ -157,13 +157,6 @@ interface Child {
   /** Resolves when the process has exited (a CPU profile is written on the way out). */
   exited: Promise<void>;
 }
-
-/** The Node flags `npm start` runs the service with (package.json): the children run as the service does. */
-const START_FLAGS: string[] = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts.start as string
-)
-  .split(/\s+/)
-  .filter((w) => /^--[a-z-]+(=\S+)?$/.test(w));
 
 function child(role: string, env: Record<string, string>): Child {
   const profile = process.env.BENCH_SURVEILLANCE_CPU_PROF;

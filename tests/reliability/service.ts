@@ -1,14 +1,22 @@
 /**
- * The real service (`node src/main.ts`) as a child process, for the kill -9 tests and the endurance bench:
+ * The real service (`node src/main.ts`, with `npm start`'s Node flags) as a child process, for the kill -9 tests and the endurance bench:
  * started on a data directory (and optionally a PostgreSQL database of its own), ready once it prints its
  * "FHIR server at …" line. The same helpers as audit.test.ts's, shared here so that they are not copied again.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
 export const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+
+/** The Node flags `npm start` runs the service with (package.json), so that a child runs as the service does. */
+export const START_FLAGS: string[] = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).scripts.start as string
+)
+  .split(/\s+/)
+  .filter((w) => /^--[a-z-]+(=\S+)?$/.test(w));
 
 export interface Running {
   child: ChildProcess;
@@ -24,7 +32,7 @@ export function startService(
 ): Promise<Running> {
   return new Promise((resolve, reject) => {
     const { DATABASE_URL: _ignored, ...base } = process.env;
-    const child = spawn(process.execPath, [MAIN], {
+    const child = spawn(process.execPath, [...START_FLAGS, MAIN], {
       env: {
         ...base,
         LOG_LEVEL: 'warn',
