@@ -146,19 +146,27 @@ class PostgresDb implements Db {
     }
   }
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw storeError(err);
-    }
     // The connection may drop while checked out (between statements): without a listener the client's
     // error would end the process; the statement in flight (or the next) fails instead.
     let broken: Error | undefined;
     const onError = (err: Error) => {
       broken = err;
     };
-    client.on('error', onError);
+    let client: pg.PoolClient;
+    try {
+      client = await new Promise<pg.PoolClient>((resolve, reject) =>
+        this.pool.connect((err, c) => {
+          if (err || !c) return reject(err ?? new Error('no connection from the pool'));
+          // Attached here, not after an await: the pool has already removed its own listener, and a
+          // termination read in the same chunk as the connection's readiness would find none and end the
+          // process (seen once in tests/store/outage.test.ts under load).
+          c.on('error', onError);
+          resolve(c);
+        }),
+      );
+    } catch (err) {
+      throw storeError(err);
+    }
     try {
       await client.query('begin');
       const tx: Queryable = {
