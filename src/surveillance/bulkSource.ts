@@ -120,53 +120,63 @@ export function bulkSource(o: BulkOptions): CohortSource {
       // load reads every file again), rather than by a `select distinct` over everything staged afterwards.
       const patients = new Set<string>();
       const inserts = pipeline(STAGE_IN_FLIGHT);
-      for (const file of manifest.output) {
-        let rows: Array<{ patientId: string; type: string; text: string; medication?: string }> = [];
-        let meds: Array<{ ref: string; text: string }> = [];
-        let chars = 0;
-        const flush = async () => {
-          if (rows.length) await inserts.send(o.store.stage(run.runId, rows));
-          if (meds.length) await inserts.send(o.store.stageMedications(run.runId, meds));
-          rows = [];
-          meds = [];
-          chars = 0;
-        };
-        for await (const { resource: r, text } of ndjsonEntries(file.url, {
-          auth: o.auth,
-          requiresAccessToken: manifest.requiresAccessToken,
-          fhirBaseUrl: o.fhirBaseUrl,
-          onBadLine: (line, problem) => o.onBadLine?.(file.type, line, problem),
-        })) {
-          const type = r.resourceType as string;
-          if (type === 'Medication' && typeof r.id === 'string') {
-            meds.push({ ref: `Medication/${r.id}`, text });
-            chars += text.length;
-          } else if (type === 'Patient' && typeof r.id === 'string') patients.add(r.id);
-          else if (KEY_OF[type] && passesTypeFilter(r)) {
-            const ref = patientRefOf(r as unknown as Resource);
-            if (ref) {
-              const patientId = ref.slice('Patient/'.length);
-              patients.add(patientId);
-              const medication = (r as { medicationReference?: { reference?: unknown } }).medicationReference
-                ?.reference;
-              rows.push({
-                patientId,
-                type,
-                text,
-                ...(typeof medication === 'string' && medication.startsWith('Medication/') ? { medication } : {}),
-              });
+      const stageFiles = async (): Promise<void> => {
+        for (const file of manifest.output) {
+          let rows: Array<{ patientId: string; type: string; text: string; medication?: string }> = [];
+          let meds: Array<{ ref: string; text: string }> = [];
+          let chars = 0;
+          const flush = async () => {
+            if (rows.length) await inserts.send(o.store.stage(run.runId, rows));
+            if (meds.length) await inserts.send(o.store.stageMedications(run.runId, meds));
+            rows = [];
+            meds = [];
+            chars = 0;
+          };
+          for await (const { resource: r, text } of ndjsonEntries(file.url, {
+            auth: o.auth,
+            requiresAccessToken: manifest.requiresAccessToken,
+            fhirBaseUrl: o.fhirBaseUrl,
+            onBadLine: (line, problem) => o.onBadLine?.(file.type, line, problem),
+          })) {
+            const type = r.resourceType as string;
+            if (type === 'Medication' && typeof r.id === 'string') {
+              meds.push({ ref: `Medication/${r.id}`, text });
               chars += text.length;
+            } else if (type === 'Patient' && typeof r.id === 'string') patients.add(r.id);
+            else if (KEY_OF[type] && passesTypeFilter(r)) {
+              const ref = patientRefOf(r as unknown as Resource);
+              if (ref) {
+                const patientId = ref.slice('Patient/'.length);
+                patients.add(patientId);
+                const medication = (r as { medicationReference?: { reference?: unknown } }).medicationReference
+                  ?.reference;
+                rows.push({
+                  patientId,
+                  type,
+                  text,
+                  ...(typeof medication === 'string' && medication.startsWith('Medication/') ? { medication } : {}),
+                });
+                chars += text.length;
+              }
             }
+            if (rows.length + meds.length >= STAGE_ROWS || chars >= STAGE_CHARS) await flush();
           }
-          if (rows.length + meds.length >= STAGE_ROWS || chars >= STAGE_CHARS) await flush();
+          await flush();
         }
-        await flush();
+      };
+      try {
+        await stageFiles();
+      } catch (err) {
+        // Nothing of this attempt may land after the next attempt's clearStaging: a line staged twice would
+        // count its doses twice.
+        await inserts.drain().catch(() => undefined);
+        throw err;
       }
       await inserts.drain();
       await o.store.markStaged(run.runId);
       return { patientIds: [...patients].sort(), transactionTime: manifest.transactionTime };
     },
-    // Lines, not parsed here: they are parsed where the patient is evaluated (an evaluation worker, usually).
+    // Lines, not parsed here: each is parsed where its patient is evaluated (this thread or an evaluation worker).
     async records(patientIds, run): Promise<Map<string, StagedLines>> {
       const out = new Map<string, StagedLines & { refs: Set<string> }>();
       for (const id of patientIds) out.set(id, { staged: [], medications: [], refs: new Set() });
