@@ -298,17 +298,17 @@ async function surveilChild(base: string): Promise<void> {
   const r: Omit<SurveilReport, 'runId' | 'status' | 'maxRssMb' | 'rss'> = { finishings: 0, batches: 0, patients: 0 };
   const source = s.runner.d.source;
   const load = source.load.bind(source);
-  source.load = async (run) => {
+  source.load = async (run, o) => {
     r.loadStartedAt = Date.now();
-    const cohort = await load(run);
+    const cohort = await load(run, o);
     r.loadEndedAt = Date.now();
     return cohort;
   };
   const records = source.records.bind(source);
-  source.records = (ids, run) => {
+  source.records = (ids, run, batchNo) => {
     r.batches++;
     r.patients += ids.length;
-    return records(ids, run);
+    return records(ids, run, batchNo);
   };
   const store_ = s.runner.d.store;
   const countsOf = store_.countsOf.bind(store_);

@@ -1,19 +1,22 @@
 /**
  * `bulk`: the cohort read by FHIR Bulk Data group-level export (https://hl7.org/fhir/uv/bulkdata/STU2/export.html).
  * The status URL is saved with the run before waiting, so that a run restarted after a crash polls the same
- * job instead of starting another. NDJSON files are streamed into a staging table keyed by patient (never held
- * whole in memory); each batch then reads only its patients. `_typeFilter` narrows what the server sends, and
+ * job instead of starting another. NDJSON files are streamed into a staging table (never held whole in memory),
+ * already cut into the run's batches: the Patient files are read first, which gives the cohort's size and so the
+ * number of batches; every other line goes to its patient's batch (a hash of the patient's id), buffered per
+ * batch and staged as a few large rows. Each batch then reads only its own rows. `_typeFilter` narrows what the server sends, and
  * the same filters are applied again here: a server may ignore them (the spec allows it), and the cards'
  * prefetch searches would not have returned what they exclude.
  */
 import type { Resource } from '@medplum/fhirtypes';
 import { PATIENT_DATA } from '../cdsHooks/serviceDefinition.ts';
+import { referenceKey } from '../exposure/dedupe.ts';
 import { deleteExport, ExportGoneError, kickOff, ndjsonEntries, waitForManifest } from '../fhir/bulkExport.ts';
 import type { FhirAuth } from '../fhir/fhirAuth.ts';
 import { patientRefOf } from '../fhir/subject.ts';
 import type { RunStore } from './runStore.ts';
 import { type CohortSource, type LoadedCohort, StagingLostError } from './source.ts';
-import { KEY_OF, type StagedLines } from './stagedRecords.ts';
+import { KEY_OF, linesFromChunks, type StagedLines, stagedLine } from './stagedRecords.ts';
 
 export interface BulkOptions {
   fhirBaseUrl: string;
@@ -46,11 +49,31 @@ export function passesTypeFilter(r: { resourceType?: unknown; code?: unknown }):
   return Array.isArray(codings) && codings.some((c) => c?.system === f.system && c?.code === f.code);
 }
 
-/** Lines per insert, and characters: a chunk is sent when either is reached. */
+/** Medication lines per insert, and characters buffered (all batches together) before the fullest are sent. */
 const STAGE_ROWS = 1000;
-const STAGE_CHARS = 2_000_000;
-/** Inserts in flight while the next chunk is read: the database stages while this process parses. */
+const STAGE_BUFFER_CHARS = 16_000_000;
+/**
+ * A batch's buffer is sent once it holds this many characters (its share of the buffer, within these bounds).
+ * Under V8's large-object size (128 KiB): a larger string skips the young generation, and the chunks a batch reads
+ * back would stay in the old one until a full collection (RSS grew by ~90 MB at 1 MB chunks).
+ */
+const CHUNK_MIN_CHARS = 16_000;
+const CHUNK_MAX_CHARS = 100_000;
+/** Inserts in flight while the next lines are read: the database stages while this process parses. */
 const STAGE_IN_FLIGHT = 2;
+/**
+ * Batches when the export holds no Patient resources (the cohort's size unknown until everything is read): a
+ * compliant server exports the Group's Patients, so this is the fallback for one that does not.
+ */
+const BATCHES_WITHOUT_PATIENTS = 64;
+const MEDICATION_REF = /^Medication\/[A-Za-z0-9\-.]{1,64}$/;
+
+/** The batch of a patient: FNV-1a of the id, so that every reader of the export agrees without asking. */
+export function batchOf(patientId: string, batches: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < patientId.length; i++) h = Math.imul(h ^ patientId.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % batches;
+}
 
 /**
  * Sends inserts without waiting for each, at most `limit` at once; the first failure is thrown by the next send
@@ -85,7 +108,7 @@ function pipeline(limit: number) {
 export function bulkSource(o: BulkOptions): CohortSource {
   return {
     mode: 'bulk',
-    async load(run): Promise<LoadedCohort> {
+    async load(run, { batchSize }): Promise<LoadedCohort> {
       const start = async () => {
         const url = await kickOff({
           fhirBaseUrl: o.fhirBaseUrl,
@@ -120,18 +143,40 @@ export function bulkSource(o: BulkOptions): CohortSource {
       // load reads every file again), rather than by a `select distinct` over everything staged afterwards.
       const patients = new Set<string>();
       const inserts = pipeline(STAGE_IN_FLIGHT);
+      // Patient files first: their count fixes the number of batches before any record is staged.
+      const files = [...manifest.output].sort((a, b) => Number(b.type === 'Patient') - Number(a.type === 'Patient'));
+      let batches = 0;
+      let buffers: string[][] = [];
+      let sizes: number[] = [];
+      let buffered = 0;
+      let chunkChars = CHUNK_MAX_CHARS;
+      const startBatches = () => {
+        batches = patients.size ? Math.ceil(patients.size / batchSize) : BATCHES_WITHOUT_PATIENTS;
+        buffers = Array.from({ length: batches }, () => []);
+        sizes = new Array<number>(batches).fill(0);
+        chunkChars = Math.min(CHUNK_MAX_CHARS, Math.max(CHUNK_MIN_CHARS, Math.floor(STAGE_BUFFER_CHARS / batches)));
+      };
+      /** Sends the buffers of these batches, one row each, in one insert. */
+      const sendChunks = async (which: number[]) => {
+        const chunks = which.filter((b) => sizes[b]).map((b) => ({ batchNo: b, lines: buffers[b]!.join('\n') }));
+        for (const b of which) {
+          buffered -= sizes[b]!;
+          buffers[b] = [];
+          sizes[b] = 0;
+        }
+        if (chunks.length) await inserts.send(o.store.stageChunks(run.runId, chunks));
+      };
+      const all = () => sizes.map((_, b) => b);
+      let meds: Array<{ ref: string; text: string }> = [];
+      let medChars = 0;
+      const sendMeds = async () => {
+        if (meds.length) await inserts.send(o.store.stageMedications(run.runId, meds));
+        meds = [];
+        medChars = 0;
+      };
       const stageFiles = async (): Promise<void> => {
-        for (const file of manifest.output) {
-          let rows: Array<{ patientId: string; type: string; text: string; medication?: string }> = [];
-          let meds: Array<{ ref: string; text: string }> = [];
-          let chars = 0;
-          const flush = async () => {
-            if (rows.length) await inserts.send(o.store.stage(run.runId, rows));
-            if (meds.length) await inserts.send(o.store.stageMedications(run.runId, meds));
-            rows = [];
-            meds = [];
-            chars = 0;
-          };
+        for (const file of files) {
+          if (file.type !== 'Patient' && !batches) startBatches();
           for await (const { resource: r, text } of ndjsonEntries(file.url, {
             auth: o.auth,
             requiresAccessToken: manifest.requiresAccessToken,
@@ -141,28 +186,37 @@ export function bulkSource(o: BulkOptions): CohortSource {
             const type = r.resourceType as string;
             if (type === 'Medication' && typeof r.id === 'string') {
               meds.push({ ref: `Medication/${r.id}`, text });
-              chars += text.length;
+              medChars += text.length;
+              if (meds.length >= STAGE_ROWS || medChars >= CHUNK_MAX_CHARS) await sendMeds();
             } else if (type === 'Patient' && typeof r.id === 'string') patients.add(r.id);
             else if (KEY_OF[type] && passesTypeFilter(r)) {
+              // A record in a Patient file (a server may mix types): the batches are fixed from what was read.
+              if (!batches) startBatches();
               const ref = patientRefOf(r as unknown as Resource);
-              if (ref) {
-                const patientId = ref.slice('Patient/'.length);
-                patients.add(patientId);
-                const medication = (r as { medicationReference?: { reference?: unknown } }).medicationReference
-                  ?.reference;
-                rows.push({
-                  patientId,
-                  type,
-                  text,
-                  ...(typeof medication === 'string' && medication.startsWith('Medication/') ? { medication } : {}),
-                });
-                chars += text.length;
-              }
+              if (!ref) continue;
+              const patientId = ref.slice('Patient/'.length);
+              patients.add(patientId);
+              // As the engine resolves it (relative, absolute or versioned), so that the batch fetches it.
+              const medication = referenceKey(
+                (r as { medicationReference?: { reference?: string } }).medicationReference?.reference,
+              );
+              const line = stagedLine(
+                patientId,
+                medication && MEDICATION_REF.test(medication) ? medication : undefined,
+                text,
+              );
+              const b = batchOf(patientId, batches);
+              buffers[b]!.push(line);
+              sizes[b]! += line.length + 1;
+              buffered += line.length + 1;
+              if (sizes[b]! >= chunkChars) await sendChunks([b]);
+              else if (buffered >= STAGE_BUFFER_CHARS) await sendChunks(all());
             }
-            if (rows.length + meds.length >= STAGE_ROWS || chars >= STAGE_CHARS) await flush();
           }
-          await flush();
         }
+        if (!batches) startBatches();
+        await sendChunks(all());
+        await sendMeds();
       };
       try {
         await stageFiles();
@@ -174,28 +228,27 @@ export function bulkSource(o: BulkOptions): CohortSource {
       }
       await inserts.drain();
       await o.store.markStaged(run.runId);
-      return { patientIds: [...patients].sort(), transactionTime: manifest.transactionTime };
+      const patientIds = [...patients].sort();
+      const cut: string[][] = Array.from({ length: batches }, () => []);
+      for (const id of patientIds) cut[batchOf(id, batches)]!.push(id);
+      return { patientIds, batches: cut, transactionTime: manifest.transactionTime };
     },
     // Lines, not parsed here: each is parsed where its patient is evaluated (this thread or an evaluation worker).
-    async records(patientIds, run): Promise<Map<string, StagedLines>> {
-      const out = new Map<string, StagedLines & { refs: Set<string> }>();
-      for (const id of patientIds) out.set(id, { staged: [], medications: [], refs: new Set() });
-      const staged = await o.store.stagedFor(run.runId, patientIds);
+    async records(patientIds, run, batchNo): Promise<Map<string, StagedLines>> {
+      const staged = await o.store.stagedBatch(run.runId, batchNo);
       if (!staged.complete) throw new StagingLostError(run.runId);
-      for (const { patientId, text, medication } of staged.rows) {
-        const p = out.get(patientId);
-        if (!p) continue;
-        p.staged.push(text);
-        if (medication) p.refs.add(medication);
-      }
+      const lines = linesFromChunks(staged.chunks, new Set(patientIds));
       const meds = await o.store.stagedMedications(run.runId, [
-        ...new Set([...out.values()].flatMap((p) => [...p.refs])),
+        ...new Set([...lines.values()].flatMap((p) => [...p.refs])),
       ]);
       return new Map(
-        [...out].map(([id, p]) => [
-          id,
-          { staged: p.staged, medications: [...p.refs].flatMap((ref) => meds.get(ref) ?? []) },
-        ]),
+        patientIds.map((id) => {
+          const p = lines.get(id);
+          return [
+            id,
+            { staged: p?.staged ?? [], medications: p ? [...p.refs].flatMap((ref) => meds.get(ref) ?? []) : [] },
+          ];
+        }),
       );
     },
     async finish(run) {

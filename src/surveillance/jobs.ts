@@ -93,7 +93,7 @@ export class SurveillanceJobs {
       }
     }
     if (options.work === false) return;
-    await this.boss.work<RunJob>(RUN_QUEUE, { pollingIntervalSeconds: 0.5 }, async ([job]) => {
+    this.runWorker = await this.boss.work<RunJob>(RUN_QUEUE, { pollingIntervalSeconds: 0.5 }, async ([job]) => {
       if (job) await this.runLoad(job.data.runId, job.retryCount >= RETRY_LIMIT);
     });
     // Two batches per fetch, worked at once: one batch's patients are evaluated while the other's records are
@@ -101,7 +101,7 @@ export class SurveillanceJobs {
     // Burst: while fetches come back full the worker fetches again at once, instead of waiting out the polling
     // interval after every fetch (pg-boss ignores burst at one job per fetch). Each job is settled on its own:
     // a batch that fails is retried without its neighbour.
-    await this.boss.work<BatchJob>(
+    this.batchWorker = await this.boss.work<BatchJob>(
       BATCH_QUEUE,
       { pollingIntervalSeconds: 0.5, batchSize: 2, burstWhenBatchFull: true, perJobResults: true },
       async (jobs) => {
@@ -122,9 +122,15 @@ export class SurveillanceJobs {
     );
   }
 
+  /** This instance's workers (when it works the queue), woken when it has just sent them a job. */
+  private runWorker: string | undefined;
+  private batchWorker: string | undefined;
+
   private async runLoad(runId: string, lastAttempt: boolean): Promise<void> {
     const pending = await this.runner.load(runId, { lastAttempt });
     await this.sendMissingBatches(runId, pending);
+    // The batches are this instance's to start on now, not after its next poll (other instances poll).
+    if (this.batchWorker) this.boss.notifyWorker(this.batchWorker);
     // An empty cohort, or every batch already done (a retried run job): finish now.
     await this.runner.finishIfDone(runId);
   }
@@ -132,10 +138,7 @@ export class SurveillanceJobs {
   /** Enqueues a run (again: a run already queued or in flight is not duplicated). */
   async sendRun(runId: string): Promise<void> {
     await this.boss.send(RUN_QUEUE, { runId }, { singletonKey: runId });
-  }
-
-  private async sendBatch(runId: string, batchNo: number): Promise<void> {
-    await this.boss.send(BATCH_QUEUE, { runId, batchNo }, { singletonKey: `${runId}:${batchNo}` });
+    if (this.runWorker) this.boss.notifyWorker(this.runWorker);
   }
 
   /** The queue's jobs of a run that are still to be done or being done (created, retry, active). */
@@ -152,7 +155,17 @@ export class SurveillanceJobs {
   private async sendMissingBatches(runId: string, pending: number[]): Promise<void> {
     if (!pending.length) return;
     const open = new Set((await this.openJobs<BatchJob>(BATCH_QUEUE, runId)).map((j) => j.batchNo));
-    for (const batchNo of pending) if (!open.has(batchNo)) await this.sendBatch(runId, batchNo);
+    const missing = pending.filter((batchNo) => !open.has(batchNo));
+    // One statement for all (200 round trips at 100k patients otherwise); the queue's retry and heartbeat
+    // settings apply as to send(), and a job already waiting under its key is kept, not doubled (the insert
+    // skips a conflict on the stately queue's unique key, as send does).
+    for (let i = 0; i < missing.length; i += 1000)
+      await this.boss.insert(
+        BATCH_QUEUE,
+        missing
+          .slice(i, i + 1000)
+          .map((batchNo) => ({ data: { runId, batchNo }, singletonKey: `${runId}:${batchNo}` })),
+      );
   }
 
   /**

@@ -230,17 +230,21 @@ export class RunStore {
     return rows.length === 1;
   }
 
-  /** The run's batches (a retried load writes the same ones again: nothing changes). */
-  async saveBatches(runId: string, batches: string[][]): Promise<void> {
-    for (let i = 0; i < batches.length; i += 200) {
-      const slice = batches.slice(i, i + 200);
+  /**
+   * The run's batches, numbered by their place in the list; an empty one is not saved (a batch cut by hash can be
+   * empty). A retried load writes the same ones again: nothing changes. Returns how many were saved.
+   */
+  async saveBatches(runId: string, batches: string[][]): Promise<number> {
+    const numbered = batches.map((ids, no) => ({ no, ids })).filter((b) => b.ids.length);
+    for (let i = 0; i < numbered.length; i += 200) {
       await this.db.query(
         `insert into surveillance_batches (run_id, batch_no, patient_ids)
          select $1, b.no, array(select jsonb_array_elements_text(b.ids)) from jsonb_to_recordset($2::jsonb) as b(no int, ids jsonb)
          on conflict do nothing`,
-        [runId, JSON.stringify(slice.map((ids, j) => ({ no: i + j, ids })))],
+        [runId, JSON.stringify(numbered.slice(i, i + 200))],
       );
     }
+    return numbered.length;
   }
 
   async batch(runId: string, batchNo: number): Promise<{ patientIds: string[]; done: boolean } | undefined> {
@@ -419,27 +423,19 @@ export class RunStore {
     };
   }
 
-  // ---- Bulk Data staging (migration 004): each resource as its NDJSON line, by patient, so that batches read
-  // only their patients. Lines go to the database joined by newlines (a line never holds one) and are split
-  // there: no array escaping, no JSON parsing on either side of the wire.
+  // ---- Bulk Data staging (migration 005): each batch's NDJSON lines together, in a few large rows (a chunk of
+  // lines joined by newlines, see stagedRecords.ts), so that the database stores and returns text and a batch
+  // reads its rows by one index range.
 
-  async stage(
-    runId: string,
-    rows: Array<{ patientId: string; type: string; text: string; medication?: string }>,
-  ): Promise<void> {
-    if (!rows.length) return;
-    await this.db.query(
-      `insert into surveillance_staged (run_id, patient_id, resource_type, medication, resource)
-       select $1, x.p, x.t, x.m, x.r
-       from unnest($2::text[], $3::text[], $4::text[], string_to_array($5, E'\\n')) as x(p, t, m, r)`,
-      [
-        runId,
-        rows.map((r) => r.patientId),
-        rows.map((r) => r.type),
-        rows.map((r) => r.medication ?? null),
-        rows.map((r) => r.text).join('\n'),
-      ],
-    );
+  /** Stages chunks of lines, one row each, in one statement. */
+  async stageChunks(runId: string, chunks: Array<{ batchNo: number; lines: string }>): Promise<void> {
+    if (!chunks.length) return;
+    // Rows as parameters (sent as they are: no array escaping of megabytes of JSON).
+    const values = chunks.map((_, i) => `($1, $${2 * i + 2}::int, $${2 * i + 3})`).join(', ');
+    await this.db.query(`insert into surveillance_staged (run_id, batch_no, lines) values ${values}`, [
+      runId,
+      ...chunks.flatMap((c) => [c.batchNo, c.lines]),
+    ]);
   }
 
   async stageMedications(runId: string, rows: Array<{ ref: string; text: string }>): Promise<void> {
@@ -451,31 +447,23 @@ export class RunStore {
     );
   }
 
-  /** Marks the run's staging complete: the row every batch reads with its patients (see stagedFor). */
+  /** Marks the run's staging complete: the row every batch reads with its own (see stagedBatch). */
   async markStaged(runId: string): Promise<void> {
-    await this.db.query(
-      `insert into surveillance_staged (run_id, patient_id, resource_type, resource) values ($1, '', 'staged', '')`,
-      [runId],
-    );
+    await this.db.query(`insert into surveillance_staged (run_id, batch_no, lines) values ($1, -1, '')`, [runId]);
   }
 
   /**
-   * The staged lines of these patients, and whether the run's staging is still there: the tables are unlogged,
-   * and PostgreSQL empties them after a crash of its own; without the marker the lines cannot be trusted.
+   * A batch's staged chunks, and whether the run's staging is still there: the table is unlogged, and
+   * PostgreSQL empties it after a crash of its own; without the marker the chunks cannot be trusted.
    */
-  async stagedFor(
-    runId: string,
-    patientIds: string[],
-  ): Promise<{ complete: boolean; rows: Array<{ patientId: string; text: string; medication: string | null }> }> {
-    const rows = await this.db.query<{ patient_id: string; resource: string; medication: string | null }>(
-      `select patient_id, resource, medication from surveillance_staged
-       where run_id = $1 and patient_id = any(array_append($2::text[], ''))`,
-      [runId, patientIds],
+  async stagedBatch(runId: string, batchNo: number): Promise<{ complete: boolean; chunks: string[] }> {
+    const rows = await this.db.query<{ batch_no: number; lines: string }>(
+      'select batch_no, lines from surveillance_staged where run_id = $1 and batch_no = any(array[$2::int, -1])',
+      [runId, batchNo],
     );
-    const out = rows.filter((r) => r.patient_id !== '');
     return {
-      complete: out.length < rows.length,
-      rows: out.map((r) => ({ patientId: r.patient_id, text: r.resource, medication: r.medication })),
+      complete: rows.some((r) => r.batch_no === -1),
+      chunks: rows.filter((r) => r.batch_no !== -1).map((r) => r.lines),
     };
   }
 

@@ -89,11 +89,12 @@ export class SurveillanceRunner {
       // The evaluation threads load the engine while the cohort loads.
       this.d.evaluator?.warm();
       try {
-        const cohort = await this.d.source.load(run);
-        const batches: string[][] = [];
-        for (let i = 0; i < cohort.patientIds.length; i += this.d.batchSize)
-          batches.push(cohort.patientIds.slice(i, i + this.d.batchSize));
-        await store.saveBatches(runId, batches);
+        const cohort = await this.d.source.load(run, { batchSize: this.d.batchSize });
+        const batches: string[][] = cohort.batches ?? [];
+        if (!cohort.batches)
+          for (let i = 0; i < cohort.patientIds.length; i += this.d.batchSize)
+            batches.push(cohort.patientIds.slice(i, i + this.d.batchSize));
+        const saved = await store.saveBatches(runId, batches);
         await store.update(
           runId,
           {
@@ -101,7 +102,7 @@ export class SurveillanceRunner {
             // Fixed now, so that every batch (and the finish) compares with the same run, whatever else runs.
             previousRunId: (await store.previousRun(runId)) ?? null,
             total: cohort.patientIds.length,
-            batches: batches.length,
+            batches: saved,
             transactionTime: cohort.transactionTime,
           },
           ['loading'],
@@ -131,7 +132,7 @@ export class SurveillanceRunner {
     const todo = batch.patientIds.filter((id) => !done.has(id));
     let data: Awaited<ReturnType<CohortSource['records']>>;
     try {
-      data = await this.d.source.records(todo, run);
+      data = await this.d.source.records(todo, run, batchNo);
     } catch (err) {
       // A batch that cannot be read at all: retried with backoff, unless retrying cannot help (the staged export
       // is gone) or this was the last attempt; then the run fails with the reason rather than wait forever.

@@ -6,8 +6,10 @@ import type { RunRow } from './runStore.ts';
 import type { StagedLines } from './stagedRecords.ts';
 
 export interface LoadedCohort {
-  /** The cohort's patient ids, sorted: the batches are cut from this list. */
+  /** The cohort's patient ids, sorted. */
   patientIds: string[];
+  /** The batches, when the source cut them as it read (bulk: by a hash of the id); else cut from patientIds. */
+  batches?: string[][];
   /** The data's transaction time: the export's, or when the crawl began. */
   transactionTime: string;
 }
@@ -15,12 +17,16 @@ export interface LoadedCohort {
 export interface CohortSource {
   mode: 'crawl' | 'bulk';
   /** Reads (or stages) the cohort. Resumable: a run restarted after a crash calls it again. */
-  load(run: RunRow): Promise<LoadedCohort>;
+  load(run: RunRow, o: { batchSize: number }): Promise<LoadedCohort>;
   /**
    * One batch's records by patient — as resources, or as staged NDJSON lines to be parsed where the patient is
    * evaluated; an Error for a patient whose records could not be had.
    */
-  records(patientIds: string[], run: RunRow): Promise<Map<string, PatientRecords | StagedLines | Error>>;
+  records(
+    patientIds: string[],
+    run: RunRow,
+    batchNo: number,
+  ): Promise<Map<string, PatientRecords | StagedLines | Error>>;
   /** After the run: delete the export job and what was staged. */
   finish(run: RunRow): Promise<void>;
 }

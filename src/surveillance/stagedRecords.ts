@@ -39,6 +39,49 @@ export function isStagedLines(v: unknown): v is StagedLines {
   return typeof v === 'object' && v !== null && Array.isArray((v as StagedLines).staged);
 }
 
+/**
+ * A line as staged: `patient TAB medication TAB resource`, the resource as received. Neither prefix can hold a
+ * tab or a newline (both are FHIR ids, checked where the line is made), and an NDJSON line holds no newline:
+ * chunks of lines are joined by newlines, and a batch splits them without parsing the resources.
+ */
+export const stagedLine = (patientId: string, medication: string | undefined, text: string): string =>
+  `${patientId}\t${medication ?? ''}\t${text}`;
+
+/**
+ * The lines of `patients` in staged chunks, by patient, with the medicationReferences they carry; lines of other
+ * patients (already evaluated by a crashed attempt) are skipped.
+ */
+export function linesFromChunks(
+  chunks: readonly string[],
+  patients: ReadonlySet<string>,
+): Map<string, { staged: string[]; refs: Set<string> }> {
+  const out = new Map<string, { staged: string[]; refs: Set<string> }>();
+  for (const chunk of chunks) {
+    let start = 0;
+    while (start < chunk.length) {
+      let end = chunk.indexOf('\n', start);
+      if (end < 0) end = chunk.length;
+      const tab1 = chunk.indexOf('\t', start);
+      const tab2 = chunk.indexOf('\t', tab1 + 1);
+      // Written by stagedLine only: anything else is a defect to report, never lines to drop silently.
+      if (tab1 < 0 || tab2 < 0 || tab2 > end)
+        throw new Error('a staged chunk is malformed (a line without its prefix)');
+      const patientId = chunk.slice(start, tab1);
+      if (patients.has(patientId)) {
+        let p = out.get(patientId);
+        if (!p) {
+          p = { staged: [], refs: new Set() };
+          out.set(patientId, p);
+        }
+        p.staged.push(chunk.slice(tab2 + 1, end));
+        if (tab2 > tab1 + 1) p.refs.add(chunk.slice(tab1 + 1, tab2));
+      }
+      start = end + 1;
+    }
+  }
+  return out;
+}
+
 /** The lines parsed into the prefetch's record kinds (lines were parsed and checked when they were staged). */
 export function recordsFromLines(lines: StagedLines): PatientRecords {
   const out = emptyRecords();

@@ -81,14 +81,22 @@ describe('crawl and bulk', () => {
     const { runId } = await s.runner.create({ trigger: 'api', asOf: '2026-06-30' });
     const pending = await s.runner.load(runId);
     expect(pending.length).toBeGreaterThan(1);
-    // Staged as the NDJSON lines received, with the completion marker.
-    const staged = await db.store.db.query<{ patient_id: string; resource: string }>(
-      'select patient_id, resource from surveillance_staged where run_id = $1',
+    // Staged as the NDJSON lines received, each prefixed with its patient, in its batch's rows; with the marker.
+    const staged = await db.store.db.query<{ batch_no: number; lines: string }>(
+      'select batch_no, lines from surveillance_staged where run_id = $1',
       [runId],
     );
-    expect(staged.filter((r) => r.patient_id === '')).toHaveLength(1);
-    const line = staged.find((r) => r.patient_id !== '')!;
-    expect(JSON.parse(line.resource).subject.reference).toBe(`Patient/${line.patient_id}`);
+    expect(staged.filter((r) => r.batch_no === -1)).toHaveLength(1);
+    const chunk = staged.find((r) => r.batch_no === pending[0])!;
+    const [patientId, , text] = chunk.lines.split('\n')[0]!.split('\t');
+    expect(JSON.parse(text!).subject.reference).toBe(`Patient/${patientId}`);
+    const batch = (
+      await db.store.db.query<{ patient_ids: string[] }>(
+        'select patient_ids from surveillance_batches where run_id = $1 and batch_no = $2',
+        [runId, pending[0]],
+      )
+    )[0]!;
+    expect(batch.patient_ids).toContain(patientId);
     // One batch evaluated normally, then the staging vanishes as after a database crash.
     await s.runner.batch(runId, pending[0]!);
     const before = await db.store.db.query('select 1 from surveillance_results where run_id = $1', [runId]);

@@ -106,15 +106,15 @@ function instrument(
   };
   const source = runner.d.source;
   const cohortLoad = source.load.bind(source);
-  source.load = (run) => {
+  source.load = (run, o) => {
     p.cohortLoads++;
-    return cohortLoad(run);
+    return cohortLoad(run, o);
   };
   const records = source.records.bind(source);
-  source.records = async (ids, run) => {
+  source.records = async (ids, run, batchNo) => {
     p.batches.push([...ids]);
     await hooks.beforeBatch?.(p.batches.length);
-    const out = await records(ids, run);
+    const out = await records(ids, run, batchNo);
     hooks.afterBatch?.();
     return out;
   };

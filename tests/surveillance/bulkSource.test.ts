@@ -1,0 +1,142 @@
+/**
+ * The bulk source's staging, over HTTP against a minimal Bulk Data server and a real store (PGlite): batches cut
+ * by a hash of the patient's id while the export is read (the Patient file first, whatever the manifest's order),
+ * every patient in exactly one batch, each batch reading back its own patients' lines and the Medications they
+ * reference — relative or absolute, as the engine resolves them.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AuditStore, openAuditStore } from '../../src/audit/store.ts';
+import { noAuth } from '../../src/fhir/fhirAuth.ts';
+import { batchOf, bulkSource } from '../../src/surveillance/bulkSource.ts';
+import { RunStore } from '../../src/surveillance/runStore.ts';
+import { recordsFromLines, type StagedLines } from '../../src/surveillance/stagedRecords.ts';
+
+const statement = (id: string, patient: string, medication: Record<string, unknown>) => ({
+  resourceType: 'MedicationStatement',
+  id,
+  status: 'active',
+  ...medication,
+  subject: { reference: `Patient/${patient}` },
+  effectivePeriod: { start: '2026-01-01' },
+  dosage: [
+    { doseAndRate: [{ doseQuantity: { value: 10, unit: 'mg', system: 'http://unitsofmeasure.org', code: 'mg' } }] },
+  ],
+});
+
+let server: Server;
+let base = '';
+let store: AuditStore;
+const patients = ['p1', 'p2', 'p3'];
+
+/** Files by type; the manifest lists the records before the Patients (a server may order them any way). */
+function files(): Record<string, unknown[]> {
+  return {
+    MedicationStatement: [
+      // An absolute reference to a Medication on the same server, as some servers write them.
+      statement('s1', 'p1', { medicationReference: { reference: `${base}/Medication/m1` } }),
+      statement('s2', 'p2', { medicationReference: { reference: 'Medication/m1' } }),
+      statement('s3', 'p2', { medicationCodeableConcept: { text: 'prednisolone 5 mg tablet' } }),
+      // Records of a patient the export holds no Patient resource for: still evaluated.
+      statement('s4', 'p4', { medicationCodeableConcept: { text: 'prednisolone 5 mg tablet' } }),
+    ],
+    Medication: [{ resourceType: 'Medication', id: 'm1', code: { text: 'prednisolone 5 mg tablet' } }],
+    Patient: patients.map((id) => ({ resourceType: 'Patient', id })),
+  };
+}
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', base).pathname;
+    if (/\/Group\/g\/\$export$/.test(path)) {
+      res.writeHead(202, { 'content-location': `${base}/$export-status/1` });
+      return res.end();
+    }
+    if (path.endsWith('/$export-status/1')) {
+      if (req.method === 'DELETE') {
+        res.writeHead(202);
+        return res.end();
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(
+        JSON.stringify({
+          transactionTime: '2026-06-30T00:00:00Z',
+          request: `${base}/Group/g/$export`,
+          requiresAccessToken: false,
+          output: Object.keys(files()).map((type) => ({ type, url: `${base}/files/${type}.ndjson` })),
+          error: [],
+        }),
+      );
+    }
+    const file = /\/files\/(\w+)\.ndjson$/.exec(path);
+    if (file) {
+      res.writeHead(200, { 'content-type': 'application/fhir+ndjson' });
+      return res.end(
+        `${files()
+          [file[1]!]!.map((r) => JSON.stringify(r))
+          .join('\n')}\n`,
+      );
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/fhir`;
+  store = await openAuditStore({ memory: true });
+});
+
+afterAll(async () => {
+  await store?.close();
+  await new Promise((resolve) => server?.close(resolve));
+});
+
+describe('bulk source', () => {
+  it('cuts batches by patient as it stages, and each batch reads back exactly its patients with their Medications', async () => {
+    const runs = new RunStore(store.db);
+    const runId = 'bulk-source-test';
+    await runs.createRun({
+      runId,
+      trigger: 'api',
+      mode: 'bulk',
+      fhirBase: base,
+      asOf: '2026-06-30',
+      rulesHash: 'x',
+      now: new Date('2026-06-30T12:00:00Z'),
+    });
+    const source = bulkSource({
+      fhirBaseUrl: base,
+      groupId: 'g',
+      auth: noAuth,
+      store: runs,
+      maxWaitSeconds: 10,
+      retryAfterCapSeconds: 1,
+    });
+    const cohort = await source.load((await runs.getRun(runId))!, { batchSize: 2 });
+    expect(cohort.patientIds).toEqual(['p1', 'p2', 'p3', 'p4']);
+    // Two batches from the three Patients (ceil(3 / 2)); each patient in the batch its id hashes to, once.
+    expect(cohort.batches).toHaveLength(2);
+    expect(cohort.batches!.flat().sort()).toEqual(cohort.patientIds);
+    for (const [no, ids] of cohort.batches!.entries()) for (const id of ids) expect(batchOf(id, 2)).toBe(no);
+
+    const run = (await runs.getRun(runId))!;
+    const read = new Map<string, StagedLines>();
+    for (const [no, ids] of cohort.batches!.entries()) {
+      const records = await source.records(ids, run, no);
+      expect([...records.keys()].sort()).toEqual([...ids].sort());
+      for (const [id, lines] of records) read.set(id, lines as StagedLines);
+    }
+    const ids = (id: string) => recordsFromLines(read.get(id)!).medicationStatements.map((r) => r.id);
+    expect(ids('p1')).toEqual(['s1']);
+    expect(ids('p2').sort()).toEqual(['s2', 's3']);
+    expect(ids('p3')).toEqual([]);
+    expect(ids('p4')).toEqual(['s4']);
+    // The Medication travels with both records that reference it, the absolute reference included.
+    for (const id of ['p1', 'p2']) expect(recordsFromLines(read.get(id)!).medications.map((m) => m.id)).toEqual(['m1']);
+
+    // A batch asked for some of its patients (the others evaluated by a crashed attempt) reads only those.
+    const both = cohort.batches!.findIndex((b) => b.includes('p2'));
+    const partial = await source.records(['p2'], run, both);
+    expect([...partial.keys()]).toEqual(['p2']);
+  });
+});
