@@ -51,7 +51,7 @@ export function passesTypeFilter(r: { resourceType?: unknown; code?: unknown }):
 
 /** Medication lines per insert, and characters buffered (all batches together) before the fullest are sent. */
 const STAGE_ROWS = 1000;
-const STAGE_BUFFER_CHARS = 16_000_000;
+const STAGE_BUFFER_CHARS = 4_000_000;
 /**
  * A batch's buffer is sent once it holds this many characters (its share of the buffer, within these bounds).
  * Under V8's large-object size (128 KiB): a larger string skips the young generation, and the chunks a batch reads

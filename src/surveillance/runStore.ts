@@ -312,6 +312,42 @@ export class RunStore {
     return rows.map(worklistRowOf);
   }
 
+  /**
+   * A run's worklist as its audit record carries it, read as only those columns and in a fixed order: at 100k
+   * patients the whole rows (summaries) were the run's memory peak.
+   */
+  async auditWorklistOf(runId: string): Promise<
+    Array<{
+      patientId: string;
+      rule: WorklistRule;
+      change: WorklistChange;
+      dueDate: string | null;
+      lastStudy: string | null;
+      task?: string;
+    }>
+  > {
+    const rows = await this.db.query<{
+      patient_id: string;
+      rule: WorklistRule;
+      change: WorklistChange;
+      due_date: string | null;
+      last_study: string | null;
+      task_ref: string | null;
+    }>(
+      `select patient_id, rule, change, due_date, last_study, task_ref from worklist_entries where run_id = $1
+       order by patient_id, rule, change`,
+      [runId],
+    );
+    return rows.map((r) => ({
+      patientId: r.patient_id,
+      rule: r.rule,
+      change: r.change,
+      dueDate: r.due_date ?? null,
+      lastStudy: r.last_study ?? null,
+      ...(r.task_ref ? { task: r.task_ref } : {}),
+    }));
+  }
+
   async insertEntries(entries: WorklistRow[]): Promise<void> {
     await this.db.transaction((tx) => insertEntries(tx, entries));
   }
@@ -355,6 +391,16 @@ export class RunStore {
   }
 
   /** Every patient of the run whose records could not be read or assessed. */
+  /** The next patients (after `after`, in id order) with an open entry in a run's worklist: for paging over it. */
+  async patientsWithOpenEntries(runId: string, after: string, limit: number): Promise<string[]> {
+    const rows = await this.db.query<{ patient_id: string }>(
+      `select distinct patient_id from worklist_entries where run_id = $1 and change <> 'resolved' and patient_id > $2
+       order by patient_id limit $3`,
+      [runId, after, limit],
+    );
+    return rows.map((r) => r.patient_id);
+  }
+
   async erredPatients(runId: string): Promise<Set<string>> {
     const rows = await this.db.query<{ patient_id: string }>(
       'select patient_id from surveillance_results where run_id = $1 and error is not null',

@@ -35,6 +35,8 @@ export interface RunnerDeps {
   metrics?: SurveillanceMetrics;
   /** Where patients are evaluated (a pool of worker threads); absent: in the batch's own thread. */
   evaluator?: Evaluator;
+  /** Patients per page when the finishing step compares the worklist with the last run's (default 1000). */
+  resolvePageSize?: number;
 }
 
 const INLINE = inlineEvaluator();
@@ -253,38 +255,38 @@ export class SurveillanceRunner {
     const { store } = this.d;
     const previous = run.previousRunId;
     if (!previous) return;
-    const before = (await store.worklistOf(previous)).filter((e) => e.change !== 'resolved');
-    const now = await store.worklistOf(run.runId);
-    const family = (e: WorklistRow) => `${e.patientId}:${taskRuleOf(e.rule)}:${e.dueDate ?? 'none'}`;
-    const current = new Set(now.filter((e) => e.change !== 'resolved').map(family));
     const erred = await store.erredPatients(run.runId);
-    const gone = before.filter((e) => !current.has(family(e)) && !erred.has(e.patientId));
-    for (const e of gone) {
-      if (this.d.tasks)
-        try {
-          await this.d.tasks.complete(e, `Resolved in surveillance run ${run.runId}`);
-        } catch (err) {
-          this.d.logger?.warn({ err: message(err) }, 'a resolved Task could not be completed');
-        }
+    const family = (e: WorklistRow) => `${e.patientId}:${taskRuleOf(e.rule)}:${e.dueDate ?? 'none'}`;
+    // A page of the last run's patients at a time: two whole worklists (71k entries each at 100k patients) were
+    // the finishing step's memory.
+    for (let after = ''; ; ) {
+      const patients = await store.patientsWithOpenEntries(previous, after, this.d.resolvePageSize ?? 1000);
+      if (!patients.length) return;
+      after = patients[patients.length - 1]!;
+      const before = (await store.worklistOf(previous, patients)).filter((e) => e.change !== 'resolved');
+      const now = await store.worklistOf(run.runId, patients);
+      const current = new Set(now.filter((e) => e.change !== 'resolved').map(family));
+      const gone = before.filter((e) => !current.has(family(e)) && !erred.has(e.patientId));
+      for (const e of gone) {
+        if (this.d.tasks)
+          try {
+            await this.d.tasks.complete(e, `Resolved in surveillance run ${run.runId}`);
+          } catch (err) {
+            this.d.logger?.warn({ err: message(err) }, 'a resolved Task could not be completed');
+          }
+      }
+      await store.insertEntries(gone.map((e) => ({ ...e, runId: run.runId, change: 'resolved' as const })));
+      // A patient whose records could not be read this time is not known to be done: the entries stay, still due.
+      const kept = before.filter((e) => erred.has(e.patientId) && !current.has(family(e)));
+      await store.insertEntries(kept.map((e) => ({ ...e, runId: run.runId, change: 'still-due' as const })));
     }
-    await store.insertEntries(gone.map((e) => ({ ...e, runId: run.runId, change: 'resolved' as const })));
-    // A patient whose records could not be read this time is not known to be done: the entries stay, still due.
-    const kept = before.filter((e) => erred.has(e.patientId) && !current.has(family(e)));
-    await store.insertEntries(kept.map((e) => ({ ...e, runId: run.runId, change: 'still-due' as const })));
   }
 
   private async audit(run: RunRow, counts: RunCounts, finishedAt: Date): Promise<void> {
     const db = this.d.store.db;
     const already = await db.query('select 1 from surveillance_run where run_id = $1', [run.runId]);
     if (already.length) return;
-    const worklist = (await this.d.store.worklistOf(run.runId)).map((e) => ({
-      patientId: e.patientId,
-      rule: e.rule,
-      change: e.change,
-      dueDate: e.dueDate,
-      lastStudy: e.lastStudy,
-      ...(e.taskRef ? { task: e.taskRef } : {}),
-    }));
+    const worklist = await this.d.store.auditWorklistOf(run.runId);
     await this.d.audit!.recordSurveillanceRun({
       recordedAt: finishedAt.toISOString(),
       runId: run.runId,

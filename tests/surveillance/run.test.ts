@@ -95,7 +95,8 @@ for (const engine of engines()) {
 
     it('resolves an entry once its WB-MRI is done, and completes its Task', async () => {
       const latest = await bed.s.store.worklist({ limit: 1000, rules: ['screening-due'] });
-      const due = latest.items[0];
+      // The last patient in id order: reached only if the finishing step pages through the whole worklist.
+      const due = latest.items.toSorted((a, b) => (a.patientId < b.patientId ? 1 : -1))[0];
       expect(due).toBeDefined();
       await bed.server.repo.createResource<ImagingStudy>({
         resourceType: 'ImagingStudy',
@@ -105,10 +106,20 @@ for (const engine of engines()) {
         modality: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'MR' }],
         procedureCode: [{ coding: [{ system: 'http://loinc.org', code: '46358-8' }], text: 'MR Whole body' }],
       });
+      // The last run's worklist compared a page of two patients at a time: every page is reached.
+      const last = (await bed.s.store.worklist({ limit: 1000 })).items;
+      expect(last.length).toBeGreaterThan(4);
+      bed.s.runner.d.resolvePageSize = 2;
       const third = await bed.s.startRun('api');
       expect((await finished(bed.s, third)).status).toBe('succeeded');
       const resolved = await bed.s.store.worklist({ runId: third, limit: 1000, changes: ['resolved'] });
       expect(resolved.items.map((e) => `${e.patientId}:${e.rule}`)).toContain(`${due!.patientId}:screening-due`);
+      // Nothing else went away, and every entry of the last run is accounted for in this one.
+      expect(resolved.items.every((e) => e.patientId === due!.patientId)).toBe(true);
+      const entries = (await bed.s.store.worklist({ runId: third, limit: 1000 })).items;
+      const key = (e: { patientId: string; rule: string }) => `${e.patientId}:${e.rule}`;
+      const now = new Set(entries.map(key));
+      for (const e of last) expect(now.has(key(e))).toBe(true);
       const task = (await tasks(bed.server)).find((t) => `Task/${t.id}` === due!.taskRef)!;
       expect(task.status).toBe('completed');
     }, 180_000);
