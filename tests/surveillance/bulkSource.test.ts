@@ -29,6 +29,8 @@ let server: Server;
 let base = '';
 let store: AuditStore;
 const patients = ['p1', 'p2', 'p3'];
+/** Whether the export holds the Patient file (a server may export only records). */
+let withPatients = true;
 
 /** Files by type; the manifest lists the records before the Patients (a server may order them any way). */
 function files(): Record<string, unknown[]> {
@@ -42,7 +44,7 @@ function files(): Record<string, unknown[]> {
       statement('s4', 'p4', { medicationCodeableConcept: { text: 'prednisolone 5 mg tablet' } }),
     ],
     Medication: [{ resourceType: 'Medication', id: 'm1', code: { text: 'prednisolone 5 mg tablet' } }],
-    Patient: patients.map((id) => ({ resourceType: 'Patient', id })),
+    ...(withPatients ? { Patient: patients.map((id) => ({ resourceType: 'Patient', id })) } : {}),
   };
 }
 
@@ -93,6 +95,7 @@ afterAll(async () => {
 
 describe('bulk source', () => {
   it('cuts batches by patient as it stages, and each batch reads back exactly its patients with their Medications', async () => {
+    withPatients = true;
     const runs = new RunStore(store.db);
     const runId = 'bulk-source-test';
     await runs.createRun({
@@ -138,5 +141,40 @@ describe('bulk source', () => {
     const both = cohort.batches!.findIndex((b) => b.includes('p2'));
     const partial = await source.records(['p2'], run, both);
     expect([...partial.keys()]).toEqual(['p2']);
+  });
+
+  it('an export without Patient resources: the fallback number of batches, every patient with records in one', async () => {
+    withPatients = false;
+    const runs = new RunStore(store.db);
+    const runId = 'bulk-source-no-patients';
+    await runs.createRun({
+      runId,
+      trigger: 'api',
+      mode: 'bulk',
+      fhirBase: base,
+      asOf: '2026-06-30',
+      rulesHash: 'x',
+      now: new Date('2026-06-30T12:00:00Z'),
+    });
+    const source = bulkSource({
+      fhirBaseUrl: base,
+      groupId: 'g',
+      auth: noAuth,
+      store: runs,
+      maxWaitSeconds: 10,
+      retryAfterCapSeconds: 1,
+    });
+    const cohort = await source.load((await runs.getRun(runId))!, { batchSize: 2 });
+    expect(cohort.patientIds).toEqual(['p1', 'p2', 'p4']);
+    expect(cohort.batches).toHaveLength(64);
+    expect(cohort.batches!.flat().sort()).toEqual(cohort.patientIds);
+    const run = (await runs.getRun(runId))!;
+    const no = cohort.batches!.findIndex((b) => b.includes('p2'));
+    const records = await source.records(cohort.batches![no]!, run, no);
+    expect(
+      recordsFromLines(records.get('p2') as StagedLines)
+        .medicationStatements.map((r) => r.id)
+        .sort(),
+    ).toEqual(['s2', 's3']);
   });
 });
