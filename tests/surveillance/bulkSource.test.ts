@@ -93,36 +93,41 @@ afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
 });
 
+/** A run created in the store and its export loaded by the bulk source, in batches of two. */
+async function load(runId: string) {
+  const runs = new RunStore(store.db);
+  await runs.createRun({
+    runId,
+    trigger: 'api',
+    mode: 'bulk',
+    fhirBase: base,
+    asOf: '2026-06-30',
+    rulesHash: 'x',
+    now: new Date('2026-06-30T12:00:00Z'),
+  });
+  const source = bulkSource({
+    fhirBaseUrl: base,
+    groupId: 'g',
+    auth: noAuth,
+    store: runs,
+    maxWaitSeconds: 10,
+    retryAfterCapSeconds: 1,
+  });
+  const cohort = await source.load((await runs.getRun(runId))!, { batchSize: 2 });
+  // The run as a batch sees it: loaded, with its export's status URL.
+  return { source, cohort, run: (await runs.getRun(runId))! };
+}
+
 describe('bulk source', () => {
   it('cuts batches by patient as it stages, and each batch reads back exactly its patients with their Medications', async () => {
     withPatients = true;
-    const runs = new RunStore(store.db);
-    const runId = 'bulk-source-test';
-    await runs.createRun({
-      runId,
-      trigger: 'api',
-      mode: 'bulk',
-      fhirBase: base,
-      asOf: '2026-06-30',
-      rulesHash: 'x',
-      now: new Date('2026-06-30T12:00:00Z'),
-    });
-    const source = bulkSource({
-      fhirBaseUrl: base,
-      groupId: 'g',
-      auth: noAuth,
-      store: runs,
-      maxWaitSeconds: 10,
-      retryAfterCapSeconds: 1,
-    });
-    const cohort = await source.load((await runs.getRun(runId))!, { batchSize: 2 });
+    const { source, cohort, run } = await load('bulk-source-test');
     expect(cohort.patientIds).toEqual(['p1', 'p2', 'p3', 'p4']);
     // Two batches from the three Patients (ceil(3 / 2)); each patient in the batch its id hashes to, once.
     expect(cohort.batches).toHaveLength(2);
     expect(cohort.batches!.flat().sort()).toEqual(cohort.patientIds);
     for (const [no, ids] of cohort.batches!.entries()) for (const id of ids) expect(batchOf(id, 2)).toBe(no);
 
-    const run = (await runs.getRun(runId))!;
     const read = new Map<string, StagedLines>();
     for (const [no, ids] of cohort.batches!.entries()) {
       const records = await source.records(ids, run, no);
@@ -145,30 +150,10 @@ describe('bulk source', () => {
 
   it('an export without Patient resources: the fallback number of batches, every patient with records in one', async () => {
     withPatients = false;
-    const runs = new RunStore(store.db);
-    const runId = 'bulk-source-no-patients';
-    await runs.createRun({
-      runId,
-      trigger: 'api',
-      mode: 'bulk',
-      fhirBase: base,
-      asOf: '2026-06-30',
-      rulesHash: 'x',
-      now: new Date('2026-06-30T12:00:00Z'),
-    });
-    const source = bulkSource({
-      fhirBaseUrl: base,
-      groupId: 'g',
-      auth: noAuth,
-      store: runs,
-      maxWaitSeconds: 10,
-      retryAfterCapSeconds: 1,
-    });
-    const cohort = await source.load((await runs.getRun(runId))!, { batchSize: 2 });
+    const { source, cohort, run } = await load('bulk-source-no-patients');
     expect(cohort.patientIds).toEqual(['p1', 'p2', 'p4']);
     expect(cohort.batches).toHaveLength(64);
     expect(cohort.batches!.flat().sort()).toEqual(cohort.patientIds);
-    const run = (await runs.getRun(runId))!;
     const no = cohort.batches!.findIndex((b) => b.includes('p2'));
     const records = await source.records(cohort.batches![no]!, run, no);
     expect(
