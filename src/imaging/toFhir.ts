@@ -19,6 +19,7 @@ import type {
   Provenance,
   Reference,
 } from '@medplum/fhirtypes';
+import { plural } from '../exposure/format.ts';
 import {
   ABSENT,
   JOINT_CODES,
@@ -105,8 +106,7 @@ export function isHighCollapseRisk(s: Site): boolean {
 /** "Multifocal osteonecrosis in 4 joints; high collapse risk: left hip" */
 export function conclusion(doc: FindingsDocument): string {
   const present = doc.sites.filter((s) => s.osteonecrosis);
-  if (!present.length)
-    return `No osteonecrosis in the ${doc.sites.length} site${doc.sites.length === 1 ? '' : 's'} read.`;
+  if (!present.length) return `No osteonecrosis in the ${plural(doc.sites.length, 'site')} read.`;
   const label = (s: Site) => `${s.side} ${s.joint}`;
   const risk = present.filter(isHighCollapseRisk).map(label);
   const head =

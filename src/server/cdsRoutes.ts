@@ -98,15 +98,22 @@ export function cdsRoutes(o: CdsRouteOptions): Router {
   };
   router.use(express.json({ type: JSON_TYPES, limit: '10mb' }));
 
-  const authenticate = () => async (req: Authed, res: Response, next: NextFunction) => {
+  /** Waits for the verdict: true for a trusted client (req.cdsClient set); else the 401 or the 503 is on its way. */
+  const admitted = async (req: Authed, res: Response, next: NextFunction): Promise<boolean> => {
     const verdict = await req.cdsAuth;
-    if (verdict instanceof ReplayStoreUnavailableError) return next(verdict);
+    if (verdict instanceof ReplayStoreUnavailableError) {
+      next(verdict);
+      return false;
+    }
     if (!verdict || 'refused' in verdict) {
       refuse(req, res, verdict?.refused ?? { reason: 'The client JWT was not checked' });
-      return;
+      return false;
     }
     req.cdsClient = verdict.client;
-    next();
+    return true;
+  };
+  const authenticate = () => async (req: Authed, res: Response, next: NextFunction) => {
+    if (await admitted(req, res, next)) next();
   };
 
   router.get('/', authenticate(), (_req, res) => {
@@ -164,13 +171,7 @@ export function cdsRoutes(o: CdsRouteOptions): Router {
   // A body that cannot be parsed: 401 to an unauthenticated caller (the reason it is refused, nothing about its
   // body), else 400/413 with an OperationOutcome.
   router.use(async (err: Error, req: Authed, res: Response, next: NextFunction) => {
-    const verdict = await req.cdsAuth;
-    if (verdict instanceof ReplayStoreUnavailableError) return next(verdict);
-    if (!verdict || 'refused' in verdict) {
-      refuse(req, res, verdict?.refused ?? { reason: 'The client JWT was not checked' });
-      return;
-    }
-    next(err);
+    if (await admitted(req, res, next)) next(err);
   });
   router.use(outcomeErrors({ logger: o.deps.logger, type: PLAIN_JSON }));
   return router;

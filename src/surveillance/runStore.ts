@@ -390,7 +390,6 @@ export class RunStore {
     };
   }
 
-  /** Every patient of the run whose records could not be read or assessed. */
   /** The next patients (after `after`, in id order) with an open entry in a run's worklist: for paging over it. */
   async patientsWithOpenEntries(runId: string, after: string, limit: number): Promise<string[]> {
     const rows = await this.db.query<{ patient_id: string }>(
@@ -401,6 +400,7 @@ export class RunStore {
     return rows.map((r) => r.patient_id);
   }
 
+  /** Every patient of the run whose records could not be read or assessed. */
   async erredPatients(runId: string): Promise<Set<string>> {
     const rows = await this.db.query<{ patient_id: string }>(
       'select patient_id from surveillance_results where run_id = $1 and error is not null',

@@ -41,6 +41,10 @@ export interface RunnerDeps {
 
 const INLINE = inlineEvaluator();
 
+/** The list cut in order into slices of `size` (the last one shorter). */
+const slices = <T>(list: readonly T[], size: number): T[][] =>
+  Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size));
+
 /** The rules configuration's hash: runs made under different rules are told apart in the history. */
 export function rulesHash(d: Pick<RunnerDeps, 'exposure' | 'screening' | 'cohorts'>): string {
   const text = JSON.stringify({
@@ -92,11 +96,7 @@ export class SurveillanceRunner {
       this.d.evaluator?.warm();
       try {
         const cohort = await this.d.source.load(run, { batchSize: this.d.batchSize });
-        const batches: string[][] = cohort.batches ?? [];
-        if (!cohort.batches)
-          for (let i = 0; i < cohort.patientIds.length; i += this.d.batchSize)
-            batches.push(cohort.patientIds.slice(i, i + this.d.batchSize));
-        const saved = await store.saveBatches(runId, batches);
+        const saved = await store.saveBatches(runId, cohort.batches ?? slices(cohort.patientIds, this.d.batchSize));
         await store.update(
           runId,
           {

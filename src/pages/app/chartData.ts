@@ -7,6 +7,7 @@
  * - The cumulative dose is exact piecewise-linear: it grows linearly while the daily dose is constant, so only
  *   the change points are needed; the value at d + 1 is the total through day d.
  */
+import { mg, plural } from '../../exposure/format.ts';
 import type { RecordView, TimelineView, UnknownSpanView } from './api.ts';
 
 const DAY_MS = 86_400_000;
@@ -22,9 +23,8 @@ export function tickLabel(day: number, spanDays: number): string {
   return `${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()}`;
 }
 
-const MG = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
-/** The card's milligrams: "16,815 mg", "7.5 mg", "unknown". */
-export const mgText = (n: number | null): string => (n === null ? 'unknown' : `${MG.format(n)} mg`);
+/** The card's milligrams: "16,815 mg", "7.5 mg", "unknown" (the cards' own formatter). */
+export const mgText = mg;
 
 export interface Point {
   x: number;
@@ -141,7 +141,7 @@ export function recordDatesText(r: RecordView): string {
 export function countedText(r: RecordView): string {
   if (!r.counted) return r.status === 'unknown' ? 'dose unknown' : 'none';
   const { from, to, days } = r.counted;
-  return `${from === to ? from : `${from} – ${to}`} (${days} day${days === 1 ? '' : 's'})`;
+  return `${from === to ? from : `${from} – ${to}`} (${plural(days, 'day')})`;
 }
 
 export const STATUS_TEXT: Record<RecordView['status'], string> = {

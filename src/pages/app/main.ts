@@ -6,6 +6,7 @@
  * appContext (from the card's link) decides only what is shown; every figure is the engine's.
  */
 import FHIR from 'fhirclient/lib/entry/browser.js';
+import { plural } from '../../exposure/format.ts';
 import type { AssessRequest, TimelineView } from './api.ts';
 import { dayOf, dayReader, isoOf, readingText, recordLines } from './chartData.ts';
 import { type DoseChart, doseChart, layoutFor, type RecordsChart, recordsChart, relayout, zoom } from './charts.ts';
@@ -226,7 +227,7 @@ async function main(): Promise<void> {
   const patient = await client.patient.read().catch(() => undefined);
   byId('patient').textContent = patient ? patientName(patient) : `Patient ${patientId}`;
   const resources = await readPatientRecords(client, patientId, progress);
-  progress(`Computing the exposure from ${resources.length} record${resources.length === 1 ? '' : 's'}…`);
+  progress(`Computing the exposure from ${plural(resources.length, 'record')}…`);
   const view = await assess(patientId, resources, client.state.serverUrl);
   renderStatus(view);
   renderFigures(view);

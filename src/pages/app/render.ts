@@ -3,6 +3,7 @@
  * HTML): the card's sentences, the key figures, the joint panel, the WB-MRI list, the records table and the
  * data-quality list.
  */
+import { plural } from '../../exposure/format.ts';
 import type { FindingView, RecordView, TimelineView } from './api.ts';
 import { countedText, mgText, recordDatesText, statusText } from './chartData.ts';
 
@@ -183,7 +184,7 @@ export function recordRow(r: RecordView, i: number): HTMLElement {
 
 export function renderRecords(v: TimelineView): void {
   byId('records-body').replaceChildren(...v.records.map(recordRow));
-  byId('records-count').textContent = `${v.records.length} record${v.records.length === 1 ? '' : 's'}`;
+  byId('records-count').textContent = plural(v.records.length, 'record');
 }
 
 export function renderIssues(v: TimelineView): void {
