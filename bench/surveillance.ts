@@ -8,6 +8,8 @@
  *
  * - parse: every file read through the client's NDJSON reader (ndjsonResources), resources counted: the rate the
  *   surveillance cannot beat, since it reads the same files the same way;
+ * - in memory (up to 20,000 patients): the files parsed into memory, grouped by patient, and every patient
+ *   evaluated there, nothing stored: the ceiling of any surveillance with this engine on one thread;
  * - one instance: Surveillance in bulk mode on PostgreSQL (a fresh schema, jobs in `<schema>_jobs`), batches of
  *   BENCH_SURVEILLANCE_BATCH (500), no Task server (taskFhirUrl 'none': publishing Tasks is not what is
  *   measured), from the run's start to succeeded, with its phases (load = export read and staged; evaluation =
@@ -31,16 +33,23 @@ import { createReadStream, mkdtempSync, readdirSync, rmSync, statSync } from 'no
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Resource } from '@medplum/fhirtypes';
 import { openAuditStore } from '../src/audit/store.ts';
 import { runCli } from '../src/cli/main.ts';
 import { loadSurveillanceConfig } from '../src/config/surveillance.ts';
 import { resolveExposureConfig } from '../src/exposure/config.ts';
+import { referenceKey } from '../src/exposure/dedupe.ts';
 import { kickOff, ndjsonResources, waitForManifest } from '../src/fhir/bulkExport.ts';
 import { noAuth } from '../src/fhir/fhirAuth.ts';
 import { DEFAULT_FHIR_LIMITS } from '../src/fhir/patientRecords.ts';
+import { patientRefOf } from '../src/fhir/subject.ts';
 import { createLogger } from '../src/log/logger.ts';
+import type { PatientRecords } from '../src/screening/assess.ts';
 import type { Queryable } from '../src/store/db.ts';
+import { passesTypeFilter } from '../src/surveillance/bulkSource.ts';
+import { evaluatePatient } from '../src/surveillance/evaluate.ts';
 import { Surveillance } from '../src/surveillance/service.ts';
+import { emptyRecords, KEY_OF } from '../src/surveillance/stagedRecords.ts';
 import { START_FLAGS } from '../tests/reliability/service.ts';
 
 const SIZES = (process.env.BENCH_SURVEILLANCE_SIZES ?? '10000').split(',').map((s) => Number(s.trim()));
@@ -50,6 +59,8 @@ const WORKERS = process.env.BENCH_SURVEILLANCE_WORKERS
   ? Number(process.env.BENCH_SURVEILLANCE_WORKERS)
   : (loadSurveillanceConfig({}).workers ?? 0);
 const AS_OF = '2026-06-30';
+/** The in-memory ceiling holds the whole cohort: measured up to this size. */
+const IN_MEMORY_MAX = 20_000;
 const NOW = new Date(`${AS_OF}T12:00:00Z`);
 const SELF = new URL(import.meta.url).pathname;
 const MB = 2 ** 20;
@@ -127,6 +138,13 @@ interface GenerateReport {
 interface ParseReport {
   ms: number;
   resources: number;
+  patients: number;
+  maxRssMb: number;
+}
+/** The ceiling: the same files parsed into memory and every patient evaluated there, nothing stored. */
+interface InMemoryReport {
+  parseMs: number;
+  evaluateMs: number;
   patients: number;
   maxRssMb: number;
 }
@@ -233,6 +251,48 @@ async function parseChild(base: string): Promise<void> {
       if (r.resourceType === 'Patient') patients++;
     }
   const report: ParseReport = { ms: performance.now() - started, resources, patients, maxRssMb: maxRssMb() };
+  await send({ type: 'report', report });
+}
+
+/**
+ * Parse and evaluate with nothing between them: every record held in memory, grouped by patient as the bulk
+ * source stages them (passesTypeFilter, the record's patient, its referenced Medications), then each patient
+ * through evaluatePatient. No store, no batches, no worklist written: the fastest any surveillance over these
+ * files could be with this engine on one thread, and a memory use no run could afford at 100,000 patients.
+ */
+async function inMemoryChild(base: string): Promise<void> {
+  const started = performance.now();
+  const statusUrl = await kickOff({ fhirBaseUrl: base, groupId: 'bench', types: [], auth: noAuth });
+  const manifest = await waitForManifest(statusUrl, { auth: noAuth, maxWaitSeconds: 60, retryAfterCapSeconds: 1 });
+  const byPatient = new Map<string, PatientRecords>();
+  const medications = new Map<string, Resource>();
+  for (const f of manifest.output)
+    for await (const r of ndjsonResources(f.url, { auth: noAuth, requiresAccessToken: false })) {
+      const resource = r as unknown as Resource;
+      if (resource.resourceType === 'Medication' && resource.id) medications.set(`Medication/${resource.id}`, resource);
+      const key = KEY_OF[resource.resourceType];
+      const ref = patientRefOf(resource);
+      if (!ref || (resource.resourceType !== 'Patient' && !(key && passesTypeFilter(r)))) continue;
+      const id = ref.slice('Patient/'.length);
+      const records = byPatient.get(id) ?? emptyRecords();
+      byPatient.set(id, records);
+      if (key) records[key].push(resource);
+    }
+  const parsed = performance.now();
+  const exposure = resolveExposureConfig({});
+  for (const [id, records] of byPatient) {
+    const refs = [...records.medicationStatements, ...records.medicationRequests, ...records.medicationAdministrations]
+      .map((m) => referenceKey((m as { medicationReference?: { reference?: string } }).medicationReference?.reference))
+      .filter((ref): ref is string => !!ref);
+    records.medications = refs.flatMap((ref) => medications.get(ref) ?? []);
+    evaluatePatient(id, records, { asOf: AS_OF, exposure });
+  }
+  const report: InMemoryReport = {
+    parseMs: parsed - started,
+    evaluateMs: performance.now() - parsed,
+    patients: byPatient.size,
+    maxRssMb: maxRssMb(),
+  };
   await send({ type: 'report', report });
 }
 
@@ -404,6 +464,7 @@ interface Row {
   ndjsonMb: number;
   generate: GenerateReport;
   parse: ParseReport;
+  inMemory?: InMemoryReport;
   one: Surveyed;
   two: Surveyed;
 }
@@ -457,9 +518,15 @@ async function benchSize(size: number, url: string): Promise<Row> {
       const parser = child('parse', { BENCH_FHIR: server.base });
       const parse = await parser.next<ParseReport>('report');
       await parser.exited;
+      let inMemory: InMemoryReport | undefined;
+      if (size <= IN_MEMORY_MAX) {
+        const c = child('in-memory', { BENCH_FHIR: server.base });
+        inMemory = await c.next<InMemoryReport>('report');
+        await c.exited;
+      }
       const one = await surveil(server.base, url, 1);
       const two = await surveil(server.base, url, 2);
-      return { size, resources: parse.resources, ndjsonMb, generate, parse, one, two };
+      return { size, resources: parse.resources, ndjsonMb, generate, parse, inMemory, one, two };
     } finally {
       await server.close();
     }
@@ -496,6 +563,16 @@ function print(rows: Row[]): void {
   line('cohort generate --split: time, peak RSS', (r) => `${sec(r.generate.ms)}, ${fmt(r.generate.maxRssMb)} MB`);
   line('parse (ndjsonResources): patients/s', (r) => fmt(perSec(r.parse.patients, r.parse.ms)));
   line('  resources/s, peak RSS', (r) => `${fmt(perSec(r.resources, r.parse.ms))}, ${fmt(r.parse.maxRssMb)} MB`);
+  const ceiling = (m: InMemoryReport) => perSec(m.patients, m.parseMs + m.evaluateMs);
+  line('in memory, nothing stored: parse / evaluate', (r) =>
+    r.inMemory ? `${sec(r.inMemory.parseMs)} / ${sec(r.inMemory.evaluateMs)}` : 'not measured',
+  );
+  line('  patients/s, ÷ parse rate (the ceiling)', (r) =>
+    r.inMemory
+      ? `${fmt(ceiling(r.inMemory))}, ${(ceiling(r.inMemory) / perSec(r.parse.patients, r.parse.ms)).toFixed(2)}`
+      : `above ${fmt(IN_MEMORY_MAX)} patients`,
+  );
+  line('  peak RSS', (r) => (r.inMemory ? `${fmt(r.inMemory.maxRssMb)} MB` : '–'));
   line('1 instance: run status', (r) => r.one.reports[0]!.status);
   line('  run time (start → succeeded)', (r) => sec(phases(r.one).total));
   line('  load / evaluation / finishing', (r) => {
@@ -563,6 +640,7 @@ if (import.meta.main) {
     process.on('disconnect', () => process.exit(1));
     if (role === 'generate') await generateChild();
     else if (role === 'parse') await parseChild(process.env.BENCH_FHIR!);
+    else if (role === 'in-memory') await inMemoryChild(process.env.BENCH_FHIR!);
     else await surveilChild(process.env.BENCH_FHIR!);
   } else await runSurveillanceBench();
   process.exit(0);

@@ -308,19 +308,23 @@ async function main(): Promise<void> {
       process.exit(0);
     }, SHUTDOWN_MS);
     force.unref();
-    const connections = setTimeout(() => server.closeAllConnections(), 2000);
-    connections.unref();
-    server.close(() => {
-      void (async () => {
-        await surveillance.stop().catch(() => undefined);
-        const drained = await hookAudit.drain(SHUTDOWN_MS - 2000);
-        await journal.close();
-        await store.close();
-        logger.info({ drained, written: hookAudit.written, failed: hookAudit.failed }, 'stopped');
-        process.exit(0);
-      })().catch(() => process.exit(1));
-    });
-    server.closeIdleConnections();
+    // Surveillance first, while the HTTP server is still up: in the demo it is also the FHIR and Task server that
+    // the batch in progress is talking to (what it does not finish in time is retried after the restart).
+    void (async () => {
+      await surveillance.stop().catch(() => undefined);
+      const connections = setTimeout(() => server.closeAllConnections(), 2000);
+      connections.unref();
+      server.close(() => {
+        void (async () => {
+          const drained = await hookAudit.drain(SHUTDOWN_MS - 2000);
+          await journal.close();
+          await store.close();
+          logger.info({ drained, written: hookAudit.written, failed: hookAudit.failed }, 'stopped');
+          process.exit(0);
+        })().catch(() => process.exit(1));
+      });
+      server.closeIdleConnections();
+    })();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

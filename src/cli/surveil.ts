@@ -29,6 +29,7 @@ import {
   worklistParams,
 } from '../server/surveillanceRoutes.ts';
 import { StoreLockedError } from '../store/index.ts';
+import { loadIssueText } from '../surveillance/loadIssueText.ts';
 import { RunStore } from '../surveillance/runStore.ts';
 import { Surveillance } from '../surveillance/service.ts';
 import { CliExit, storeOptions } from './audit.ts';
@@ -347,6 +348,13 @@ export function runSummary(r: RunView): string {
     for (const e of r.errors) lines.push(`  ${e.patientId ?? '-'}: ${e.message}`);
     const more = (r.counts.errors ?? 0) - r.errors.length;
     if (more > 0) lines.push(`  … and ${more} more`);
+  }
+  // A server's own error files, unreadable lines: the export was not all it seemed.
+  const issues = r.loadIssues;
+  if (issues?.total) {
+    lines.push('', `Export issues (${issues.total}):`);
+    for (const i of issues.items) lines.push(`  ${loadIssueText(i)}`);
+    if (issues.total > issues.items.length) lines.push(`  … and ${issues.total - issues.items.length} more`);
   }
   if (r.error) lines.push('', `Failed: ${r.error}`);
   return `${lines.join('\n')}\n`;

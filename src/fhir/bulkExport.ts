@@ -10,7 +10,7 @@
  */
 import { OsteoWatchError } from '../errors.ts';
 import { authorizedFetch as call, type FhirAuth } from './fhirAuth.ts';
-import { NDJSON } from './ndjson.ts';
+import { NDJSON, type NdjsonOptions, ndjsonEntries } from './ndjson.ts';
 import { FhirFetchError, FhirTimeoutError, sameOrigin } from './patientRecords.ts';
 
 export { NDJSON, type NdjsonEntry, type NdjsonOptions, ndjsonEntries, ndjsonResources } from './ndjson.ts';
@@ -211,6 +211,49 @@ export async function waitForManifest(statusUrl: string, o: WaitOptions): Promis
       await sleep(waitSeconds * 1000, o.signal);
     } catch {
       throw new OsteoWatchError('unavailable', 'waiting for the export was cancelled');
+    }
+  }
+}
+
+/** One issue of the export's error files, as the server wrote it. */
+export interface ExportIssue {
+  severity: 'fatal' | 'error' | 'warning' | 'information';
+  code?: string;
+  /** details.text, else diagnostics, else the code; with the issue's expression when it names one. */
+  message: string;
+}
+
+const SEVERITIES = new Set(['fatal', 'error', 'warning', 'information']);
+
+/**
+ * The issues of the manifest's `error` files (export.html#response---complete-status): NDJSON OperationOutcomes,
+ * where a server says what it could not export (a Group member it could not find, a resource it could not
+ * serialise) or, under lenient handling, which request parameters it ignored. Streamed like the output files.
+ */
+export async function* exportIssues(
+  manifest: ExportManifest,
+  o: Omit<NdjsonOptions, 'requiresAccessToken'>,
+): AsyncGenerator<ExportIssue> {
+  for (const file of manifest.error) {
+    const entries = ndjsonEntries(file.url, { ...o, requiresAccessToken: manifest.requiresAccessToken });
+    for await (const { resource } of entries) {
+      const issues = (resource as { issue?: unknown }).issue;
+      if (resource.resourceType !== 'OperationOutcome' || !Array.isArray(issues)) {
+        yield { severity: 'error', message: `the export's error file holds a ${String(resource.resourceType)}` };
+        continue;
+      }
+      for (const i of issues as Array<Record<string, unknown> | null>) {
+        const severity = String(i?.severity);
+        const code = typeof i?.code === 'string' ? i.code : undefined;
+        const details = (i?.details as { text?: unknown } | undefined)?.text;
+        const text = typeof details === 'string' ? details : typeof i?.diagnostics === 'string' ? i.diagnostics : code;
+        const where = Array.isArray(i?.expression) ? ` (${i.expression.join(', ')})` : '';
+        yield {
+          severity: SEVERITIES.has(severity) ? (severity as ExportIssue['severity']) : 'error',
+          ...(code ? { code } : {}),
+          message: `${text ?? 'an issue without text'}${where}`.slice(0, 500),
+        };
+      }
     }
   }
 }

@@ -37,6 +37,8 @@ export async function* ndjsonResources(url: string, o: NdjsonOptions): AsyncGene
 export interface NdjsonEntry {
   resource: Record<string, unknown>;
   text: string;
+  /** 1-based line number in the file, for reports. */
+  line: number;
 }
 
 /** As ndjsonResources, each resource with its line's text (a store need not serialise it again). */
@@ -81,7 +83,7 @@ export async function* ndjsonEntries(url: string, o: NdjsonOptions): AsyncGenera
       }
     const r = v as { resourceType?: unknown } | undefined;
     if (r && typeof r === 'object' && !Array.isArray(r) && typeof r.resourceType === 'string')
-      return { resource: r as Record<string, unknown>, text: t };
+      return { resource: r as Record<string, unknown>, text: t, line };
     if (!o.onBadLine) throw new FhirFetchError(`${what}, line ${line}: ${problem}`);
     o.onBadLine(line, problem);
     return undefined;

@@ -117,6 +117,7 @@ export function runView(r: RunRow, now: Date, liveCounts?: RunCounts): RunView {
     progress: { done: r.done, total: r.total, batches: r.batches },
     counts: liveCounts ?? r.counts,
     errors: r.errors,
+    loadIssues: r.loadIssues,
     error: r.error,
   };
 }

@@ -11,11 +11,18 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { PATIENT_DATA } from '../cdsHooks/serviceDefinition.ts';
 import { referenceKey } from '../exposure/dedupe.ts';
-import { deleteExport, ExportGoneError, kickOff, ndjsonEntries, waitForManifest } from '../fhir/bulkExport.ts';
+import {
+  deleteExport,
+  ExportGoneError,
+  exportIssues,
+  kickOff,
+  ndjsonEntries,
+  waitForManifest,
+} from '../fhir/bulkExport.ts';
 import type { FhirAuth } from '../fhir/fhirAuth.ts';
 import { patientRefOf } from '../fhir/subject.ts';
 import type { RunStore } from './runStore.ts';
-import { type CohortSource, type LoadedCohort, StagingLostError } from './source.ts';
+import { type CohortSource, type LoadedCohort, loadIssueLog, StagingLostError } from './source.ts';
 import { KEY_OF, linesFromChunks, type StagedLines, stagedLine } from './stagedRecords.ts';
 
 export interface BulkOptions {
@@ -26,7 +33,7 @@ export interface BulkOptions {
   maxWaitSeconds: number;
   retryAfterCapSeconds: number;
   onProgress?: (text: string) => void;
-  /** A malformed NDJSON line: reported, the rest of the file read on. */
+  /** A malformed NDJSON line: kept with the run's load issues and reported here, the rest of the file read on. */
   onBadLine?: (file: string, line: number, problem: string) => void;
 }
 
@@ -148,6 +155,7 @@ export function bulkSource(o: BulkOptions): CohortSource {
       // resource but with records is still evaluated. Both are collected here as the files are read (a resumed
       // load reads every file again), rather than by a `select distinct` over everything staged afterwards.
       const patients = new Set<string>();
+      const issues = loadIssueLog();
       const inserts = pipeline(STAGE_IN_FLIGHT);
       // Patient files first: their count fixes the number of batches before any record is staged.
       const files = [...manifest.output].sort((a, b) => Number(b.type === 'Patient') - Number(a.type === 'Patient'));
@@ -184,11 +192,14 @@ export function bulkSource(o: BulkOptions): CohortSource {
       const stageFiles = async (): Promise<void> => {
         for (const file of files) {
           if (file.type !== 'Patient' && !batches) startBatches();
-          for await (const { resource: r, text } of ndjsonEntries(file.url, {
+          for await (const { resource: r, text, line: lineNo } of ndjsonEntries(file.url, {
             auth: o.auth,
             requiresAccessToken: manifest.requiresAccessToken,
             fhirBaseUrl: o.fhirBaseUrl,
-            onBadLine: (line, problem) => o.onBadLine?.(file.type, line, problem),
+            onBadLine: (line, problem) => {
+              issues.add({ severity: 'error', file: file.type, line, message: `line skipped: ${problem}` });
+              o.onBadLine?.(file.type, line, problem);
+            },
           })) {
             const type = r.resourceType as string;
             if (type === 'Medication' && typeof r.id === 'string') {
@@ -200,7 +211,15 @@ export function bulkSource(o: BulkOptions): CohortSource {
               // A record in a Patient file (a server may mix types): the batches are fixed from what was read.
               if (!batches) startBatches();
               const ref = patientRefOf(r as unknown as Resource);
-              if (!ref) continue;
+              if (!ref) {
+                issues.add({
+                  severity: 'warning',
+                  file: file.type,
+                  line: lineNo,
+                  message: `${type}/${String(r.id)} skipped: its subject is not a Patient of the export`,
+                });
+                continue;
+              }
               const patientId = ref.slice('Patient/'.length);
               patients.add(patientId);
               // As the engine resolves it (relative, absolute or versioned), so that the batch fetches it.
@@ -234,11 +253,14 @@ export function bulkSource(o: BulkOptions): CohortSource {
         throw err;
       }
       await inserts.drain();
+      // What the server says it could not export: a Group member missing from the output is reported, not lost.
+      for await (const issue of exportIssues(manifest, { auth: o.auth, fhirBaseUrl: o.fhirBaseUrl }))
+        issues.add({ severity: issue.severity, file: 'error', message: issue.message });
       await o.store.markStaged(run.runId);
       const patientIds = [...patients].sort();
       const cut: string[][] = Array.from({ length: batches }, () => []);
       for (const id of patientIds) cut[batchOf(id, batches)]!.push(id);
-      return { patientIds, batches: cut, transactionTime: manifest.transactionTime };
+      return { patientIds, batches: cut, transactionTime: manifest.transactionTime, issues: issues.value };
     },
     // Lines, not parsed here: each is parsed where its patient is evaluated (this thread or an evaluation worker).
     async records(patientIds, run, batchNo): Promise<Map<string, StagedLines>> {

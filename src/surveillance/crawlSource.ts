@@ -38,6 +38,10 @@ export function crawlSource(o: CrawlOptions): CohortSource {
       const first = client.fhirSearchUrl('Condition', { _count: '1000' }).toString();
       const byPatient = new Map<string, Condition[]>();
       for await (const page of searchPages(client, first, { ...o.limits, maxPages: o.maxConditionPages })) {
+        // A whole EHR's Conditions outlast a Backend Services token (five minutes at most): the next page goes
+        // with the current one (cached by the auth until shortly before it expires).
+        const token = bearer(await o.auth.header());
+        if (token) client.setAccessToken(token);
         for (const r of resolveEntries((Array.isArray(page.entry) ? page.entry : []) as EntryLike[]).resources) {
           if (r.resourceType !== 'Condition') continue;
           const ref = patientRefOf(r);
@@ -55,15 +59,15 @@ export function crawlSource(o: CrawlOptions): CohortSource {
     },
     async records(patientIds: string[]): Promise<Map<string, PatientRecords | Error>> {
       const out = new Map<string, PatientRecords | Error>();
-      const accessToken = bearer(await o.auth.header());
       const queue = [...patientIds];
       const worker = async () => {
         while (queue.length) {
           const patientId = queue.shift()!;
           try {
+            // Per patient, not per batch: a slow server's batch may outlast the token.
             const source = new HookDataSource({
               fhirServer: o.fhirBaseUrl,
-              accessToken,
+              accessToken: bearer(await o.auth.header()),
               allowOpenServer: true,
               limits: o.limits,
             });

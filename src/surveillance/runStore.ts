@@ -6,6 +6,7 @@
 import { OsteoWatchError } from '../errors.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import type {
+  LoadIssues,
   RunCounts,
   RunError,
   RunStatus,
@@ -37,6 +38,7 @@ export interface RunRow {
   done: number;
   counts: Partial<RunCounts>;
   errors: RunError[];
+  loadIssues: LoadIssues;
   error: string | null;
 }
 
@@ -55,11 +57,13 @@ export interface WorklistRow extends WorklistEntry {
 const iso = (v: unknown): string | null => (v === null || v === undefined ? null : new Date(v as string).toISOString());
 
 const RUN_COLUMNS = `r.run_id, r.trigger, r.mode, r.fhir_base, r.as_of, r.status, r.rules_hash, r.created_at, r.started_at,
-  r.finished_at, r.transaction_time, r.export_status_url, r.previous_run_id, r.total, r.batches, r.counts, r.errors, r.error,
+  r.finished_at, r.transaction_time, r.export_status_url, r.previous_run_id, r.total, r.batches, r.counts, r.errors, r.load_issues, r.error,
   -- Patients of the completed batches: a batch's results commit with its done mark, so this equals the results
   -- stored, read from a few hundred batch rows rather than by counting every result on each call.
   (select coalesce(sum(cardinality(b.patient_ids)), 0) from surveillance_batches b
     where b.run_id = r.run_id and b.done_at is not null) as done`;
+
+const JSONB = new Set(['counts', 'errors', 'load_issues']);
 
 function runOf(r: Record<string, unknown>): RunRow {
   return {
@@ -81,6 +85,7 @@ function runOf(r: Record<string, unknown>): RunRow {
     done: Number(r.done ?? 0),
     counts: (r.counts as Partial<RunCounts>) ?? {},
     errors: (r.errors as RunRow['errors']) ?? [],
+    loadIssues: (r.load_issues as LoadIssues | null) ?? { total: 0, items: [] },
     error: (r.error as string | null) ?? null,
   };
 }
@@ -193,6 +198,7 @@ export class RunStore {
       batches: number;
       counts: Partial<RunCounts>;
       errors: RunRow['errors'];
+      loadIssues: LoadIssues;
       error: string | null;
     }>,
     onlyFrom?: RunStatus[],
@@ -208,6 +214,7 @@ export class RunStore {
       batches: patch.batches,
       counts: patch.counts && JSON.stringify(patch.counts),
       errors: patch.errors && JSON.stringify(patch.errors),
+      load_issues: patch.loadIssues && JSON.stringify(patch.loadIssues),
       error: patch.error,
     };
     const set: string[] = [];
@@ -215,7 +222,7 @@ export class RunStore {
     for (const [k, v] of Object.entries(cols)) {
       if (v === undefined) continue;
       values.push(v);
-      set.push(`${k} = $${values.length}${k === 'counts' || k === 'errors' ? '::jsonb' : ''}`);
+      set.push(`${k} = $${values.length}${JSONB.has(k) ? '::jsonb' : ''}`);
     }
     if (!set.length) return true;
     let where = 'run_id = $1';

@@ -106,6 +106,7 @@ export class SurveillanceRunner {
             total: cohort.patientIds.length,
             batches: saved,
             transactionTime: cohort.transactionTime,
+            ...(cohort.issues ? { loadIssues: cohort.issues } : {}),
           },
           ['loading'],
         );
@@ -181,7 +182,10 @@ export class SurveillanceRunner {
         results.push(result);
         entries.push(...patientEntries);
       } catch (err) {
-        // A Task server refusing one patient's Task is that patient's error, not the run's.
+        // A Task server down (or this process's own demo server closing) fails the attempt: the batch is retried
+        // with backoff, its Tasks idempotent, nothing of it stored yet. Only on the last attempt, or when the
+        // server refuses one patient's Task, is it that patient's error rather than the run's.
+        if (err instanceof OsteoWatchError && err.kind === 'unavailable' && !o.lastAttempt) throw err;
         results.push({
           patientId: result.patientId,
           decision: 'error',
@@ -299,6 +303,7 @@ export class SurveillanceRunner {
         rulesHash: run.rulesHash,
         transactionTime: run.transactionTime,
         counts,
+        loadIssues: run.loadIssues,
         worklist,
       },
     });

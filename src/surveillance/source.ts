@@ -4,6 +4,7 @@ import { OsteoWatchError } from '../errors.ts';
 import type { PatientRecords } from '../screening/assess.ts';
 import type { RunRow } from './runStore.ts';
 import type { StagedLines } from './stagedRecords.ts';
+import type { LoadIssue, LoadIssues } from './types.ts';
 
 export interface LoadedCohort {
   /** The cohort's patient ids, sorted. */
@@ -12,6 +13,23 @@ export interface LoadedCohort {
   batches?: string[][];
   /** The data's transaction time: the export's, or when the crawl began. */
   transactionTime: string;
+  /** What the reading met that is not one patient's error (the export's error files, unreadable lines). */
+  issues?: LoadIssues;
+}
+
+/** Issues kept with a run: all counted, the first this many kept (a broken export can have millions). */
+export const LOAD_ISSUES_KEPT = 100;
+
+/** Collects a load's issues: every one counted, the first LOAD_ISSUES_KEPT kept. */
+export function loadIssueLog(): { add(issue: LoadIssue): void; readonly value: LoadIssues } {
+  const value: LoadIssues = { total: 0, items: [] };
+  return {
+    add(issue) {
+      value.total++;
+      if (value.items.length < LOAD_ISSUES_KEPT) value.items.push(issue);
+    },
+    value,
+  };
 }
 
 export interface CohortSource {

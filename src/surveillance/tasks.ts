@@ -51,7 +51,8 @@ export class TaskPublisher {
       body: body ? JSON.stringify(body) : undefined,
       signal: AbortSignal.timeout(this.o.timeoutMs),
     }).catch((err: unknown) => {
-      throw new OsteoWatchError('upstream', `the Task server could not be reached: ${(err as Error).message}`);
+      // Down, or not up yet: worth retrying (the batch is), unlike a refusal.
+      throw new OsteoWatchError('unavailable', `the Task server could not be reached: ${(err as Error).message}`);
     });
     const text = await res.text();
     if (!res.ok)

@@ -38,6 +38,26 @@ export interface RunError {
   message: string;
 }
 
+/**
+ * Something the cohort's reading met that is not one patient's error: an issue of the export's `error` files,
+ * a line that is not a resource, a record without a patient. Reported on the run, never dropped silently.
+ */
+export interface LoadIssue {
+  /** OperationOutcome.issue.severity, or `error` for what we could not read. */
+  severity: 'fatal' | 'error' | 'warning' | 'information';
+  message: string;
+  /** The export file's resource type (or `error` for the manifest's error files). */
+  file?: string;
+  /** 1-based line in that file. */
+  line?: number;
+}
+
+/** A run's load issues: how many there were, and the first of them. */
+export interface LoadIssues {
+  total: number;
+  items: LoadIssue[];
+}
+
 /** A run as the API shows it: its state, timing, progress, counts and what it read under which rules. */
 export interface RunView {
   runId: string;
@@ -56,6 +76,8 @@ export interface RunView {
   progress: { done: number; total: number | null; batches: number | null };
   counts: Partial<RunCounts>;
   errors: RunError[];
+  /** What the cohort's reading met: the export's own error files, unreadable lines, records without a patient. */
+  loadIssues: LoadIssues;
   error: string | null;
 }
 

@@ -31,6 +31,20 @@ let store: AuditStore;
 const patients = ['p1', 'p2', 'p3'];
 /** Whether the export holds the Patient file (a server may export only records). */
 let withPatients = true;
+/** Whether the export has problems to report: an error file, a line that is not JSON, a record without a patient. */
+let withProblems = false;
+
+/** The manifest's error file: one OperationOutcome per problem, as a server writes them. */
+const ERRORS = [
+  {
+    resourceType: 'OperationOutcome',
+    issue: [{ severity: 'error', code: 'not-found', details: { text: 'Group member Patient/p9 was not found' } }],
+  },
+  {
+    resourceType: 'OperationOutcome',
+    issue: [{ severity: 'information', code: 'informational', diagnostics: '_typeFilter ignored' }],
+  },
+];
 
 /** Files by type; the manifest lists the records before the Patients (a server may order them any way). */
 function files(): Record<string, unknown[]> {
@@ -42,6 +56,14 @@ function files(): Record<string, unknown[]> {
       statement('s3', 'p2', { medicationCodeableConcept: { text: 'prednisolone 5 mg tablet' } }),
       // Records of a patient the export holds no Patient resource for: still evaluated.
       statement('s4', 'p4', { medicationCodeableConcept: { text: 'prednisolone 5 mg tablet' } }),
+      ...(withProblems
+        ? [
+            {
+              ...statement('s5', 'x', { medicationCodeableConcept: { text: 'prednisone' } }),
+              subject: { reference: 'Group/g' },
+            },
+          ]
+        : []),
     ],
     Medication: [{ resourceType: 'Medication', id: 'm1', code: { text: 'prednisolone 5 mg tablet' } }],
     ...(withPatients ? { Patient: patients.map((id) => ({ resourceType: 'Patient', id })) } : {}),
@@ -67,18 +89,17 @@ beforeAll(async () => {
           request: `${base}/Group/g/$export`,
           requiresAccessToken: false,
           output: Object.keys(files()).map((type) => ({ type, url: `${base}/files/${type}.ndjson` })),
-          error: [],
+          error: withProblems ? [{ type: 'OperationOutcome', url: `${base}/files/errors.ndjson` }] : [],
         }),
       );
     }
     const file = /\/files\/(\w+)\.ndjson$/.exec(path);
     if (file) {
       res.writeHead(200, { 'content-type': 'application/fhir+ndjson' });
-      return res.end(
-        `${files()
-          [file[1]!]!.map((r) => JSON.stringify(r))
-          .join('\n')}\n`,
-      );
+      const lines = (file[1] === 'errors' ? ERRORS : files()[file[1]!]!).map((r) => JSON.stringify(r));
+      // A line cut short in transit, between two good ones.
+      if (withProblems && file[1] === 'MedicationStatement') lines.splice(1, 0, '{"resourceType":"Medication');
+      return res.end(`${lines.join('\n')}\n`);
     }
     res.writeHead(404);
     res.end();
@@ -119,6 +140,32 @@ async function load(runId: string) {
 }
 
 describe('bulk source', () => {
+  it("reports what it could not take: the export's error files, a broken line, a record without a patient", async () => {
+    withPatients = true;
+    withProblems = true;
+    try {
+      const { cohort } = await load('bulk-source-problems');
+      // The rest of the export is read as ever.
+      expect(cohort.patientIds).toEqual(['p1', 'p2', 'p3', 'p4']);
+      expect(cohort.issues).toEqual({
+        total: 4,
+        items: [
+          { severity: 'error', file: 'MedicationStatement', line: 2, message: 'line skipped: not JSON' },
+          {
+            severity: 'warning',
+            file: 'MedicationStatement',
+            line: 6,
+            message: 'MedicationStatement/s5 skipped: its subject is not a Patient of the export',
+          },
+          { severity: 'error', file: 'error', message: 'Group member Patient/p9 was not found' },
+          { severity: 'information', file: 'error', message: '_typeFilter ignored' },
+        ],
+      });
+    } finally {
+      withProblems = false;
+    }
+  });
+
   it('cuts batches by patient as it stages, and each batch reads back exactly its patients with their Medications', async () => {
     withPatients = true;
     const { source, cohort, run } = await load('bulk-source-test');

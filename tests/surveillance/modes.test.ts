@@ -3,7 +3,12 @@
  * (Bulk Data export with a Backend Services token) give the same decisions and the same worklist. And an
  * export that cannot be had is reported on the run (failed, with the reason), after its retries.
  */
+
+import type { Group } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runSummary } from '../../src/cli/surveil.ts';
+import { COHORT_GROUP_ID } from '../../src/demo/cohortGroup.ts';
+import { runView } from '../../src/server/surveillanceRoutes.ts';
 import type { Surveillance } from '../../src/surveillance/service.ts';
 import type { RunningServer } from '../helpers/server.ts';
 import { bulkDemoServer, cohort, engines, finished, surveillanceFor } from './harness.ts';
@@ -63,6 +68,27 @@ describe('crawl and bulk', () => {
     expect(await worklist(bulk)).toEqual(await worklist(crawl));
     expect(bulk.run.counts).toEqual(crawl.run.counts);
   }, 600_000);
+
+  it('a Group member the server could not export is reported on the run, and the rest of the cohort evaluated', async () => {
+    const group = await server.repo.readResource<Group>('Group', COHORT_GROUP_ID);
+    await server.repo.updateResource<Group>({
+      ...group,
+      id: 'with-a-ghost',
+      member: [...(group.member ?? []), { entity: { reference: 'Patient/ghost-1' } }],
+    });
+    const { run: r } = await run('bulk', 'with-a-ghost');
+    expect(r.status).toBe('succeeded');
+    expect(r.total).toBe(group.member!.length);
+    expect(r.loadIssues).toEqual({
+      total: 1,
+      items: [{ severity: 'error', file: 'error', message: 'Group member Patient/ghost-1 was not found' }],
+    });
+    // The run shows it wherever it is shown: the API's view, the CLI's summary, the audit record.
+    expect(runView(r, new Date()).loadIssues).toEqual(r.loadIssues);
+    expect(runSummary(runView(r, new Date()))).toContain(
+      'Export issues (1):\n  error error: Group member Patient/ghost-1 was not found',
+    );
+  }, 300_000);
 
   it('an export that cannot be had fails the run, with the reason, after its retries', async () => {
     const { run: failed } = await run('bulk', 'no-such-group');

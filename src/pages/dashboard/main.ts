@@ -3,6 +3,8 @@
  * paged by keyset without loading it all, exported as CSV, and beside it the run history with "Start a run".
  * Nothing about a patient is fetched or shown before sign-in; a 401 at any time returns to the sign-in form.
  */
+import { plural } from '../../exposure/format.ts';
+import { loadIssueText } from '../../surveillance/loadIssueText.ts';
 import * as api from './api.ts';
 import {
   API_SORT,
@@ -447,25 +449,34 @@ function runItem(r: Run): HTMLLIElement {
       ),
     );
   const errors = [...(r.error ? [{ message: r.error }] : []), ...r.errors];
-  if (errors.length) {
-    const details = document.createElement('details');
-    details.className = 'errors';
-    const summary = document.createElement('summary');
-    summary.textContent = errors.length === 1 ? '1 error' : `${errors.length} errors`;
-    const ul = document.createElement('ul');
-    for (const e of errors) {
-      const item = document.createElement('li');
-      item.textContent = 'patientId' in e && e.patientId ? `${e.patientId}: ${e.message}` : e.message;
-      ul.append(item);
-    }
-    details.append(summary, ul);
-    li.append(details);
-  }
+  const errorText = (e: (typeof errors)[number]) =>
+    'patientId' in e && e.patientId ? `${e.patientId}: ${e.message}` : e.message;
+  if (errors.length) li.append(problems('errors', plural(errors.length, 'error'), errors.map(errorText)));
+  // What the export itself reported (a Group member it could not find …): the cohort may be incomplete.
+  const issues = r.loadIssues;
+  if (issues?.total)
+    li.append(problems('load-issues', plural(issues.total, 'export issue'), issues.items.map(loadIssueText)));
   const id = document.createElement('p');
   id.className = 'run-id';
   id.textContent = r.runId;
   li.append(id);
   return li;
+}
+
+/** A run's problems, folded: "3 errors" and the list. */
+function problems(className: string, label: string, lines: string[]): HTMLElement {
+  const details = document.createElement('details');
+  details.className = className;
+  const summary = document.createElement('summary');
+  summary.textContent = label;
+  const ul = document.createElement('ul');
+  for (const line of lines) {
+    const item = document.createElement('li');
+    item.textContent = line;
+    ul.append(item);
+  }
+  details.append(summary, ul);
+  return details;
 }
 
 const TRIGGER_LABELS: Record<Run['trigger'], string> = {
