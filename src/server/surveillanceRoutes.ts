@@ -260,7 +260,8 @@ export function surveillanceRoutes(o: SurveillanceRouteOptions): Router {
       throw new OsteoWatchError('not-found', `No surveillance run ${q.before}`);
     const runs = await store.listRuns(q.limit, q.before);
     res.json({
-      runs: runs.map((r) => runView(r, now())),
+      // The run in progress (one at most) with its live counts, as GET /runs/{id} shows it.
+      runs: await Promise.all(runs.map(view)),
       next: runs.length === q.limit ? runs[runs.length - 1]!.runId : null,
     });
   });

@@ -24,9 +24,7 @@ export async function openStore(location: StoreLocation): Promise<Store> {
     // PGlite runs inside this process: a kill -9 is the database's crash too, and crash recovery empties
     // unlogged tables, so a staged export would not survive the very crash its run is meant to resume from.
     // Logged here (a no-op once done); on a PostgreSQL server they stay unlogged (migrations 004, 005).
-    await db.exec(
-      'alter table surveillance_staged set logged; alter table surveillance_staged_medications set logged',
-    );
+    await db.exec('alter table surveillance_staged set logged; alter table surveillance_staged_medications set logged');
     await db.exec('analyze');
     timer = setInterval(() => void db.exec('analyze').catch(() => undefined), ANALYZE_EVERY_MS);
     timer.unref();

@@ -144,7 +144,10 @@ export class RunStore {
     this.db = db;
   }
 
-  /** Creates the run unless one with this id exists: true when this call created it (idempotent enqueue). */
+  /**
+   * Creates the run unless one with this id exists (idempotent enqueue: true when this call created it) or another
+   * run is in progress (one at a time: migration 007's index decides between racing instances).
+   */
   async createRun(r: {
     runId: string;
     trigger: RunTrigger;
@@ -156,7 +159,7 @@ export class RunStore {
   }): Promise<boolean> {
     const rows = await this.db.query(
       `insert into surveillance_runs (run_id, trigger, mode, fhir_base, as_of, status, rules_hash, created_at)
-       values ($1, $2, $3, $4, $5, 'queued', $6, $7) on conflict (run_id) do nothing returning run_id`,
+       values ($1, $2, $3, $4, $5, 'queued', $6, $7) on conflict do nothing returning run_id`,
       [r.runId, r.trigger, r.mode, r.fhirBase, r.asOf, r.rulesHash, r.now.toISOString()],
     );
     return rows.length === 1;
@@ -178,6 +181,19 @@ export class RunStore {
   }
 
   /** Runs not finished (queued or in progress): what a starting instance resumes. */
+  /** The run in progress (at most one: migration 007), if any. */
+  async activeRun(): Promise<RunRow | undefined> {
+    return (await this.unfinishedRuns())[0];
+  }
+
+  /** The as-of day of the latest succeeded run: the worklist's day, which a new run may not go back before. */
+  async lastAsOf(): Promise<string | undefined> {
+    const rows = await this.db.query<{ as_of: string }>(
+      `select as_of from surveillance_runs where status = 'succeeded' order by seq desc limit 1`,
+    );
+    return rows[0]?.as_of;
+  }
+
   async unfinishedRuns(): Promise<RunRow[]> {
     const rows = await this.db.query(
       `select ${RUN_COLUMNS} from surveillance_runs r where r.status in ('queued', 'loading', 'evaluating', 'finishing') order by r.seq`,

@@ -57,15 +57,36 @@ export function rulesHash(d: Pick<RunnerDeps, 'exposure' | 'screening' | 'cohort
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+/** The run's as-of day: today (UTC), as the CDS services take it, so a card and a run on one day agree. */
+export const asOfDay = (now: Date): string => now.toISOString().slice(0, 10);
+
 export class SurveillanceRunner {
   readonly d: RunnerDeps;
   constructor(d: RunnerDeps) {
     this.d = d;
   }
 
-  /** Creates a run (idempotent on its id: a scheduled run is named after its day, so N instances make one). */
+  /**
+   * Creates a run (idempotent on its id: a scheduled run is named after its minute, so N instances make one).
+   * Refused (`conflict`, with the reason) while another run is in progress — each run compares its worklist with
+   * the last one, so they go one at a time — and for a day after today or before the worklist's day: a run moves
+   * the worklist and its Tasks forward, and a run for 1800 would complete every open Task. Earlier days are the
+   * audit trail's to answer (`GET /surveillance/due?date=`).
+   */
   async create(o: { runId?: string; trigger: RunTrigger; asOf: string }): Promise<{ runId: string; created: boolean }> {
     const now = this.d.now();
+    const today = asOfDay(now);
+    if (o.asOf > today)
+      throw new OsteoWatchError(
+        'invalid',
+        `asOf ${o.asOf} is after today (${today}): a run is for a day that has come`,
+      );
+    const last = await this.d.store.lastAsOf();
+    if (last && o.asOf < last)
+      throw new OsteoWatchError(
+        'conflict',
+        `asOf ${o.asOf} is before the current worklist's day (${last}): runs move the worklist and its Tasks forward; ask the audit trail who was due on an earlier day`,
+      );
     const runId =
       o.runId ?? `${now.toISOString().replace(/[-:]/g, '').slice(0, 15)}-${Math.random().toString(36).slice(2, 6)}`;
     const created = await this.d.store.createRun({
@@ -77,6 +98,15 @@ export class SurveillanceRunner {
       rulesHash: rulesHash(this.d),
       now,
     });
+    if (!created && !(await this.d.store.getRun(runId))) {
+      const active = await this.d.store.activeRun();
+      throw new OsteoWatchError(
+        'conflict',
+        active
+          ? `run ${active.runId} is in progress (${active.status}, ${active.done}/${active.total ?? '?'} patients): one run at a time, each compared with the last`
+          : 'another run was starting at the same moment: try again',
+      );
+    }
     return { runId, created };
   }
 
@@ -310,7 +340,9 @@ export class SurveillanceRunner {
   }
 
   async fail(runId: string, error: string): Promise<void> {
-    const failed = await this.d.store.update(runId, { status: 'failed', finishedAt: this.d.now(), error }, [
+    // What the run did before it failed (batches completed, their entries and Tasks) stays countable in its history.
+    const counts = await this.d.store.countsOf(runId).catch(() => undefined);
+    const failed = await this.d.store.update(runId, { status: 'failed', finishedAt: this.d.now(), error, counts }, [
       'queued',
       'loading',
       'evaluating',

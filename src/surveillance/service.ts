@@ -10,6 +10,7 @@ import type { JWK } from 'jose';
 import { type ScheduledTask, schedule } from 'node-cron';
 import type { AuditLog } from '../audit/auditLog.ts';
 import type { SurveillanceConfig } from '../config/surveillance.ts';
+import { OsteoWatchError } from '../errors.ts';
 import type { ExposureConfig } from '../exposure/index.ts';
 import { backendServicesAuth, type FhirAuth, noAuth, staticBearer } from '../fhir/fhirAuth.ts';
 import type { FhirLimits } from '../fhir/patientRecords.ts';
@@ -21,7 +22,7 @@ import { bulkSource } from './bulkSource.ts';
 import { crawlSource } from './crawlSource.ts';
 import { workerEvaluator } from './evaluationPool.ts';
 import { SurveillanceJobs } from './jobs.ts';
-import { SurveillanceRunner } from './runner.ts';
+import { asOfDay, SurveillanceRunner } from './runner.ts';
 import { type RunRow, RunStore, type RunTrigger } from './runStore.ts';
 import { TaskPublisher } from './tasks.ts';
 
@@ -48,8 +49,7 @@ export interface SurveillanceOptions {
   work?: boolean;
 }
 
-/** The run's as-of day: today (UTC), as the CDS services take it, so a card and a run on one day agree. */
-export const asOfDay = (now: Date): string => now.toISOString().slice(0, 10);
+export { asOfDay };
 
 export class Surveillance {
   readonly store: RunStore;
@@ -187,7 +187,15 @@ export class Surveillance {
     const fire = this.lastFireTime(at);
     if (!fire) return undefined;
     const runId = `scheduled-${fire.toISOString().slice(0, 16).replace(/[-:]/g, '')}`;
-    const { created } = await this.runner.create({ runId, trigger: 'schedule', asOf: asOfDay(this.now()) });
+    let created: boolean;
+    try {
+      ({ created } = await this.runner.create({ runId, trigger: 'schedule', asOf: asOfDay(this.now()) }));
+    } catch (err) {
+      // A run still in progress at the next tick (runs go one at a time): this tick is skipped, not queued.
+      if (!(err instanceof OsteoWatchError && err.kind === 'conflict')) throw err;
+      this.o.logger?.warn({ runId, reason: err.message }, 'scheduled surveillance run skipped');
+      return undefined;
+    }
     // Sent in every instance: the queue keeps one (stately, keyed by the run id).
     await this.jobs.sendRun(runId);
     if (created) this.o.logger?.info({ runId }, 'scheduled surveillance run queued');

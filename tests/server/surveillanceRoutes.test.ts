@@ -262,3 +262,47 @@ describe('refusals', () => {
     expect(w.res.status).toBe(404);
   });
 });
+
+describe('runs go forward, one at a time', () => {
+  const start = (body: unknown) =>
+    fetch(`${api}/surveillance/runs`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const text = async (res: Response) =>
+    ((await res.json()) as { issue: Array<{ details: { text: string } }> }).issue[0]!.details.text;
+
+  it('400 for a day after today; 409 for a day before the worklist’s (a run for 1800 would complete every Task)', async () => {
+    const future = await start({ asOf: '2999-01-01' });
+    expect(future.status).toBe(400);
+    expect(await text(future)).toMatch(/after today/);
+    const past = await start({ asOf: '1800-01-01' });
+    expect(past.status).toBe(409);
+    expect(await text(past)).toMatch(`before the current worklist's day (${AS_OF})`);
+    // Nothing was created, nothing changed: the worklist is still the first run's.
+    expect((await get('/surveillance/runs?limit=100')).body.runs.map((r: RunView) => r.runId)).toEqual([runId]);
+    expect((await get('/surveillance/worklist?limit=1')).body.runId).toBe(runId);
+  });
+
+  it('409 naming the run in progress for a second one started meanwhile; the first runs to its end', async () => {
+    const first = await start({ asOf: AS_OF });
+    expect(first.status).toBe(202);
+    const active = (await first.json()) as RunView;
+    const second = await start({});
+    expect(second.status).toBe(409);
+    expect(await text(second)).toMatch(`run ${active.runId} is in progress`);
+    // The history shows the run in progress with its counts so far (not the empty counts of a run not finished).
+    const listed = (await get('/surveillance/runs?limit=1')).body.runs[0] as RunView;
+    expect(listed.runId).toBe(active.runId);
+    expect(listed.counts).toHaveProperty('inCohort');
+    const deadline = Date.now() + 90_000;
+    let seen = active;
+    while (Date.now() < deadline && seen.status !== 'succeeded' && seen.status !== 'failed') {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      seen = (await get(`/surveillance/runs/${encodeURIComponent(active.runId)}`)).body as RunView;
+    }
+    expect(seen.status).toBe('succeeded');
+    expect((await get('/surveillance/runs?limit=100')).body.runs).toHaveLength(2);
+  }, 120_000);
+});
