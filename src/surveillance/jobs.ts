@@ -27,6 +27,11 @@ export interface JobOptions {
   superviseIntervalSeconds: number;
   /** pg-boss's schema (default osteowatch_jobs); one per store that shares a database (tests). */
   schema?: string;
+  /**
+   * The instance's settingsKey (runner.ts): its queues are named by it, so that instances share a run's jobs only
+   * when they would read and judge the cohort alike.
+   */
+  settings: string;
   logger?: Logger;
 }
 
@@ -40,11 +45,16 @@ interface BatchJob {
 
 export class SurveillanceJobs {
   readonly boss: PgBoss;
+  /** This instance's queues: RUN_QUEUE and BATCH_QUEUE, each suffixed with its settings' key. */
+  readonly runQueue: string;
+  readonly batchQueue: string;
   private readonly runner: SurveillanceRunner;
   private readonly o: JobOptions;
   constructor(runner: SurveillanceRunner, o: JobOptions) {
     this.runner = runner;
     this.o = o;
+    this.runQueue = `${RUN_QUEUE}-${o.settings}`;
+    this.batchQueue = `${BATCH_QUEUE}-${o.settings}`;
     const common = {
       schema: o.schema ?? 'osteowatch_jobs',
       superviseIntervalSeconds: o.superviseIntervalSeconds,
@@ -83,7 +93,7 @@ export class SurveillanceJobs {
       retryBackoff: true,
       retryDelayMax: 120,
     };
-    for (const name of [RUN_QUEUE, BATCH_QUEUE]) {
+    for (const name of [this.runQueue, this.batchQueue]) {
       // Created once; the options are brought up to date on every start (a new version may change them).
       // (the policy is fixed at creation: pg-boss refuses to change it).
       if (!(await this.boss.getQueue(name))) await this.boss.createQueue(name, queue);
@@ -93,7 +103,7 @@ export class SurveillanceJobs {
       }
     }
     if (options.work === false) return;
-    this.runWorker = await this.boss.work<RunJob>(RUN_QUEUE, { pollingIntervalSeconds: 0.5 }, async ([job]) => {
+    this.runWorker = await this.boss.work<RunJob>(this.runQueue, { pollingIntervalSeconds: 0.5 }, async ([job]) => {
       if (job) await this.runLoad(job.data.runId, job.retryCount >= RETRY_LIMIT);
     });
     // Two batches per fetch, worked at once: one batch's patients are evaluated while the other's records are
@@ -102,7 +112,7 @@ export class SurveillanceJobs {
     // interval after every fetch (pg-boss ignores burst at one job per fetch). Each job is settled on its own:
     // a batch that fails is retried without its neighbour.
     this.batchWorker = await this.boss.work<BatchJob>(
-      BATCH_QUEUE,
+      this.batchQueue,
       { pollingIntervalSeconds: 0.5, batchSize: 2, burstWhenBatchFull: true, perJobResults: true },
       async (jobs) => {
         const settled = await Promise.allSettled(
@@ -137,7 +147,7 @@ export class SurveillanceJobs {
 
   /** Enqueues a run (again: a run already queued or in flight is not duplicated). */
   async sendRun(runId: string): Promise<void> {
-    await this.boss.send(RUN_QUEUE, { runId }, { singletonKey: runId });
+    await this.boss.send(this.runQueue, { runId }, { singletonKey: runId });
     if (this.runWorker) this.boss.notifyWorker(this.runWorker);
   }
 
@@ -154,14 +164,14 @@ export class SurveillanceJobs {
    */
   private async sendMissingBatches(runId: string, pending: number[]): Promise<void> {
     if (!pending.length) return;
-    const open = new Set((await this.openJobs<BatchJob>(BATCH_QUEUE, runId)).map((j) => j.batchNo));
+    const open = new Set((await this.openJobs<BatchJob>(this.batchQueue, runId)).map((j) => j.batchNo));
     const missing = pending.filter((batchNo) => !open.has(batchNo));
     // One statement for all (200 round trips at 100k patients otherwise); the queue's retry and heartbeat
     // settings apply as to send(), and a job already waiting under its key is kept, not doubled (the insert
     // skips a conflict on the stately queue's unique key, as send does).
     for (let i = 0; i < missing.length; i += 1000)
       await this.boss.insert(
-        BATCH_QUEUE,
+        this.batchQueue,
         missing
           .slice(i, i + 1000)
           .map((batchNo) => ({ data: { runId, batchNo }, singletonKey: `${runId}:${batchNo}` })),
@@ -177,10 +187,18 @@ export class SurveillanceJobs {
     const runs = await this.runner.d.store.unfinishedRuns();
     const resumed: string[] = [];
     for (const r of runs) {
+      if (!this.runner.owns(r)) {
+        // Made under other settings (another mode, server or rules): an instance with those resumes it.
+        this.o.logger?.warn(
+          { runId: r.runId, mode: r.mode, rulesHash: r.rulesHash },
+          'an unfinished surveillance run waits for an instance with its settings',
+        );
+        continue;
+      }
       const pending =
         r.status === 'queued' || r.status === 'loading' ? [] : await this.runner.d.store.pendingBatches(r.runId);
       if (pending.length) await this.sendMissingBatches(r.runId, pending);
-      else if (!(await this.openJobs<RunJob>(RUN_QUEUE, r.runId)).length) await this.sendRun(r.runId);
+      else if (!(await this.openJobs<RunJob>(this.runQueue, r.runId)).length) await this.sendRun(r.runId);
       else continue;
       resumed.push(r.runId);
     }

@@ -55,6 +55,15 @@ export function rulesHash(d: Pick<RunnerDeps, 'exposure' | 'screening' | 'cohort
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
+/**
+ * What a run is worked under: how the cohort is read (mode, FHIR server) and the rules' hash. Instances share a
+ * run's jobs only when they share these (jobs.ts names its queues by it): an instance in another mode, or with
+ * other rules, would read a bulk run's staging that is not there, or mix two rule sets in one run.
+ */
+export function settingsKey(r: { mode: string; fhirBase: string; rulesHash: string }): string {
+  return createHash('sha256').update(`${r.mode}\n${r.fhirBase}\n${r.rulesHash}`).digest('hex').slice(0, 12);
+}
+
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** The run's as-of day: today (UTC), as the CDS services take it, so a card and a run on one day agree. */
@@ -64,6 +73,16 @@ export class SurveillanceRunner {
   readonly d: RunnerDeps;
   constructor(d: RunnerDeps) {
     this.d = d;
+  }
+
+  /** This instance's settingsKey: the runs it may work on. */
+  get settings(): string {
+    return settingsKey({ mode: this.d.source.mode, fhirBase: this.d.fhirBaseUrl, rulesHash: rulesHash(this.d) });
+  }
+
+  /** Whether this instance may work on the run (it was made under the same settings). */
+  owns(run: RunRow): boolean {
+    return settingsKey(run) === this.settings;
   }
 
   /**

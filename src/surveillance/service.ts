@@ -129,6 +129,7 @@ export class Surveillance {
       db: o.db,
       databaseUrl: o.databaseUrl,
       schema: o.jobSchema,
+      settings: runner.settings,
       heartbeatSeconds: c.heartbeatSeconds,
       superviseIntervalSeconds: Math.max(1, Math.min(30, Math.floor(c.heartbeatSeconds / 2))),
       logger: o.logger,
@@ -196,7 +197,13 @@ export class Surveillance {
       this.o.logger?.warn({ runId, reason: err.message }, 'scheduled surveillance run skipped');
       return undefined;
     }
-    // Sent in every instance: the queue keeps one (stately, keyed by the run id).
+    // Sent in every instance that shares the run's settings (the queue keeps one: stately, keyed by the run id);
+    // one with other settings leaves it to them.
+    const run = await this.store.getRun(runId);
+    if (!run || !this.runner.owns(run)) {
+      this.o.logger?.warn({ runId }, 'the scheduled surveillance run was made under other settings: left to them');
+      return undefined;
+    }
     await this.jobs.sendRun(runId);
     if (created) this.o.logger?.info({ runId }, 'scheduled surveillance run queued');
     return runId;

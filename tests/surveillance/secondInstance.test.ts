@@ -19,7 +19,6 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditStore, openAuditStore } from '../../src/audit/store.ts';
 import type { SurveillanceMetrics } from '../../src/metrics/metrics.ts';
-import { BATCH_QUEUE, RUN_QUEUE } from '../../src/surveillance/jobs.ts';
 import type { RunRow } from '../../src/surveillance/runStore.ts';
 import type { Surveillance, SurveillanceOptions } from '../../src/surveillance/service.ts';
 import { WORKLIST_ENTRY_IDENTIFIER } from '../../src/terminology/systems.ts';
@@ -145,8 +144,8 @@ async function queueSettled(s: Surveillance, runId: string, timeoutMs = 30_000):
   const until = Date.now() + timeoutMs;
   for (;;) {
     const jobs = [
-      ...(await s.jobs.boss.findJobs(RUN_QUEUE, { key: runId })),
-      ...(await s.jobs.boss.findJobs(BATCH_QUEUE, { data: { runId } })),
+      ...(await s.jobs.boss.findJobs(s.jobs.runQueue, { key: runId })),
+      ...(await s.jobs.boss.findJobs(s.jobs.batchQueue, { data: { runId } })),
     ];
     const open = jobs.filter((j) => j.state === 'created' || j.state === 'retry' || j.state === 'active');
     if (!open.length) return;
@@ -290,7 +289,7 @@ describe.skipIf(!postgres)(
 
           // B's catch-up at start: the run not put on the queue again, its loading not restarted (by either).
           expect.soft(b.probe.runSends, 'run jobs sent by B').toBe(0);
-          expect.soft((await A.jobs.boss.findJobs(RUN_QUEUE, { key: runId })).length, 'run jobs in the queue').toBe(1);
+          expect.soft((await A.jobs.boss.findJobs(A.jobs.runQueue, { key: runId })).length, 'run jobs in the queue').toBe(1);
           expect.soft(a.probe.runLoads + b.probe.runLoads, 'run job handled (runner.load)').toBe(1);
           expect.soft(a.probe.cohortLoads + b.probe.cohortLoads, 'cohort read or staged (source.load)').toBe(1);
           expect.soft(b.probe.cohortLoads).toBe(0);
