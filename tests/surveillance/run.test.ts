@@ -70,13 +70,19 @@ for (const engine of engines()) {
         expect(t.restriction?.period?.start).toBe(e.dueDate);
         if (e.rule !== 'findings') expect(t.basedOn?.[0]?.reference).toMatch(/^ServiceRequest\//);
       }
-      // The audit trail holds the run with its counts and worklist.
-      const rows = await bed.db.store.db.query<{ summary: { counts: unknown; worklist: unknown[] } }>(
-        'select summary from surveillance_run where run_id = $1',
+      // The audit trail holds the run with its counts and worklist: the worklist in the chained record, the
+      // counts also in the run's index row.
+      const rows = await bed.db.store.db.query<{
+        summary: { counts: unknown; worklist?: unknown };
+        payload: { summary: { counts: unknown; worklist: unknown[] } };
+      }>(
+        `select s.summary, l.payload from surveillance_run s join audit_log l on l.seq = s.seq where s.run_id = $1`,
         [first],
       );
       expect(rows).toHaveLength(1);
-      expect(rows[0]!.summary.worklist).toHaveLength(page.items.length);
+      expect(rows[0]!.payload.summary.worklist).toHaveLength(page.items.length);
+      expect(rows[0]!.summary.counts).toEqual(rows[0]!.payload.summary.counts);
+      expect(rows[0]!.summary.worklist).toBeUndefined();
       // /metrics counts what this instance did: every patient once, one run.
       const text = await metrics.registry.metrics();
       expect(text).toContain(`osteowatch_surveillance_patients_evaluated_total ${cohortIds.length}`);
