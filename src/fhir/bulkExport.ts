@@ -10,10 +10,17 @@
  */
 import { OsteoWatchError } from '../errors.ts';
 import { authorizedFetch as call, type FhirAuth } from './fhirAuth.ts';
-import { NDJSON, type NdjsonOptions, ndjsonEntries } from './ndjson.ts';
+import { ExportGoneError, NDJSON, type NdjsonOptions, ndjsonEntries } from './ndjson.ts';
 import { FhirFetchError, FhirTimeoutError, sameOrigin } from './patientRecords.ts';
 
-export { NDJSON, type NdjsonEntry, type NdjsonOptions, ndjsonEntries, ndjsonResources } from './ndjson.ts';
+export {
+  ExportGoneError,
+  NDJSON,
+  type NdjsonEntry,
+  type NdjsonOptions,
+  ndjsonEntries,
+  ndjsonResources,
+} from './ndjson.ts';
 
 export interface ManifestFile {
   type: string;
@@ -31,12 +38,19 @@ export interface ExportManifest {
   deleted?: ManifestFile[];
 }
 
-/** The export job is not there: deleted, expired, or never existed (404/410 on the status URL). */
-export class ExportGoneError extends OsteoWatchError {
+/** The server says the export job failed (an error status that is not transient): polling it again cannot help. */
+export class ExportFailedError extends OsteoWatchError {
   constructor(message: string) {
     super('upstream', message);
   }
 }
+
+/**
+ * The IssueType codes that say "try again later": `transient` and its children
+ * (https://hl7.org/fhir/R4/codesystem-issue-type.html), which the IG asks a server to use for a status error
+ * that is not the job's failure (export.html#response---error-status-1).
+ */
+const TRANSIENT = new Set(['transient', 'lock-error', 'no-store', 'exception', 'timeout', 'incomplete', 'throttled']);
 
 /**
  * The status and OperationOutcome text of an error answer, and whether an issue is `transient`: the IG's sign of
@@ -50,7 +64,7 @@ async function readOutcome(res: Response): Promise<{ text: string; transient: bo
   const text = issues.map((i) => i?.details?.text ?? i?.diagnostics ?? i?.code).join('; ');
   return {
     text: `HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ''}`,
-    transient: issues.some((i) => i?.code === 'transient'),
+    transient: issues.some((i) => TRANSIENT.has(String(i?.code))),
   };
 }
 const outcomeText = async (res: Response): Promise<string> => (await readOutcome(res)).text;
@@ -194,11 +208,13 @@ export async function waitForManifest(statusUrl: string, o: WaitOptions): Promis
       throw new ExportGoneError(`the export job is gone (deleted or expired): ${await outcomeText(res)}`);
     if (res.status !== 202 && res.status !== 429 && res.status !== 503) {
       const outcome = await readOutcome(res);
-      if (!outcome.transient || res.status < 500) throw new FhirFetchError(`the export failed: ${outcome.text}`);
+      if (!outcome.transient || res.status < 500) throw new ExportFailedError(`the export failed: ${outcome.text}`);
     } else await res.body?.cancel();
     const retryAfterSeconds = parseRetryAfter(res.headers.get('retry-after'), now());
-    const waitSeconds = Math.min(retryAfterSeconds ?? backoff, o.retryAfterCapSeconds);
-    if (retryAfterSeconds === undefined) backoff = Math.min(backoff * 2, o.retryAfterCapSeconds);
+    // Retry-After 0, or a date already past (clocks differ): our backoff, never a poll loop without a pause.
+    const asked = retryAfterSeconds !== undefined && retryAfterSeconds > 0 ? retryAfterSeconds : undefined;
+    const waitSeconds = Math.min(asked ?? backoff, o.retryAfterCapSeconds);
+    if (asked === undefined) backoff = Math.min(backoff * 2, o.retryAfterCapSeconds);
     o.onProgress?.({
       status: res.status,
       progress: res.headers.get('x-progress') ?? undefined,

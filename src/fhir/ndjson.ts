@@ -10,6 +10,16 @@ import { FhirFetchError, FhirTimeoutError, sameOrigin } from './patientRecords.t
 
 export const NDJSON = 'application/fhir+ndjson';
 
+/**
+ * The export job or its files are not there: deleted, expired, or never existed (404/410 on the status URL or on
+ * a file, whose URLs a server may expire: the manifest's `Expires`). A new export is the only way on.
+ */
+export class ExportGoneError extends OsteoWatchError {
+  constructor(message: string) {
+    super('upstream', message);
+  }
+}
+
 export interface NdjsonOptions {
   auth: FhirAuth;
   /** From the manifest: send the token with the file request. */
@@ -67,6 +77,8 @@ export async function* ndjsonEntries(url: string, o: NdjsonOptions): AsyncGenera
   const auth = o.requiresAccessToken ? o.auth : { header: async () => undefined };
   const headers = { accept: NDJSON };
   const res = await waiting(() => authorizedFetch('GET', url, { auth, signal, timeoutMs: Infinity, headers }, what));
+  if (res.status === 404 || res.status === 410)
+    throw new ExportGoneError(`${what}: HTTP ${res.status} (the export's files have expired or were deleted)`);
   if (!res.ok || !res.body) throw new FhirFetchError(`${what}: HTTP ${res.status}`);
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   const parse = (text: string, line: number): NdjsonEntry | undefined => {

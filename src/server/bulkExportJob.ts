@@ -88,8 +88,10 @@ export function parseKickOff(
   const unsupported = types.filter((t) => !EXPORT_TYPES.includes(t));
   if (unsupported.length && !lenient) return bad(`This server does not export ${unsupported.join(', ')}`);
   types = types.filter((t) => EXPORT_TYPES.includes(t));
-  if (!types.length) types = [...EXPORT_TYPES];
+  // Without _type: every supported type the client's authorization covers (export.html#query-parameters).
+  if (!types.length) types = EXPORT_TYPES.filter((t) => scopesAllowExport(grant.scopes, t));
   const denied = types.filter((t) => !scopesAllowExport(grant.scopes, t));
+  if (!types.length) return [403, operationOutcome('forbidden', "The access token's scopes allow no exported type")];
   if (denied.length)
     return [
       403,
@@ -97,7 +99,9 @@ export function parseKickOff(
     ];
   const sinceText = q.get('_since');
   const since = sinceText ? Date.parse(sinceText) : undefined;
-  if (sinceText && (Number.isNaN(since) || !/^\d{4}-\d{2}-\d{2}T/.test(sinceText)))
+  // An instant: date, time and zone (https://hl7.org/fhir/R4/datatypes.html#instant); no zone would be read
+  // in this server's own.
+  if (sinceText && (Number.isNaN(since) || !INSTANT.test(sinceText)))
     return bad(`_since must be a FHIR instant: ${sinceText}`);
   const filters = new Map<string, string[]>();
   for (const f of listOf(q.getAll('_typeFilter'))) {
@@ -107,7 +111,13 @@ export function parseKickOff(
       if (lenient) continue;
       return bad(`_typeFilter ${type} is not among the exported types`);
     }
-    const plan = planSearch(type, new URLSearchParams(at < 0 ? '' : f.slice(at + 1)), !lenient, {
+    const params = new URLSearchParams(at < 0 ? '' : f.slice(at + 1));
+    // "Search response parameters such as _include and _sort SHALL NOT be used" (export.html#_typefilter):
+    // they would put other types in a type's file, or change nothing an export can show.
+    const result = [...new Set(params.keys())].filter((k) => RESULT_PARAMS.has(k.split(':')[0]!));
+    if (result.length && !lenient) return bad(`_typeFilter ${type}: ${result.join(', ')} cannot be used in an export`);
+    for (const k of result) params.delete(k);
+    const plan = planSearch(type, params, !lenient, {
       defaultPageSize: 1,
       maxPageSize: 1,
     });
@@ -119,7 +129,23 @@ export function parseKickOff(
   return { types, filters, since };
 }
 
-/** Every resource of a search, page by page. */
+/** Search result parameters, which a _typeFilter may not hold. */
+const RESULT_PARAMS = new Set([
+  '_include',
+  '_revinclude',
+  '_sort',
+  '_count',
+  '_summary',
+  '_elements',
+  '_contained',
+  '_containedType',
+  '_total',
+  '_offset',
+]);
+
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** Every resource of a search, page by page: its matches only (an included resource is not the type's). */
 async function searchAll(repo: FhirRepository, type: string, query: string): Promise<Resource[]> {
   const out: Resource[] = [];
   const size = 500;
@@ -127,7 +153,9 @@ async function searchAll(repo: FhirRepository, type: string, query: string): Pro
     const bundle = await repo.search(
       parseSearchRequest(`${type}?${query}${query ? '&' : ''}_count=${size}&_offset=${offset}`),
     );
-    const page = (bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource as Resource] : []));
+    const page = (bundle.entry ?? []).flatMap((e) =>
+      e.resource && (e.search?.mode ?? 'match') === 'match' ? [e.resource as Resource] : [],
+    );
     out.push(...page);
     if (page.length < size) return out;
   }

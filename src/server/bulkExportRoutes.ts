@@ -135,7 +135,7 @@ export function bulkExportRoutes(options: BulkExportOptions): Router {
       return sendOutcome(res, 429, 'transient', 'Polled too often; wait as Retry-After says');
     }
     job.lastPollAt = now;
-    if (job.state === 'failed') return sendOutcome(res, 500, 'exception', 'The export failed');
+    if (job.state === 'failed') return sendOutcome(res, 500, 'processing', 'The export failed');
     if (job.state === 'running') {
       res
         .status(202)

@@ -134,6 +134,8 @@ export function smartConfiguration(token: string, authorize?: string): Record<st
     grant_types_supported: ['client_credentials'],
     scopes_supported: ['system/*.rs', 'system/*.read'],
     capabilities: ['client-confidential-asymmetric', 'permission-v1', 'permission-v2'],
+    // REQUIRED in every SMART 2 configuration, S256 included (conformance.html#metadata).
+    code_challenge_methods_supported: ['S256'],
   };
   if (!authorize) return backend;
   return {
@@ -141,7 +143,6 @@ export function smartConfiguration(token: string, authorize?: string): Record<st
     authorization_endpoint: authorize,
     grant_types_supported: ['authorization_code', 'client_credentials'],
     response_types_supported: ['code'],
-    code_challenge_methods_supported: ['S256'],
     scopes_supported: [
       ...'launch launch/patient fhirUser patient/*.rs patient/*.read user/*.rs user/*.read'.split(' '),
       ...backend.scopes_supported,

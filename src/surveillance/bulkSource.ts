@@ -13,6 +13,7 @@ import { PATIENT_DATA } from '../cdsHooks/serviceDefinition.ts';
 import { referenceKey } from '../exposure/dedupe.ts';
 import {
   deleteExport,
+  ExportFailedError,
   ExportGoneError,
   exportIssues,
   kickOff,
@@ -21,7 +22,7 @@ import {
 } from '../fhir/bulkExport.ts';
 import type { FhirAuth } from '../fhir/fhirAuth.ts';
 import { patientRefOf } from '../fhir/subject.ts';
-import type { RunStore } from './runStore.ts';
+import type { RunRow, RunStore } from './runStore.ts';
 import { type CohortSource, type LoadedCohort, loadIssueLog, StagingLostError } from './source.ts';
 import { KEY_OF, linesFromChunks, type StagedLines, stagedLine } from './stagedRecords.ts';
 
@@ -119,148 +120,165 @@ function pipeline(limit: number) {
 }
 
 export function bulkSource(o: BulkOptions): CohortSource {
-  return {
-    mode: 'bulk',
-    async load(run, { batchSize }): Promise<LoadedCohort> {
-      const start = async () => {
-        const url = await kickOff({
-          fhirBaseUrl: o.fhirBaseUrl,
-          groupId: o.groupId,
-          types: BULK_TYPES,
-          typeFilter: BULK_TYPE_FILTERS,
-          auth: o.auth,
-        });
-        await o.store.update(run.runId, { exportStatusUrl: url });
-        return url;
-      };
-      const wait = (url: string) =>
-        waitForManifest(url, {
-          auth: o.auth,
-          maxWaitSeconds: o.maxWaitSeconds,
-          retryAfterCapSeconds: o.retryAfterCapSeconds,
-          onProgress: (p) => o.onProgress?.(p.progress ?? 'export in progress'),
-        });
-      let manifest: Awaited<ReturnType<typeof waitForManifest>>;
-      try {
-        // A restarted run polls the job it started (saved with the run) instead of starting another.
-        manifest = await wait(run.exportStatusUrl ?? (await start()));
-      } catch (err) {
-        // The server no longer knows the saved job (it expired, or the server restarted): start a new one.
-        if (!(err instanceof ExportGoneError) || !run.exportStatusUrl) throw err;
-        manifest = await wait(await start());
+  /** One attempt at the load: the export (started, or the saved one polled), its files read and staged. */
+  async function loadOnce(run: RunRow, { batchSize }: { batchSize: number }): Promise<LoadedCohort> {
+    const start = async () => {
+      const url = await kickOff({
+        fhirBaseUrl: o.fhirBaseUrl,
+        groupId: o.groupId,
+        types: BULK_TYPES,
+        typeFilter: BULK_TYPE_FILTERS,
+        auth: o.auth,
+      });
+      await o.store.update(run.runId, { exportStatusUrl: url });
+      return url;
+    };
+    const wait = (url: string) =>
+      waitForManifest(url, {
+        auth: o.auth,
+        maxWaitSeconds: o.maxWaitSeconds,
+        retryAfterCapSeconds: o.retryAfterCapSeconds,
+        onProgress: (p) => o.onProgress?.(p.progress ?? 'export in progress'),
+      });
+    let manifest: Awaited<ReturnType<typeof waitForManifest>>;
+    try {
+      // A restarted run polls the job it started (saved with the run) instead of starting another.
+      manifest = await wait(run.exportStatusUrl ?? (await start()));
+    } catch (err) {
+      // The server no longer knows the saved job (it expired, or the server restarted): start a new one.
+      if (!(err instanceof ExportGoneError) || !run.exportStatusUrl) throw err;
+      manifest = await wait(await start());
+    }
+    // A load resumed after a crash stages from the start: what a killed load staged is dropped first.
+    await o.store.clearStaging(run.runId);
+    // The cohort is the Group's patients that were exported (Patient resources); a patient without a Patient
+    // resource but with records is still evaluated. Both are collected here as the files are read (a resumed
+    // load reads every file again), rather than by a `select distinct` over everything staged afterwards.
+    const patients = new Set<string>();
+    const issues = loadIssueLog();
+    const inserts = pipeline(STAGE_IN_FLIGHT);
+    // Patient files first: their count fixes the number of batches before any record is staged.
+    const files = [...manifest.output].sort((a, b) => Number(b.type === 'Patient') - Number(a.type === 'Patient'));
+    let batches = 0;
+    let buffers: string[][] = [];
+    let sizes: number[] = [];
+    let buffered = 0;
+    let chunkChars = CHUNK_MAX_CHARS;
+    const startBatches = () => {
+      batches = patients.size ? Math.ceil(patients.size / batchSize) : BATCHES_WITHOUT_PATIENTS;
+      buffers = Array.from({ length: batches }, () => []);
+      sizes = new Array<number>(batches).fill(0);
+      chunkChars = Math.min(CHUNK_MAX_CHARS, Math.max(CHUNK_MIN_CHARS, Math.floor(STAGE_BUFFER_CHARS / batches)));
+    };
+    /** Sends the buffers of these batches, one row each, in one insert. */
+    const sendChunks = async (which: number[]) => {
+      const chunks = which.filter((b) => sizes[b]).map((b) => ({ batchNo: b, lines: buffers[b]!.join('\n') }));
+      for (const b of which) {
+        buffered -= sizes[b]!;
+        buffers[b] = [];
+        sizes[b] = 0;
       }
-      // A load resumed after a crash stages from the start: what a killed load staged is dropped first.
-      await o.store.clearStaging(run.runId);
-      // The cohort is the Group's patients that were exported (Patient resources); a patient without a Patient
-      // resource but with records is still evaluated. Both are collected here as the files are read (a resumed
-      // load reads every file again), rather than by a `select distinct` over everything staged afterwards.
-      const patients = new Set<string>();
-      const issues = loadIssueLog();
-      const inserts = pipeline(STAGE_IN_FLIGHT);
-      // Patient files first: their count fixes the number of batches before any record is staged.
-      const files = [...manifest.output].sort((a, b) => Number(b.type === 'Patient') - Number(a.type === 'Patient'));
-      let batches = 0;
-      let buffers: string[][] = [];
-      let sizes: number[] = [];
-      let buffered = 0;
-      let chunkChars = CHUNK_MAX_CHARS;
-      const startBatches = () => {
-        batches = patients.size ? Math.ceil(patients.size / batchSize) : BATCHES_WITHOUT_PATIENTS;
-        buffers = Array.from({ length: batches }, () => []);
-        sizes = new Array<number>(batches).fill(0);
-        chunkChars = Math.min(CHUNK_MAX_CHARS, Math.max(CHUNK_MIN_CHARS, Math.floor(STAGE_BUFFER_CHARS / batches)));
-      };
-      /** Sends the buffers of these batches, one row each, in one insert. */
-      const sendChunks = async (which: number[]) => {
-        const chunks = which.filter((b) => sizes[b]).map((b) => ({ batchNo: b, lines: buffers[b]!.join('\n') }));
-        for (const b of which) {
-          buffered -= sizes[b]!;
-          buffers[b] = [];
-          sizes[b] = 0;
-        }
-        for (let i = 0; i < chunks.length; i += CHUNKS_PER_INSERT)
-          await inserts.send(o.store.stageChunks(run.runId, chunks.slice(i, i + CHUNKS_PER_INSERT)));
-      };
-      const all = () => sizes.map((_, b) => b);
-      let meds: Array<{ ref: string; text: string }> = [];
-      let medChars = 0;
-      const sendMeds = async () => {
-        if (meds.length) await inserts.send(o.store.stageMedications(run.runId, meds));
-        meds = [];
-        medChars = 0;
-      };
-      const stageFiles = async (): Promise<void> => {
-        for (const file of files) {
-          if (file.type !== 'Patient' && !batches) startBatches();
-          for await (const { resource: r, text, line: lineNo } of ndjsonEntries(file.url, {
-            auth: o.auth,
-            requiresAccessToken: manifest.requiresAccessToken,
-            fhirBaseUrl: o.fhirBaseUrl,
-            onBadLine: (line, problem) => {
-              issues.add({ severity: 'error', file: file.type, line, message: `line skipped: ${problem}` });
-              o.onBadLine?.(file.type, line, problem);
-            },
-          })) {
-            const type = r.resourceType as string;
-            if (type === 'Medication' && typeof r.id === 'string') {
-              meds.push({ ref: `Medication/${r.id}`, text });
-              medChars += text.length;
-              if (meds.length >= STAGE_ROWS || medChars >= CHUNK_MAX_CHARS) await sendMeds();
-            } else if (type === 'Patient' && typeof r.id === 'string') patients.add(r.id);
-            else if (KEY_OF[type] && passesTypeFilter(r)) {
-              // A record in a Patient file (a server may mix types): the batches are fixed from what was read.
-              if (!batches) startBatches();
-              const ref = patientRefOf(r as unknown as Resource);
-              if (!ref) {
-                issues.add({
-                  severity: 'warning',
-                  file: file.type,
-                  line: lineNo,
-                  message: `${type}/${String(r.id)} skipped: its subject is not a Patient of the export`,
-                });
-                continue;
-              }
-              const patientId = ref.slice('Patient/'.length);
-              patients.add(patientId);
-              // As the engine resolves it (relative, absolute or versioned), so that the batch fetches it.
-              const medication = referenceKey(
-                (r as { medicationReference?: { reference?: string } }).medicationReference?.reference,
-              );
-              const line = stagedLine(
-                patientId,
-                medication && MEDICATION_REF.test(medication) ? medication : undefined,
-                text,
-              );
-              const b = batchOf(patientId, batches);
-              buffers[b]!.push(line);
-              sizes[b]! += line.length + 1;
-              buffered += line.length + 1;
-              if (sizes[b]! >= chunkChars) await sendChunks([b]);
-              else if (buffered >= STAGE_BUFFER_CHARS) await sendChunks(all());
+      for (let i = 0; i < chunks.length; i += CHUNKS_PER_INSERT)
+        await inserts.send(o.store.stageChunks(run.runId, chunks.slice(i, i + CHUNKS_PER_INSERT)));
+    };
+    const all = () => sizes.map((_, b) => b);
+    let meds: Array<{ ref: string; text: string }> = [];
+    let medChars = 0;
+    const sendMeds = async () => {
+      if (meds.length) await inserts.send(o.store.stageMedications(run.runId, meds));
+      meds = [];
+      medChars = 0;
+    };
+    const stageFiles = async (): Promise<void> => {
+      for (const file of files) {
+        if (file.type !== 'Patient' && !batches) startBatches();
+        for await (const { resource: r, text, line: lineNo } of ndjsonEntries(file.url, {
+          auth: o.auth,
+          requiresAccessToken: manifest.requiresAccessToken,
+          fhirBaseUrl: o.fhirBaseUrl,
+          onBadLine: (line, problem) => {
+            issues.add({ severity: 'error', file: file.type, line, message: `line skipped: ${problem}` });
+            o.onBadLine?.(file.type, line, problem);
+          },
+        })) {
+          const type = r.resourceType as string;
+          if (type === 'Medication' && typeof r.id === 'string') {
+            meds.push({ ref: `Medication/${r.id}`, text });
+            medChars += text.length;
+            if (meds.length >= STAGE_ROWS || medChars >= CHUNK_MAX_CHARS) await sendMeds();
+          } else if (type === 'Patient' && typeof r.id === 'string') patients.add(r.id);
+          else if (KEY_OF[type] && passesTypeFilter(r)) {
+            // A record in a Patient file (a server may mix types): the batches are fixed from what was read.
+            if (!batches) startBatches();
+            const ref = patientRefOf(r as unknown as Resource);
+            if (!ref) {
+              issues.add({
+                severity: 'warning',
+                file: file.type,
+                line: lineNo,
+                message: `${type}/${String(r.id)} skipped: its subject is not a Patient of the export`,
+              });
+              continue;
             }
+            const patientId = ref.slice('Patient/'.length);
+            patients.add(patientId);
+            // As the engine resolves it (relative, absolute or versioned), so that the batch fetches it.
+            const medication = referenceKey(
+              (r as { medicationReference?: { reference?: string } }).medicationReference?.reference,
+            );
+            const line = stagedLine(
+              patientId,
+              medication && MEDICATION_REF.test(medication) ? medication : undefined,
+              text,
+            );
+            const b = batchOf(patientId, batches);
+            buffers[b]!.push(line);
+            sizes[b]! += line.length + 1;
+            buffered += line.length + 1;
+            if (sizes[b]! >= chunkChars) await sendChunks([b]);
+            else if (buffered >= STAGE_BUFFER_CHARS) await sendChunks(all());
           }
         }
-        if (!batches) startBatches();
-        await sendChunks(all());
-        await sendMeds();
-      };
+      }
+      if (!batches) startBatches();
+      await sendChunks(all());
+      await sendMeds();
+    };
+    try {
+      await stageFiles();
+    } catch (err) {
+      // Nothing of this attempt may land after the next attempt's clearStaging: a line staged twice would
+      // count its doses twice.
+      await inserts.drain().catch(() => undefined);
+      throw err;
+    }
+    await inserts.drain();
+    // What the server says it could not export: a Group member missing from the output is reported, not lost.
+    for await (const issue of exportIssues(manifest, { auth: o.auth, fhirBaseUrl: o.fhirBaseUrl }))
+      issues.add({ severity: issue.severity, file: 'error', message: issue.message });
+    await o.store.markStaged(run.runId);
+    const patientIds = [...patients].sort();
+    const cut: string[][] = Array.from({ length: batches }, () => []);
+    for (const id of patientIds) cut[batchOf(id, batches)]!.push(id);
+    return { patientIds, batches: cut, transactionTime: manifest.transactionTime, issues: issues.value };
+  }
+
+  return {
+    mode: 'bulk',
+    async load(run, options) {
       try {
-        await stageFiles();
+        return await loadOnce(run, options);
       } catch (err) {
-        // Nothing of this attempt may land after the next attempt's clearStaging: a line staged twice would
-        // count its doses twice.
-        await inserts.drain().catch(() => undefined);
+        // A job that failed, or whose files are gone (expired), is of no more use: deleted (the server may limit
+        // the jobs a client holds) and forgotten, so that the retry starts a new export instead of polling or
+        // reading the dead one again.
+        if (err instanceof ExportFailedError || err instanceof ExportGoneError) {
+          const url = (await o.store.getRun(run.runId))?.exportStatusUrl;
+          if (url) await deleteExport(url, o.auth).catch(() => undefined);
+          await o.store.update(run.runId, { exportStatusUrl: null });
+        }
         throw err;
       }
-      await inserts.drain();
-      // What the server says it could not export: a Group member missing from the output is reported, not lost.
-      for await (const issue of exportIssues(manifest, { auth: o.auth, fhirBaseUrl: o.fhirBaseUrl }))
-        issues.add({ severity: issue.severity, file: 'error', message: issue.message });
-      await o.store.markStaged(run.runId);
-      const patientIds = [...patients].sort();
-      const cut: string[][] = Array.from({ length: batches }, () => []);
-      for (const id of patientIds) cut[batchOf(id, batches)]!.push(id);
-      return { patientIds, batches: cut, transactionTime: manifest.transactionTime, issues: issues.value };
     },
     // Lines, not parsed here: each is parsed where its patient is evaluated (this thread or an evaluation worker).
     async records(patientIds, run, batchNo): Promise<Map<string, StagedLines>> {

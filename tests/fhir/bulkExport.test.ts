@@ -281,6 +281,17 @@ describe('Bulk Data group export', () => {
     const allowed = await fetch(`${url}?_type=Patient`, { headers: { ...headers, authorization: narrow! } });
     expect(allowed.status).toBe(202);
     await deleteExport(allowed.headers.get('content-location')!, staticBearer(narrow!.slice(7)));
+    // Without _type: what the client may export (the spec's "all supported resources within the scope of the
+    // client authorization"), not a refusal.
+    const unnamed = await fetch(url, { headers: { ...headers, authorization: narrow! } });
+    expect(unnamed.status).toBe(202);
+    const own = await waitForManifest(unnamed.headers.get('content-location')!, {
+      auth: staticBearer(narrow!.slice(7)),
+      maxWaitSeconds: 30,
+      retryAfterCapSeconds: 1,
+    });
+    expect(own.output.map((f) => f.type)).toEqual(['Patient']);
+    await deleteExport(unnamed.headers.get('content-location')!, staticBearer(narrow!.slice(7)));
 
     const authorization = (await srv.authFor('es-client', srv.es).header())!;
     const bad = async (query: string, h: Record<string, string> = headers) => {
@@ -290,6 +301,12 @@ describe('Bulk Data group export', () => {
     expect((await bad('?_type=Patient', { accept: 'application/fhir+json' })).status).toBe(400);
     expect((await bad('?_type=Spaceship')).status).toBe(400);
     expect((await bad('?_since=yesterday')).status).toBe(400);
+    // An instant has a zone: without one, the server would read it in its own.
+    expect((await bad('?_since=2020-01-01T00:00:00')).status).toBe(400);
+    // Search result parameters in a _typeFilter would put Patients in the Condition file.
+    const include = await bad('?_type=Condition&_typeFilter=Condition%3F_include%3DCondition%3Asubject');
+    expect(include.status).toBe(400);
+    expect(JSON.stringify(include.body)).toMatch(/_include cannot be used in an export/);
     expect((await bad('?_typeFilter=Condition%3Fbogus%3D1')).status).toBe(400);
     expect((await bad('?_outputFormat=text/csv')).status).toBe(400);
     const missing = await fetch(`${srv.fhir}/Group/nope/$export`, { headers: { ...headers, authorization } });

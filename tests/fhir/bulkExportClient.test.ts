@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OsteoWatchError } from '../../src/errors.ts';
-import { ndjsonResources, parseRetryAfter, waitForManifest } from '../../src/fhir/bulkExport.ts';
+import { ExportFailedError, ndjsonResources, parseRetryAfter, waitForManifest } from '../../src/fhir/bulkExport.ts';
 import { staticBearer } from '../../src/fhir/fhirAuth.ts';
 import { recordingSleep } from '../helpers/bulkServer.ts';
 
@@ -125,14 +125,17 @@ describe('status polling against a flaky server', () => {
       const json = (status: number, body: unknown) =>
         res.writeHead(status, { 'content-type': 'application/fhir+json' }).end(JSON.stringify(body));
       if (req.url === '/failed')
-        return json(500, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception' }] });
-      // A polling failure that is not the job's (transient), then busy without Retry-After, then done.
+        return json(500, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'processing' }] });
+      // A polling failure that is not the job's (transient), busy with a Retry-After of 0, a failure coded with a
+      // child of `transient` (throttled), then done.
       if (polls === 1)
         return json(500, {
           resourceType: 'OperationOutcome',
           issue: [{ severity: 'error', code: 'transient', details: { text: 'database restarting' } }],
         });
-      if (polls === 2) return res.writeHead(503).end();
+      if (polls === 2) return res.writeHead(503, { 'retry-after': '0' }).end();
+      if (polls === 3)
+        return json(500, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'throttled' }] });
       json(200, { transactionTime: '2026-06-30T00:00:00Z', request: 'x', requiresAccessToken: true, output: [] });
     });
     await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', () => resolve()));
@@ -140,7 +143,7 @@ describe('status polling against a flaky server', () => {
   });
   afterAll(() => new Promise<void>((resolve) => flaky.close(() => resolve())));
 
-  it('retries a transient failure and a 503, backing off without Retry-After', async () => {
+  it('retries a transient failure (any code under `transient`) and a 503, backing off without a Retry-After that waits', async () => {
     const { sleep, asked } = recordingSleep();
     const seen: number[] = [];
     const manifest = await waitForManifest(statusUrl, {
@@ -150,8 +153,9 @@ describe('status polling against a flaky server', () => {
       sleep,
       onProgress: (p) => seen.push(p.status),
     });
-    expect(seen).toEqual([500, 503]);
-    expect(asked).toEqual([1000, 2000]);
+    expect(seen).toEqual([500, 503, 500]);
+    // Retry-After: 0 is no reason to poll again at once: the backoff goes on.
+    expect(asked).toEqual([1000, 2000, 4000]);
     expect(manifest).toMatchObject({ output: [], error: [], requiresAccessToken: true });
   });
 
@@ -162,7 +166,8 @@ describe('status polling against a flaky server', () => {
       retryAfterCapSeconds: 1,
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OsteoWatchError);
-    expect((err as OsteoWatchError).message).toMatch(/the export failed: HTTP 500: exception/);
+    expect(err).toBeInstanceOf(ExportFailedError);
+    expect((err as OsteoWatchError).message).toMatch(/the export failed: HTTP 500: processing/);
   });
 });
 

@@ -31,6 +31,8 @@ describe('SMART Backend Services', () => {
     expect(doc.token_endpoint_auth_signing_alg_values_supported).toEqual(['RS384', 'ES384']);
     expect(doc.grant_types_supported).toContain('client_credentials');
     expect(doc.capabilities).toContain('client-confidential-asymmetric');
+    // REQUIRED in every SMART 2 configuration (conformance.html#metadata).
+    expect(doc.code_challenge_methods_supported).toEqual(['S256']);
     // Without SMART App Launch options, no authorization endpoint is advertised.
     expect(doc.authorization_endpoint).toBeUndefined();
   });

@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditStore, openAuditStore } from '../../src/audit/store.ts';
+import { ExportGoneError } from '../../src/fhir/bulkExport.ts';
 import { noAuth } from '../../src/fhir/fhirAuth.ts';
 import { batchOf, bulkSource } from '../../src/surveillance/bulkSource.ts';
 import { RunStore } from '../../src/surveillance/runStore.ts';
@@ -31,6 +32,11 @@ let store: AuditStore;
 const patients = ['p1', 'p2', 'p3'];
 /** Whether the export holds the Patient file (a server may export only records). */
 let withPatients = true;
+/** Export jobs started, and deleted (by number). */
+let jobs = 0;
+const deleted: number[] = [];
+/** The job whose files have expired (404). */
+let expiredJob = 0;
 /** Whether the export has problems to report: an error file, a line that is not JSON, a record without a patient. */
 let withProblems = false;
 
@@ -74,11 +80,13 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', base).pathname;
     if (/\/Group\/g\/\$export$/.test(path)) {
-      res.writeHead(202, { 'content-location': `${base}/$export-status/1` });
+      res.writeHead(202, { 'content-location': `${base}/$export-status/${++jobs}` });
       return res.end();
     }
-    if (path.endsWith('/$export-status/1')) {
+    const status = /\/\$export-status\/(\d+)$/.exec(path);
+    if (status) {
       if (req.method === 'DELETE') {
+        deleted.push(Number(status[1]));
         res.writeHead(202);
         return res.end();
       }
@@ -88,17 +96,22 @@ beforeAll(async () => {
           transactionTime: '2026-06-30T00:00:00Z',
           request: `${base}/Group/g/$export`,
           requiresAccessToken: false,
-          output: Object.keys(files()).map((type) => ({ type, url: `${base}/files/${type}.ndjson` })),
-          error: withProblems ? [{ type: 'OperationOutcome', url: `${base}/files/errors.ndjson` }] : [],
+          output: Object.keys(files()).map((type) => ({ type, url: `${base}/files/${status[1]}/${type}.ndjson` })),
+          error: withProblems ? [{ type: 'OperationOutcome', url: `${base}/files/${status[1]}/errors.ndjson` }] : [],
         }),
       );
     }
-    const file = /\/files\/(\w+)\.ndjson$/.exec(path);
+    const file = /\/files\/(\d+)\/(\w+)\.ndjson$/.exec(path);
+    if (file && Number(file[1]) === expiredJob) {
+      res.writeHead(404);
+      return res.end();
+    }
     if (file) {
+      const type = file[2]!;
       res.writeHead(200, { 'content-type': 'application/fhir+ndjson' });
-      const lines = (file[1] === 'errors' ? ERRORS : files()[file[1]!]!).map((r) => JSON.stringify(r));
+      const lines = (type === 'errors' ? ERRORS : files()[type]!).map((r) => JSON.stringify(r));
       // A line cut short in transit, between two good ones.
-      if (withProblems && file[1] === 'MedicationStatement') lines.splice(1, 0, '{"resourceType":"Medication');
+      if (withProblems && type === 'MedicationStatement') lines.splice(1, 0, '{"resourceType":"Medication');
       return res.end(`${lines.join('\n')}\n`);
     }
     res.writeHead(404);
@@ -166,6 +179,46 @@ describe('bulk source', () => {
       });
     } finally {
       withProblems = false;
+    }
+  });
+
+  it('an export whose files have expired is deleted and forgotten: the retry starts a new one', async () => {
+    withPatients = true;
+    const runs = new RunStore(store.db);
+    await runs.createRun({
+      runId: 'bulk-source-expired',
+      trigger: 'api',
+      mode: 'bulk',
+      fhirBase: base,
+      asOf: '2026-06-30',
+      rulesHash: 'x',
+      now: new Date('2026-06-30T12:00:00Z'),
+    });
+    const source = bulkSource({
+      fhirBaseUrl: base,
+      groupId: 'g',
+      auth: noAuth,
+      store: runs,
+      maxWaitSeconds: 10,
+      retryAfterCapSeconds: 1,
+    });
+    expiredJob = jobs + 1;
+    try {
+      const first = await source
+        .load((await runs.getRun('bulk-source-expired'))!, { batchSize: 2 })
+        .catch((e: unknown) => e);
+      expect(first).toBeInstanceOf(ExportGoneError);
+      expect((first as Error).message).toMatch(/HTTP 404 \(the export's files have expired or were deleted\)/);
+      // The dead job deleted on the server and forgotten by the run.
+      expect(deleted).toContain(expiredJob);
+      expect((await runs.getRun('bulk-source-expired'))!.exportStatusUrl).toBeNull();
+      // The retry (the job queue's next attempt) exports anew and loads the cohort.
+      const cohort = await source.load((await runs.getRun('bulk-source-expired'))!, { batchSize: 2 });
+      expect(cohort.patientIds).toEqual(['p1', 'p2', 'p3', 'p4']);
+      expect((await runs.getRun('bulk-source-expired'))!.exportStatusUrl).toMatch(`/$export-status/${expiredJob + 1}`);
+    } finally {
+      expiredJob = 0;
+      await runs.update('bulk-source-expired', { status: 'failed', error: 'test over' });
     }
   });
 
