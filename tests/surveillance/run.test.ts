@@ -75,10 +75,9 @@ for (const engine of engines()) {
       const rows = await bed.db.store.db.query<{
         summary: { counts: unknown; worklist?: unknown };
         payload: { summary: { counts: unknown; worklist: unknown[] } };
-      }>(
-        `select s.summary, l.payload from surveillance_run s join audit_log l on l.seq = s.seq where s.run_id = $1`,
-        [first],
-      );
+      }>(`select s.summary, l.payload from surveillance_run s join audit_log l on l.seq = s.seq where s.run_id = $1`, [
+        first,
+      ]);
       expect(rows).toHaveLength(1);
       expect(rows[0]!.payload.summary.worklist).toHaveLength(page.items.length);
       expect(rows[0]!.summary.counts).toEqual(rows[0]!.payload.summary.counts);

@@ -289,7 +289,9 @@ describe.skipIf(!postgres)(
 
           // B's catch-up at start: the run not put on the queue again, its loading not restarted (by either).
           expect.soft(b.probe.runSends, 'run jobs sent by B').toBe(0);
-          expect.soft((await A.jobs.boss.findJobs(A.jobs.runQueue, { key: runId })).length, 'run jobs in the queue').toBe(1);
+          expect
+            .soft((await A.jobs.boss.findJobs(A.jobs.runQueue, { key: runId })).length, 'run jobs in the queue')
+            .toBe(1);
           expect.soft(a.probe.runLoads + b.probe.runLoads, 'run job handled (runner.load)').toBe(1);
           expect.soft(a.probe.cohortLoads + b.probe.cohortLoads, 'cohort read or staged (source.load)').toBe(1);
           expect.soft(b.probe.cohortLoads).toBe(0);
