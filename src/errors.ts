@@ -135,7 +135,8 @@ export function exitCodeOf(err: OsteoWatchError): number {
 export function zodIssues(error: ZodError, prefix?: string): string[] {
   return error.issues.map((i) => {
     const path = (prefix === undefined ? i.path : [prefix, ...i.path]).map(String).join('.');
-    return path ? `${path}: ${i.message}` : i.message;
+    // A message that names its variable already (the configuration's) is not prefixed with it again.
+    return path && !i.message.startsWith(path) ? `${path}: ${i.message}` : i.message;
   });
 }
 

@@ -30,7 +30,7 @@ import {
 } from '../server/surveillanceRoutes.ts';
 import { StoreLockedError } from '../store/index.ts';
 import { loadIssueText } from '../surveillance/loadIssueText.ts';
-import { RunStore } from '../surveillance/runStore.ts';
+import { type RunRow, RunStore } from '../surveillance/runStore.ts';
 import { Surveillance } from '../surveillance/service.ts';
 import { CliExit, storeOptions } from './audit.ts';
 import { table } from './table.ts';
@@ -59,7 +59,8 @@ export class SurveilClientError extends OsteoWatchError {
 interface SurveilClient {
   startRun(asOf: string | undefined): Promise<RunView>;
   run(id: string): Promise<RunView>;
-  runs(limit: number): Promise<RunView[]>;
+  /** The history, newest first; `before`: the runs older than that one (the next page). */
+  runs(limit: number, before?: string): Promise<RunView[]>;
   worklist(p: WorklistParams): Promise<WorklistPage>;
   /** Every matching row as CSV, header first, written chunk by chunk. */
   worklistCsv(p: WorklistParams, write: (s: string) => void): Promise<void>;
@@ -145,6 +146,13 @@ async function localClient(o: Common, work: boolean): Promise<SurveilClient> {
     throw err;
   }
   const runs = surveillance?.store ?? new RunStore(store.db);
+  // A run in progress with its counts so far, as the API shows it.
+  const view = async (r: RunRow): Promise<RunView> =>
+    runView(
+      r,
+      now(),
+      ['loading', 'evaluating', 'finishing'].includes(r.status) ? await runs.countsOf(r.runId) : undefined,
+    );
   const mustGet = async (id: string) => {
     const r = await runs.getRun(id);
     if (!r) throw new OsteoWatchError('not-found', `no surveillance run ${id}`);
@@ -155,12 +163,11 @@ async function localClient(o: Common, work: boolean): Promise<SurveilClient> {
       if (!surveillance) throw new Error('not a working client');
       return runView(await mustGet(await surveillance.startRun('cli', asOf)), now());
     },
-    async run(id) {
-      const r = await mustGet(id);
-      const live = ['loading', 'evaluating', 'finishing'].includes(r.status) ? await runs.countsOf(id) : undefined;
-      return runView(r, now(), live);
+    run: async (id) => view(await mustGet(id)),
+    async runs(limit, before) {
+      if (before) await mustGet(before);
+      return Promise.all((await runs.listRuns(limit, before)).map(view));
     },
-    runs: async (limit) => (await runs.listRuns(limit)).map((r) => runView(r, now())),
     worklist: (p) => worklistPage(runs, p),
     async worklistCsv(p, write) {
       for await (const chunk of (await worklistCsv(runs, p)).chunks) write(chunk);
@@ -225,7 +232,8 @@ function remoteClient(o: { url: string; token: string }): SurveilClient {
   return {
     startRun: (asOf) => json(call('POST', '/runs', {}, asOf ? { asOf } : {})),
     run: (id) => json(call('GET', `/runs/${encodeURIComponent(id)}`)),
-    runs: async (limit) => (await json<{ runs: RunView[] }>(call('GET', '/runs', { limit }))).runs,
+    runs: async (limit, before) =>
+      (await json<{ runs: RunView[] }>(call('GET', '/runs', { limit, ...(before ? { before } : {}) }))).runs,
     worklist: (p) => json(call('GET', '/worklist', listParams(p))),
     async worklistCsv(p, write) {
       const res = await call('GET', '/worklist', { ...listParams(p), format: 'csv' }, undefined, 'text/csv');
@@ -433,10 +441,13 @@ export function addSurveilCommands(program: Command, out: (s: string) => void): 
 
   common(surveil.command('runs').description('The history of surveillance runs, newest first'))
     .option('--limit <n>', 'runs to show (1–100)', '20')
-    .action(async (o: Common & { limit: string }) => {
+    .option('--before <run>', 'the runs older than this one (the next page)')
+    .action(async (o: Common & { limit: string; before?: string }) => {
       const limit = checkLimit(o.limit, 100);
-      const runs = await withClient(o, false, (c) => c.runs(limit));
-      if (o.json) return out(`${JSON.stringify({ runs }, null, 2)}\n`);
+      const runs = await withClient(o, false, (c) => c.runs(limit, o.before));
+      const next = runs.length === limit ? runs[runs.length - 1]!.runId : null;
+      if (o.json) return out(`${JSON.stringify({ runs, next }, null, 2)}\n`);
+      if (next) process.stderr.write(`Older runs: --before ${next}\n`);
       out(
         `${table(
           [

@@ -66,7 +66,17 @@ const limit = (max: number, dflt: number) =>
 const format = z.enum(['json', 'csv'], { error: 'must be json or csv' }).optional();
 
 // Built once: zod schemas are not free to construct, and these run on every request.
-const startBody = z.object({ asOf: date.optional() }, { error: 'must be a JSON object' }).strict();
+const startBody = z
+  .object(
+    { asOf: date.optional() },
+    {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys'
+          ? `unknown member ${issue.keys.join(', ')} (only asOf)`
+          : 'must be a JSON object',
+    },
+  )
+  .strict();
 const runsQuery = z.object({
   limit: limit(100, 20),
   // The history's keyset: the id of the last run of the previous page (the response's `next`).

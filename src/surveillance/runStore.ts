@@ -180,7 +180,6 @@ export class RunStore {
     return rows.map(runOf);
   }
 
-  /** Runs not finished (queued or in progress): what a starting instance resumes. */
   /** The run in progress (at most one: migration 007), if any. */
   async activeRun(): Promise<RunRow | undefined> {
     return (await this.unfinishedRuns())[0];
@@ -194,6 +193,7 @@ export class RunStore {
     return rows[0]?.as_of;
   }
 
+  /** Runs not finished (queued or in progress): what a starting instance resumes. */
   async unfinishedRuns(): Promise<RunRow[]> {
     const rows = await this.db.query(
       `select ${RUN_COLUMNS} from surveillance_runs r where r.status in ('queued', 'loading', 'evaluating', 'finishing') order by r.seq`,

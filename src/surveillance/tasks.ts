@@ -137,5 +137,16 @@ export class TaskPublisher {
         statusReason: { text: why },
       });
     }
+    // The draft WB-MRI order the Task suggested is moot too: revoked, unless a clinician has since acted on it
+    // (signed, it is no longer a draft, and no longer ours to change).
+    const orders = await this.request(
+      'GET',
+      `ServiceRequest?identifier=${encodeURIComponent(`${WORKLIST_ENTRY_IDENTIFIER}|${key}`)}`,
+    );
+    for (const e of (orders.body as { entry?: Array<{ resource?: ServiceRequest }> } | undefined)?.entry ?? []) {
+      const sr = e.resource;
+      if (sr?.resourceType !== 'ServiceRequest' || sr.status !== 'draft') continue;
+      await this.request('PUT', `ServiceRequest/${sr.id}`, { ...sr, status: 'revoked' });
+    }
   }
 }

@@ -86,6 +86,14 @@ describe('osteowatch surveil (embedded store)', () => {
     const runs = JSON.parse(j.stdout).runs as RunView[];
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ runId: run.runId, status: 'succeeded', counts: run.counts });
+    // A full page names the next one; --before pages back through the history.
+    expect(JSON.parse(j.stdout).next).toBe(run.runId);
+    const older = await runOsteowatch(['surveil', 'runs', '--json', '--before', run.runId], env);
+    expect(older.code).toBe(0);
+    expect(JSON.parse(older.stdout)).toEqual({ runs: [], next: null });
+    const unknown = await runOsteowatch(['surveil', 'runs', '--before', 'no-such-run'], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/no surveillance run no-such-run/);
   }, 60_000);
 
   it('worklist --csv prints every entry; --rule and --json filter and page', async () => {

@@ -252,6 +252,20 @@ describe('refusals', () => {
     expect(((await bad.json()) as { issue: Array<{ details: { text: string } }> }).issue[0]!.details.text).toMatch(
       /^asOf: /,
     );
+    for (const [body, message] of [
+      [{ foo: 1 }, 'unknown member foo (only asOf)'],
+      [[1], 'must be a JSON object'],
+    ] as const) {
+      const r = await fetch(`${api}/surveillance/runs`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as { issue: Array<{ details: { text: string } }> }).issue[0]!.details.text).toBe(
+        message,
+      );
+    }
   });
 
   it('404 for a run that does not exist', async () => {

@@ -3,7 +3,7 @@
  * once, the worklist and its Tasks, a second run that duplicates nothing, and an entry resolved (its Task
  * completed) once the WB-MRI is done.
  */
-import type { Bundle, ImagingStudy, Task } from '@medplum/fhirtypes';
+import type { Bundle, ImagingStudy, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/metrics/metrics.ts';
 import { inCohort } from '../../src/screening/assess.ts';
@@ -127,6 +127,9 @@ for (const engine of engines()) {
       for (const e of last) expect(now.has(key(e))).toBe(true);
       const task = (await tasks(bed.server)).find((t) => `Task/${t.id}` === due!.taskRef)!;
       expect(task.status).toBe('completed');
+      // And the draft WB-MRI order it suggested is revoked: nobody should sign it now.
+      const order = await bed.server.repo.readReference<ServiceRequest>(task.basedOn![0]! as { reference: string });
+      expect(order.status).toBe('revoked');
     }, 180_000);
   });
 }

@@ -1,0 +1,27 @@
+/**
+ * The surveillance configuration's refusals, as an operator reads them at start (exit 2): every problem named
+ * once by its variable, each on its line.
+ */
+import { describe, expect, it } from 'vitest';
+import { EnvError } from '../../src/config/env.ts';
+import { loadSurveillanceConfig } from '../../src/config/surveillance.ts';
+
+describe('surveillance configuration', () => {
+  it('names each bad variable once, with what it must be', () => {
+    const err = (() => {
+      try {
+        loadSurveillanceConfig({ OSTEOWATCH_SURVEILLANCE_BATCH_SIZE: '0', OSTEOWATCH_SURVEILLANCE_MODE: 'ftp' });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(EnvError);
+    expect((err as Error).message).toBe(
+      [
+        'Invalid configuration:',
+        '  - OSTEOWATCH_SURVEILLANCE_MODE must be crawl or bulk',
+        '  - OSTEOWATCH_SURVEILLANCE_BATCH_SIZE must be at least 1',
+      ].join('\n'),
+    );
+  });
+});
