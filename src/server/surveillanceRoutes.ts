@@ -186,8 +186,11 @@ async function storeQuery(store: RunStore, p: WorklistParams): Promise<{ query: 
 export async function worklistPage(store: RunStore, p: WorklistParams): Promise<WorklistPage> {
   const { query, after } = await storeQuery(store, p);
   const page = await store.worklist({ ...query, cursor: after });
+  const run = page.runId ? await store.getRun(page.runId) : undefined;
   return {
     runId: page.runId,
+    runStatus: run?.status ?? null,
+    asOf: run?.asOf ?? null,
     items: page.items.map(entryView),
     next: page.next && page.runId ? encodeCursor(page.runId, page.next) : null,
   };
@@ -292,7 +295,7 @@ export function surveillanceRoutes(o: SurveillanceRouteOptions): Router {
       .status(200)
       .type('text/csv')
       .set('Content-Disposition', `attachment; filename="worklist${run ? `-${run.replace(/:/g, '')}` : ''}.csv"`);
-    if (run) res.set('X-Surveillance-Run', run);
+    if (run) res.set('X-Surveillance-Run', run).set('X-Surveillance-Run-Status', (await store.getRun(run))!.status);
     for await (const chunk of chunks) if (!(await write(res, chunk))) return;
     res.end();
   });

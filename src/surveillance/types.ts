@@ -84,6 +84,12 @@ export interface RunView {
 export interface WorklistPage {
   /** The run the entries are from: the one asked for, or the latest succeeded run; null when there is none. */
   runId: string | null;
+  /**
+   * That run's status and day: a run asked for by id may have failed or still be going, its worklist partial
+   * (the batches it completed), and a reader must be able to tell.
+   */
+  runStatus: RunStatus | null;
+  asOf: string | null;
   items: WorklistEntry[];
   /** The cursor of the next page; null on the last. */
   next: string | null;

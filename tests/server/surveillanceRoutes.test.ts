@@ -113,6 +113,8 @@ describe('a run started through the API', () => {
     const all = await get('/surveillance/worklist?limit=1000');
     expect(all.res.status).toBe(200);
     expect(all.body.runId).toBe(runId);
+    // Which run, of which day, and whether it completed: a worklist asked for by run id may be a failed one's.
+    expect(all.body).toMatchObject({ runStatus: 'succeeded', asOf: AS_OF });
     expect(all.body.next).toBeNull();
     const items = all.body.items as Item[];
     expect(items.length).toBeGreaterThan(0);
@@ -161,6 +163,8 @@ describe('a run started through the API', () => {
     const r = await get('/surveillance/worklist?format=csv&limit=1');
     expect(r.res.status).toBe(200);
     expect(r.res.headers.get('content-type')).toMatch(/^text\/csv/);
+    expect(r.res.headers.get('x-surveillance-run')).toBe(runId);
+    expect(r.res.headers.get('x-surveillance-run-status')).toBe('succeeded');
     const lines = r.text.split('\r\n');
     expect(lines.at(-1)).toBe('');
     expect(lines[0]).toBe(
