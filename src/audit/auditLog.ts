@@ -325,12 +325,9 @@ export class AuditLog {
         recordedAt: r.recordedAt,
         payload: { runId: r.runId, startedAt: r.startedAt, finishedAt: r.finishedAt, summary: r.summary },
       });
-      // The index row holds the summary without the worklist: the worklist (70,000 entries at 100,000 patients)
-      // is in the chained record above, and a second copy of it cost the run's finish tens of megabytes.
-      const { worklist: _, ...index } = r.summary;
       await tx.query(
         'insert into surveillance_run (seq, run_id, started_at, finished_at, summary, recorded_at) values ($1, $2, $3, $4, $5::jsonb, $6)',
-        [a.seq, r.runId, r.startedAt ?? null, r.finishedAt ?? null, JSON.stringify(index), r.recordedAt],
+        [a.seq, r.runId, r.startedAt ?? null, r.finishedAt ?? null, JSON.stringify(r.summary), r.recordedAt],
       );
       return a;
     });

@@ -30,7 +30,7 @@ import {
 } from '../server/surveillanceRoutes.ts';
 import { StoreLockedError } from '../store/index.ts';
 import { loadIssueText } from '../surveillance/loadIssueText.ts';
-import { type RunRow, RunStore } from '../surveillance/runStore.ts';
+import { type RunRow, RunStore, type WorklistCheck } from '../surveillance/runStore.ts';
 import { Surveillance } from '../surveillance/service.ts';
 import { CliExit, storeOptions } from './audit.ts';
 import { table } from './table.ts';
@@ -59,6 +59,8 @@ export class SurveilClientError extends OsteoWatchError {
 interface SurveilClient {
   startRun(asOf: string | undefined): Promise<RunView>;
   run(id: string): Promise<RunView>;
+  /** The run's worklist against the digest its audit record holds. */
+  verify(id: string): Promise<WorklistCheck>;
   /** The history, newest first; `before`: the runs older than that one (the next page). */
   runs(limit: number, before?: string): Promise<RunView[]>;
   worklist(p: WorklistParams): Promise<WorklistPage>;
@@ -164,6 +166,7 @@ async function localClient(o: Common, work: boolean): Promise<SurveilClient> {
       return runView(await mustGet(await surveillance.startRun('cli', asOf)), now());
     },
     run: async (id) => view(await mustGet(id)),
+    verify: async (id) => runs.verifyAuditedWorklist((await mustGet(id)).runId),
     async runs(limit, before) {
       if (before) await mustGet(before);
       return Promise.all((await runs.listRuns(limit, before)).map(view));
@@ -232,6 +235,7 @@ function remoteClient(o: { url: string; token: string }): SurveilClient {
   return {
     startRun: (asOf) => json(call('POST', '/runs', {}, asOf ? { asOf } : {})),
     run: (id) => json(call('GET', `/runs/${encodeURIComponent(id)}`)),
+    verify: (id) => json(call('GET', `/runs/${encodeURIComponent(id)}/verify`)),
     runs: async (limit, before) =>
       (await json<{ runs: RunView[] }>(call('GET', '/runs', { limit, ...(before ? { before } : {}) }))).runs,
     worklist: (p) => json(call('GET', '/worklist', listParams(p))),
@@ -437,6 +441,24 @@ export function addSurveilCommands(program: Command, out: (s: string) => void): 
       } finally {
         process.removeListener('SIGINT', interrupt);
       }
+    });
+
+  common(surveil.command('verify').description("Checks a run's worklist against the digest in its audit record"))
+    .argument('<run>', 'the run id')
+    .action(async (runId: string, o: Common) => {
+      const check = await withClient(o, false, (c) => c.verify(runId));
+      if (o.json) out(`${JSON.stringify(check, null, 2)}\n`);
+      else if (check.ok)
+        out(
+          `The worklist of run ${runId} is what its audit record says: ${check.now.entries} entries, sha256 ${check.now.sha256}\n`,
+        );
+      else if (!check.audited)
+        process.stderr.write(`Run ${runId} has no audit record yet (it has not finished, or it failed)\n`);
+      else
+        process.stderr.write(
+          `The worklist of run ${runId} does NOT match its audit record: recorded ${check.audited.entries} entries, sha256 ${check.audited.sha256}; now ${check.now.entries} entries, sha256 ${check.now.sha256}\n`,
+        );
+      if (!check.ok) throw new CliExit(1);
     });
 
   common(surveil.command('runs').description('The history of surveillance runs, newest first'))

@@ -279,6 +279,12 @@ export function surveillanceRoutes(o: SurveillanceRouteOptions): Router {
     });
   });
 
+  // The run's worklist against its audit record's digest (the rows are append-only; this catches what got past).
+  router.get('/runs/:id/verify', async (req: Authed, res) => {
+    const run = await mustGetRun(String(req.params.id));
+    res.json(await store.verifyAuditedWorklist(run.runId));
+  });
+
   router.get('/runs/:id', async (req: Authed, res) => {
     res.json(await view(await mustGetRun(String(req.params.id))));
   });

@@ -3,6 +3,7 @@
  * queue deletes finished jobs, and an auditor asks about runs long after. Every write is idempotent, so a
  * batch retried after a crash (or run by a second instance) changes nothing it already wrote.
  */
+import { createHash } from 'node:crypto';
 import { OsteoWatchError } from '../errors.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import type {
@@ -40,6 +41,20 @@ export interface RunRow {
   errors: RunError[];
   loadIssues: LoadIssues;
   error: string | null;
+}
+
+/** A worklist as the audit trail records it (RunStore.worklistDigest). */
+export interface WorklistDigest {
+  entries: number;
+  sha256: string;
+}
+
+/** A run's worklist against its audit record (RunStore.verifyAuditedWorklist). */
+export interface WorklistCheck {
+  runId: string;
+  ok: boolean;
+  audited?: WorklistDigest;
+  now: WorklistDigest;
 }
 
 export interface ResultRow {
@@ -336,50 +351,60 @@ export class RunStore {
   }
 
   /**
-   * A run's worklist as its audit record carries it, read as only those columns and in a fixed order: at 100k
-   * patients the whole rows (summaries) were the run's memory peak.
+   * Whether the run's worklist is still what its audit record says it produced: the digest recomputed from the
+   * rows against the one in the hash-chained record (whose own integrity `audit verify` checks). `audited` is
+   * absent for a run not (yet) recorded: one that has not finished, or failed.
    */
-  async auditWorklistOf(runId: string): Promise<
-    Array<{
-      patientId: string;
-      rule: WorklistRule;
-      change: WorklistChange;
-      dueDate: string | null;
-      lastStudy: string | null;
-      task?: string;
-    }>
-  > {
-    const rows = await this.db.query<{
-      patient_id: string;
-      rule: WorklistRule;
-      change: WorklistChange;
-      due_date: string | null;
-      last_study: string | null;
-      task_ref: string | null;
-    }>(
-      `select patient_id, rule, change, due_date, last_study, task_ref from worklist_entries where run_id = $1
-       order by patient_id, rule, change`,
+  async verifyAuditedWorklist(runId: string): Promise<WorklistCheck> {
+    const [row] = await this.db.query<{ payload: { summary?: { worklist?: WorklistDigest } } }>(
+      'select l.payload from surveillance_run s join audit_log l on l.seq = s.seq where s.run_id = $1',
       [runId],
     );
-    return rows.map((r) => ({
-      patientId: r.patient_id,
-      rule: r.rule,
-      change: r.change,
-      dueDate: r.due_date ?? null,
-      lastStudy: r.last_study ?? null,
-      ...(r.task_ref ? { task: r.task_ref } : {}),
-    }));
+    const audited = row?.payload.summary?.worklist;
+    const now = await this.worklistDigest(runId);
+    return {
+      runId,
+      ok: !!audited && audited.entries === now.entries && audited.sha256 === now.sha256,
+      ...(audited ? { audited } : {}),
+      now,
+    };
+  }
+
+  /**
+   * The run's worklist as the audit trail records it: the number of entries and the SHA-256 of one line per entry
+   * (`[patientId, rule, change, dueDate, lastStudy, taskRef]` as JSON, ordered by patient, rule, change), read a
+   * page at a time. The rows are append-only (migration 008): recomputed at any later time, the digest is the
+   * same unless they were altered.
+   */
+  async worklistDigest(runId: string, pageSize = 5000): Promise<WorklistDigest> {
+    const hash = createHash('sha256');
+    let entries = 0;
+    let after: [string, string, string] = ['', '', ''];
+    for (;;) {
+      const rows = await this.db.query<{
+        patient_id: string;
+        rule: string;
+        change: string;
+        due_date: string | null;
+        last_study: string | null;
+        task_ref: string | null;
+      }>(
+        `select patient_id, rule, change, due_date, last_study, task_ref from worklist_entries
+          where run_id = $1 and (patient_id, rule, change) > ($2, $3, $4)
+          order by patient_id, rule, change limit $5`,
+        [runId, ...after, pageSize],
+      );
+      for (const r of rows)
+        hash.update(`${JSON.stringify([r.patient_id, r.rule, r.change, r.due_date, r.last_study, r.task_ref])}\n`);
+      entries += rows.length;
+      if (rows.length < pageSize) return { entries, sha256: hash.digest('hex') };
+      const last = rows[rows.length - 1]!;
+      after = [last.patient_id, last.rule, last.change];
+    }
   }
 
   async insertEntries(entries: WorklistRow[]): Promise<void> {
     await this.db.transaction((tx) => insertEntries(tx, entries));
-  }
-
-  async setTaskRef(runId: string, patientId: string, rule: string, taskRef: string): Promise<void> {
-    await this.db.query(
-      'update worklist_entries set task_ref = $4 where run_id = $1 and patient_id = $2 and rule = $3',
-      [runId, patientId, rule, taskRef],
-    );
   }
 
   /** The run's counts, computed from what was stored (so a resumed run counts each patient once). */

@@ -339,7 +339,9 @@ export class SurveillanceRunner {
     const db = this.d.store.db;
     const already = await db.query('select 1 from surveillance_run where run_id = $1', [run.runId]);
     if (already.length) return;
-    const worklist = await this.d.store.auditWorklistOf(run.runId);
+    // The worklist's digest, not a copy of it: its rows are append-only (migration 008), and 70,000 entries in
+    // one record were the run's memory peak at 100,000 patients. RunStore.verifyAuditedWorklist recomputes it.
+    const worklist = await this.d.store.worklistDigest(run.runId);
     await this.d.audit!.recordSurveillanceRun({
       recordedAt: finishedAt.toISOString(),
       runId: run.runId,

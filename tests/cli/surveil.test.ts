@@ -96,6 +96,21 @@ describe('osteowatch surveil (embedded store)', () => {
     expect(unknown.stderr).toMatch(/no surveillance run no-such-run/);
   }, 60_000);
 
+  it("surveil verify: the run's worklist against its audit record's digest", async () => {
+    const v = await runOsteowatch(['surveil', 'verify', run.runId], env);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(
+      new RegExp(
+        `^The worklist of run ${run.runId} is what its audit record says: ${due(run.counts)} entries, sha256 [0-9a-f]{64}\\n$`,
+      ),
+    );
+    const j = await runOsteowatch(['surveil', 'verify', run.runId, '--json'], env);
+    expect(JSON.parse(j.stdout)).toMatchObject({ runId: run.runId, ok: true, now: { entries: due(run.counts) } });
+    const unknown = await runOsteowatch(['surveil', 'verify', 'no-such-run'], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/no surveillance run no-such-run/);
+  }, 60_000);
+
   it('worklist --csv prints every entry; --rule and --json filter and page', async () => {
     const c = await runOsteowatch(['worklist', '--csv', '--limit', '1'], env);
     expect(c.code).toBe(0);
@@ -203,6 +218,9 @@ describe('osteowatch surveil --url (a running service)', () => {
 
     const runs = await runOsteowatch(['surveil', 'runs', '--json'], remote);
     expect(JSON.parse(runs.stdout).runs[0].runId).toBe(id);
+    const verified = await runOsteowatch(['surveil', 'verify', id!, '--json'], remote);
+    expect(verified.code).toBe(0);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ runId: id, ok: true });
 
     const csv = await runOsteowatch(['worklist', '--csv', '--rule', 'screening-due,follow-up-overdue'], remote);
     expect(csv.code).toBe(0);

@@ -70,18 +70,28 @@ for (const engine of engines()) {
         expect(t.restriction?.period?.start).toBe(e.dueDate);
         if (e.rule !== 'findings') expect(t.basedOn?.[0]?.reference).toMatch(/^ServiceRequest\//);
       }
-      // The audit trail holds the run with its counts and worklist: the worklist in the chained record, the
-      // counts also in the run's index row.
+      // The audit trail holds the run with its counts and its worklist's digest; the worklist's rows are
+      // append-only, so the digest recomputed later is the same, and an attempt to alter one is refused.
       const rows = await bed.db.store.db.query<{
-        summary: { counts: unknown; worklist?: unknown };
-        payload: { summary: { counts: unknown; worklist: unknown[] } };
+        summary: { counts: unknown; worklist: { entries: number; sha256: string } };
+        payload: { summary: { counts: unknown; worklist: { entries: number; sha256: string } } };
       }>(`select s.summary, l.payload from surveillance_run s join audit_log l on l.seq = s.seq where s.run_id = $1`, [
         first,
       ]);
       expect(rows).toHaveLength(1);
-      expect(rows[0]!.payload.summary.worklist).toHaveLength(page.items.length);
-      expect(rows[0]!.summary.counts).toEqual(rows[0]!.payload.summary.counts);
-      expect(rows[0]!.summary.worklist).toBeUndefined();
+      expect(rows[0]!.payload.summary.worklist.entries).toBe(page.items.length);
+      expect(rows[0]!.payload.summary.worklist.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(rows[0]!.summary).toEqual(rows[0]!.payload.summary);
+      // Paged in twos: every page reaches the digest, and it is the one recorded.
+      expect(await bed.s.store.worklistDigest(first, 2)).toEqual(rows[0]!.payload.summary.worklist);
+      expect((await bed.s.store.verifyAuditedWorklist(first)).ok).toBe(true);
+      await expect(
+        bed.db.store.db.query(`update worklist_entries set due_date = null where run_id = $1`, [first]),
+      ).rejects.toThrow(/append-only/);
+      await expect(bed.db.store.db.query(`delete from worklist_entries where run_id = $1`, [first])).rejects.toThrow(
+        /append-only/,
+      );
+      expect((await bed.s.store.verifyAuditedWorklist(first)).ok).toBe(true);
       // /metrics counts what this instance did: every patient once, one run.
       const text = await metrics.registry.metrics();
       expect(text).toContain(`osteowatch_surveillance_patients_evaluated_total ${cohortIds.length}`);
@@ -130,6 +140,17 @@ for (const engine of engines()) {
       // And the draft WB-MRI order it suggested is revoked: nobody should sign it now.
       const order = await bed.server.repo.readReference<ServiceRequest>(task.basedOn![0]! as { reference: string });
       expect(order.status).toBe('revoked');
+
+      // Someone with the rights to switch the guard off and alter a run's worklist is found out all the same.
+      await bed.db.store.db.exec(
+        `alter table worklist_entries disable trigger worklist_entries_append_only;
+         update worklist_entries set due_date = '2000-01-01' where run_id = '${first}' and rule = 'screening-due';
+         alter table worklist_entries enable trigger worklist_entries_append_only;`,
+      );
+      const check = await bed.s.store.verifyAuditedWorklist(first);
+      expect(check.ok).toBe(false);
+      expect(check.now.entries).toBe(check.audited!.entries);
+      expect(check.now.sha256).not.toBe(check.audited!.sha256);
     }, 180_000);
   });
 }
