@@ -301,6 +301,8 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    // Not ready from now on (/readyz 503): a load balancer sends no new work while surveillance stops.
+    ready = false;
     logger.info({ signal, queued: hookAudit.size }, 'shutting down');
     hookAudit.stop();
     const force = setTimeout(() => {

@@ -56,15 +56,16 @@ const TRANSIENT = new Set(['transient', 'lock-error', 'no-store', 'exception', '
  * The status and OperationOutcome text of an error answer, and whether an issue is `transient`: the IG's sign of
  * a polling failure that is not the job's, to be retried later (export.html#response---error-status-1).
  */
-async function readOutcome(res: Response): Promise<{ text: string; transient: boolean }> {
+async function readOutcome(res: Response): Promise<{ text: string; transient: boolean; outcome: boolean }> {
   const body = (await res.json().catch(() => undefined)) as
-    | { issue?: Array<{ diagnostics?: string; details?: { text?: string }; code?: string }> }
+    | { resourceType?: string; issue?: Array<{ diagnostics?: string; details?: { text?: string }; code?: string }> }
     | undefined;
   const issues = Array.isArray(body?.issue) ? body.issue : [];
   const text = issues.map((i) => i?.details?.text ?? i?.diagnostics ?? i?.code).join('; ');
   return {
     text: `HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ''}`,
     transient: issues.some((i) => TRANSIENT.has(String(i?.code))),
+    outcome: body?.resourceType === 'OperationOutcome' && issues.length > 0,
   };
 }
 const outcomeText = async (res: Response): Promise<string> => (await readOutcome(res)).text;
@@ -208,11 +209,15 @@ export async function waitForManifest(statusUrl: string, o: WaitOptions): Promis
       throw new ExportGoneError(`the export job is gone (deleted or expired): ${await outcomeText(res)}`);
     if (res.status !== 202 && res.status !== 429 && res.status !== 503) {
       const outcome = await readOutcome(res);
+      // The job's failure only when the server says so (an OperationOutcome, not transient); a gateway's 502/504
+      // or a bare 5xx is the way to the server failing, not the job: the attempt fails, the job is kept.
+      const gateway = res.status === 502 || res.status === 504 || (res.status >= 500 && !outcome.outcome);
+      if (gateway) throw new OsteoWatchError('unavailable', `the export's status could not be read: ${outcome.text}`);
       if (!outcome.transient || res.status < 500) throw new ExportFailedError(`the export failed: ${outcome.text}`);
     } else await res.body?.cancel();
     const retryAfterSeconds = parseRetryAfter(res.headers.get('retry-after'), now());
-    // Retry-After 0, or a date already past (clocks differ): our backoff, never a poll loop without a pause.
-    const asked = retryAfterSeconds !== undefined && retryAfterSeconds > 0 ? retryAfterSeconds : undefined;
+    // Retry-After under a second, or a date already past (clocks differ): our backoff, never a poll loop.
+    const asked = retryAfterSeconds !== undefined && retryAfterSeconds >= 1 ? retryAfterSeconds : undefined;
     const waitSeconds = Math.min(asked ?? backoff, o.retryAfterCapSeconds);
     if (asked === undefined) backoff = Math.min(backoff * 2, o.retryAfterCapSeconds);
     o.onProgress?.({

@@ -254,8 +254,22 @@ export function bulkSource(o: BulkOptions): CohortSource {
     }
     await inserts.drain();
     // What the server says it could not export: a Group member missing from the output is reported, not lost.
-    for await (const issue of exportIssues(manifest, { auth: o.auth, fhirBaseUrl: o.fhirBaseUrl }))
-      issues.add({ severity: issue.severity, file: 'error', message: issue.message });
+    // A diagnostics file that cannot be read is itself an issue, never the load's failure.
+    try {
+      for await (const issue of exportIssues(manifest, {
+        auth: o.auth,
+        fhirBaseUrl: o.fhirBaseUrl,
+        onBadLine: (line, problem) =>
+          issues.add({ severity: 'error', file: 'error', line, message: `line skipped: ${problem}` }),
+      }))
+        issues.add({ severity: issue.severity, file: 'error', message: issue.message });
+    } catch (err) {
+      issues.add({
+        severity: 'error',
+        file: 'error',
+        message: `the error file could not be read: ${(err as Error).message}`,
+      });
+    }
     await o.store.markStaged(run.runId);
     const patientIds = [...patients].sort();
     const cut: string[][] = Array.from({ length: batches }, () => []);
@@ -272,11 +286,14 @@ export function bulkSource(o: BulkOptions): CohortSource {
         // A job that failed, or whose files are gone (expired), is of no more use: deleted (the server may limit
         // the jobs a client holds) and forgotten, so that the retry starts a new export instead of polling or
         // reading the dead one again.
-        if (err instanceof ExportFailedError || err instanceof ExportGoneError) {
-          const url = (await o.store.getRun(run.runId))?.exportStatusUrl;
-          if (url) await deleteExport(url, o.auth).catch(() => undefined);
-          await o.store.update(run.runId, { exportStatusUrl: null });
-        }
+        if (err instanceof ExportFailedError || err instanceof ExportGoneError)
+          try {
+            const url = (await o.store.getRun(run.runId))?.exportStatusUrl;
+            if (url) await deleteExport(url, o.auth).catch(() => undefined);
+            await o.store.update(run.runId, { exportStatusUrl: null });
+          } catch {
+            // The cleanup failing (the database away) must not hide why the load failed.
+          }
         throw err;
       }
     },

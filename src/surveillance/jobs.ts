@@ -10,7 +10,7 @@
 import { PgBoss } from 'pg-boss';
 import type { Logger } from '../log/logger.ts';
 import type { Db } from '../store/db.ts';
-import type { SurveillanceRunner } from './runner.ts';
+import { type SurveillanceRunner, settingsKey } from './runner.ts';
 
 export const RUN_QUEUE = 'osteowatch-surveillance-run';
 export const BATCH_QUEUE = 'osteowatch-surveillance-batch';
@@ -151,6 +151,12 @@ export class SurveillanceJobs {
     if (this.runWorker) this.boss.notifyWorker(this.runWorker);
   }
 
+  /** As openJobs, in a queue that may not exist (another settings' queue): none there. */
+  private async openJobsIn<T extends { runId: string }>(name: string, runId: string): Promise<T[]> {
+    if (!(await this.boss.getQueue(name))) return [];
+    return this.openJobs<T>(name, runId);
+  }
+
   /** The queue's jobs of a run that are still to be done or being done (created, retry, active). */
   private async openJobs<T extends { runId: string }>(name: string, runId: string): Promise<T[]> {
     const jobs = await this.boss.findJobs<T>(name, { data: { runId }, limit: 100_000 });
@@ -188,11 +194,26 @@ export class SurveillanceJobs {
     const resumed: string[] = [];
     for (const r of runs) {
       if (!this.runner.owns(r)) {
-        // Made under other settings (another mode, server or rules): an instance with those resumes it.
-        this.o.logger?.warn(
-          { runId: r.runId, mode: r.mode, rulesHash: r.rulesHash },
-          'an unfinished surveillance run waits for an instance with its settings',
-        );
+        // Made under other settings (another mode, server or rules). An instance with those resumes it while its
+        // jobs are open; with none open nobody will (the settings changed, its CLI was killed), and as the one
+        // run in progress it would refuse every later run: it ends, with the reason.
+        const key = settingsKey(r);
+        const open = [
+          ...(await this.openJobsIn<RunJob>(`${RUN_QUEUE}-${key}`, r.runId)),
+          ...(await this.openJobsIn<BatchJob>(`${BATCH_QUEUE}-${key}`, r.runId)),
+        ];
+        if (open.length)
+          this.o.logger?.warn(
+            { runId: r.runId },
+            'an unfinished surveillance run waits for an instance with its settings',
+          );
+        else {
+          await this.runner.fail(
+            r.runId,
+            `abandoned: made under other settings (${r.mode} from ${r.fhirBase}, rules ${r.rulesHash}) and no instance holds its jobs`,
+          );
+          this.o.logger?.warn({ runId: r.runId }, 'an abandoned surveillance run was ended');
+        }
         continue;
       }
       const pending =

@@ -43,6 +43,31 @@ export interface RunRow {
   error: string | null;
 }
 
+/** The worklist's columns, in the order the digest hashes them (every column but the run's id). */
+const DIGEST_COLUMNS = [
+  'patient_id',
+  'rule',
+  'change',
+  'due_date',
+  'overdue_from',
+  'days_overdue',
+  'cumulative_mg',
+  'lower_bound',
+  'last_study',
+  'summary',
+  'task_ref',
+] as const;
+
+/** A worklist entry as audit records before the digest carried it. */
+interface LegacyEntry {
+  patientId: string;
+  rule: string;
+  change: string;
+  dueDate?: string | null;
+  lastStudy?: string | null;
+  task?: string;
+}
+
 /** A worklist as the audit trail records it (RunStore.worklistDigest). */
 export interface WorklistDigest {
   entries: number;
@@ -360,7 +385,10 @@ export class RunStore {
       'select l.payload from surveillance_run s join audit_log l on l.seq = s.seq where s.run_id = $1',
       [runId],
     );
-    const audited = row?.payload.summary?.worklist;
+    const recorded = row?.payload.summary?.worklist as WorklistDigest | LegacyEntry[] | undefined;
+    // Runs audited before the digest carry the worklist itself: compared entry by entry, answered as digests.
+    if (Array.isArray(recorded)) return this.verifyLegacyWorklist(runId, recorded);
+    const audited = recorded;
     const now = await this.worklistDigest(runId);
     return {
       runId,
@@ -376,30 +404,49 @@ export class RunStore {
    * page at a time. The rows are append-only (migration 008): recomputed at any later time, the digest is the
    * same unless they were altered.
    */
+  private async verifyLegacyWorklist(runId: string, recorded: LegacyEntry[]): Promise<WorklistCheck> {
+    const rows = await this.db.query<{
+      patient_id: string;
+      rule: string;
+      change: string;
+      due_date: string | null;
+      last_study: string | null;
+      task_ref: string | null;
+    }>('select patient_id, rule, change, due_date, last_study, task_ref from worklist_entries where run_id = $1', [
+      runId,
+    ]);
+    const lines = (xs: unknown[][]) => xs.map((x) => JSON.stringify(x)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const digest = (l: string[]) => ({
+      entries: l.length,
+      sha256: createHash('sha256').update(l.join('\n')).digest('hex'),
+    });
+    const audited = digest(
+      lines(
+        recorded.map((e) => [e.patientId, e.rule, e.change, e.dueDate ?? null, e.lastStudy ?? null, e.task ?? null]),
+      ),
+    );
+    const now = digest(lines(rows.map((r) => [r.patient_id, r.rule, r.change, r.due_date, r.last_study, r.task_ref])));
+    return { runId, ok: audited.sha256 === now.sha256, audited, now };
+  }
+
   async worklistDigest(runId: string, pageSize = 5000): Promise<WorklistDigest> {
     const hash = createHash('sha256');
     let entries = 0;
     let after: [string, string, string] = ['', '', ''];
+    // Byte order (collate "C"), not the database's locale: a restore under another locale must not change it.
     for (;;) {
-      const rows = await this.db.query<{
-        patient_id: string;
-        rule: string;
-        change: string;
-        due_date: string | null;
-        last_study: string | null;
-        task_ref: string | null;
-      }>(
-        `select patient_id, rule, change, due_date, last_study, task_ref from worklist_entries
-          where run_id = $1 and (patient_id, rule, change) > ($2, $3, $4)
-          order by patient_id, rule, change limit $5`,
+      const rows = await this.db.query<Record<(typeof DIGEST_COLUMNS)[number], unknown>>(
+        `select ${DIGEST_COLUMNS.join(', ')} from worklist_entries
+          where run_id = $1
+            and (patient_id collate "C", rule collate "C", change collate "C") > ($2 collate "C", $3 collate "C", $4 collate "C")
+          order by patient_id collate "C", rule collate "C", change collate "C" limit $5`,
         [runId, ...after, pageSize],
       );
-      for (const r of rows)
-        hash.update(`${JSON.stringify([r.patient_id, r.rule, r.change, r.due_date, r.last_study, r.task_ref])}\n`);
+      for (const r of rows) hash.update(`${JSON.stringify(DIGEST_COLUMNS.map((c) => r[c] ?? null))}\n`);
       entries += rows.length;
       if (rows.length < pageSize) return { entries, sha256: hash.digest('hex') };
       const last = rows[rows.length - 1]!;
-      after = [last.patient_id, last.rule, last.change];
+      after = [last.patient_id as string, last.rule as string, last.change as string];
     }
   }
 

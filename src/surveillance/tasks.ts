@@ -146,7 +146,16 @@ export class TaskPublisher {
     for (const e of (orders.body as { entry?: Array<{ resource?: ServiceRequest }> } | undefined)?.entry ?? []) {
       const sr = e.resource;
       if (sr?.resourceType !== 'ServiceRequest' || sr.status !== 'draft') continue;
-      await this.request('PUT', `ServiceRequest/${sr.id}`, { ...sr, status: 'revoked' });
+      // Only the version read: a clinician signing it meanwhile wins (412), and it is left as they made it.
+      const version = sr.meta?.versionId;
+      await this.request(
+        'PUT',
+        `ServiceRequest/${sr.id}`,
+        { ...sr, status: 'revoked' },
+        version ? { 'if-match': `W/"${version}"` } : {},
+      ).catch((err: unknown) => {
+        if (!(err instanceof OsteoWatchError && /answered 412/.test(err.message))) throw err;
+      });
     }
   }
 }

@@ -171,6 +171,27 @@ describe('status polling against a flaky server', () => {
   });
 });
 
+describe('a gateway error while polling', () => {
+  it('is the way to the server failing, not the job: unavailable (retried, the job kept), not a failed export', async () => {
+    const server = createServer((_req, res) =>
+      res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad Gateway</h1>'),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const err = await waitForManifest(`http://127.0.0.1:${(server.address() as AddressInfo).port}/status`, {
+        auth: staticBearer('t'),
+        maxWaitSeconds: 5,
+        retryAfterCapSeconds: 1,
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OsteoWatchError);
+      expect(err).not.toBeInstanceOf(ExportFailedError);
+      expect((err as OsteoWatchError).kind).toBe('unavailable');
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
 describe('Retry-After', () => {
   it('reads seconds and HTTP dates', () => {
     const now = Date.parse('2026-06-30T12:00:00Z');

@@ -91,6 +91,7 @@ for (const engine of engines()) {
       await expect(bed.db.store.db.query(`delete from worklist_entries where run_id = $1`, [first])).rejects.toThrow(
         /append-only/,
       );
+      await expect(bed.db.store.db.exec('truncate worklist_entries')).rejects.toThrow(/append-only/);
       expect((await bed.s.store.verifyAuditedWorklist(first)).ok).toBe(true);
       // /metrics counts what this instance did: every patient once, one run.
       const text = await metrics.registry.metrics();

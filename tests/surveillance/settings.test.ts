@@ -44,6 +44,15 @@ describe('instances with other settings', () => {
       expect(run.status).toBe('succeeded');
       expect(run.batches).toBeGreaterThan(2);
       expect(taken).toBe(0);
+
+      // A run made under the other settings whose jobs nobody holds (its instance gone for good) would refuse
+      // every later run as the one in progress: the next instance to start ends it, with the reason.
+      const { runId: orphan } = await other.runner.create({ trigger: 'api', asOf: run.asOf });
+      expect(await bed.s.jobs.resumeUnfinished()).toEqual([]);
+      const ended = (await bed.s.store.getRun(orphan))!;
+      expect(ended.status).toBe('failed');
+      expect(ended.error).toMatch(/^abandoned: made under other settings .* no instance holds its jobs$/);
+      expect((await bed.s.store.getRun(await bed.s.startRun('api')))?.status).not.toBe('failed');
     } finally {
       await other.stop();
     }
