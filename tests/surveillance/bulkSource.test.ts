@@ -127,8 +127,8 @@ afterAll(async () => {
   await new Promise((resolve) => server?.close(resolve));
 });
 
-/** A run created in the store and its export loaded by the bulk source, in batches of two. */
-async function load(runId: string) {
+/** A run created in the store, and the bulk source that reads the export for it. */
+async function prepare(runId: string) {
   const runs = new RunStore(store.db);
   await runs.createRun({
     runId,
@@ -147,6 +147,12 @@ async function load(runId: string) {
     maxWaitSeconds: 10,
     retryAfterCapSeconds: 1,
   });
+  return { runs, source };
+}
+
+/** A run created in the store and its export loaded by the bulk source, in batches of two. */
+async function load(runId: string) {
+  const { runs, source } = await prepare(runId);
   const cohort = await source.load((await runs.getRun(runId))!, { batchSize: 2 });
   // The run as a batch sees it: loaded, with its export's status URL.
   const run = (await runs.getRun(runId))!;
@@ -184,24 +190,7 @@ describe('bulk source', () => {
 
   it('an export whose files have expired is deleted and forgotten: the retry starts a new one', async () => {
     withPatients = true;
-    const runs = new RunStore(store.db);
-    await runs.createRun({
-      runId: 'bulk-source-expired',
-      trigger: 'api',
-      mode: 'bulk',
-      fhirBase: base,
-      asOf: '2026-06-30',
-      rulesHash: 'x',
-      now: new Date('2026-06-30T12:00:00Z'),
-    });
-    const source = bulkSource({
-      fhirBaseUrl: base,
-      groupId: 'g',
-      auth: noAuth,
-      store: runs,
-      maxWaitSeconds: 10,
-      retryAfterCapSeconds: 1,
-    });
+    const { runs, source } = await prepare('bulk-source-expired');
     expiredJob = jobs + 1;
     try {
       const first = await source
