@@ -4,6 +4,7 @@
  * /surveillance API (--url with a token), as `osteowatch audit` does.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { JWK } from 'jose';
 import { type AuditStore, openAuditStore } from '../audit/store.ts';
@@ -61,6 +62,8 @@ interface SurveilClient {
   run(id: string): Promise<RunView>;
   /** The run's worklist against the digest its audit record holds. */
   verify(id: string): Promise<WorklistCheck>;
+  /** Ends a run in progress; the run as it ended. */
+  cancel(id: string): Promise<RunView>;
   /** The history, newest first; `before`: the runs older than that one (the next page). */
   runs(limit: number, before?: string): Promise<RunView[]>;
   worklist(p: WorklistParams): Promise<WorklistPage>;
@@ -167,6 +170,12 @@ async function localClient(o: Common, work: boolean): Promise<SurveilClient> {
     },
     run: async (id) => view(await mustGet(id)),
     verify: async (id) => runs.verifyAuditedWorklist((await mustGet(id)).runId),
+    async cancel(id) {
+      const r = await mustGet(id);
+      if (!(await runs.cancel(r.runId, `cli (${userInfo().username})`, now())))
+        throw new OsteoWatchError('conflict', `run ${r.runId} has already ended (${r.status})`);
+      return view(await mustGet(r.runId));
+    },
     async runs(limit, before) {
       if (before) await mustGet(before);
       return Promise.all((await runs.listRuns(limit, before)).map(view));
@@ -236,6 +245,7 @@ function remoteClient(o: { url: string; token: string }): SurveilClient {
     startRun: (asOf) => json(call('POST', '/runs', {}, asOf ? { asOf } : {})),
     run: (id) => json(call('GET', `/runs/${encodeURIComponent(id)}`)),
     verify: (id) => json(call('GET', `/runs/${encodeURIComponent(id)}/verify`)),
+    cancel: (id) => json(call('POST', `/runs/${encodeURIComponent(id)}/cancel`, {}, {})),
     runs: async (limit, before) =>
       (await json<{ runs: RunView[] }>(call('GET', '/runs', { limit, ...(before ? { before } : {}) }))).runs,
     worklist: (p) => json(call('GET', '/worklist', listParams(p))),
@@ -441,6 +451,13 @@ export function addSurveilCommands(program: Command, out: (s: string) => void): 
       } finally {
         process.removeListener('SIGINT', interrupt);
       }
+    });
+
+  common(surveil.command('cancel').description('Ends a run in progress that no instance will finish'))
+    .argument('<run>', 'the run id')
+    .action(async (runId: string, o: Common) => {
+      const run = await withClient(o, false, (c) => c.cancel(runId));
+      out(o.json ? `${JSON.stringify(run, null, 2)}\n` : runSummary(run));
     });
 
   common(surveil.command('verify').description("Checks a run's worklist against the digest in its audit record"))

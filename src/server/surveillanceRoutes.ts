@@ -279,6 +279,14 @@ export function surveillanceRoutes(o: SurveillanceRouteOptions): Router {
     });
   });
 
+  // An operator ends a run nobody will finish (its instance gone, its settings changed): it refuses every other.
+  router.post('/runs/:id/cancel', async (req: Authed, res) => {
+    const run = await mustGetRun(String(req.params.id));
+    if (!(await o.surveillance.cancel(run.runId, req.principal!.actor)))
+      throw new OsteoWatchError('conflict', `run ${run.runId} has already ended (${run.status})`);
+    res.json(await view(await mustGetRun(run.runId)));
+  });
+
   // The run's worklist against its audit record's digest (the rows are append-only; this catches what got past).
   router.get('/runs/:id/verify', async (req: Authed, res) => {
     const run = await mustGetRun(String(req.params.id));

@@ -220,6 +220,21 @@ export class RunStore {
     return rows.map(runOf);
   }
 
+  /**
+   * Ends a run in progress at an operator's word (its instance gone for good, its settings changed; as the one
+   * run in progress it refuses every other): failed, saying who cancelled it, with the counts of what it did.
+   * Its jobs find it ended and stop. False when it had already ended.
+   */
+  async cancel(runId: string, by: string, now: Date): Promise<boolean> {
+    const counts = await this.countsOf(runId);
+    return this.update(runId, { status: 'failed', finishedAt: now, error: `cancelled by ${by}`, counts }, [
+      'queued',
+      'loading',
+      'evaluating',
+      'finishing',
+    ]);
+  }
+
   /** The run in progress (at most one: migration 007), if any. */
   async activeRun(): Promise<RunRow | undefined> {
     return (await this.unfinishedRuns())[0];

@@ -122,7 +122,7 @@ export class SurveillanceRunner {
       throw new OsteoWatchError(
         'conflict',
         active
-          ? `run ${active.runId} is in progress (${active.status}, ${active.done}/${active.total ?? '?'} patients): one run at a time, each compared with the last`
+          ? `run ${active.runId} is in progress (${active.status}, ${active.done}/${active.total ?? '?'} patients): one run at a time, each compared with the last (if no instance is working on it, \`osteowatch surveil cancel ${active.runId}\` ends it)`
           : 'another run was starting at the same moment: try again',
       );
     }
@@ -358,6 +358,13 @@ export class SurveillanceRunner {
         worklist,
       },
     });
+  }
+
+  /** Ends a run in progress at an operator's word (RunStore.cancel); false when it had already ended. */
+  async cancel(runId: string, by: string): Promise<boolean> {
+    const cancelled = await this.d.store.cancel(runId, by, this.d.now());
+    if (cancelled) this.d.metrics?.runEnded('failed', null);
+    return cancelled;
   }
 
   async fail(runId: string, error: string): Promise<void> {

@@ -221,6 +221,11 @@ export class Surveillance {
     return runId;
   }
 
+  /** Ends a run in progress (runner.cancel); false when it had already ended. */
+  cancel(runId: string, by: string): Promise<boolean> {
+    return this.runner.cancel(runId, by);
+  }
+
   run(runId: string): Promise<RunRow | undefined> {
     return this.store.getRun(runId);
   }

@@ -324,3 +324,38 @@ describe('runs go forward, one at a time', () => {
     expect((await get('/surveillance/runs?limit=100')).body.runs).toHaveLength(2);
   }, 120_000);
 });
+
+describe('cancelling a run', () => {
+  it('ends a run in progress (who cancelled it said), 409 for one already ended, and the next run may start', async () => {
+    const post = (path: string, body?: unknown) =>
+      fetch(`${api}/surveillance${path}`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify(body ?? {}),
+      });
+    const started = (await (await post('/runs', { asOf: AS_OF })).json()) as RunView;
+    const cancelled = await post(`/runs/${encodeURIComponent(started.runId)}/cancel`);
+    expect(cancelled.status).toBe(200);
+    const run = (await cancelled.json()) as RunView;
+    expect(run).toMatchObject({ runId: started.runId, status: 'failed' });
+    expect(run.error).toMatch(/^cancelled by /);
+    expect(run.finishedAt).not.toBeNull();
+    const again = await post(`/runs/${encodeURIComponent(started.runId)}/cancel`);
+    expect(again.status).toBe(409);
+    expect((await post('/runs/no-such-run/cancel')).status).toBe(404);
+    // Its jobs find it ended: it stays cancelled, and the next run is not refused.
+    const next = await post('/runs', { asOf: AS_OF });
+    expect(next.status).toBe(202);
+    const deadline = Date.now() + 90_000;
+    let seen = (await next.json()) as RunView;
+    while (Date.now() < deadline && seen.status !== 'succeeded' && seen.status !== 'failed') {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      seen = (await get(`/surveillance/runs/${encodeURIComponent(seen.runId)}`)).body as RunView;
+    }
+    expect(seen.status).toBe('succeeded');
+    expect((await get(`/surveillance/runs/${encodeURIComponent(started.runId)}`)).body).toMatchObject({
+      status: 'failed',
+      error: run.error,
+    });
+  }, 120_000);
+});
