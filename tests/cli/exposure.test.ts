@@ -438,7 +438,7 @@ describe('osteowatch exposure --fhir honours the service’s FHIR limits (OSTEOW
     const r = await runOsteowatch(['exposure', '--fhir', url, '--patient', 'p1'], { [name]: value });
     expect(r.code).toBe(2);
     expect(connections).toBe(before);
-    expect(r.stderr).toContain(`${name}:`);
+    expect(r.stderr).toMatch(new RegExp(`  - ${name} must `));
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 

@@ -73,7 +73,7 @@ describe('osteowatch ingest FILE --fhir BASE_URL', { timeout: 120_000 }, () => {
     writeFileSync(bad, JSON.stringify({ ...DOC, sites: [] }));
     const r = await runOsteowatch(['ingest', bad, '--fhir', srv.fhirUrl], env);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('is not a valid findings document: sites: sites must list at least one joint and side');
+    expect(r.stderr).toContain('is not a valid findings document: sites must list at least one joint and side');
     const unknown = join(dir, 'unknown.json');
     writeFileSync(unknown, JSON.stringify({ ...DOC, patient: 'Patient/ghost' }));
     const u = await runOsteowatch(['ingest', unknown, '--fhir', srv.fhirUrl], env);
