@@ -21,6 +21,7 @@ import { OsteoWatchError } from '../errors.ts';
 import { dayFromIso } from '../exposure/dates.ts';
 import { createLogger } from '../log/logger.ts';
 import {
+  liveRunView,
   type RunView,
   runView,
   type WorklistPage,
@@ -151,13 +152,7 @@ async function localClient(o: Common, work: boolean): Promise<SurveilClient> {
     throw err;
   }
   const runs = surveillance?.store ?? new RunStore(store.db);
-  // A run in progress with its counts so far, as the API shows it.
-  const view = async (r: RunRow): Promise<RunView> =>
-    runView(
-      r,
-      now(),
-      ['loading', 'evaluating', 'finishing'].includes(r.status) ? await runs.countsOf(r.runId) : undefined,
-    );
+  const view = (r: RunRow): Promise<RunView> => liveRunView(runs, r, now());
   const mustGet = async (id: string) => {
     const r = await runs.getRun(id);
     if (!r) throw new OsteoWatchError('not-found', `no surveillance run ${id}`);

@@ -11,6 +11,7 @@
 import { OsteoWatchError } from '../errors.ts';
 import { authorizedFetch as call, type FhirAuth } from './fhirAuth.ts';
 import { ExportGoneError, NDJSON, type NdjsonOptions, ndjsonEntries } from './ndjson.ts';
+import { issueText } from './outcome.ts';
 import { FhirFetchError, FhirTimeoutError, sameOrigin } from './patientRecords.ts';
 
 export {
@@ -61,7 +62,7 @@ async function readOutcome(res: Response): Promise<{ text: string; transient: bo
     | { resourceType?: string; issue?: Array<{ diagnostics?: string; details?: { text?: string }; code?: string }> }
     | undefined;
   const issues = Array.isArray(body?.issue) ? body.issue : [];
-  const text = issues.map((i) => i?.details?.text ?? i?.diagnostics ?? i?.code).join('; ');
+  const text = issues.map(issueText).join('; ');
   return {
     text: `HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ''}`,
     transient: issues.some((i) => TRANSIENT.has(String(i?.code))),
@@ -266,8 +267,7 @@ export async function* exportIssues(
       for (const i of issues as Array<Record<string, unknown> | null>) {
         const severity = String(i?.severity);
         const code = typeof i?.code === 'string' ? i.code : undefined;
-        const details = (i?.details as { text?: unknown } | undefined)?.text;
-        const text = typeof details === 'string' ? details : typeof i?.diagnostics === 'string' ? i.diagnostics : code;
+        const text = issueText(i);
         const where = Array.isArray(i?.expression) ? ` (${i.expression.join(', ')})` : '';
         yield {
           severity: SEVERITIES.has(severity) ? (severity as ExportIssue['severity']) : 'error',

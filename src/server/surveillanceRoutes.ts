@@ -132,6 +132,14 @@ export function runView(r: RunRow, now: Date, liveCounts?: RunCounts): RunView {
   };
 }
 
+/**
+ * The run as runView shows it, with its counts so far while it is in progress: counts are written when a run
+ * finishes. The API and the CLI's embedded client alike.
+ */
+export async function liveRunView(store: RunStore, r: RunRow, now: Date): Promise<RunView> {
+  return runView(r, now, IN_PROGRESS.includes(r.status) ? await store.countsOf(r.runId) : undefined);
+}
+
 const entryView = ({ runId: _, ...e }: WorklistRow): WorklistEntry => e;
 
 /** The worklist's filters and page, checked (`worklistParams`). */
@@ -247,9 +255,7 @@ export function surveillanceRoutes(o: SurveillanceRouteOptions): Router {
   });
   router.use(express.json({ limit: '16kb' }));
 
-  const view = async (r: RunRow): Promise<RunView> =>
-    // Counts are written when a run finishes; while it evaluates, they are counted from what is stored so far.
-    runView(r, now(), IN_PROGRESS.includes(r.status) ? await store.countsOf(r.runId) : undefined);
+  const view = (r: RunRow): Promise<RunView> => liveRunView(store, r, now());
 
   const mustGetRun = async (id: string): Promise<RunRow> => {
     const run = await store.getRun(id);

@@ -14,6 +14,9 @@ import { type SurveillanceRunner, settingsKey } from './runner.ts';
 
 export const RUN_QUEUE = 'osteowatch-surveillance-run';
 export const BATCH_QUEUE = 'osteowatch-surveillance-batch';
+/** The run and batch queues of a settingsKey (runner.ts): instances share jobs only under the same settings. */
+const queuesOf = (settings: string): [string, string] => [`${RUN_QUEUE}-${settings}`, `${BATCH_QUEUE}-${settings}`];
+
 /** Attempts after the first, with exponential backoff: a FHIR server briefly down does not fail the run. */
 const RETRY_LIMIT = 3;
 
@@ -53,8 +56,7 @@ export class SurveillanceJobs {
   constructor(runner: SurveillanceRunner, o: JobOptions) {
     this.runner = runner;
     this.o = o;
-    this.runQueue = `${RUN_QUEUE}-${o.settings}`;
-    this.batchQueue = `${BATCH_QUEUE}-${o.settings}`;
+    [this.runQueue, this.batchQueue] = queuesOf(o.settings);
     const common = {
       schema: o.schema ?? 'osteowatch_jobs',
       superviseIntervalSeconds: o.superviseIntervalSeconds,
@@ -197,10 +199,10 @@ export class SurveillanceJobs {
         // Made under other settings (another mode, server or rules). An instance with those resumes it while its
         // jobs are open; with none open nobody will (the settings changed, its CLI was killed), and as the one
         // run in progress it would refuse every later run: it ends, with the reason.
-        const key = settingsKey(r);
+        const [runQueue, batchQueue] = queuesOf(settingsKey(r));
         const open = [
-          ...(await this.openJobsIn<RunJob>(`${RUN_QUEUE}-${key}`, r.runId)),
-          ...(await this.openJobsIn<BatchJob>(`${BATCH_QUEUE}-${key}`, r.runId)),
+          ...(await this.openJobsIn<RunJob>(runQueue, r.runId)),
+          ...(await this.openJobsIn<BatchJob>(batchQueue, r.runId)),
         ];
         if (open.length)
           this.o.logger?.warn(

@@ -105,6 +105,9 @@ const RUN_COLUMNS = `r.run_id, r.trigger, r.mode, r.fhir_base, r.as_of, r.status
 
 const JSONB = new Set(['counts', 'errors', 'load_issues']);
 
+/** A run not ended: queued or in progress (migration 007 allows one at a time). */
+export const ACTIVE_STATUSES: RunStatus[] = ['queued', 'loading', 'evaluating', 'finishing'];
+
 function runOf(r: Record<string, unknown>): RunRow {
   return {
     runId: r.run_id as string,
@@ -221,18 +224,20 @@ export class RunStore {
   }
 
   /**
-   * Ends a run in progress at an operator's word (its instance gone for good, its settings changed; as the one
-   * run in progress it refuses every other): failed, saying who cancelled it, with the counts of what it did.
-   * Its jobs find it ended and stop. False when it had already ended.
+   * Ends a run in progress as failed, with the reason and the counts of what it did before (batches completed,
+   * their entries and Tasks). False when it had already ended.
    */
-  async cancel(runId: string, by: string, now: Date): Promise<boolean> {
-    const counts = await this.countsOf(runId);
-    return this.update(runId, { status: 'failed', finishedAt: now, error: `cancelled by ${by}`, counts }, [
-      'queued',
-      'loading',
-      'evaluating',
-      'finishing',
-    ]);
+  async fail(runId: string, error: string, now: Date): Promise<boolean> {
+    const counts = await this.countsOf(runId).catch(() => undefined);
+    return this.update(runId, { status: 'failed', finishedAt: now, error, counts }, ACTIVE_STATUSES);
+  }
+
+  /**
+   * Ends a run in progress at an operator's word (its instance gone for good, its settings changed; as the one
+   * run in progress it refuses every other), saying who cancelled it. Its jobs find it ended and stop.
+   */
+  cancel(runId: string, by: string, now: Date): Promise<boolean> {
+    return this.fail(runId, `cancelled by ${by}`, now);
   }
 
   /** The run in progress (at most one: migration 007), if any. */
@@ -251,7 +256,8 @@ export class RunStore {
   /** Runs not finished (queued or in progress): what a starting instance resumes. */
   async unfinishedRuns(): Promise<RunRow[]> {
     const rows = await this.db.query(
-      `select ${RUN_COLUMNS} from surveillance_runs r where r.status in ('queued', 'loading', 'evaluating', 'finishing') order by r.seq`,
+      `select ${RUN_COLUMNS} from surveillance_runs r where r.status = any($1::text[]) order by r.seq`,
+      [ACTIVE_STATUSES],
     );
     return rows.map(runOf);
   }
@@ -413,12 +419,7 @@ export class RunStore {
     };
   }
 
-  /**
-   * The run's worklist as the audit trail records it: the number of entries and the SHA-256 of one line per entry
-   * (`[patientId, rule, change, dueDate, lastStudy, taskRef]` as JSON, ordered by patient, rule, change), read a
-   * page at a time. The rows are append-only (migration 008): recomputed at any later time, the digest is the
-   * same unless they were altered.
-   */
+  /** A record that holds the worklist itself (before the digest): both sides as digests of the same lines. */
   private async verifyLegacyWorklist(runId: string, recorded: LegacyEntry[]): Promise<WorklistCheck> {
     const rows = await this.db.query<{
       patient_id: string;
@@ -444,6 +445,11 @@ export class RunStore {
     return { runId, ok: audited.sha256 === now.sha256, audited, now };
   }
 
+  /**
+   * The run's worklist as the audit trail records it: the number of entries and the SHA-256 of one line per entry
+   * (every column as a JSON array, DIGEST_COLUMNS), ordered by patient, rule, change, read a page at a time. The
+   * rows are append-only (migrations 008, 009): recomputed later, the digest is the same unless they were altered.
+   */
   async worklistDigest(runId: string, pageSize = 5000): Promise<WorklistDigest> {
     const hash = createHash('sha256');
     let entries = 0;

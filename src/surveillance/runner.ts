@@ -362,21 +362,16 @@ export class SurveillanceRunner {
 
   /** Ends a run in progress at an operator's word (RunStore.cancel); false when it had already ended. */
   async cancel(runId: string, by: string): Promise<boolean> {
-    const cancelled = await this.d.store.cancel(runId, by, this.d.now());
-    if (cancelled) this.d.metrics?.runEnded('failed', null);
-    return cancelled;
+    return this.ended(await this.d.store.cancel(runId, by, this.d.now()));
   }
 
-  async fail(runId: string, error: string): Promise<void> {
-    // What the run did before it failed (batches completed, their entries and Tasks) stays countable in its history.
-    const counts = await this.d.store.countsOf(runId).catch(() => undefined);
-    const failed = await this.d.store.update(runId, { status: 'failed', finishedAt: this.d.now(), error, counts }, [
-      'queued',
-      'loading',
-      'evaluating',
-      'finishing',
-    ]);
+  async fail(runId: string, error: string): Promise<boolean> {
+    return this.ended(await this.d.store.fail(runId, error, this.d.now()));
+  }
+
+  private ended(failed: boolean): boolean {
     if (failed) this.d.metrics?.runEnded('failed', null);
+    return failed;
   }
 
   private async mustGet(runId: string): Promise<RunRow> {
