@@ -10,6 +10,7 @@ import { AuditService, type LiveExposure } from '../audit/service.ts';
 import { type AuditStore, openAuditStore } from '../audit/store.ts';
 import { OsteoWatchError } from '../errors.ts';
 import { computeExposure, type ExposureSummary } from '../exposure/index.ts';
+import { outcomeText } from '../fhir/outcome.ts';
 import { fetchPatientRecords, fhirClient } from '../fhir/patientRecords.ts';
 
 export interface PatientQuery {
@@ -108,13 +109,8 @@ export function remoteAuditClient(o: { url: string; token: string }): AuditClien
       );
     }
     if (res.status === 401) throw new AuditClientError(`${base} refused the token (401)`);
-    const body = (await res.json().catch(() => undefined)) as
-      | { issue?: Array<{ details?: { text?: string } }> }
-      | undefined;
-    if (!res.ok)
-      throw new AuditClientError(
-        `${base} answered ${res.status}: ${body?.issue?.[0]?.details?.text ?? res.statusText}`,
-      );
+    const body = await res.json().catch(() => undefined);
+    if (!res.ok) throw new AuditClientError(`${base} answered ${res.status}: ${outcomeText(body) ?? res.statusText}`);
     return body as T;
   };
   return {

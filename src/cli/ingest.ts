@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { type AuditStore, openAuditStore } from '../audit/store.ts';
 import { zodMessage } from '../errors.ts';
+import { outcomeText } from '../fhir/outcome.ts';
 import { fhirClient } from '../fhir/patientRecords.ts';
 import { DicomInputError, readDataset } from '../imaging/dicom.ts';
 import { type FindingsDocument, findingsDocumentSchema } from '../imaging/findingsDocument.ts';
@@ -81,12 +82,8 @@ export function addIngestCommand(program: Command, out: (s: string) => void): vo
               `cannot reach ${o.url}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`,
             );
           });
-          const body = (await res.json().catch(() => ({}))) as { issue?: Array<{ details?: { text?: string } }> };
-          if (!res.ok)
-            throw new CliExit(
-              1,
-              `${o.url} answered ${res.status}: ${body.issue?.[0]?.details?.text ?? res.statusText}`,
-            );
+          const body = await res.json().catch(() => ({}));
+          if (!res.ok) throw new CliExit(1, `${o.url} answered ${res.status}: ${outcomeText(body) ?? res.statusText}`);
           result = body;
         } else if (o.fhir) {
           let store: AuditStore;

@@ -19,6 +19,7 @@ import {
 } from '../demo/surveillanceClient.ts';
 import { OsteoWatchError } from '../errors.ts';
 import { dayFromIso } from '../exposure/dates.ts';
+import { outcomeText } from '../fhir/outcome.ts';
 import { createLogger } from '../log/logger.ts';
 import {
   liveRunView,
@@ -219,10 +220,7 @@ function remoteClient(o: { url: string; token: string }): SurveilClient {
     }
     if (res.ok) return res;
     if (res.status === 401) throw new SurveilClientError(`${base} refused the token (401)`);
-    const outcome = (await res.json().catch(() => undefined)) as
-      | { issue?: Array<{ details?: { text?: string } }> }
-      | undefined;
-    const text = outcome?.issue?.[0]?.details?.text ?? res.statusText;
+    const text = outcomeText(await res.json().catch(() => undefined)) ?? res.statusText;
     if (res.status === 404 && text !== 'No such endpoint') throw new OsteoWatchError('not-found', text);
     if (res.status === 404) throw new SurveilClientError(`${base} has no surveillance API (404)`);
     throw new SurveilClientError(`${base} answered ${res.status}: ${text}`);

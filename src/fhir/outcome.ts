@@ -18,3 +18,14 @@ export function issueText(issue: unknown): string | undefined {
   const text = i?.details?.text ?? i?.diagnostics ?? i?.code;
   return typeof text === 'string' ? text : undefined;
 }
+
+/**
+ * What an OperationOutcome (a response body, read defensively) says: the text of each issue (issueText), joined;
+ * undefined when the body is not one or says nothing.
+ */
+export function outcomeText(body: unknown): string | undefined {
+  const issues = (body as { issue?: unknown } | null | undefined)?.issue;
+  if (!Array.isArray(issues)) return undefined;
+  const text = issues.map(issueText).filter(Boolean).join('; ');
+  return text || undefined;
+}

@@ -8,7 +8,7 @@ import { MedplumClient, OperationOutcomeError } from '@medplum/core';
 import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
 import { OsteoWatchError } from '../errors.ts';
 import { type EntryLike, resolveEntries } from './bundleReferences.ts';
-import { issueText } from './outcome.ts';
+import { outcomeText } from './outcome.ts';
 
 /** The FHIR server could not be reached or refused (or its base URL is not one). */
 export class FhirFetchError extends OsteoWatchError {
@@ -147,8 +147,7 @@ function explain(err: unknown, what: string): OsteoWatchError {
   if (err instanceof FhirTimeoutError) return new FhirTimeoutError(`${what}: ${err.message}`);
   if (err instanceof FhirFetchError) return new FhirFetchError(`${what}: ${err.message}`);
   if (err instanceof OperationOutcomeError) {
-    const text = err.outcome.issue?.map(issueText).join('; ');
-    return new FhirFetchError(`${what}: ${text}`);
+    return new FhirFetchError(`${what}: ${outcomeText(err.outcome) ?? err.message}`);
   }
   const cause = (err as { cause?: { code?: string } }).cause?.code;
   return new FhirFetchError(`${what}: ${cause ?? (err instanceof Error ? err.message : String(err))}`);

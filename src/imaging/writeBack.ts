@@ -10,6 +10,7 @@ import type { Bundle, DiagnosticReport, Observation, Resource } from '@medplum/f
 import type { AuditLog } from '../audit/auditLog.ts';
 import { type ErrorKind, httpStatusOf, OsteoWatchError } from '../errors.ts';
 import { loadFhirDefinitions } from '../fhir/definitions.ts';
+import { outcomeText } from '../fhir/outcome.ts';
 import { findingProfile, reportProfile } from '../profiles/catalog.ts';
 import { assertStudyDateNotFuture, type FindingsDocument } from './findingsDocument.ts';
 import { FINDING_ID_SYSTEM, REPORT_ID_SYSTEM, toFhir } from './toFhir.ts';
@@ -44,16 +45,10 @@ function validate(r: Resource, profile = r.resourceType === 'Observation' ? find
   try {
     const errors = validateResource(r, { profile }).filter((i) => i.severity === 'error');
     if (errors.length)
-      throw new WriteBackError(
-        500,
-        `${r.resourceType} failed its profile: ${errors.map((e) => e.details?.text).join('; ')}`,
-      );
+      throw new WriteBackError(500, `${r.resourceType} failed its profile: ${outcomeText({ issue: errors })}`);
   } catch (err) {
     if (err instanceof OperationOutcomeError)
-      throw new WriteBackError(
-        500,
-        `${r.resourceType} failed its profile: ${err.outcome.issue.map((i) => i.details?.text).join('; ')}`,
-      );
+      throw new WriteBackError(500, `${r.resourceType} failed its profile: ${outcomeText(err.outcome)}`);
     throw err;
   }
 }
@@ -131,7 +126,7 @@ export interface WriteFindingsOptions {
 /** What a FHIR server's refusal says (its OperationOutcome's texts), or the error's message. */
 function upstreamText(err: unknown): string {
   return err instanceof OperationOutcomeError
-    ? err.outcome.issue.map((i) => i.details?.text ?? i.code).join('; ')
+    ? (outcomeText(err.outcome) ?? err.message)
     : err instanceof Error
       ? err.message
       : String(err);

@@ -7,6 +7,7 @@
  */
 import FHIR from 'fhirclient/lib/entry/browser.js';
 import { plural } from '../../exposure/format.ts';
+import { outcomeText } from '../../fhir/outcome.ts';
 import type { AssessRequest, TimelineView } from './api.ts';
 import { dayOf, dayReader, isoOf, readingText, recordLines } from './chartData.ts';
 import { type DoseChart, doseChart, layoutFor, type RecordsChart, recordsChart, relayout, zoom } from './charts.ts';
@@ -60,10 +61,7 @@ async function assess(patientId: string, resources: unknown[], serverUrl: string
     body: JSON.stringify(body),
   });
   if (!res.ok) {
-    const outcome = (await res.json().catch(() => undefined)) as
-      | { issue?: Array<{ diagnostics?: string; details?: { text?: string } }> }
-      | undefined;
-    const text = outcome?.issue?.[0]?.diagnostics ?? outcome?.issue?.[0]?.details?.text ?? res.statusText;
+    const text = outcomeText(await res.json().catch(() => undefined)) ?? res.statusText;
     throw new Error(`The assessment was refused (${res.status}): ${text}`);
   }
   return (await res.json()) as TimelineView;

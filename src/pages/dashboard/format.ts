@@ -3,6 +3,7 @@
  * DOM), so that it is tested without a browser. The shapes are the API's (src/surveillance/types.ts, a module of
  * types only), imported as types so that the page does not pull server code into the bundle.
  */
+import { outcomeText } from '../../fhir/outcome.ts';
 import type {
   RunCounts,
   RunStatus,
@@ -145,7 +146,6 @@ export function fileNameOf(contentDisposition: string | null, fallback = 'workli
 
 /** An error answer's message: the OperationOutcome's text, else the status line. */
 export function problemText(status: number, body: unknown): string {
-  const issue = (body as { issue?: Array<{ details?: { text?: string }; diagnostics?: string }> } | null)?.issue?.[0];
-  const text = issue?.details?.text ?? issue?.diagnostics;
+  const text = outcomeText(body);
   return text ? `${text} (HTTP ${status})` : `The service answered HTTP ${status}`;
 }
