@@ -1,8 +1,8 @@
 /**
  * `npm run build:pages` (and `npm start`'s prestart, and `npm ci`'s prepare): builds the clinician pages with
  * Vite (vite.config.ts: every src/pages/<name>/*.html) into dist/pages/. Skipped when dist/pages/ was built
- * after the last change to any of its sources (the page folders, vite.config.ts, this script, the lock file),
- * so that starting the demo stays fast; `--force` builds anyway.
+ * after the last change to any of its sources (src/, whose modules the pages import, vite.config.ts, this script,
+ * the lock file), so that starting the demo stays fast; `--force` builds anyway.
  *
  * The build is written beside dist/pages/ and moved into place when complete, so that a running server (or a
  * concurrent test run) never serves half a build.
@@ -27,9 +27,13 @@ function newest(path: string): number {
   return t;
 }
 
-/** The sources a build depends on. */
+/**
+ * The sources a build depends on. All of src/, not only src/pages/: the pages import domain modules (the
+ * exposure's wording, the surveillance API's types, the OperationOutcome reader), and a change there must not
+ * leave `npm start` serving a stale bundle.
+ */
 const SOURCES = [
-  PAGES_SRC,
+  join(ROOT, 'src'),
   join(ROOT, 'vite.config.ts'),
   join(ROOT, 'scripts', 'build-pages.ts'),
   join(ROOT, 'package-lock.json'),
