@@ -169,6 +169,46 @@ describe('osteowatch surveil (embedded store)', () => {
   }, 60_000);
 });
 
+describe('osteowatch surveil cancel (embedded store)', () => {
+  it('ends a run nobody will finish, saying who; exit 1 for one already ended or unknown', async () => {
+    // A run left in progress by an instance that is gone for good (killed, its settings changed).
+    const stuck = mkdtempSync(join(tmpdir(), 'osteowatch-surveil-stuck-'));
+    const store = await openAuditStore({ dataDir: stuck });
+    try {
+      const runs = new RunStore(store.db);
+      const created = await runs.createRun({
+        runId: 'run-left-behind',
+        trigger: 'schedule',
+        mode: 'bulk',
+        fhirBase: fhir,
+        asOf: AS_OF,
+        rulesHash: 'rules-of-a-former-release',
+        now: new Date(),
+      });
+      expect(created).toBe(true);
+      expect(await runs.update('run-left-behind', { status: 'evaluating' })).toBe(true);
+    } finally {
+      await store.close();
+    }
+    const e = { ...env, OSTEOWATCH_DATA_DIR: stuck };
+    const r = await runOsteowatch(['surveil', 'cancel', 'run-left-behind'], e);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Surveillance run run-left-behind failed /);
+    expect(r.stdout).toMatch(/Failed: cancelled by cli \(\S+\)/);
+    const again = await runOsteowatch(['surveil', 'cancel', 'run-left-behind'], e);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/run run-left-behind has already ended \(failed\)/);
+    const unknown = await runOsteowatch(['surveil', 'cancel', 'no-such-run'], e);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/no surveillance run no-such-run/);
+    const listed = await runOsteowatch(['surveil', 'runs', '--json'], e);
+    expect(JSON.parse(listed.stdout).runs).toEqual([
+      expect.objectContaining({ runId: 'run-left-behind', status: 'failed', finishedAt: expect.any(String) }),
+    ]);
+  }, 120_000);
+});
+
 describe('osteowatch surveil run: a run that fails', () => {
   it('exit 1 with the reason when the FHIR server cannot be read', async () => {
     const down = mkdtempSync(join(tmpdir(), 'osteowatch-surveil-down-'));

@@ -5,8 +5,9 @@
  * refusals (401, 400, 404).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditStore } from '../../src/audit/store.ts';
-import type { RunView } from '../../src/server/surveillanceRoutes.ts';
+import { type AuditStore, openAuditStore } from '../../src/audit/store.ts';
+import { liveRunView, type RunView } from '../../src/server/surveillanceRoutes.ts';
+import { RunStore } from '../../src/surveillance/runStore.ts';
 import type { Surveillance } from '../../src/surveillance/service.ts';
 import { cohort, type SurveillanceApi, serveSurveillance, useTestBed, WALL_CLOCK } from '../surveillance/harness.ts';
 
@@ -313,7 +314,7 @@ describe('runs go forward, one at a time', () => {
     // The history shows the run in progress with its counts so far (not the empty counts of a run not finished).
     const listed = (await get('/surveillance/runs?limit=1')).body.runs[0] as RunView;
     expect(listed.runId).toBe(active.runId);
-    expect(listed.counts).toHaveProperty('inCohort');
+    expect(listed.counts).toHaveProperty('inCohort'); // counted live (liveRunView below) or, once done, stored
     const deadline = Date.now() + 90_000;
     let seen = active;
     while (Date.now() < deadline && seen.status !== 'succeeded' && seen.status !== 'failed') {
@@ -358,4 +359,48 @@ describe('cancelling a run', () => {
       error: run.error,
     });
   }, 120_000);
+});
+
+describe('a run in progress as the API shows it (liveRunView)', () => {
+  it('counts what its completed batches stored; a run ended shows the counts it was written with', async () => {
+    const db = await openAuditStore({ memory: true });
+    try {
+      const runs = new RunStore(db.db);
+      const now = new Date('2026-03-01T08:00:00Z');
+      await runs.createRun({
+        runId: 'r-live',
+        trigger: 'api',
+        mode: 'crawl',
+        fhirBase: 'http://ehr.example/fhir',
+        asOf: AS_OF,
+        rulesHash: 'h',
+        now,
+      });
+      await runs.update('r-live', { status: 'evaluating', startedAt: now, total: 3, batches: 2 });
+      await runs.saveBatches('r-live', [['p1', 'p2'], ['p3']]);
+      const stored = await runs.getRun('r-live');
+      // Nothing evaluated yet: every count is zero, not missing.
+      expect((await liveRunView(runs, stored!, now)).counts).toMatchObject({ inCohort: 0, errors: 0 });
+      await runs.completeBatch(
+        'r-live',
+        0,
+        [
+          { patientId: 'p1', decision: 'screening-due', cumulativeMg: 3650, lowerBound: false },
+          { patientId: 'p2', decision: 'not-in-cohort', cumulativeMg: null, lowerBound: false },
+        ],
+        [],
+        now,
+      );
+      const live = await liveRunView(runs, (await runs.getRun('r-live'))!, now);
+      expect(live.status).toBe('evaluating');
+      expect(live.counts).toEqual(await runs.countsOf('r-live'));
+      expect(live.counts).toMatchObject({ inCohort: 1, errors: 0 });
+      // Ended: the counts written with it, not recounted.
+      await runs.cancel('r-live', 'test', now);
+      const ended = (await runs.getRun('r-live'))!;
+      expect((await liveRunView(runs, ended, now)).counts).toEqual(ended.counts);
+    } finally {
+      await db.close();
+    }
+  });
 });
