@@ -38,15 +38,13 @@ import { openAuditStore } from '../src/audit/store.ts';
 import { runCli } from '../src/cli/main.ts';
 import { loadSurveillanceConfig } from '../src/config/surveillance.ts';
 import { resolveExposureConfig } from '../src/exposure/config.ts';
-import { referenceKey } from '../src/exposure/dedupe.ts';
 import { kickOff, ndjsonResources, waitForManifest } from '../src/fhir/bulkExport.ts';
 import { noAuth } from '../src/fhir/fhirAuth.ts';
 import { DEFAULT_FHIR_LIMITS } from '../src/fhir/patientRecords.ts';
-import { patientRefOf } from '../src/fhir/subject.ts';
 import { createLogger } from '../src/log/logger.ts';
 import type { PatientRecords } from '../src/screening/assess.ts';
 import type { Queryable } from '../src/store/db.ts';
-import { passesTypeFilter } from '../src/surveillance/bulkSource.ts';
+import { stagingOf } from '../src/surveillance/bulkSource.ts';
 import { evaluatePatient } from '../src/surveillance/evaluate.ts';
 import { Surveillance } from '../src/surveillance/service.ts';
 import { emptyRecords, KEY_OF } from '../src/surveillance/stagedRecords.ts';
@@ -256,35 +254,39 @@ async function parseChild(base: string): Promise<void> {
 
 /**
  * Parse and evaluate with nothing between them: every record held in memory, grouped by patient as the bulk
- * source stages them (passesTypeFilter, the record's patient, its referenced Medications), then each patient
- * through evaluatePatient. No store, no batches, no worklist written: the fastest any surveillance over these
+ * source stages them (stagingOf: the type filter, the record's patient, its referenced Medications), then each
+ * patient through evaluatePatient. No store, no batches, no worklist written: the fastest any surveillance over these
  * files could be with this engine on one thread, and a memory use no run could afford at 100,000 patients.
  */
 async function inMemoryChild(base: string): Promise<void> {
   const started = performance.now();
   const statusUrl = await kickOff({ fhirBaseUrl: base, groupId: 'bench', types: [], auth: noAuth });
   const manifest = await waitForManifest(statusUrl, { auth: noAuth, maxWaitSeconds: 60, retryAfterCapSeconds: 1 });
-  const byPatient = new Map<string, PatientRecords>();
+  const byPatient = new Map<string, { records: PatientRecords; refs: Set<string> }>();
   const medications = new Map<string, Resource>();
+  const patient = (id: string) => {
+    let p = byPatient.get(id);
+    if (!p) byPatient.set(id, (p = { records: emptyRecords(), refs: new Set() }));
+    return p;
+  };
   for (const f of manifest.output)
     for await (const r of ndjsonResources(f.url, { auth: noAuth, requiresAccessToken: false })) {
       const resource = r as unknown as Resource;
       if (resource.resourceType === 'Medication' && resource.id) medications.set(`Medication/${resource.id}`, resource);
-      const key = KEY_OF[resource.resourceType];
-      const ref = patientRefOf(resource);
-      if (!ref || (resource.resourceType !== 'Patient' && !(key && passesTypeFilter(r)))) continue;
-      const id = ref.slice('Patient/'.length);
-      const records = byPatient.get(id) ?? emptyRecords();
-      byPatient.set(id, records);
-      if (key) records[key].push(resource);
+      else if (resource.resourceType === 'Patient' && resource.id) patient(resource.id);
+      else {
+        // Where the load stages it (bulkSource.ts): the same records reach the same patients.
+        const staging = stagingOf(r);
+        if (!staging) continue;
+        const p = patient(staging.patientId);
+        p.records[KEY_OF[resource.resourceType]!]!.push(resource);
+        if (staging.medication) p.refs.add(staging.medication);
+      }
     }
   const parsed = performance.now();
   const exposure = resolveExposureConfig({});
-  for (const [id, records] of byPatient) {
-    const refs = [...records.medicationStatements, ...records.medicationRequests, ...records.medicationAdministrations]
-      .map((m) => referenceKey((m as { medicationReference?: { reference?: string } }).medicationReference?.reference))
-      .filter((ref): ref is string => !!ref);
-    records.medications = refs.flatMap((ref) => medications.get(ref) ?? []);
+  for (const [id, { records, refs }] of byPatient) {
+    records.medications = [...refs].flatMap((ref) => medications.get(ref) ?? []);
     evaluatePatient(id, records, { asOf: AS_OF, exposure });
   }
   const report: InMemoryReport = {

@@ -82,6 +82,26 @@ const STAGE_IN_FLIGHT = 2;
 const BATCHES_WITHOUT_PATIENTS = 64;
 const MEDICATION_REF = /^Medication\/[A-Za-z0-9\-.]{1,64}$/;
 
+/**
+ * Where an exported record is staged: its patient and the Medication it references, written as the engine resolves
+ * it (relative, absolute or versioned), so that the batch fetches it. Undefined for what no batch reads (another
+ * type, or a record outside the type filter), null for a record whose subject is not a Patient.
+ */
+export function stagingOf(
+  r: Record<string, unknown>,
+): { patientId: string; medication: string | undefined } | null | undefined {
+  if (!KEY_OF[r.resourceType as string] || !passesTypeFilter(r)) return undefined;
+  const ref = patientRefOf(r as unknown as Resource);
+  if (!ref) return null;
+  const medication = referenceKey(
+    (r as { medicationReference?: { reference?: string } }).medicationReference?.reference,
+  );
+  return {
+    patientId: ref.slice('Patient/'.length),
+    medication: medication && MEDICATION_REF.test(medication) ? medication : undefined,
+  };
+}
+
 /** The batch of a patient: FNV-1a of the id, so that every reader of the export agrees without asking. */
 export function batchOf(patientId: string, batches: number): number {
   let h = 0x811c9dc5;
@@ -207,11 +227,12 @@ export function bulkSource(o: BulkOptions): CohortSource {
             medChars += text.length;
             if (meds.length >= STAGE_ROWS || medChars >= CHUNK_MAX_CHARS) await sendMeds();
           } else if (type === 'Patient' && typeof r.id === 'string') patients.add(r.id);
-          else if (KEY_OF[type] && passesTypeFilter(r)) {
+          else {
+            const staging = stagingOf(r);
+            if (staging === undefined) continue;
             // A record in a Patient file (a server may mix types): the batches are fixed from what was read.
             if (!batches) startBatches();
-            const ref = patientRefOf(r as unknown as Resource);
-            if (!ref) {
+            if (!staging) {
               issues.add({
                 severity: 'warning',
                 file: file.type,
@@ -220,17 +241,9 @@ export function bulkSource(o: BulkOptions): CohortSource {
               });
               continue;
             }
-            const patientId = ref.slice('Patient/'.length);
+            const { patientId, medication } = staging;
             patients.add(patientId);
-            // As the engine resolves it (relative, absolute or versioned), so that the batch fetches it.
-            const medication = referenceKey(
-              (r as { medicationReference?: { reference?: string } }).medicationReference?.reference,
-            );
-            const line = stagedLine(
-              patientId,
-              medication && MEDICATION_REF.test(medication) ? medication : undefined,
-              text,
-            );
+            const line = stagedLine(patientId, medication, text);
             const b = batchOf(patientId, batches);
             buffers[b]!.push(line);
             sizes[b]! += line.length + 1;
