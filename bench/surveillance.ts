@@ -266,7 +266,10 @@ async function inMemoryChild(base: string): Promise<void> {
   const medications = new Map<string, Resource>();
   const patient = (id: string) => {
     let p = byPatient.get(id);
-    if (!p) byPatient.set(id, (p = { records: emptyRecords(), refs: new Set() }));
+    if (!p) {
+      p = { records: emptyRecords(), refs: new Set() };
+      byPatient.set(id, p);
+    }
     return p;
   };
   for (const f of manifest.output)

@@ -14,7 +14,9 @@ describe('toCsv', () => {
   });
 
   it('text that a spreadsheet would run as a formula is written as text; numbers stay numbers', () => {
-    expect(csvCell('=HYPERLINK("http://evil.example","click")')).toBe(`"'=HYPERLINK(""http://evil.example"",""click"")"`);
+    expect(csvCell('=HYPERLINK("http://evil.example","click")')).toBe(
+      `"'=HYPERLINK(""http://evil.example"",""click"")"`,
+    );
     expect(csvCell('+1+1')).toBe("'+1+1");
     expect(csvCell('-2-3')).toBe("'-2-3");
     expect(csvCell('@SUM(A1)')).toBe("'@SUM(A1)");
