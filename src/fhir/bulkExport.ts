@@ -11,7 +11,7 @@
 import { OsteoWatchError } from '../errors.ts';
 import { authorizedFetch as call, type FhirAuth } from './fhirAuth.ts';
 import { ExportGoneError, NDJSON, type NdjsonOptions, ndjsonEntries } from './ndjson.ts';
-import { issueText } from './outcome.ts';
+import { issueText, outcomeText } from './outcome.ts';
 import { FhirFetchError, FhirTimeoutError, sameOrigin } from './patientRecords.ts';
 
 export {
@@ -62,14 +62,14 @@ async function readOutcome(res: Response): Promise<{ text: string; transient: bo
     | { resourceType?: string; issue?: Array<{ diagnostics?: string; details?: { text?: string }; code?: string }> }
     | undefined;
   const issues = Array.isArray(body?.issue) ? body.issue : [];
-  const text = issues.map(issueText).join('; ');
+  const text = outcomeText(body);
   return {
     text: `HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ''}`,
     transient: issues.some((i) => TRANSIENT.has(String(i?.code))),
     outcome: body?.resourceType === 'OperationOutcome' && issues.length > 0,
   };
 }
-const outcomeText = async (res: Response): Promise<string> => (await readOutcome(res)).text;
+const answerText = async (res: Response): Promise<string> => (await readOutcome(res)).text;
 
 export interface KickOffOptions {
   fhirBaseUrl: string;
@@ -115,8 +115,8 @@ export async function kickOff(o: KickOffOptions): Promise<string> {
   );
   if (res.status !== 202) {
     if (res.status === 429 || res.status === 503)
-      throw new OsteoWatchError('unavailable', `${what}: the server is busy (${await outcomeText(res)})`);
-    throw new FhirFetchError(`${what} refused: ${await outcomeText(res)}`);
+      throw new OsteoWatchError('unavailable', `${what}: the server is busy (${await answerText(res)})`);
+    throw new FhirFetchError(`${what} refused: ${await answerText(res)}`);
   }
   await res.body?.cancel();
   const location = res.headers.get('content-location');
@@ -207,7 +207,7 @@ export async function waitForManifest(statusUrl: string, o: WaitOptions): Promis
     const res = await call('GET', statusUrl, { ...o, headers: { accept: 'application/json' } }, what);
     if (res.status === 200) return manifestOf(await res.json().catch(() => undefined), statusUrl);
     if (res.status === 404 || res.status === 410)
-      throw new ExportGoneError(`the export job is gone (deleted or expired): ${await outcomeText(res)}`);
+      throw new ExportGoneError(`the export job is gone (deleted or expired): ${await answerText(res)}`);
     if (res.status !== 202 && res.status !== 429 && res.status !== 503) {
       const outcome = await readOutcome(res);
       // The job's failure only when the server says so (an OperationOutcome, not transient); a gateway's 502/504
@@ -287,5 +287,5 @@ export async function deleteExport(statusUrl: string, auth: FhirAuth, timeoutMs?
     await res.body?.cancel();
     return;
   }
-  throw new FhirFetchError(`the export job could not be deleted: ${await outcomeText(res)}`);
+  throw new FhirFetchError(`the export job could not be deleted: ${await answerText(res)}`);
 }
