@@ -162,6 +162,15 @@ async function localClient(o: Common, work: boolean): Promise<SurveilClient> {
   return {
     async startRun(asOf) {
       if (!surveillance) throw new Error('not a working client');
+      // A run left in progress (Ctrl-C, a killed process) under this command's settings: this process took it up
+      // when it started (resumeUnfinished), and following it is what `surveil run` means now, rather than a 409.
+      const active = await runs.activeRun();
+      if (active && surveillance.runner.owns(active) && (!asOf || asOf === active.asOf)) {
+        process.stderr.write(
+          `osteowatch: resuming run ${active.runId} (as of ${active.asOf}, ${active.status}, started ${active.startedAt ?? active.createdAt})\n`,
+        );
+        return view(active);
+      }
       return runView(await mustGet(await surveillance.startRun('cli', asOf)), now());
     },
     run: async (id) => view(await mustGet(id)),
@@ -341,6 +350,7 @@ const SUMMARY: Array<[string, (c: RunView['counts']) => number | undefined]> = [
   ['Unknown exposure', (c) => c.unknownExposure],
   ['Resolved', (c) => c.resolved],
   ['Tasks', (c) => c.tasks],
+  ['Tasks not written', (c) => c.taskErrors],
   ['Errors', (c) => c.errors],
 ];
 
@@ -564,7 +574,7 @@ export function addSurveilCommands(program: Command, out: (s: string) => void): 
               i.overdueFrom ? `${i.overdueFrom}${i.daysOverdue ? ` (+${i.daysOverdue} d)` : ''}` : '—',
               i.lastStudy ?? '—',
               i.cumulativeMg === null ? 'unknown' : `${Math.round(i.cumulativeMg)}${i.lowerBound ? '+' : ''}`,
-              i.taskRef ?? '—',
+              i.taskRef ?? (i.taskError ? 'not written' : '—'),
             ]),
           ),
         ];

@@ -47,6 +47,7 @@ const schema = z.object({
   ),
   OSTEOWATCH_SURVEILLANCE_EXPORT_WAIT_SECONDS: int('OSTEOWATCH_SURVEILLANCE_EXPORT_WAIT_SECONDS', 1, 86_400, 3600),
   OSTEOWATCH_TASK_FHIR_URL: z.string().min(1).optional(),
+  OSTEOWATCH_TASK_FHIR_TOKEN: z.string().min(1).optional(),
 });
 
 export interface SurveillanceConfig {
@@ -67,6 +68,8 @@ export interface SurveillanceConfig {
   exportWaitSeconds: number;
   /** Where Tasks are written: a FHIR base, 'none', or (not set) the FHIR server read from. */
   taskFhirUrl?: string | 'none';
+  /** A bearer token for the Task server, when it is not the FHIR server read (whose credentials it never gets). */
+  taskToken?: string;
 }
 
 export function loadSurveillanceConfig(env: NodeJS.ProcessEnv = process.env): SurveillanceConfig {
@@ -123,5 +126,6 @@ export function loadSurveillanceConfig(env: NodeJS.ProcessEnv = process.env): Su
     workers: e.OSTEOWATCH_SURVEILLANCE_WORKERS,
     exportWaitSeconds: e.OSTEOWATCH_SURVEILLANCE_EXPORT_WAIT_SECONDS,
     taskFhirUrl: task,
+    taskToken: e.OSTEOWATCH_TASK_FHIR_TOKEN,
   };
 }

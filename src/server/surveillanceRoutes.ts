@@ -31,6 +31,7 @@ export const WORKLIST_CSV_COLUMNS = [
   'lowerBound',
   'lastStudy',
   'taskRef',
+  'taskError',
   'summary',
 ] as const satisfies ReadonlyArray<keyof WorklistRow>;
 

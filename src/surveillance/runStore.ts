@@ -148,6 +148,7 @@ function worklistRowOf(r: Record<string, unknown>): WorklistRow {
     lastStudy: (r.last_study as string | null) ?? null,
     summary: r.summary as string,
     taskRef: (r.task_ref as string | null) ?? null,
+    taskError: (r.task_error as string | null) ?? null,
   };
 }
 
@@ -211,6 +212,14 @@ export class RunStore {
   async getRun(runId: string): Promise<RunRow | undefined> {
     const rows = await this.db.query(`select ${RUN_COLUMNS} from surveillance_runs r where r.run_id = $1`, [runId]);
     return rows[0] ? runOf(rows[0]) : undefined;
+  }
+
+  /** A run's status alone (read before each Task a batch writes, to stop at a cancellation). */
+  async statusOf(runId: string): Promise<RunStatus | undefined> {
+    const rows = await this.db.query<{ status: RunStatus }>('select status from surveillance_runs where run_id = $1', [
+      runId,
+    ]);
+    return rows[0]?.status;
   }
 
   /** The history, newest first; `before`: a run id, for the next page. */
@@ -368,6 +377,11 @@ export class RunStore {
     now: Date,
   ): Promise<void> {
     await this.db.transaction(async (tx) => {
+      const [run] = await tx.query<{ status: string }>(
+        'select status from surveillance_runs where run_id = $1 for share',
+        [runId],
+      );
+      if (run?.status !== 'evaluating') return;
       await insertResults(tx, runId, results, now);
       await insertEntries(tx, entries);
       await tx.query(
@@ -456,14 +470,20 @@ export class RunStore {
     let after: [string, string, string] = ['', '', ''];
     // Byte order (collate "C"), not the database's locale: a restore under another locale must not change it.
     for (;;) {
-      const rows = await this.db.query<Record<(typeof DIGEST_COLUMNS)[number], unknown>>(
-        `select ${DIGEST_COLUMNS.join(', ')} from worklist_entries
+      const rows = await this.db.query<Record<(typeof DIGEST_COLUMNS)[number] | 'task_error', unknown>>(
+        `select ${DIGEST_COLUMNS.join(', ')}, task_error from worklist_entries
           where run_id = $1
             and (patient_id collate "C", rule collate "C", change collate "C") > ($2 collate "C", $3 collate "C", $4 collate "C")
           order by patient_id collate "C", rule collate "C", change collate "C" limit $5`,
         [runId, ...after, pageSize],
       );
-      for (const r of rows) hash.update(`${JSON.stringify(DIGEST_COLUMNS.map((c) => r[c] ?? null))}\n`);
+      for (const r of rows) {
+        const cells = DIGEST_COLUMNS.map((c) => r[c] ?? null);
+        // Why an entry's Task was not written (migration 010) is part of what the run produced; a line gains the
+        // cell only when there is one, so the digests of runs recorded before it stay as they were.
+        if (r.task_error != null) cells.push(r.task_error);
+        hash.update(`${JSON.stringify(cells)}\n`);
+      }
       entries += rows.length;
       if (rows.length < pageSize) return { entries, sha256: hash.digest('hex') };
       const last = rows[rows.length - 1]!;
@@ -488,7 +508,8 @@ export class RunStore {
         (select count(*) from worklist_entries where run_id = $1 and rule = 'findings' and change <> 'resolved') as findings,
         (select count(*) from worklist_entries where run_id = $1 and rule = 'findings' and change = 'new') as new_findings,
         (select count(*) from worklist_entries where run_id = $1 and change = 'resolved') as resolved,
-        (select count(*) from worklist_entries where run_id = $1 and change <> 'resolved' and task_ref is not null) as tasks`,
+        (select count(*) from worklist_entries where run_id = $1 and change <> 'resolved' and task_ref is not null) as tasks,
+        (select count(*) from worklist_entries where run_id = $1 and change <> 'resolved' and task_error is not null) as task_errors`,
       [runId],
     );
     const n = (k: string) => Number(r?.[k] ?? 0);
@@ -503,6 +524,7 @@ export class RunStore {
       errors: n('errors'),
       resolved: n('resolved'),
       tasks: n('tasks'),
+      taskErrors: n('task_errors'),
     };
   }
 
@@ -525,9 +547,15 @@ export class RunStore {
     return new Set(rows.map((r) => r.patient_id));
   }
 
+  /** The first errors of a run: patients that could not be assessed, and entries whose Task was not written. */
   async errorsOf(runId: string, limit = 50): Promise<RunRow['errors']> {
     const rows = await this.db.query<{ patient_id: string; error: string }>(
-      'select patient_id, error from surveillance_results where run_id = $1 and error is not null order by patient_id limit $2',
+      `select patient_id, error from (
+         select patient_id, error from surveillance_results where run_id = $1 and error is not null
+         union all
+         select patient_id, 'Task not written (' || rule || '): ' || task_error from worklist_entries
+           where run_id = $1 and change <> 'resolved' and task_error is not null
+       ) e order by patient_id, error limit $2`,
       [runId, limit],
     );
     return rows.map((r) => ({ patientId: r.patient_id, message: r.error }));
@@ -671,10 +699,10 @@ async function insertEntries(tx: Queryable, entries: WorklistRow[]): Promise<voi
   if (!entries.length) return;
   await tx.query(
     `insert into worklist_entries (run_id, patient_id, rule, change, due_date, overdue_from, days_overdue, cumulative_mg,
-       lower_bound, last_study, summary, task_ref)
-     select x.run, x.p, x.rule, x.change, x.due, x.od, x.dod, x.mg, x.lb, x.ls, x.s, x.t
+       lower_bound, last_study, summary, task_ref, task_error)
+     select x.run, x.p, x.rule, x.change, x.due, x.od, x.dod, x.mg, x.lb, x.ls, x.s, x.t, x.te
      from jsonb_to_recordset($1::jsonb) as x(run text, p text, rule text, change text, due date, od date, dod int, mg numeric,
-       lb boolean, ls date, s text, t text)
+       lb boolean, ls date, s text, t text, te text)
      on conflict do nothing`,
     [
       JSON.stringify(
@@ -691,6 +719,7 @@ async function insertEntries(tx: Queryable, entries: WorklistRow[]): Promise<voi
           ls: e.lastStudy,
           s: e.summary,
           t: e.taskRef,
+          te: e.taskError ?? null,
         })),
       ),
     ],

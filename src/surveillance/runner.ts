@@ -31,6 +31,8 @@ export interface RunnerDeps {
   fhirBaseUrl: string;
   batchSize: number;
   now: () => Date;
+  /** The clinic's IANA time zone: what "today" is for a run (asOfDay); UTC when not said. */
+  timeZone?: string;
   logger?: Logger;
   metrics?: SurveillanceMetrics;
   /** Where patients are evaluated (a pool of worker threads); absent: in the batch's own thread. */
@@ -66,13 +68,22 @@ export function settingsKey(r: { mode: string; fhirBase: string; rulesHash: stri
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-/** The run's as-of day: today (UTC), as the CDS services take it, so a card and a run on one day agree. */
-export const asOfDay = (now: Date): string => now.toISOString().slice(0, 10);
+/**
+ * The run's as-of day: today in the clinic's time zone (OSTEOWATCH_SURVEILLANCE_TZ, the schedule's), so that a
+ * 07:00 run in Tokyo or Sydney is dated that morning, not the UTC day before. en-CA formats as YYYY-MM-DD.
+ */
+export const asOfDay = (now: Date, timeZone = 'UTC'): string =>
+  new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
 
 export class SurveillanceRunner {
   readonly d: RunnerDeps;
   constructor(d: RunnerDeps) {
     this.d = d;
+  }
+
+  /** Today, in the clinic's time zone: the day a run started now is for. */
+  today(): string {
+    return asOfDay(this.d.now(), this.d.timeZone);
   }
 
   /** This instance's settingsKey: the runs it may work on. */
@@ -94,7 +105,7 @@ export class SurveillanceRunner {
    */
   async create(o: { runId?: string; trigger: RunTrigger; asOf: string }): Promise<{ runId: string; created: boolean }> {
     const now = this.d.now();
-    const today = asOfDay(now);
+    const today = asOfDay(now, this.d.timeZone);
     if (o.asOf > today)
       throw new OsteoWatchError(
         'invalid',
@@ -220,31 +231,36 @@ export class SurveillanceRunner {
       screening: this.d.screening,
       cohorts: this.d.cohorts,
     });
+    const refused = new Map<string, number>();
     for (const { result, items } of evaluations) {
-      try {
-        const patientEntries: WorklistRow[] = [];
-        for (const item of items) {
-          const taskRef = this.d.tasks ? await this.d.tasks.publish(item, run.asOf, item.summary) : null;
-          const { suggestsOrder: _, ...entry } = item;
-          patientEntries.push({ ...entry, runId, change: changeOf(item, previousKeys), taskRef });
-        }
-        results.push(result);
-        entries.push(...patientEntries);
-      } catch (err) {
-        // A Task server down (or this process's own demo server closing) fails the attempt: the batch is retried
-        // with backoff, its Tasks idempotent, nothing of it stored yet. Only on the last attempt, or when the
-        // server refuses one patient's Task, is it that patient's error rather than the run's.
-        if (err instanceof OsteoWatchError && err.kind === 'unavailable' && !o.lastAttempt) throw err;
-        results.push({
-          patientId: result.patientId,
-          decision: 'error',
-          cumulativeMg: null,
-          lowerBound: false,
-          error: message(err),
-        });
+      for (const item of items) {
+        let taskRef: string | null = null;
+        let taskError: string | null = null;
+        // A run cancelled meanwhile (an operator's word, or failed by another instance) writes no more Tasks: its
+        // status read again before each one (a primary-key read, next to an HTTP conditional create).
+        if (this.d.tasks && (await store.statusOf(runId)) !== 'evaluating') return;
+        if (this.d.tasks)
+          try {
+            taskRef = await this.d.tasks.publish(item, run.asOf, item.summary);
+          } catch (err) {
+            // A Task server down (or this process's own demo server closing) fails the attempt: the batch is
+            // retried with backoff, its Tasks idempotent, nothing of it stored yet. A refusal (401, 403, 422), or
+            // the last attempt, leaves the entry on the worklist without its Task and says why: the patient is
+            // still due, and the next run publishes the Task again.
+            if (err instanceof OsteoWatchError && err.kind === 'unavailable' && !o.lastAttempt) throw err;
+            taskError = message(err);
+            refused.set(taskError, (refused.get(taskError) ?? 0) + 1);
+          }
+        const { suggestsOrder: _, ...entry } = item;
+        entries.push({ ...entry, runId, change: changeOf(item, previousKeys), taskRef, taskError });
       }
+      results.push(result);
     }
+    for (const [why, n] of refused)
+      this.d.logger?.warn({ runId, batchNo, entries: n, err: why }, 'worklist entries stored without their Task');
     this.d.metrics?.patientsEvaluated(results.length, results.filter((r) => r.error).length);
+    // Stored only while the run is still evaluating (checked under the run's row lock): a run cancelled while
+    // this batch worked keeps nothing of it.
     await store.completeBatch(runId, batchNo, results, entries, this.d.now());
   }
 

@@ -22,7 +22,7 @@ import { bulkSource } from './bulkSource.ts';
 import { crawlSource } from './crawlSource.ts';
 import { workerEvaluator } from './evaluationPool.ts';
 import { SurveillanceJobs } from './jobs.ts';
-import { asOfDay, SurveillanceRunner } from './runner.ts';
+import { SurveillanceRunner } from './runner.ts';
 import { type RunRow, RunStore, type RunTrigger } from './runStore.ts';
 import { TaskPublisher } from './tasks.ts';
 
@@ -49,7 +49,15 @@ export interface SurveillanceOptions {
   work?: boolean;
 }
 
-export { asOfDay };
+
+/** Whether two FHIR base URLs name the same server: compared as parsed URLs (host case, default port), trailing slashes aside. */
+export function sameFhirBase(a: string, b: string): boolean {
+  const norm = (u: string) => {
+    const url = new URL(u);
+    return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+  };
+  return norm(a) === norm(b);
+}
 
 export class Surveillance {
   readonly store: RunStore;
@@ -84,7 +92,10 @@ export class Surveillance {
     const auth = this.auth(fhirBaseUrl);
     const groupId = c.groupId ?? o.defaultGroupId;
     if (c.mode === 'bulk' && !groupId)
-      throw new Error('OSTEOWATCH_SURVEILLANCE_GROUP_ID is required in bulk mode (the Group to export)');
+      throw new OsteoWatchError(
+        'config',
+        'OSTEOWATCH_SURVEILLANCE_GROUP_ID is required in bulk mode (the Group to export; or OSTEOWATCH_SURVEILLANCE_MODE=crawl)',
+      );
     const source =
       c.mode === 'bulk'
         ? bulkSource({
@@ -103,11 +114,11 @@ export class Surveillance {
             maxConditionPages: 100_000,
             concurrency: c.concurrency,
           });
-    const taskBase = c.taskFhirUrl === 'none' ? undefined : (c.taskFhirUrl ?? fhirBaseUrl);
+    const taskBase = c.taskFhirUrl === 'none' ? undefined : (c.taskFhirUrl ?? fhirBaseUrl).replace(/\/+$/, '');
     const tasks = taskBase
       ? new TaskPublisher({
           fhirBaseUrl: taskBase,
-          auth: taskBase === fhirBaseUrl ? auth : noAuth,
+          auth: this.taskAuth(taskBase, fhirBaseUrl, auth),
           timeoutMs: o.fhirLimits.timeoutMs,
         })
       : undefined;
@@ -121,6 +132,7 @@ export class Surveillance {
       fhirBaseUrl: fhirBaseUrl,
       batchSize: c.batchSize,
       now: this.now,
+      timeZone: c.timezone,
       logger: o.logger,
       metrics: o.metrics,
       evaluator: c.workers ? workerEvaluator(c.workers) : undefined,
@@ -136,6 +148,22 @@ export class Surveillance {
     });
     this.parts = { runner, jobs, fhirBaseUrl };
     return this.parts;
+  }
+
+  /**
+   * As whom Tasks are written: the Task server's own token when one is configured; the read server's
+   * credentials when it is the same server (however its URL is spelled: case of the host, default port, trailing
+   * slash); otherwise none, said once at start, since the read server's token is never sent to another server.
+   */
+  private taskAuth(taskBase: string, fhirBaseUrl: string, readAuth: FhirAuth): FhirAuth {
+    const c = this.o.config;
+    if (c.taskToken) return staticBearer(c.taskToken);
+    if (sameFhirBase(taskBase, fhirBaseUrl)) return readAuth;
+    this.o.logger?.warn(
+      { taskServer: new URL(taskBase).origin },
+      'Tasks are written without credentials: the Task server is not the FHIR server read, and OSTEOWATCH_TASK_FHIR_TOKEN is not set',
+    );
+    return noAuth;
   }
 
   private auth(fhirBaseUrl: string): FhirAuth {
@@ -190,7 +218,7 @@ export class Surveillance {
     const runId = `scheduled-${fire.toISOString().slice(0, 16).replace(/[-:]/g, '')}`;
     let created: boolean;
     try {
-      ({ created } = await this.runner.create({ runId, trigger: 'schedule', asOf: asOfDay(this.now()) }));
+      ({ created } = await this.runner.create({ runId, trigger: 'schedule', asOf: this.runner.today() }));
     } catch (err) {
       // A run still in progress at the next tick (runs go one at a time): this tick is skipped, not queued.
       if (!(err instanceof OsteoWatchError && err.kind === 'conflict')) throw err;
@@ -216,7 +244,7 @@ export class Surveillance {
 
   /** Starts a run now (API, CLI); its id. */
   async startRun(trigger: RunTrigger, asOf?: string): Promise<string> {
-    const { runId } = await this.runner.create({ trigger, asOf: asOf ?? asOfDay(this.now()) });
+    const { runId } = await this.runner.create({ trigger, asOf: asOf ?? this.runner.today() });
     await this.jobs.sendRun(runId);
     return runId;
   }

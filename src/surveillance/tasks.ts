@@ -8,6 +8,7 @@
 import type { ServiceRequest, Task } from '@medplum/fhirtypes';
 import { OsteoWatchError } from '../errors.ts';
 import type { FhirAuth } from '../fhir/fhirAuth.ts';
+import { outcomeText } from '../fhir/outcome.ts';
 import { wbMriServiceRequest } from '../profiles/wbMriServiceRequest.ts';
 import { taskRuleOf, type WorklistItem } from '../screening/worklist.ts';
 import { WORKLIST_ENTRY_IDENTIFIER } from '../terminology/systems.ts';
@@ -55,11 +56,19 @@ export class TaskPublisher {
       throw new OsteoWatchError('unavailable', `the Task server could not be reached: ${(err as Error).message}`);
     });
     const text = await res.text();
-    if (!res.ok)
+    if (!res.ok) {
+      // What the server said, when it said it as an OperationOutcome (a 403's reason is what an operator needs).
+      let said: string | undefined;
+      try {
+        said = outcomeText(JSON.parse(text));
+      } catch {
+        said = undefined;
+      }
       throw new OsteoWatchError(
         res.status >= 500 || res.status === 429 ? 'unavailable' : 'upstream',
-        `the Task server answered ${res.status} to ${method} ${path.split('?')[0]}`,
+        `the Task server answered ${res.status} to ${method} ${path.split('?')[0]}${said ? `: ${said}` : ''}`,
       );
+    }
     return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
   }
 

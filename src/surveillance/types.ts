@@ -12,6 +12,8 @@ export type { WorklistChange, WorklistItem, WorklistRule } from '../screening/wo
 export interface WorklistEntry extends Omit<WorklistItem, 'suggestsOrder'> {
   change: WorklistChange;
   taskRef: string | null;
+  /** Why the entry's Task was not written (the Task server refused it or could not be reached); null otherwise. */
+  taskError: string | null;
 }
 
 export type RunStatus = 'queued' | 'loading' | 'evaluating' | 'finishing' | 'succeeded' | 'failed';
@@ -30,6 +32,8 @@ export interface RunCounts {
   resolved: number;
   /** Entries with a published Task (new or still due). */
   tasks: number;
+  /** Entries (new or still due) whose Task could not be written: on the worklist, their Task left to the next run. */
+  taskErrors: number;
 }
 
 /** An error a run met: for one patient, or for the run. */

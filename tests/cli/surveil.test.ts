@@ -26,7 +26,7 @@ import {
 
 const AS_OF = '2026-03-01';
 const HEADER =
-  'patientId,rule,change,dueDate,overdueFrom,daysOverdue,cumulativeMg,lowerBound,lastStudy,taskRef,summary';
+  'patientId,rule,change,dueDate,overdueFrom,daysOverdue,cumulativeMg,lowerBound,lastStudy,taskRef,taskError,summary';
 const dir = mkdtempSync(join(tmpdir(), 'osteowatch-surveil-cli-'));
 let fhirServer: RunningServer;
 let fhir = '';
@@ -155,6 +155,12 @@ describe('osteowatch surveil (embedded store)', () => {
     const badEnv = await runOsteowatch(['surveil', 'run'], { ...env, OSTEOWATCH_SURVEILLANCE_MODE: 'sideways' });
     expect(badEnv.code).toBe(2);
     expect(badEnv.stderr).toContain('OSTEOWATCH_SURVEILLANCE_MODE must be crawl or bulk');
+    // Bulk mode against a FHIR server of one's own names no Group: a configuration error, not an unexpected one.
+    const noGroup = await runOsteowatch(['surveil', 'run'], { ...env, OSTEOWATCH_SURVEILLANCE_MODE: 'bulk' });
+    expect(noGroup.code).toBe(2);
+    expect(noGroup.stderr).toBe(
+      'osteowatch: OSTEOWATCH_SURVEILLANCE_GROUP_ID is required in bulk mode (the Group to export; or OSTEOWATCH_SURVEILLANCE_MODE=crawl)\n',
+    );
   }, 120_000);
 
   it('a data directory held by a running service: a clear message that suggests --url', async () => {
@@ -167,6 +173,49 @@ describe('osteowatch surveil (embedded store)', () => {
       await store.close();
     }
   }, 60_000);
+});
+
+describe('osteowatch surveil run after an interrupted one (embedded store)', () => {
+  it('resumes the run left in progress (Ctrl-C, a killed process) and follows it to its end', async () => {
+    // A run of this command's settings, loaded and one batch in, whose process went away.
+    const left = mkdtempSync(join(tmpdir(), 'osteowatch-surveil-left-'));
+    const store = await openAuditStore({ dataDir: left });
+    let runId = '';
+    let total = 0;
+    try {
+      const s = surveillanceFor(
+        fhirServer,
+        { store },
+        { batchSize: 5, workers: 0, taskFhirUrl: 'none' },
+        {
+          work: false,
+        },
+      );
+      ({ runId } = await s.runner.create({ trigger: 'cli', asOf: AS_OF }));
+      const batches = await s.runner.load(runId);
+      expect(batches.length).toBeGreaterThan(1);
+      await s.runner.batch(runId, batches[0]!);
+      const run = (await s.run(runId))!;
+      expect(run.status).toBe('evaluating');
+      expect(run.done).toBe(5);
+      total = run.total!;
+    } finally {
+      await store.close();
+    }
+    const r = await runOsteowatch(['surveil', 'run', '--json'], {
+      ...env,
+      OSTEOWATCH_DATA_DIR: left,
+      OSTEOWATCH_TASK_FHIR_URL: 'none',
+    });
+    expect(r.stderr).toMatch(new RegExp(`^osteowatch: resuming run ${runId} \\(as of ${AS_OF}, evaluating, started `));
+    expect(r.code).toBe(0);
+    const done = JSON.parse(r.stdout) as RunView;
+    expect(done.runId).toBe(runId);
+    expect(done.status).toBe('succeeded');
+    expect(done.progress.done).toBe(total);
+    const listed = await runOsteowatch(['surveil', 'runs', '--json'], { ...env, OSTEOWATCH_DATA_DIR: left });
+    expect(JSON.parse(listed.stdout).runs).toHaveLength(1);
+  }, 180_000);
 });
 
 describe('osteowatch surveil cancel (embedded store)', () => {

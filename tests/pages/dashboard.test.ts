@@ -359,6 +359,7 @@ describe('the dashboard’s words and numbers (format.ts)', () => {
       lastStudy: null,
       summary: '',
       taskRef: null,
+      taskError: null,
     });
     const rows = [e('a', 5000), e('b', null), e('c', 3000), e('d', 5000)];
     const ids = (r: WorklistEntry[]) => r.map((x) => x.patientId).join('');

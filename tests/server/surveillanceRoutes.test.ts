@@ -169,7 +169,7 @@ describe('a run started through the API', () => {
     const lines = r.text.split('\r\n');
     expect(lines.at(-1)).toBe('');
     expect(lines[0]).toBe(
-      'patientId,rule,change,dueDate,overdueFrom,daysOverdue,cumulativeMg,lowerBound,lastStudy,taskRef,summary',
+      'patientId,rule,change,dueDate,overdueFrom,daysOverdue,cumulativeMg,lowerBound,lastStudy,taskRef,taskError,summary',
     );
     // ?limit is the JSON page size: the CSV holds every matching row.
     expect(lines.length - 2).toBe(all.length);

@@ -47,4 +47,39 @@ describe('scheduled surveillance', () => {
     await instances[1]!.catchUp();
     expect(await instances[0]!.store.listRuns(10)).toHaveLength(1);
   }, 180_000);
+
+  it("dates a run by the clinic's day: 07:00 in Tokyo is that morning, not the UTC day before", async () => {
+    // 2026-06-30T22:00Z is 07:00 on 1 July in Tokyo.
+    const at = new Date('2026-06-30T22:00:00Z');
+    const other = await engines()[0]!.open();
+    const s = surveillanceFor(
+      server,
+      other,
+      { timezone: 'Asia/Tokyo', taskFhirUrl: 'none' },
+      { now: () => at, work: false },
+    );
+    try {
+      await s.start();
+      expect(s.runner.today()).toBe('2026-07-01');
+      const runId = await s.startRun('api');
+      expect((await s.run(runId))?.asOf).toBe('2026-07-01');
+      // The clinic's today is not "after today"; its tomorrow is.
+      await expect(s.runner.create({ trigger: 'api', asOf: '2026-07-02' })).rejects.toThrow(
+        /after today \(2026-07-01\)/,
+      );
+    } finally {
+      await s.stop();
+      await other.dispose();
+    }
+  }, 60_000);
+
+  it('west of UTC, an evening run is still that day', () => {
+    const s = surveillanceFor(
+      server,
+      db,
+      { timezone: 'America/Los_Angeles', taskFhirUrl: 'none' },
+      { now: () => new Date('2026-07-01T03:00:00Z') },
+    );
+    expect(s.runner.today()).toBe('2026-06-30');
+  });
 });

@@ -1,31 +1,50 @@
 /**
- * A Task server that cannot be reached (down, or the demo's own HTTP server closing during a shutdown) fails the
- * batch's attempt, to be retried with backoff, rather than turning its patients into errors that no retry will
- * look at again. Only the last attempt records them as the patients' errors, and the run goes on.
+ * What the Task server does to a run. Unreachable (down, or the demo's own HTTP server closing during a
+ * shutdown): the batch's attempt fails, to be retried with backoff. Refusing (401, 403), or still unreachable on
+ * the last attempt: the worklist entries are stored all the same, each with why its Task was not written, the
+ * patients are not errors, and the run counts and lists the Tasks not written. A run cancelled while a batch
+ * writes its Tasks writes no more of them and stores nothing of the batch.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunRow } from '../../src/surveillance/runStore.ts';
 import type { Surveillance } from '../../src/surveillance/service.ts';
+import { FORBIDDEN, fhirStub } from '../helpers/fhirStub.ts';
 import type { RunningServer } from '../helpers/server.ts';
 import { AS_OF, cohort, demoServer, type EngineStore, engines, surveillanceFor } from './harness.ts';
 
-describe('Task server unreachable', () => {
+describe('Task server unreachable or refusing', () => {
   let server: RunningServer;
-  let db: EngineStore;
-  let s: Surveillance;
+  const dbs: EngineStore[] = [];
+  const stops: Array<() => Promise<void>> = [];
   beforeAll(async () => {
     server = await demoServer(cohort(12));
-    db = await engines()[0]!.open();
-    // Port 9 (discard): nothing listens, every connection is refused.
-    s = surveillanceFor(server, db, { taskFhirUrl: 'http://127.0.0.1:9/fhir', workers: 0 }, { work: false });
-    await s.start();
   }, 60_000);
   afterAll(async () => {
-    await s?.stop();
-    await db?.dispose();
+    for (const stop of stops.reverse()) await stop();
+    for (const db of dbs) await db.dispose();
     await server?.close();
   });
 
-  it('fails the attempt (nothing stored) until the last one, which records the patients as errors', async () => {
+  /** A run from start to end, each step taken here (no queue worker: the steps' order is the test's). */
+  async function runThrough(s: Surveillance): Promise<RunRow> {
+    const { runId } = await s.runner.create({ trigger: 'api', asOf: AS_OF });
+    for (const b of await s.runner.load(runId)) await s.runner.batch(runId, b, { lastAttempt: false });
+    expect(await s.runner.finishIfDone(runId)).toBe(true);
+    return (await s.run(runId))!;
+  }
+
+  async function surveillance(taskFhirUrl: string): Promise<Surveillance> {
+    const db = await engines()[0]!.open();
+    dbs.push(db);
+    const s = surveillanceFor(server, db, { taskFhirUrl, workers: 0 }, { work: false });
+    await s.start();
+    stops.push(() => s.stop());
+    return s;
+  }
+
+  it('unreachable: the attempt fails (nothing stored) until the last one, which stores the entries without Tasks', async () => {
+    // Port 9 (discard): nothing listens, every connection is refused.
+    const s = await surveillance('http://127.0.0.1:9/fhir');
     const { runId } = await s.runner.create({ trigger: 'api', asOf: AS_OF });
     const [batchNo] = await s.runner.load(runId);
     const batch = (await s.store.batch(runId, batchNo!))!;
@@ -37,8 +56,77 @@ describe('Task server unreachable', () => {
 
     await s.runner.batch(runId, batchNo!, { lastAttempt: true });
     expect((await s.store.batch(runId, batchNo!))?.done).toBe(true);
+    expect((await s.store.evaluated(runId, batch.patientIds)).size).toBe(batch.patientIds.length);
+    expect(await s.store.erredPatients(runId)).toEqual(new Set());
+    const entries = await s.store.worklistOf(runId, batch.patientIds);
+    expect(entries.length).toBeGreaterThan(0);
+    expect(entries.every((e) => e.taskRef === null && /Task server could not be reached/.test(e.taskError!))).toBe(
+      true,
+    );
     const errors = await s.store.errorsOf(runId);
-    expect(errors.length).toBeGreaterThan(0);
-    expect(errors.every((e) => /Task server could not be reached/.test(e.message))).toBe(true);
+    expect(errors).toHaveLength(entries.length);
+    expect(errors.every((e) => /^Task not written \(.+\): the Task server could not be reached/.test(e.message))).toBe(
+      true,
+    );
+  }, 120_000);
+
+  it('refusing (403): the run succeeds with every due patient on the worklist, its Tasks counted as not written', async () => {
+    const stub = await fhirStub(async () => ({ status: 403, body: FORBIDDEN }));
+    stops.push(stub.close);
+    const s = await surveillance(stub.url);
+    const run = await runThrough(s);
+    const runId = run.runId;
+    expect(run.status).toBe('succeeded');
+
+    // The same run against a Task server that takes every Task: the worklist a refusal must not shrink.
+    const ok = await surveillance(server.fhirUrl);
+    const okRun = await runThrough(ok);
+    const expected = (await ok.store.worklist({ runId: okRun.runId, limit: 1000 })).items;
+    const got = (await s.store.worklist({ runId, limit: 1000 })).items;
+    expect(expected.length).toBeGreaterThan(0);
+    expect(got.map((e) => `${e.patientId} ${e.rule} ${e.dueDate}`)).toEqual(
+      expected.map((e) => `${e.patientId} ${e.rule} ${e.dueDate}`),
+    );
+    expect(got.every((e) => e.taskRef === null)).toBe(true);
+    expect(
+      got.every(
+        (e) =>
+          e.taskError === 'the Task server answered 403 to POST ServiceRequest: scope system/Task.c not granted' ||
+          e.taskError === 'the Task server answered 403 to POST Task: scope system/Task.c not granted',
+      ),
+    ).toBe(true);
+    expect(run.counts.errors).toBe(0);
+    expect(run.counts.inCohort).toBe(okRun.counts.inCohort);
+    expect(run.counts.tasks).toBe(0);
+    expect(run.counts.taskErrors).toBe(got.length);
+    expect(run.errors.length).toBe(Math.min(50, got.length));
+    // A refusal is not retried: one attempt per entry (a ServiceRequest first where an order is suggested).
+    expect(stub.requests.length).toBe(got.length);
+  }, 180_000);
+
+  it('a run cancelled while its batch writes Tasks writes no more of them and keeps nothing of the batch', async () => {
+    let s: Surveillance | undefined;
+    let runId = '';
+    const written: string[] = [];
+    // The demo server behind a relay that cancels the run at the first Task write it carries.
+    const relay = await fhirStub(async (method, url) => {
+      if (method !== 'GET') {
+        written.push(`${method} ${url}`);
+        if (written.length === 1) await s!.cancel(runId, 'test');
+      }
+      return { status: 403, body: FORBIDDEN };
+    });
+    stops.push(relay.close);
+    s = await surveillance(relay.url);
+    ({ runId } = await s.runner.create({ trigger: 'api', asOf: AS_OF }));
+    const batches = await s.runner.load(runId);
+    expect(batches.length).toBeGreaterThan(0);
+    for (const b of batches) await s.runner.batch(runId, b, { lastAttempt: true });
+    expect(written).toHaveLength(1);
+    const run = (await s.run(runId))!;
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatch(/cancelled by test/);
+    expect(run.done).toBe(0);
+    expect(await s.store.worklistOf(runId)).toEqual([]);
   }, 120_000);
 });

@@ -27,6 +27,7 @@ const entry = (patientId: string, rule: WorklistRow['rule'], dueDate: string): W
   lastStudy: null,
   summary: 'STIR WB-MRI screening due',
   taskRef: `Task/${patientId}`,
+  taskError: null,
 });
 
 describe('verify, a run audited with its whole worklist', () => {
