@@ -49,7 +49,6 @@ export interface SurveillanceOptions {
   work?: boolean;
 }
 
-
 /** Whether two FHIR base URLs name the same server: compared as parsed URLs (host case, default port), trailing slashes aside. */
 export function sameFhirBase(a: string, b: string): boolean {
   const norm = (u: string) => {
