@@ -79,6 +79,19 @@ export class OsteoWatchError extends Error {
   }
 }
 
+/**
+ * A server refused what we asked (an HTTP 4xx other than 408 and 429: not authorised, not found, not allowed): the
+ * same request again cannot succeed, so it is not retried; the operator must change something.
+ */
+export class RefusedError extends OsteoWatchError {
+  constructor(message: string) {
+    super('upstream', message);
+  }
+}
+
+/** Whether an HTTP status is a refusal (RefusedError) rather than a failure worth retrying. */
+export const isRefusal = (status: number): boolean => status >= 400 && status < 500 && status !== 408 && status !== 429;
+
 /** HTTP status by kind (https://www.rfc-editor.org/rfc/rfc9110#name-status-codes). */
 const HTTP_STATUS: Record<ErrorKind, number> = {
   invalid: 400,

@@ -37,7 +37,7 @@ import { createMetrics } from './metrics/metrics.ts';
 import { createApp } from './server/app.ts';
 import { setCdsCredentialedOrigins } from './server/cors.ts';
 import { AccessTokens, authorizeUrl, tokenUrl } from './server/oauthRoutes.ts';
-import { LaunchContexts } from './server/smartLaunch.ts';
+import { demoLaunchUrl, LaunchContexts } from './server/smartLaunch.ts';
 import { acquireDirLock } from './store/lock.ts';
 import { Surveillance } from './surveillance/service.ts';
 
@@ -243,6 +243,9 @@ async function main(): Promise<void> {
       assess: { exposure: config.exposure, now: () => new Date() },
       connectSrc: security.pagesConnectSrc,
       frameAncestors: security.pagesFrameAncestors,
+      // The worklist's patients are the demo's own when surveillance reads it: their timeline opens through the
+      // demo's EHR stand-in, the patient in context, rather than at the patient picker.
+      ...(readsDemo ? { launchForPatient: demoLaunchUrl } : {}),
     },
     metrics,
     metricsToken: security.metricsToken,

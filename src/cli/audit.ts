@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { toCsv } from '../audit/csv.ts';
 import { OsteoWatchError } from '../errors.ts';
+import { formatMg } from '../exposure/format.ts';
 import { DEFAULT_EXPOSURE_CONFIG } from '../exposure/index.ts';
 import { type AuditClient, localAuditClient, remoteAuditClient } from './auditClient.ts';
 import { table } from './table.ts';
@@ -125,7 +126,7 @@ export function addAuditCommands(program: Command, out: (s: string) => void): vo
             ['As of', 'Cumulative mg', 'Daily mg', 'Crossed on'],
             r.exposureByDate.map((e) => [
               e.asOf,
-              e.cumulativeMg === null ? 'unknown' : `${e.cumulativeMg}${e.lowerBound ? '+' : ''}`,
+              e.cumulativeMg === null ? 'unknown' : `${e.lowerBound ? '≥ ' : ''}${formatMg(e.cumulativeMg)}`,
               String(e.currentDailyMg ?? '—'),
               e.crossedOn ?? '—',
             ]),
@@ -146,6 +147,21 @@ export function addAuditCommands(program: Command, out: (s: string) => void): vo
         );
         lines.push(table(['When', 'Service', 'Indicator', 'Card', 'Response', 'Summary'], cards));
         if (r.invocations.nextCursor) lines.push(`(more: --cursor ${r.invocations.nextCursor})`);
+        // What OsteoWatch wrote to the EHR for this patient: the WB-MRI findings, study by study.
+        lines.push('', 'Imaging findings written back:');
+        lines.push(
+          r.writeBacks.length
+            ? table(
+                ['Recorded', 'Study date', 'Study UID', 'Resources'],
+                r.writeBacks.map((w) => [
+                  w.recordedAt,
+                  w.studyDate ?? '—',
+                  w.studyUid ?? '—',
+                  w.resourceRefs.join(' '),
+                ]),
+              )
+            : '  none',
+        );
         if (r.live)
           lines.push(
             '',

@@ -19,6 +19,7 @@ import {
 } from '../demo/surveillanceClient.ts';
 import { OsteoWatchError } from '../errors.ts';
 import { dayFromIso } from '../exposure/dates.ts';
+import { formatMg } from '../exposure/format.ts';
 import { outcomeText } from '../fhir/outcome.ts';
 import { createLogger } from '../log/logger.ts';
 import {
@@ -33,6 +34,7 @@ import {
 } from '../server/surveillanceRoutes.ts';
 import { StoreLockedError } from '../store/index.ts';
 import { loadIssueText } from '../surveillance/loadIssueText.ts';
+import { recordFailedRun } from '../surveillance/runAudit.ts';
 import { type RunRow, RunStore, type WorklistCheck } from '../surveillance/runStore.ts';
 import { Surveillance } from '../surveillance/service.ts';
 import { CliExit, storeOptions } from './audit.ts';
@@ -179,6 +181,8 @@ async function localClient(o: Common, work: boolean): Promise<SurveilClient> {
       const r = await mustGet(id);
       if (!(await runs.cancel(r.runId, `cli (${userInfo().username})`, now())))
         throw new OsteoWatchError('conflict', `run ${r.runId} has already ended (${r.status})`);
+      // Recorded in the audit trail, as every ended run is (the service's own cancel does it in the runner).
+      await recordFailedRun(runs, store.audit, r.runId);
       return view(await mustGet(r.runId));
     },
     async runs(limit, before) {
@@ -470,14 +474,20 @@ export function addSurveilCommands(program: Command, out: (s: string) => void): 
       if (o.json) out(`${JSON.stringify(check, null, 2)}\n`);
       else if (check.ok)
         out(
-          `The worklist of run ${runId} is what its audit record says: ${check.now.entries} entries, sha256 ${check.now.sha256}\n`,
+          `Run ${runId} is what its audit record says: ${check.now.entries} worklist entries, sha256 ${check.now.sha256}; its day, rules, status and counts\n`,
         );
-      else if (!check.audited)
-        process.stderr.write(`Run ${runId} has no audit record yet (it has not finished, or it failed)\n`);
-      else
-        process.stderr.write(
-          `The worklist of run ${runId} does NOT match its audit record: recorded ${check.audited.entries} entries, sha256 ${check.audited.sha256}; now ${check.now.entries} entries, sha256 ${check.now.sha256}\n`,
-        );
+      else if (!check.audited) process.stderr.write(`Run ${runId} has no audit record yet (it has not ended)\n`);
+      else {
+        const worklistOk = check.audited.entries === check.now.entries && check.audited.sha256 === check.now.sha256;
+        if (!worklistOk)
+          process.stderr.write(
+            `The worklist of run ${runId} does NOT match its audit record: recorded ${check.audited.entries} entries, sha256 ${check.audited.sha256}; now ${check.now.entries} entries, sha256 ${check.now.sha256}\n`,
+          );
+        if (check.mismatches.length)
+          process.stderr.write(
+            `The run history of run ${runId} does NOT match its audit record:\n${check.mismatches.map((m) => `  ${m}\n`).join('')}`,
+          );
+      }
       if (!check.ok) throw new CliExit(1);
     });
 
@@ -573,7 +583,7 @@ export function addSurveilCommands(program: Command, out: (s: string) => void): 
               i.dueDate ?? '—',
               i.overdueFrom ? `${i.overdueFrom}${i.daysOverdue ? ` (+${i.daysOverdue} d)` : ''}` : '—',
               i.lastStudy ?? '—',
-              i.cumulativeMg === null ? 'unknown' : `${Math.round(i.cumulativeMg)}${i.lowerBound ? '+' : ''}`,
+              i.cumulativeMg === null ? 'unknown' : `${i.lowerBound ? '≥ ' : ''}${formatMg(i.cumulativeMg)}`,
               i.taskRef ?? (i.taskError ? 'not written' : '—'),
             ]),
           ),

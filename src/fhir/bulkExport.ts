@@ -8,7 +8,7 @@
  * A bearer token goes only to the FHIR server's origin: a status URL or file URL elsewhere is refused when it
  * would need the token (the same rule as for search `next` links, patientRecords.ts).
  */
-import { OsteoWatchError } from '../errors.ts';
+import { isRefusal, OsteoWatchError, RefusedError } from '../errors.ts';
 import { authorizedFetch as call, type FhirAuth } from './fhirAuth.ts';
 import { ExportGoneError, NDJSON, type NdjsonOptions, ndjsonEntries } from './ndjson.ts';
 import { issueText, outcomeText } from './outcome.ts';
@@ -116,6 +116,8 @@ export async function kickOff(o: KickOffOptions): Promise<string> {
   if (res.status !== 202) {
     if (res.status === 429 || res.status === 503)
       throw new OsteoWatchError('unavailable', `${what}: the server is busy (${await answerText(res)})`);
+    // 401, 403, 404 (no such Group): the same kick-off again gets the same answer.
+    if (isRefusal(res.status)) throw new RefusedError(`${what} refused: ${await answerText(res)}`);
     throw new FhirFetchError(`${what} refused: ${await answerText(res)}`);
   }
   await res.body?.cancel();

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { importJWK, type JWK, SignJWT } from 'jose';
-import { OsteoWatchError } from '../errors.ts';
+import { isRefusal, OsteoWatchError, RefusedError } from '../errors.ts';
 import { isLoopbackUrl } from './loopback.ts';
 import { FhirFetchError, FhirTimeoutError } from './patientRecords.ts';
 
@@ -141,7 +141,11 @@ export function backendServicesAuth(o: BackendServicesOptions): FhirAuth {
       o,
       what,
     );
-    if (!res.ok) throw new FhirFetchError(`${what} refused client ${o.clientId}: ${await refusal(res)}`);
+    if (!res.ok) {
+      const why = `${what} refused client ${o.clientId}: ${await refusal(res)}`;
+      // invalid_client, unauthorized_client, invalid_scope: the registration is wrong, not the moment.
+      throw isRefusal(res.status) ? new RefusedError(why) : new FhirFetchError(why);
+    }
     const token = (await res.json().catch(() => undefined)) as
       | { access_token?: unknown; token_type?: unknown; expires_in?: unknown }
       | undefined;

@@ -28,6 +28,11 @@ export interface PageRouteOptions {
   connectSrc?: readonly string[];
   /** Origins that may frame the pages besides this one (an EHR that embeds SMART apps). */
   frameAncestors?: readonly string[];
+  /**
+   * Where `/app/launch?patient=<id>` (the dashboard's link to a patient's timeline) goes: an EHR launch with the
+   * patient in context. Absent: a standalone launch, the patient chosen at the authorization server's picker.
+   */
+  launchForPatient?: (patientId: string) => string;
 }
 
 export const DEFAULT_PAGES_DIR = new URL('../../dist/pages/', import.meta.url).pathname;
@@ -65,6 +70,11 @@ export function pageRoutes(o: PageRouteOptions): Router {
   router.use('/app/api', assessRoutes(o.assess));
   // The launch URL without its extension (what an EHR may be configured with): the same page, query kept.
   router.get('/app/launch', (req, res) => {
+    const { patient, launch, iss } = req.query;
+    if (o.launchForPatient && typeof patient === 'string' && patient && launch === undefined && iss === undefined) {
+      res.set('Cache-Control', 'no-store').redirect(303, o.launchForPatient(patient));
+      return;
+    }
     const q = req.originalUrl.indexOf('?');
     res.redirect(302, `/app/launch.html${q < 0 ? '' : req.originalUrl.slice(q)}`);
   });

@@ -40,6 +40,10 @@ import { errorPage } from './signInPage.ts';
 
 export const TIMELINE_CLIENT_ID = 'osteowatch-timeline';
 
+/** The demo EHR stand-in's launch of the timeline app for a patient (GET /auth/demo-launch, below). */
+export const demoLaunchUrl = (patientId: string): string =>
+  `/auth/demo-launch?patient=${encodeURIComponent(patientId)}`;
+
 /** An RFC 6749 refusal (§5.2 at the token endpoint): `invalid_client` is 401, the rest 400. */
 export class OAuthError extends Error {
   readonly error: string;

@@ -35,6 +35,9 @@ export const WORKLIST_CSV_COLUMNS = [
   'summary',
 ] as const satisfies ReadonlyArray<keyof WorklistRow>;
 
+/** The CSV columns of "who was due on a day": the worklist's, with when each patient was scanned and by which run. */
+export const DUE_CSV_COLUMNS = [...WORKLIST_CSV_COLUMNS, 'scannedOn', 'runId'] as const;
+
 /** Rows per page when the CSV follows the keyset pages itself. */
 const CSV_PAGE = 1000;
 
@@ -200,6 +203,7 @@ export async function worklistPage(store: RunStore, p: WorklistParams): Promise<
     runId: page.runId,
     runStatus: run?.status ?? null,
     asOf: run?.asOf ?? null,
+    total: page.total,
     items: page.items.map(entryView),
     next: page.next && page.runId ? encodeCursor(page.runId, page.next) : null,
   };
@@ -215,7 +219,7 @@ export async function worklistCsv(
   p: WorklistParams,
 ): Promise<{ runId: string | null; chunks: AsyncGenerator<string> }> {
   const { query, after } = await storeQuery(store, p);
-  const first = await store.worklist({ ...query, limit: CSV_PAGE, cursor: after });
+  const first = await store.worklist({ ...query, limit: CSV_PAGE, cursor: after, total: false });
   const pinned = first.runId ?? undefined;
   const header = `${WORKLIST_CSV_COLUMNS.join(',')}\r\n`;
   async function* chunks(): AsyncGenerator<string> {
@@ -224,7 +228,7 @@ export async function worklistCsv(
     for (;;) {
       if (page.items.length) yield toCsv(page.items, [...WORKLIST_CSV_COLUMNS]).slice(header.length);
       if (!page.next || !pinned) return;
-      page = await store.worklist({ ...query, runId: pinned, limit: CSV_PAGE, cursor: page.next });
+      page = await store.worklist({ ...query, runId: pinned, limit: CSV_PAGE, cursor: page.next, total: false });
     }
   }
   return { runId: first.runId, chunks: chunks() };
@@ -329,13 +333,25 @@ export function surveillanceRoutes(o: SurveillanceRouteOptions): Router {
         actor: req.principal!.actor,
         query: `surveillance: patients due on ${q.date}`,
       });
-    const { run, entries } = await store.dueOn(q.date);
-    const items = entries.map(entryView);
+    const { runs, runDay, entries } = await store.dueOn(q.date);
+    // Each entry names its run: on a day with several runs the answer is the union of their worklists.
+    const items = entries.map(({ runId, ...e }) => ({ ...e, runId }));
     if (wantsCsv(req, q.format)) {
-      res.type('text/csv').send(toCsv(items, [...WORKLIST_CSV_COLUMNS]));
+      res
+        .type('text/csv')
+        .set('Content-Disposition', `attachment; filename="due-${q.date}.csv"`)
+        .set('X-Surveillance-Runs', runs.map((r) => r.runId).join(','))
+        .set('X-Surveillance-Run-Day', runDay ?? '')
+        .send(toCsv(items, [...DUE_CSV_COLUMNS]));
       return;
     }
-    res.json({ date: q.date, run: run ? runView(run, now()) : null, entries: items });
+    res.json({
+      date: q.date,
+      runDay,
+      run: runs.length ? runView(runs[runs.length - 1]!, now()) : null,
+      runs: runs.map((r) => runView(r, now())),
+      entries: items,
+    });
   });
   return router;
 }

@@ -44,6 +44,7 @@ export function evaluatePatient(patientId: string, data: PatientRecords | Staged
         decision: a.screening.decision.kind,
         cumulativeMg: a.exposure.cumulativeMg,
         lowerBound: a.exposure.cumulativeIsLowerBound,
+        lastStudy: a.studies.at(-1)?.date ?? null,
       },
       items: worklistItems(a),
     };

@@ -3,9 +3,9 @@
  * queue deletes finished jobs, and an auditor asks about runs long after. Every write is idempotent, so a
  * batch retried after a crash (or run by a second instance) changes nothing it already wrote.
  */
-import { createHash } from 'node:crypto';
 import { OsteoWatchError } from '../errors.ts';
 import type { Db, Queryable } from '../store/db.ts';
+import { type DueOn, dueOn, verifyRun, type WorklistCheck, type WorklistDigest, worklistDigest } from './runAudit.ts';
 import type {
   LoadIssues,
   RunCounts,
@@ -18,6 +18,7 @@ import type {
   WorklistRule,
 } from './types.ts';
 
+export type { DueEntry, DueOn, WorklistCheck, WorklistDigest } from './runAudit.ts';
 export type { RunCounts, RunStatus, RunTrigger, SourceMode } from './types.ts';
 
 export interface RunRow {
@@ -43,50 +44,13 @@ export interface RunRow {
   error: string | null;
 }
 
-/** The worklist's columns, in the order the digest hashes them (every column but the run's id). */
-const DIGEST_COLUMNS = [
-  'patient_id',
-  'rule',
-  'change',
-  'due_date',
-  'overdue_from',
-  'days_overdue',
-  'cumulative_mg',
-  'lower_bound',
-  'last_study',
-  'summary',
-  'task_ref',
-] as const;
-
-/** A worklist entry as audit records before the digest carried it. */
-interface LegacyEntry {
-  patientId: string;
-  rule: string;
-  change: string;
-  dueDate?: string | null;
-  lastStudy?: string | null;
-  task?: string;
-}
-
-/** A worklist as the audit trail records it (RunStore.worklistDigest). */
-export interface WorklistDigest {
-  entries: number;
-  sha256: string;
-}
-
-/** A run's worklist against its audit record (RunStore.verifyAuditedWorklist). */
-export interface WorklistCheck {
-  runId: string;
-  ok: boolean;
-  audited?: WorklistDigest;
-  now: WorklistDigest;
-}
-
 export interface ResultRow {
   patientId: string;
   decision: string;
   cumulativeMg: number | null;
   lowerBound: boolean;
+  /** The patient's last WB-MRI as this run saw it. */
+  lastStudy?: string | null;
   error?: string;
 }
 
@@ -157,7 +121,9 @@ export interface WorklistQuery {
   runId?: string;
   rules?: WorklistRule[];
   changes?: WorklistChange[];
-  /** Patient id prefix. */
+  /** Whether to count the matching entries (default: yes; -1 when not). */
+  total?: false;
+  /** Patient id prefix, case aside. */
   patient?: string;
   limit: number;
   /** Keyset cursor from the previous page (opaque). */
@@ -169,13 +135,28 @@ export interface Page<T> {
   next?: string;
 }
 
+/**
+ * The worklist's order, the clinic team's: urgent work first (an overdue follow-up, osteonecrosis found: their
+ * Tasks are `urgent`), then the routine, then what was resolved since the last run; within each, by due date
+ * (none last), patient, rule, change. Keyset paging follows the same tuple.
+ */
+const URGENCY = `(case when change = 'resolved' then 2 when rule in ('follow-up-overdue', 'findings') then 0 else 1 end)`;
+const urgencyOf = (r: Pick<WorklistRow, 'rule' | 'change'>) =>
+  r.change === 'resolved' ? 2 : r.rule === 'follow-up-overdue' || r.rule === 'findings' ? 0 : 1;
+
+type Cursor = [number, string, string, string, string];
 const encodeCursor = (r: WorklistRow) =>
-  Buffer.from(JSON.stringify([r.dueDate ?? '9999-12-31', r.patientId, r.rule, r.change])).toString('base64url');
-function decodeCursor(c: string): [string, string, string, string] | undefined {
+  Buffer.from(JSON.stringify([urgencyOf(r), r.dueDate ?? '9999-12-31', r.patientId, r.rule, r.change])).toString(
+    'base64url',
+  );
+function decodeCursor(c: string): Cursor | undefined {
   try {
     const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8'));
-    return Array.isArray(v) && v.length === 4 && v.every((x) => typeof x === 'string')
-      ? (v as [string, string, string, string])
+    return Array.isArray(v) &&
+      v.length === 5 &&
+      Number.isInteger(v[0]) &&
+      v.slice(1).every((x) => typeof x === 'string')
+      ? (v as Cursor)
       : undefined;
   } catch {
     return undefined;
@@ -410,85 +391,19 @@ export class RunStore {
     return rows.map(worklistRowOf);
   }
 
-  /**
-   * Whether the run's worklist is still what its audit record says it produced: the digest recomputed from the
-   * rows against the one in the hash-chained record (whose own integrity `audit verify` checks). `audited` is
-   * absent for a run not (yet) recorded: one that has not finished, or failed.
-   */
-  async verifyAuditedWorklist(runId: string): Promise<WorklistCheck> {
-    const [row] = await this.db.query<{ payload: { summary?: { worklist?: WorklistDigest } } }>(
-      'select l.payload from surveillance_run s join audit_log l on l.seq = s.seq where s.run_id = $1',
-      [runId],
-    );
-    const recorded = row?.payload.summary?.worklist as WorklistDigest | LegacyEntry[] | undefined;
-    // Runs audited before the digest carry the worklist itself: compared entry by entry, answered as digests.
-    if (Array.isArray(recorded)) return this.verifyLegacyWorklist(runId, recorded);
-    const audited = recorded;
-    const now = await this.worklistDigest(runId);
-    return {
-      runId,
-      ok: !!audited && audited.entries === now.entries && audited.sha256 === now.sha256,
-      ...(audited ? { audited } : {}),
-      now,
-    };
+  /** The run's worklist against its audit record (runAudit.ts verifyRun). */
+  verifyAuditedWorklist(runId: string): Promise<WorklistCheck> {
+    return verifyRun(this, runId);
   }
 
-  /** A record that holds the worklist itself (before the digest): both sides as digests of the same lines. */
-  private async verifyLegacyWorklist(runId: string, recorded: LegacyEntry[]): Promise<WorklistCheck> {
-    const rows = await this.db.query<{
-      patient_id: string;
-      rule: string;
-      change: string;
-      due_date: string | null;
-      last_study: string | null;
-      task_ref: string | null;
-    }>('select patient_id, rule, change, due_date, last_study, task_ref from worklist_entries where run_id = $1', [
-      runId,
-    ]);
-    const lines = (xs: unknown[][]) => xs.map((x) => JSON.stringify(x)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const digest = (l: string[]) => ({
-      entries: l.length,
-      sha256: createHash('sha256').update(l.join('\n')).digest('hex'),
-    });
-    const audited = digest(
-      lines(
-        recorded.map((e) => [e.patientId, e.rule, e.change, e.dueDate ?? null, e.lastStudy ?? null, e.task ?? null]),
-      ),
-    );
-    const now = digest(lines(rows.map((r) => [r.patient_id, r.rule, r.change, r.due_date, r.last_study, r.task_ref])));
-    return { runId, ok: audited.sha256 === now.sha256, audited, now };
+  /** The run's worklist as its audit record holds it (runAudit.ts). */
+  worklistDigest(runId: string, pageSize?: number): Promise<WorklistDigest> {
+    return worklistDigest(this.db, runId, pageSize);
   }
 
-  /**
-   * The run's worklist as the audit trail records it: the number of entries and the SHA-256 of one line per entry
-   * (every column as a JSON array, DIGEST_COLUMNS), ordered by patient, rule, change, read a page at a time. The
-   * rows are append-only (migrations 008, 009): recomputed later, the digest is the same unless they were altered.
-   */
-  async worklistDigest(runId: string, pageSize = 5000): Promise<WorklistDigest> {
-    const hash = createHash('sha256');
-    let entries = 0;
-    let after: [string, string, string] = ['', '', ''];
-    // Byte order (collate "C"), not the database's locale: a restore under another locale must not change it.
-    for (;;) {
-      const rows = await this.db.query<Record<(typeof DIGEST_COLUMNS)[number] | 'task_error', unknown>>(
-        `select ${DIGEST_COLUMNS.join(', ')}, task_error from worklist_entries
-          where run_id = $1
-            and (patient_id collate "C", rule collate "C", change collate "C") > ($2 collate "C", $3 collate "C", $4 collate "C")
-          order by patient_id collate "C", rule collate "C", change collate "C" limit $5`,
-        [runId, ...after, pageSize],
-      );
-      for (const r of rows) {
-        const cells = DIGEST_COLUMNS.map((c) => r[c] ?? null);
-        // Why an entry's Task was not written (migration 010) is part of what the run produced; a line gains the
-        // cell only when there is one, so the digests of runs recorded before it stay as they were.
-        if (r.task_error != null) cells.push(r.task_error);
-        hash.update(`${JSON.stringify(cells)}\n`);
-      }
-      entries += rows.length;
-      if (rows.length < pageSize) return { entries, sha256: hash.digest('hex') };
-      const last = rows[rows.length - 1]!;
-      after = [last.patient_id as string, last.rule as string, last.change as string];
-    }
+  /** Who was due on a day, from the audit trail (runAudit.ts). */
+  dueOn(day: string): Promise<DueOn> {
+    return dueOn(this, day);
   }
 
   async insertEntries(entries: WorklistRow[]): Promise<void> {
@@ -538,6 +453,16 @@ export class RunStore {
     return rows.map((r) => r.patient_id);
   }
 
+  /** The last WB-MRI each of these patients had as the run saw them (patients without one are absent). */
+  async lastStudies(runId: string, patientIds: string[]): Promise<Map<string, string>> {
+    const rows = await this.db.query<{ patient_id: string; last_study: string }>(
+      `select patient_id, last_study::text as last_study from surveillance_results
+        where run_id = $1 and patient_id = any($2::text[]) and last_study is not null`,
+      [runId, patientIds],
+    );
+    return new Map(rows.map((r) => [r.patient_id, r.last_study]));
+  }
+
   /** Every patient of the run whose records could not be read or assessed. */
   async erredPatients(runId: string): Promise<Set<string>> {
     const rows = await this.db.query<{ patient_id: string }>(
@@ -561,8 +486,8 @@ export class RunStore {
     return rows.map((r) => ({ patientId: r.patient_id, message: r.error }));
   }
 
-  /** A page of the worklist, ordered by due date then patient then rule (keyset: stable under inserts). */
-  async worklist(q: WorklistQuery): Promise<Page<WorklistRow> & { runId: string | null }> {
+  /** A page of the worklist in the clinic team's order (URGENCY; keyset: stable under inserts), and the total. */
+  async worklist(q: WorklistQuery): Promise<Page<WorklistRow> & { runId: string | null; total: number }> {
     const runId =
       q.runId ??
       (
@@ -570,46 +495,42 @@ export class RunStore {
           `select run_id from surveillance_runs where status = 'succeeded' order by seq desc limit 1`,
         )
       )[0]?.run_id;
-    if (!runId) return { runId: null, items: [] };
+    if (!runId) return { runId: null, items: [], total: 0 };
     const after = q.cursor ? decodeCursor(q.cursor) : undefined;
     // A cursor that cannot be read must not quietly restart from the first page (a client would loop).
     if (q.cursor && !after)
       throw new OsteoWatchError('invalid', 'cursor: is not a cursor from this API', { expression: ['cursor'] });
-    const rows = await this.db.query(
-      `select * from worklist_entries
-       where run_id = $1
+    const filter = `run_id = $1
          and ($2::text[] is null or rule = any($2::text[]))
          and ($3::text[] is null or change = any($3::text[]))
-         and ($4::text is null or patient_id like $4 || '%')
-         and ($5::date is null or (coalesce(due_date, '9999-12-31'::date), patient_id, rule, change) > ($5::date, $6::text, $7::text, $8::text))
-       order by coalesce(due_date, '9999-12-31'::date), patient_id, rule, change
-       limit $9`,
-      [
-        runId,
-        q.rules?.length ? q.rules : null,
-        q.changes?.length ? q.changes : null,
-        q.patient ? q.patient.replace(/[\\%_]/g, (c) => `\\${c}`) : null,
-        after?.[0] ?? null,
-        after?.[1] ?? null,
-        after?.[2] ?? null,
-        after?.[3] ?? null,
-        q.limit + 1,
-      ],
+         and ($4::text is null or lower(patient_id) like lower($4) || '%')`;
+    const filters = [
+      runId,
+      q.rules?.length ? q.rules : null,
+      q.changes?.length ? q.changes : null,
+      // A prefix, case aside (ids are typed from a letter or a printout), its LIKE wildcards escaped.
+      q.patient ? q.patient.replace(/[\\%_]/g, (c) => `\\${c}`) : null,
+    ];
+    const rows = await this.db.query(
+      `select * from worklist_entries
+       where ${filter}
+         and ($5::int is null or (${URGENCY}, coalesce(due_date, '9999-12-31'::date), patient_id, rule, change) > ($5::int, $6::date, $7::text, $8::text, $9::text))
+       order by ${URGENCY}, coalesce(due_date, '9999-12-31'::date), patient_id, rule, change
+       limit $10`,
+      [...filters, ...(after ?? [null, null, null, null, null]), q.limit + 1],
     );
+    // The matching entries in all, for "rows 51–100 of 312" (not for a CSV that reads every page anyway).
+    const [count] =
+      q.total === false
+        ? [undefined]
+        : await this.db.query<{ n: string }>(`select count(*) as n from worklist_entries where ${filter}`, filters);
+    const total = Number(count?.n ?? -1);
     const items = rows.slice(0, q.limit).map(worklistRowOf);
-    return { runId, items, ...(rows.length > q.limit ? { next: encodeCursor(items[items.length - 1]!) } : {}) };
-  }
-
-  /** Which patients were due (any rule) in the run covering a day: the auditor's question. */
-  async dueOn(day: string): Promise<{ run: RunRow | undefined; entries: WorklistRow[] }> {
-    const rows = await this.db.query<{ run_id: string }>(
-      `select run_id from surveillance_runs where status = 'succeeded' and as_of <= $1 order by as_of desc, seq desc limit 1`,
-      [day],
-    );
-    if (!rows[0]) return { run: undefined, entries: [] };
     return {
-      run: await this.getRun(rows[0].run_id),
-      entries: (await this.worklistOf(rows[0].run_id)).filter((e) => e.change !== 'resolved'),
+      runId,
+      items,
+      total,
+      ...(rows.length > q.limit ? { next: encodeCursor(items[items.length - 1]!) } : {}),
     };
   }
 
@@ -676,8 +597,9 @@ export class RunStore {
 async function insertResults(tx: Queryable, runId: string, results: ResultRow[], now: Date): Promise<void> {
   if (!results.length) return;
   await tx.query(
-    `insert into surveillance_results (run_id, patient_id, decision, cumulative_mg, lower_bound, error, evaluated_at)
-     select $1, x.p, x.d, x.mg, x.lb, x.e, $3 from jsonb_to_recordset($2::jsonb) as x(p text, d text, mg numeric, lb boolean, e text)
+    `insert into surveillance_results (run_id, patient_id, decision, cumulative_mg, lower_bound, error, last_study, evaluated_at)
+     select $1, x.p, x.d, x.mg, x.lb, x.e, x.ls, $3
+       from jsonb_to_recordset($2::jsonb) as x(p text, d text, mg numeric, lb boolean, e text, ls date)
      on conflict do nothing`,
     [
       runId,
@@ -688,6 +610,7 @@ async function insertResults(tx: Queryable, runId: string, results: ResultRow[],
           mg: r.cumulativeMg,
           lb: r.lowerBound,
           e: r.error ?? null,
+          ls: r.lastStudy ?? null,
         })),
       ),
       now.toISOString(),

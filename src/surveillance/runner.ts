@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AuditLog } from '../audit/auditLog.ts';
-import { OsteoWatchError } from '../errors.ts';
+import { OsteoWatchError, RefusedError } from '../errors.ts';
 import type { ExposureConfig } from '../exposure/index.ts';
 import type { Logger } from '../log/logger.ts';
 import type { SurveillanceMetrics } from '../metrics/metrics.ts';
@@ -15,6 +15,7 @@ import type { CohortDefinition } from '../screening/cohort.ts';
 import { DEFAULT_SCREENING_CONFIG, type ScreeningConfig } from '../screening/rules.ts';
 import { changeOf, taskRuleOf, worklistKey } from '../screening/worklist.ts';
 import { type Evaluator, inlineEvaluator, type PatientInput } from './evaluationPool.ts';
+import { recordFailedRun, recordRun } from './runAudit.ts';
 import type { ResultRow, RunCounts, RunRow, RunStore, RunTrigger, WorklistRow } from './runStore.ts';
 import { type CohortSource, StagingLostError } from './source.ts';
 import type { TaskPublisher } from './tasks.ts';
@@ -171,7 +172,8 @@ export class SurveillanceRunner {
           ['loading'],
         );
       } catch (err) {
-        if (!o.lastAttempt) throw err;
+        // Retried with backoff, unless the server refused (401, 403, no such Group): that answer will not change.
+        if (!o.lastAttempt && !(err instanceof RefusedError)) throw err;
         await this.fail(runId, `the cohort could not be read: ${message(err)}`);
         this.d.logger?.error({ runId, err: message(err) }, 'surveillance run failed');
         return [];
@@ -308,7 +310,7 @@ export class SurveillanceRunner {
     const errors = await store.errorsOf(runId);
     const finishedAt = this.d.now();
     await this.d.source.finish(run).catch(() => undefined);
-    if (this.d.audit) await this.audit(run, counts, finishedAt);
+    if (this.d.audit) await recordRun(store, this.d.audit, run, { status: 'succeeded', counts, finishedAt });
     if (!(await store.update(runId, { status: 'succeeded', finishedAt, counts, errors }, ['finishing']))) return true;
     const started = run.startedAt ? Date.parse(run.startedAt) : Number.NaN;
     this.d.metrics?.runEnded('succeeded', Number.isNaN(started) ? null : (finishedAt.getTime() - started) / 1000);
@@ -336,6 +338,11 @@ export class SurveillanceRunner {
       const now = await store.worklistOf(run.runId, patients);
       const current = new Set(now.filter((e) => e.change !== 'resolved').map(family));
       const gone = before.filter((e) => !current.has(family(e)) && !erred.has(e.patientId));
+      // A resolved entry shows the WB-MRI that resolved it (the patient's last one as this run saw it).
+      const scanned = await store.lastStudies(
+        run.runId,
+        gone.map((e) => e.patientId),
+      );
       for (const e of gone) {
         if (this.d.tasks)
           try {
@@ -344,50 +351,39 @@ export class SurveillanceRunner {
             this.d.logger?.warn({ err: message(err) }, 'a resolved Task could not be completed');
           }
       }
-      await store.insertEntries(gone.map((e) => ({ ...e, runId: run.runId, change: 'resolved' as const })));
+      await store.insertEntries(
+        gone.map((e) => ({
+          ...e,
+          runId: run.runId,
+          change: 'resolved' as const,
+          lastStudy: scanned.get(e.patientId) ?? e.lastStudy,
+          taskError: null,
+        })),
+      );
       // A patient whose records could not be read this time is not known to be done: the entries stay, still due.
       const kept = before.filter((e) => erred.has(e.patientId) && !current.has(family(e)));
       await store.insertEntries(kept.map((e) => ({ ...e, runId: run.runId, change: 'still-due' as const })));
     }
   }
 
-  private async audit(run: RunRow, counts: RunCounts, finishedAt: Date): Promise<void> {
-    const db = this.d.store.db;
-    const already = await db.query('select 1 from surveillance_run where run_id = $1', [run.runId]);
-    if (already.length) return;
-    // The worklist's digest, not a copy of it: its rows are append-only (migration 008), and 70,000 entries in
-    // one record were the run's memory peak at 100,000 patients. RunStore.verifyAuditedWorklist recomputes it.
-    const worklist = await this.d.store.worklistDigest(run.runId);
-    await this.d.audit!.recordSurveillanceRun({
-      recordedAt: finishedAt.toISOString(),
-      runId: run.runId,
-      startedAt: run.startedAt ?? run.createdAt,
-      finishedAt: finishedAt.toISOString(),
-      summary: {
-        asOf: run.asOf,
-        mode: run.mode,
-        fhirBase: run.fhirBase,
-        rulesHash: run.rulesHash,
-        transactionTime: run.transactionTime,
-        counts,
-        loadIssues: run.loadIssues,
-        worklist,
-      },
-    });
-  }
-
   /** Ends a run in progress at an operator's word (RunStore.cancel); false when it had already ended. */
   async cancel(runId: string, by: string): Promise<boolean> {
-    return this.ended(await this.d.store.cancel(runId, by, this.d.now()));
+    return this.ended(runId, await this.d.store.cancel(runId, by, this.d.now()));
   }
 
   async fail(runId: string, error: string): Promise<boolean> {
-    return this.ended(await this.d.store.fail(runId, error, this.d.now()));
+    return this.ended(runId, await this.d.store.fail(runId, error, this.d.now()));
   }
 
-  private ended(failed: boolean): boolean {
-    if (failed) this.d.metrics?.runEnded('failed', null);
-    return failed;
+  /** A run that has just failed: counted, and recorded in the audit trail as every ended run is. */
+  private async ended(runId: string, failed: boolean): Promise<boolean> {
+    if (!failed) return false;
+    this.d.metrics?.runEnded('failed', null);
+    // The run has ended whatever the audit trail does; a record that could not be written is said loudly.
+    await recordFailedRun(this.d.store, this.d.audit, runId).catch((err: unknown) =>
+      this.d.logger?.error({ runId, err: message(err) }, 'the failed surveillance run could not be audited'),
+    );
+    return true;
   }
 
   private async mustGet(runId: string): Promise<RunRow> {

@@ -94,6 +94,8 @@ export interface WorklistPage {
    */
   runStatus: RunStatus | null;
   asOf: string | null;
+  /** Entries matching the filters, on every page. */
+  total: number;
   items: WorklistEntry[];
   /** The cursor of the next page; null on the last. */
   next: string | null;

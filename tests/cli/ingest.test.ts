@@ -27,7 +27,15 @@ describe('osteowatch ingest FILE --fhir BASE_URL', { timeout: 120_000 }, () => {
     const again = await runOsteowatch(['ingest', file, '--fhir', srv.fhirUrl, '--json'], env);
     expect(JSON.parse(again.stdout).outcome).toBe('unchanged');
     const audit = await runOsteowatch(['audit', 'patient', 'p1', '--json'], env);
-    expect(JSON.parse(audit.stdout).writeBacks).toHaveLength(2);
+    const history = JSON.parse(audit.stdout) as { writeBacks: Array<{ studyUid: string; resourceRefs: string[] }> };
+    expect(history.writeBacks).toHaveLength(2);
+    // As text too: the auditor reading the terminal sees what was written to the EHR.
+    const text = (await runOsteowatch(['audit', 'patient', 'p1'], env)).stdout;
+    expect(text).toContain('Imaging findings written back:');
+    for (const w of history.writeBacks) {
+      expect(text).toContain(w.studyUid);
+      expect(text).toContain(w.resourceRefs[0]!);
+    }
   });
 
   it('a DICOM SR file is read with dcmjs and written the same way', async () => {

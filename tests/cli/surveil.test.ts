@@ -101,7 +101,7 @@ describe('osteowatch surveil (embedded store)', () => {
     expect(v.code).toBe(0);
     expect(v.stdout).toMatch(
       new RegExp(
-        `^The worklist of run ${run.runId} is what its audit record says: ${due(run.counts)} entries, sha256 [0-9a-f]{64}\\n$`,
+        `^Run ${run.runId} is what its audit record says: ${due(run.counts)} worklist entries, sha256 [0-9a-f]{64}; its day, rules, status and counts\\n$`,
       ),
     );
     const j = await runOsteowatch(['surveil', 'verify', run.runId, '--json'], env);

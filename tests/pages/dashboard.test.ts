@@ -9,9 +9,11 @@ import AxeBuilder from '@axe-core/playwright';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  API_SORT,
   doseText,
   durationText,
   fileNameOf,
+  nextSort,
   problemText,
   sortEntries,
   timelineHref,
@@ -34,6 +36,8 @@ interface Entry {
 }
 interface ApiPage {
   runId: string | null;
+  asOf: string | null;
+  total: number;
   items: Entry[];
   next: string | null;
 }
@@ -126,7 +130,10 @@ describeWithTool('chromium', 'the surveillance dashboard', () => {
     expect(await page.evaluate((k) => sessionStorage.getItem(k), TOKEN_KEY)).toBe(server.token);
     expect(await page.evaluate(() => localStorage.length)).toBe(0);
     expect(page.url()).not.toContain(server.token);
-    expect(await page.locator('#worklist-run').textContent()).toContain(first.runId!);
+    expect(await page.locator('#worklist-run').textContent()).toBe(`From the run of ${first.asOf} (${first.runId}).`);
+    expect(await page.locator('#page-info').textContent()).toBe(
+      `Page 1 · rows 1–${first.items.length} of ${all.length}`,
+    );
 
     // Rule and change in words, the dose never 0 when unknown, the patient a link to the exposure timeline.
     const firstRow = rows().first();
@@ -140,7 +147,7 @@ describeWithTool('chromium', 'the surveillance dashboard', () => {
     const doses = await page.locator('#worklist-table tbody td.dose').allTextContents();
     first.items.forEach((item, i) => {
       if (item.cumulativeMg === null) expect(doses[i]).toBe('unknown');
-      else expect(doses[i]).toMatch(item.lowerBound ? /^at least [\d,]+ mg$/ : /^[\d,]+ mg$/);
+      else expect(doses[i]).toMatch(item.lowerBound ? /^at least [\d,]+(\.\d{1,2})? mg$/ : /^[\d,]+(\.\d{1,2})? mg$/);
     });
     expect(await page.locator('#worklist-table tbody td.summary').allTextContents()).toEqual(
       first.items.map((i) => i.summary),
@@ -186,7 +193,8 @@ describeWithTool('chromium', 'the surveillance dashboard', () => {
     await expectPatients((await apiPage('limit=50')).items.map((e) => e.patientId));
   });
 
-  it('sorting by a column sorts the page; due date is the API’s order', async () => {
+  it('sorting by a column sorts the page; a third click returns to the API’s order (urgent first)', async () => {
+    const apiOrder = (await apiPage('limit=50')).items.map((e) => e.patientId);
     await page.click('th[data-sort="patient"] button');
     expect(await page.locator('th[data-sort="patient"]').getAttribute('aria-sort')).toBe('ascending');
     const sorted = await patientsShown();
@@ -194,9 +202,17 @@ describeWithTool('chromium', 'the surveillance dashboard', () => {
     await page.click('th[data-sort="patient"] button');
     expect(await page.locator('th[data-sort="patient"]').getAttribute('aria-sort')).toBe('descending');
     expect(await patientsShown()).toEqual([...sorted].reverse());
+    await page.click('th[data-sort="patient"] button');
+    expect(await page.locator('th[aria-sort]').count()).toBe(0);
+    expect(await patientsShown()).toEqual(apiOrder);
+    expect(await page.locator('#sort-note').textContent()).toMatch(/^Urgent first/);
     await page.click('th[data-sort="due"] button');
     expect(await page.locator('th[data-sort="due"]').getAttribute('aria-sort')).toBe('ascending');
-    expect(await patientsShown()).toEqual((await apiPage('limit=50')).items.map((e) => e.patientId));
+    const due = await page.locator('#worklist-table tbody td.date').allTextContents();
+    expect(due.filter((d) => /^\d/.test(d))).toEqual(due.filter((d) => /^\d/.test(d)).toSorted());
+    await page.click('th[data-sort="due"] button');
+    await page.click('th[data-sort="due"] button');
+    expect(await patientsShown()).toEqual(apiOrder);
   });
 
   it('pages forward by keyset and back by the cursor stack', async () => {
@@ -274,6 +290,28 @@ describeWithTool('chromium', 'the surveillance dashboard', () => {
     expect(await page.locator('#start-run').isDisabled()).toBe(false);
   }, 240_000);
 
+  it('a failed latest run: said above the worklist, and its card shows where it stopped, not zero counts', async () => {
+    const started = await api('/surveillance/runs', { method: 'POST' });
+    expect(started.status).toBe(202);
+    const { runId } = (await started.json()) as { runId: string };
+    expect((await api(`/surveillance/runs/${runId}/cancel`, { method: 'POST' })).status).toBe(200);
+    await page.reload();
+    const card = page.locator('#runs .run').first();
+    await expect.poll(() => card.locator('.badge').textContent()).toBe('Failed');
+    expect(await card.getAttribute('data-run-id')).toBe(runId);
+    expect(await card.locator('dl.counts').count()).toBe(0);
+    expect(await card.locator('dl.facts').textContent()).toMatch(/Stopped at\d+ of (\d+|\?) patients/);
+    await expect
+      .poll(() => page.locator('#worklist-run').textContent())
+      .toMatch(/The latest run, of .+, failed: cancelled by /);
+    expect(await page.locator('#worklist-run').getAttribute('class')).toContain('warning');
+    // The worklist is still the last succeeded run's.
+    const latest = await apiPage('limit=1');
+    expect(await page.locator('#worklist-run').textContent()).toContain(
+      `From the run of ${latest.asOf} (${latest.runId}).`,
+    );
+  }, 120_000);
+
   it('axe-core: no serious or critical violations on the dashboard', async () => {
     const { violations } = await new AxeBuilder({ page }).analyze();
     expect(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([]);
@@ -326,8 +364,10 @@ describe('the dashboard’s words and numbers (format.ts)', () => {
   it('the cumulative dose: unknown when null (never 0), "at least" for a lower bound', () => {
     expect(doseText({ cumulativeMg: null, lowerBound: false })).toBe('unknown');
     expect(doseText({ cumulativeMg: null, lowerBound: true })).toBe('unknown');
-    expect(doseText({ cumulativeMg: 12345.6, lowerBound: false })).toBe('12,346 mg');
+    expect(doseText({ cumulativeMg: 12345.6, lowerBound: false })).toBe('12,345.6 mg');
     expect(doseText({ cumulativeMg: 3000, lowerBound: true })).toBe('at least 3,000 mg');
+    // A lower bound is never rounded up past what is known: 2,999.5 is not "at least 3,000".
+    expect(doseText({ cumulativeMg: 2999.5, lowerBound: true })).toBe('at least 2,999.5 mg');
     expect(doseText({ cumulativeMg: 0, lowerBound: false })).toBe('0 mg');
   });
 
@@ -366,5 +406,10 @@ describe('the dashboard’s words and numbers (format.ts)', () => {
     expect(ids(sortEntries(rows, { key: 'dose', dir: 'ascending' }))).toBe('cadb');
     expect(ids(sortEntries(rows, { key: 'dose', dir: 'descending' }))).toBe('adcb');
     expect(ids(sortEntries(rows, { key: 'patient', dir: 'descending' }))).toBe('dcba');
+    // A column's clicks: ascending, descending, then the service's order again.
+    expect(nextSort(API_SORT, 'due')).toEqual({ key: 'due', dir: 'ascending' });
+    expect(nextSort({ key: 'due', dir: 'ascending' }, 'due')).toEqual({ key: 'due', dir: 'descending' });
+    expect(nextSort({ key: 'due', dir: 'descending' }, 'due')).toBe(API_SORT);
+    expect(nextSort({ key: 'due', dir: 'descending' }, 'dose')).toEqual({ key: 'dose', dir: 'ascending' });
   });
 });

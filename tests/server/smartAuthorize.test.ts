@@ -14,12 +14,14 @@ import type { CapabilityStatement } from '@medplum/fhirtypes';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCohort } from '../../src/cohort/generate.ts';
+import { resolveExposureConfig } from '../../src/exposure/index.ts';
 import { loadFhirDefinitions } from '../../src/fhir/definitions.ts';
 import { fhirCors } from '../../src/server/cors.ts';
 import { fhirRoutes } from '../../src/server/fhirRoutes.ts';
 import { AccessTokens, authorizeUrl, oauthRoutes, tokenUrl } from '../../src/server/oauthRoutes.ts';
 import { outcomeErrors } from '../../src/server/outcome.ts';
-import { LaunchContexts, TIMELINE_CLIENT_ID } from '../../src/server/smartLaunch.ts';
+import { pageRoutes } from '../../src/server/pageRoutes.ts';
+import { demoLaunchUrl, LaunchContexts, TIMELINE_CLIENT_ID } from '../../src/server/smartLaunch.ts';
 
 let server: Server;
 let base = '';
@@ -44,6 +46,14 @@ beforeAll(async () => {
   app.use('/auth', oauthRoutes({ clients: [], publicUrl: () => base, tokens, now, smart: { repo, launches } }));
   const smart = { launches, authorizeUrl: () => authorizeUrl(base), tokenUrl: () => tokenUrl(base) };
   app.use('/fhir', fhirCors, fhirRoutes({ repo, smart }));
+  // The pages as main.ts serves them when surveillance reads the demo: a patient's timeline link launches with
+  // the patient in context.
+  app.use(
+    pageRoutes({
+      assess: { exposure: resolveExposureConfig(), now: () => new Date() },
+      launchForPatient: demoLaunchUrl,
+    }),
+  );
   app.use(outcomeErrors());
   server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
@@ -427,6 +437,27 @@ describe('EHR launch', () => {
     });
     expect(noParams.status).toBe(400);
     expect((await fetch(`${fhir}/_services/smart/Launch`)).status).toBe(405);
+  });
+
+  it("the dashboard's link to a patient's timeline (/app/launch?patient=) launches with that patient in context", async () => {
+    const first = await fetch(`${base}/app/launch?patient=ow-0004`, { redirect: 'manual' });
+    expect(first.status).toBe(303);
+    expect(first.headers.get('location')).toBe('/auth/demo-launch?patient=ow-0004');
+    const second = await fetch(`${base}${first.headers.get('location')}`, { redirect: 'manual' });
+    expect(second.status).toBe(303);
+    const to = new URL(second.headers.get('location')!);
+    expect(`${to.origin}${to.pathname}`).toBe(`${base}/app/launch`);
+    const { code, verifier } = await codeFor(to.searchParams.get('launch')!);
+    const body = (await (await token({ code, redirect_uri: redirect, code_verifier: verifier })).json()) as {
+      patient?: string;
+    };
+    expect(body.patient).toBe('ow-0004');
+    // An EHR's own launch (iss and launch) is left as it is.
+    const ehr = await fetch(`${base}/app/launch?iss=${encodeURIComponent(fhir)}&launch=abc&patient=x`, {
+      redirect: 'manual',
+    });
+    expect(ehr.status).toBe(302);
+    expect(ehr.headers.get('location')).toMatch(/^\/app\/launch\.html\?iss=/);
   });
 
   it('launches from the demo EHR stand-in (/auth/demo-launch) as an EHR would', async () => {

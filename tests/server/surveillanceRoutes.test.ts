@@ -138,6 +138,19 @@ describe('a run started through the API', () => {
     const byPatient = await get(`/surveillance/worklist?patient=${one.patientId}&run=${runId}`);
     expect((byPatient.body.items as Item[]).every((i) => i.patientId === one.patientId)).toBe(true);
     expect((byPatient.body.items as Item[]).length).toBeGreaterThan(0);
+    // The patient prefix, case aside; the total counts what the filters match, on every page.
+    const upper = await get(`/surveillance/worklist?patient=${one.patientId.toUpperCase()}&run=${runId}`);
+    expect(upper.body.items).toEqual(byPatient.body.items);
+    expect(upper.body.total).toBe((byPatient.body.items as Item[]).length);
+    expect(all.body.total).toBe(items.length);
+    expect((await get('/surveillance/worklist?limit=1')).body.total).toBe(items.length);
+
+    // The clinic team's order: urgent (overdue follow-ups, findings) first, then routine; by due date within.
+    const urgency = (i: Item) =>
+      i.change === 'resolved' ? 2 : ['follow-up-overdue', 'findings'].includes(i.rule) ? 0 : 1;
+    const order = items.map((i) => `${urgency(i)} ${i.dueDate ?? '9999-12-31'} ${i.patientId} ${i.rule}`);
+    expect(order).toEqual(order.toSorted());
+    expect(new Set(items.map(urgency)).size).toBe(2);
   });
 
   it('keyset paging: limit 2, following next to the end, gives every entry once', async () => {
@@ -201,13 +214,20 @@ describe('a run started through the API', () => {
       expect.arrayContaining(['patientId', 'rule', 'dueDate', 'lastStudy']),
     );
     const earlier = await get('/surveillance/due?date=2000-01-01');
-    expect(earlier.body).toEqual({ date: '2000-01-01', run: null, entries: [] });
+    expect(earlier.body).toEqual({ date: '2000-01-01', runDay: null, run: null, runs: [], entries: [] });
+    const csv = await get(`/surveillance/due?date=${AS_OF}&format=csv`);
+    expect(csv.res.headers.get('x-surveillance-runs')).toBe(runId);
+    expect(csv.res.headers.get('x-surveillance-run-day')).toBe(AS_OF);
+    expect(csv.text.split('\r\n')[0]).toBe(
+      'patientId,rule,change,dueDate,overdueFrom,daysOverdue,cumulativeMg,lowerBound,lastStudy,taskRef,taskError,summary,scannedOn,runId',
+    );
     const recorded = await store.db.query<{ actor: string; payload: { query: string } }>(
       `select actor, payload from audit_log where kind = 'audit-query' order by seq`,
     );
     expect(recorded.map((x) => [x.actor, x.payload.query])).toEqual([
       ['static-token', `surveillance: patients due on ${AS_OF}`],
       ['static-token', 'surveillance: patients due on 2000-01-01'],
+      ['static-token', `surveillance: patients due on ${AS_OF}`],
     ]);
   });
 });

@@ -90,11 +90,16 @@ describe('crawl and bulk', () => {
     );
   }, 300_000);
 
-  it('an export that cannot be had fails the run, with the reason, after its retries', async () => {
+  it('an export refused (no such Group: 404) fails the run at once, with the reason: a retry would get the same', async () => {
+    const started = Date.now();
     const { run: failed } = await run('bulk', 'no-such-group');
     expect(failed.status).toBe('failed');
-    expect(failed.error).toMatch(/cohort could not be read/);
+    expect(failed.error).toMatch(
+      /^the cohort could not be read: Bulk Data kick-off for Group\/no-such-group refused: HTTP 404/,
+    );
     expect(failed.finishedAt).not.toBeNull();
+    // Not after the queue's three attempts with backoff (about 24 s): on the first.
+    expect(Date.now() - started).toBeLessThan(15_000);
   }, 300_000);
 
   it('a staged export that is gone (PostgreSQL emptied its unlogged tables) fails the run, never evaluates patients as if without records', async () => {

@@ -3,6 +3,7 @@
  * DOM), so that it is tested without a browser. The shapes are the API's (src/surveillance/types.ts, a module of
  * types only), imported as types so that the page does not pull server code into the bundle.
  */
+import { totalMg } from '../../exposure/format.ts';
 import { outcomeText } from '../../fhir/outcome.ts';
 import type {
   RunCounts,
@@ -53,17 +54,19 @@ export const COUNT_LABELS: ReadonlyArray<[keyof RunCounts, string]> = [
   ['findings', 'Findings'],
   ['unknownExposure', 'Unknown exposure'],
   ['errors', 'Errors'],
+  ['taskErrors', 'Tasks not written'],
 ];
 
 export const isInProgress = (s: RunStatus): boolean => s !== 'succeeded' && s !== 'failed';
 
-const whole = new Intl.NumberFormat('en-GB', { maximumFractionDigits: 0 });
-
-/** The cumulative dose: "unknown" when the API does not know it (never 0), "at least" when it is a lower bound. */
+/**
+ * The cumulative dose as the card and the timeline write it (exposure/format.ts totalMg: to the hundredth of a
+ * milligram, never rounded up past a lower bound): "unknown" when the API does not know it (never 0), "at least"
+ * when it is a lower bound.
+ */
 export function doseText(e: Pick<WorklistEntry, 'cumulativeMg' | 'lowerBound'>): string {
   if (e.cumulativeMg === null || !Number.isFinite(e.cumulativeMg)) return 'unknown';
-  const mg = `${whole.format(e.cumulativeMg)} mg`;
-  return e.lowerBound ? `at least ${mg}` : mg;
+  return totalMg({ cumulativeMg: e.cumulativeMg, cumulativeIsLowerBound: e.lowerBound });
 }
 
 export const daysOverdueText = (d: number | null): string => (d === null ? '—' : d === 1 ? '1 day' : `${d} days`);
@@ -94,14 +97,24 @@ export const timelineHref = (patientId: string): string => `/app/launch?patient=
 /** What the API accepts as a patient id prefix (surveillanceRoutes.ts). */
 export const PATIENT_PREFIX = /^[A-Za-z0-9.-]{1,64}$/;
 
-export type SortKey = 'patient' | 'rule' | 'due' | 'overdue' | 'dose' | 'change';
+/** A column's sort, or `service`: the API's own order, across all pages. */
+export type SortKey = 'service' | 'patient' | 'rule' | 'due' | 'overdue' | 'dose' | 'change';
 export interface Sort {
   key: SortKey;
   dir: 'ascending' | 'descending';
 }
 
-/** The API's order: due date (none last), then patient, then rule. */
-export const API_SORT: Sort = { key: 'due', dir: 'ascending' };
+/**
+ * The API's order (surveillance/runStore.ts): urgent work first (overdue follow-ups, findings), then routine,
+ * then entries resolved since the last run; by due date within each.
+ */
+export const API_SORT: Sort = { key: 'service', dir: 'ascending' };
+
+/** The column sort after a click on `key`: ascending, then descending, then back to the API's order. */
+export function nextSort(current: Sort, key: Exclude<SortKey, 'service'>): Sort {
+  if (current.key !== key) return { key, dir: 'ascending' };
+  return current.dir === 'ascending' ? { key, dir: 'descending' } : API_SORT;
+}
 
 const ruleRank = (r: Rule) => RULES.indexOf(r);
 const changeRank = (c: Change) => CHANGES.indexOf(c);
@@ -113,6 +126,8 @@ const changeRank = (c: Change) => CHANGES.indexOf(c);
 export function sortEntries(rows: readonly WorklistEntry[], sort: Sort): WorklistEntry[] {
   const value = (e: WorklistEntry): number | string | null => {
     switch (sort.key) {
+      case 'service':
+        return null;
       case 'patient':
         return e.patientId;
       case 'rule':

@@ -16,6 +16,7 @@ import {
   doseText,
   durationText,
   isInProgress,
+  nextSort,
   PATIENT_PREFIX,
   RULE_LABELS,
   type Rule,
@@ -74,6 +75,11 @@ const state = {
   next: null as string | null,
   /** The run the pages are read from, pinned by the first page so that "previous" and "next" stay on it. */
   run: undefined as string | undefined,
+  /** That run's day, and the number of entries matching the filters. */
+  asOf: null as string | null,
+  total: 0,
+  /** The newest run of the history, when it failed: the worklist shown is older than the last attempt. */
+  latestFailed: undefined as Run | undefined,
   sort: API_SORT as Sort,
   /** Answers to older requests are dropped (typing fast, or paging while a page loads). */
   seq: 0,
@@ -103,6 +109,9 @@ function clearData(): void {
   state.cursors = [];
   state.next = null;
   state.run = undefined;
+  state.asOf = null;
+  state.total = 0;
+  state.latestFailed = undefined;
   state.polling = undefined;
   tbody.replaceChildren();
   ui.runList.replaceChildren();
@@ -223,11 +232,13 @@ async function loadPage(cursors: Array<string | undefined>): Promise<void> {
     if (seq !== state.seq) return;
     state.cursors = cursors;
     state.run = page.runId ?? undefined;
+    state.asOf = page.asOf;
+    state.total = page.total;
     render(page.items, page.next, page.runId ? 'No entries match these filters.' : 'No run has succeeded yet.');
     const first = (state.cursors.length - 1) * pageSize() + 1;
     announce(
       page.items.length
-        ? `Worklist page ${state.cursors.length}: rows ${first} to ${first + page.items.length - 1}.`
+        ? `Worklist page ${state.cursors.length}: rows ${first} to ${first + page.items.length - 1} of ${page.total}.`
         : ui.empty.textContent!,
     );
   } finally {
@@ -243,10 +254,22 @@ function render(rows: WorklistEntry[], next: string | null, emptyText: string): 
   ui.empty.textContent = emptyText;
   const n = Math.max(state.cursors.length, 1);
   const first = (n - 1) * pageSize() + 1;
-  ui.pageInfo.textContent = rows.length ? `Page ${n} · rows ${first}–${first + rows.length - 1}` : `Page ${n}`;
+  ui.pageInfo.textContent = rows.length
+    ? `Page ${n} · rows ${first}–${first + rows.length - 1} of ${state.total}`
+    : `Page ${n}`;
   ui.prev.disabled = state.cursors.length <= 1;
   ui.next.disabled = !next;
-  ui.worklistRun.textContent = state.run ? `From run ${state.run}.` : '';
+  renderWorklistRun();
+}
+
+/** Which run (and day) the worklist is from; and, when the last run since failed, that it did and why. */
+function renderWorklistRun(): void {
+  const from = state.run ? `From the run of ${state.asOf ?? '—'} (${state.run}).` : '';
+  const failed = state.latestFailed;
+  ui.worklistRun.textContent = failed
+    ? `${from} The latest run, of ${whenText(failed.startedAt ?? failed.createdAt)}, failed: ${failed.error ?? 'see its errors'}.`
+    : from;
+  ui.worklistRun.classList.toggle('warning', !!failed);
 }
 
 function cell(text: string, className?: string): HTMLTableCellElement {
@@ -269,8 +292,8 @@ function doseCell(e: WorklistEntry): HTMLTableCellElement {
   return td;
 }
 
-/** The summary, its dates never broken at their hyphens. */
-function summaryCell(summary: string): HTMLTableCellElement {
+/** The summary, its dates never broken at their hyphens; and, when its Task could not be written, why. */
+function summaryCell(summary: string, taskError: string | null): HTMLTableCellElement {
   const td = cell('', 'summary');
   summary.split(/(\d{4}-\d{2}-\d{2})/).forEach((part, i) => {
     if (i % 2 === 0) td.append(part);
@@ -281,6 +304,12 @@ function summaryCell(summary: string): HTMLTableCellElement {
       td.append(date);
     }
   });
+  if (taskError) {
+    const note = document.createElement('span');
+    note.className = 'task-error';
+    note.textContent = `Task not written: ${taskError}`;
+    td.append(note);
+  }
   return td;
 }
 
@@ -289,6 +318,8 @@ function renderRows(): void {
   tbody.replaceChildren(
     ...rows.map((e) => {
       const tr = document.createElement('tr');
+      // Resolved since the last run: shown, but not as work to do.
+      tr.className = `entry-${e.change}`;
       const th = document.createElement('th');
       th.scope = 'row';
       const a = document.createElement('a');
@@ -308,7 +339,7 @@ function renderRows(): void {
         cell(daysOverdueText(e.daysOverdue), e.daysOverdue ? 'num overdue' : 'num'),
         doseCell(e),
         cell(CHANGE_LABELS[e.change] ?? e.change, `change change-${e.change}`),
-        summaryCell(e.summary),
+        summaryCell(e.summary, e.taskError),
       );
       return tr;
     }),
@@ -319,16 +350,14 @@ function renderRows(): void {
   }
   ui.sortNote.textContent =
     state.sort === API_SORT
-      ? 'Sorted by due date, then patient (the service’s order across all pages).'
-      : `Sorted by ${ui.table.querySelector(`th[data-sort="${state.sort.key}"]`)?.textContent?.toLowerCase()}, ${state.sort.dir}, within this page.`;
+      ? 'Urgent first (overdue follow-ups, findings), then routine, then resolved; by due date within each (the service’s order across all pages).'
+      : `Sorted by ${ui.table.querySelector(`th[data-sort="${state.sort.key}"]`)?.textContent?.toLowerCase()}, ${state.sort.dir}, within this page (a third click returns to the service’s order).`;
 }
 
 ui.table.tHead!.addEventListener('click', (ev) => {
   const th = (ev.target as HTMLElement).closest<HTMLTableCellElement>('th[data-sort]');
   if (!th) return;
-  const key = th.dataset.sort as SortKey;
-  const dir = state.sort.key === key && state.sort.dir === 'ascending' ? 'descending' : 'ascending';
-  state.sort = key === API_SORT.key && dir === 'ascending' ? API_SORT : { key, dir };
+  state.sort = nextSort(state.sort, th.dataset.sort as Exclude<SortKey, 'service'>);
   renderRows();
 });
 
@@ -390,10 +419,24 @@ async function loadRuns(): Promise<void> {
   const runs = await api.runs(10);
   if (session !== state.session) return;
   renderRuns(runs);
+  state.latestFailed = runs[0]?.status === 'failed' ? runs[0] : undefined;
+  renderWorklistRun();
   const active = runs.find((r) => isInProgress(r.status));
   ui.startRun.disabled = !!active;
   if (active && state.polling !== active.runId) void guard(() => follow(active.runId));
+  // A run that succeeded elsewhere (the schedule, the CLI, another tab) since this worklist was read.
+  const latest = runs.find((r) => r.status === 'succeeded');
+  if (latest && state.run && latest.runId !== state.run && !state.polling) {
+    await loadFirstPage();
+    announce(`A newer run, of ${whenText(latest.startedAt ?? latest.createdAt)}, succeeded; the worklist shows it.`);
+  }
 }
+
+/** The run history read again now and then: runs start on a schedule and from the CLI, not only here. */
+const RUNS_REFRESH_MS = 30_000;
+setInterval(() => {
+  if (bearerToken() && !ui.dashboard.hidden && !state.polling && !document.hidden) void guard(loadRuns);
+}, RUNS_REFRESH_MS);
 
 function renderRuns(runs: Run[]): void {
   if (!runs.length) {
@@ -440,8 +483,10 @@ function runItem(r: Run): HTMLLIElement {
     ['Started by', TRIGGER_LABELS[r.trigger] ?? r.trigger],
   ];
   if (isInProgress(r.status)) facts.push(['Progress', p.total ? `${p.done} of ${p.total} patients` : `${p.done}`]);
+  // A failed run's counts are of the batches it finished, not of the cohort: where it stopped says more.
+  if (r.status === 'failed') facts.push(['Stopped at', `${p.done} of ${p.total ?? '?'} patients`]);
   li.append(head, dl('facts', facts));
-  if (r.status !== 'queued')
+  if (r.status !== 'queued' && r.status !== 'failed')
     li.append(
       dl(
         'counts',

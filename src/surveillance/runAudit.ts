@@ -1,0 +1,297 @@
+/**
+ * Surveillance runs in the audit trail: the record of each ended run (succeeded or failed: its day, rules,
+ * counts, load issues and the digest of the worklist it produced), the check of a run against its record, and
+ * the auditor's question "who was due on that day, and when were they scanned", answered from the records (the
+ * hash-chained, append-only trail) rather than from the run history, which the service updates.
+ */
+import { createHash } from 'node:crypto';
+import type { AuditLog } from '../audit/auditLog.ts';
+import type { Db } from '../store/db.ts';
+import type { RunCounts, RunRow, RunStore, WorklistRow } from './runStore.ts';
+import type { LoadIssues, RunStatus } from './types.ts';
+
+/** The worklist's columns, in the order the digest hashes them (every column but the run's id). */
+const DIGEST_COLUMNS = [
+  'patient_id',
+  'rule',
+  'change',
+  'due_date',
+  'overdue_from',
+  'days_overdue',
+  'cumulative_mg',
+  'lower_bound',
+  'last_study',
+  'summary',
+  'task_ref',
+] as const;
+
+/** A worklist entry as audit records before the digest carried it. */
+interface LegacyEntry {
+  patientId: string;
+  rule: string;
+  change: string;
+  dueDate?: string | null;
+  lastStudy?: string | null;
+  task?: string;
+}
+
+/** A worklist as the audit trail records it (RunStore.worklistDigest). */
+export interface WorklistDigest {
+  entries: number;
+  sha256: string;
+}
+
+/** A run against its audit record (verifyRun): its worklist, and what the run history says of it. */
+export interface WorklistCheck {
+  runId: string;
+  ok: boolean;
+  audited?: WorklistDigest;
+  now: WorklistDigest;
+  /** Where the run history no longer says what the record does (its day, rules, status, counts). */
+  mismatches: string[];
+}
+
+/** What the audit record of a run holds (the `surveillance-run` record's summary). */
+export interface AuditedRun {
+  /** Absent in records made before failed runs were recorded: those are all of succeeded runs. */
+  status?: 'succeeded' | 'failed';
+  error?: string | null;
+  asOf: string;
+  mode: string;
+  fhirBase: string;
+  rulesHash: string;
+  transactionTime: string | null;
+  counts: Partial<RunCounts>;
+  loadIssues: LoadIssues;
+  worklist: WorklistDigest | LegacyEntry[];
+}
+
+/**
+ * Records an ended run in the audit trail, once (a finisher retried after a crash finds it recorded). A failed
+ * run is recorded too, with its reason and what it did before it stopped: an auditor asking about a day must see
+ * that a run was attempted and why it gave no worklist.
+ */
+export async function recordRun(
+  store: RunStore,
+  audit: AuditLog,
+  run: RunRow,
+  end: { status: 'succeeded' | 'failed'; counts: Partial<RunCounts>; finishedAt: Date; error?: string | null },
+): Promise<void> {
+  const already = await store.db.query('select 1 from surveillance_run where run_id = $1', [run.runId]);
+  if (already.length) return;
+  // The worklist's digest, not a copy of it: its rows are append-only (migration 008), and 70,000 entries in one
+  // record were the run's memory peak at 100,000 patients. verifyRun recomputes it.
+  const worklist = await worklistDigest(store.db, run.runId);
+  const summary: AuditedRun = {
+    status: end.status,
+    ...(end.status === 'failed' ? { error: end.error ?? null } : {}),
+    asOf: run.asOf,
+    mode: run.mode,
+    fhirBase: run.fhirBase,
+    rulesHash: run.rulesHash,
+    transactionTime: run.transactionTime,
+    counts: end.counts,
+    loadIssues: run.loadIssues,
+    worklist,
+  };
+  await audit.recordSurveillanceRun({
+    recordedAt: end.finishedAt.toISOString(),
+    runId: run.runId,
+    startedAt: run.startedAt ?? run.createdAt,
+    finishedAt: end.finishedAt.toISOString(),
+    summary: summary as unknown as Record<string, unknown>,
+  });
+}
+
+/** Records a run that has just failed (RunStore.fail: cancelled, abandoned, its cohort unreadable). */
+export async function recordFailedRun(store: RunStore, audit: AuditLog | undefined, runId: string): Promise<void> {
+  const run = await store.getRun(runId);
+  if (!audit || run?.status !== 'failed') return;
+  await recordRun(store, audit, run, {
+    status: 'failed',
+    counts: run.counts,
+    finishedAt: run.finishedAt ? new Date(run.finishedAt) : new Date(),
+    error: run.error,
+  });
+}
+
+/**
+ * Whether a run is still what its audit record says: the worklist's digest recomputed from its rows against the
+ * one in the hash-chained record (whose own integrity `audit verify` checks), and the run history's day, rules,
+ * status and counts against the record's. `audited` is absent for a run not (yet) recorded: one in progress.
+ */
+export async function verifyRun(store: RunStore, runId: string): Promise<WorklistCheck> {
+  const [row] = await store.db.query<{ payload: { summary?: AuditedRun } }>(
+    'select l.payload from surveillance_run s join audit_log l on l.seq = s.seq where s.run_id = $1',
+    [runId],
+  );
+  const summary = row?.payload.summary;
+  const recorded = summary?.worklist;
+  // Runs audited before the digest carry the worklist itself: compared entry by entry, answered as digests.
+  const check = Array.isArray(recorded)
+    ? await verifyLegacyWorklist(store.db, runId, recorded)
+    : await verifyDigest(store.db, runId, recorded);
+  const mismatches = summary ? historyMismatches(summary, await store.getRun(runId)) : [];
+  return { ...check, ok: check.ok && mismatches.length === 0, mismatches };
+}
+
+/** What the run history says differently from the audit record. */
+function historyMismatches(audited: AuditedRun, run: RunRow | undefined): string[] {
+  if (!run) return ['the run is no longer in the run history'];
+  const out: string[] = [];
+  // A field the record does not hold (records of an earlier release) is not compared.
+  const field = (name: string, recorded: unknown, now: unknown) => {
+    if (recorded !== undefined && JSON.stringify(recorded) !== JSON.stringify(now ?? null))
+      out.push(`${name}: recorded ${JSON.stringify(recorded)}, now ${JSON.stringify(now ?? null)}`);
+  };
+  field('asOf', audited.asOf, run.asOf);
+  field('status', audited.status ?? 'succeeded', run.status);
+  field('rulesHash', audited.rulesHash, run.rulesHash);
+  field('mode', audited.mode, run.mode);
+  field('fhirBase', audited.fhirBase, run.fhirBase);
+  for (const k of Object.keys(audited.counts ?? {}) as Array<keyof RunCounts>)
+    field(`counts.${k}`, audited.counts[k], run.counts[k]);
+  return out;
+}
+
+async function verifyDigest(db: Db, runId: string, audited: WorklistDigest | undefined) {
+  const now = await worklistDigest(db, runId);
+  return {
+    runId,
+    ok: !!audited && audited.entries === now.entries && audited.sha256 === now.sha256,
+    ...(audited ? { audited } : {}),
+    now,
+  };
+}
+
+/** A record that holds the worklist itself (before the digest): both sides as digests of the same lines. */
+async function verifyLegacyWorklist(db: Db, runId: string, recorded: LegacyEntry[]) {
+  const rows = await db.query<{
+    patient_id: string;
+    rule: string;
+    change: string;
+    due_date: string | null;
+    last_study: string | null;
+    task_ref: string | null;
+  }>('select patient_id, rule, change, due_date, last_study, task_ref from worklist_entries where run_id = $1', [
+    runId,
+  ]);
+  const lines = (xs: unknown[][]) => xs.map((x) => JSON.stringify(x)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const digest = (l: string[]) => ({
+    entries: l.length,
+    sha256: createHash('sha256').update(l.join('\n')).digest('hex'),
+  });
+  const audited = digest(
+    lines(recorded.map((e) => [e.patientId, e.rule, e.change, e.dueDate ?? null, e.lastStudy ?? null, e.task ?? null])),
+  );
+  const now = digest(lines(rows.map((r) => [r.patient_id, r.rule, r.change, r.due_date, r.last_study, r.task_ref])));
+  return { runId, ok: audited.sha256 === now.sha256, audited, now };
+}
+
+/**
+ * The run's worklist as the audit trail records it: the number of entries and the SHA-256 of one line per entry
+ * (every column as a JSON array, DIGEST_COLUMNS), ordered by patient, rule, change, read a page at a time. The
+ * rows are append-only (migrations 008, 009): recomputed later, the digest is the same unless they were altered.
+ */
+export async function worklistDigest(db: Db, runId: string, pageSize = 5000): Promise<WorklistDigest> {
+  const hash = createHash('sha256');
+  let entries = 0;
+  let after: [string, string, string] = ['', '', ''];
+  // Byte order (collate "C"), not the database's locale: a restore under another locale must not change it.
+  for (;;) {
+    const rows = await db.query<Record<(typeof DIGEST_COLUMNS)[number] | 'task_error', unknown>>(
+      `select ${DIGEST_COLUMNS.join(', ')}, task_error from worklist_entries
+        where run_id = $1
+          and (patient_id collate "C", rule collate "C", change collate "C") > ($2 collate "C", $3 collate "C", $4 collate "C")
+        order by patient_id collate "C", rule collate "C", change collate "C" limit $5`,
+      [runId, ...after, pageSize],
+    );
+    for (const r of rows) {
+      const cells = DIGEST_COLUMNS.map((c) => r[c] ?? null);
+      // Why an entry's Task was not written (migration 010) is part of what the run produced; a line gains the
+      // cell only when there is one, so the digests of runs recorded before it stay as they were.
+      if (r.task_error != null) cells.push(r.task_error);
+      hash.update(`${JSON.stringify(cells)}\n`);
+    }
+    entries += rows.length;
+    if (rows.length < pageSize) return { entries, sha256: hash.digest('hex') };
+    const last = rows[rows.length - 1]!;
+    after = [last.patient_id as string, last.rule as string, last.change as string];
+  }
+}
+
+/** An entry due on the day asked, and the first WB-MRI after it that a later run saw (null: none yet). */
+export interface DueEntry extends WorklistRow {
+  scannedOn: string | null;
+}
+
+/** Who was due on a day: the audited runs the answer comes from, and their open entries. */
+export interface DueOn {
+  /** The audited runs read, oldest first: every run of that day, or the last run before it. */
+  runs: RunRow[];
+  /** The day those runs are for (the day asked, or the last day before it with a run). */
+  runDay: string | null;
+  entries: DueEntry[];
+}
+
+/**
+ * Who was due on `day`, from the audit records: on a day with runs, every entry open in any of them (a patient
+ * due that morning and scanned that afternoon was due that day: a later run the same day does not take them
+ * off); on a day without, the last run before it. Each with when they were scanned: the earliest WB-MRI after
+ * the entry's last one that a run on or after the day saw. Failed runs produced no worklist and are not read.
+ */
+export async function dueOn(store: RunStore, day: string): Promise<DueOn> {
+  const succeeded = `coalesce(summary->>'status', 'succeeded') = 'succeeded'`;
+  const [last] = await store.db.query<{ as_of: string | null }>(
+    `select max(summary->>'asOf') as as_of from surveillance_run where ${succeeded} and summary->>'asOf' <= $1`,
+    [day],
+  );
+  const runDay = last?.as_of ?? null;
+  if (!runDay) return { runs: [], runDay: null, entries: [] };
+  const ids = (
+    await store.db.query<{ run_id: string }>(
+      `select run_id from surveillance_run where ${succeeded} and summary->>'asOf' = $1 order by seq`,
+      [runDay],
+    )
+  ).map((r) => r.run_id);
+  const read = runDay === day ? ids : ids.slice(-1);
+  const seen = new Set<string>();
+  const entries: WorklistRow[] = [];
+  for (const id of read)
+    for (const e of await store.worklistOf(id)) {
+      const key = `${e.patientId}\n${e.rule}\n${e.dueDate}`;
+      if (e.change === 'resolved' || seen.has(key)) continue;
+      seen.add(key);
+      entries.push(e);
+    }
+  entries.sort((a, b) =>
+    (a.dueDate ?? '9999') < (b.dueDate ?? '9999')
+      ? -1
+      : (a.dueDate ?? '9999') > (b.dueDate ?? '9999')
+        ? 1
+        : a.patientId < b.patientId
+          ? -1
+          : a.patientId > b.patientId
+            ? 1
+            : a.rule < b.rule
+              ? -1
+              : 1,
+  );
+  const studies = await store.db.query<{ patient_id: string; last_study: string }>(
+    `select distinct r.patient_id, r.last_study::text as last_study from surveillance_results r
+       join surveillance_run a on a.run_id = r.run_id
+      where r.patient_id = any($1::text[]) and a.summary->>'asOf' >= $2 and r.last_study is not null`,
+    [[...new Set(entries.map((e) => e.patientId))], day],
+  );
+  const byPatient = new Map<string, string[]>();
+  for (const s of studies) byPatient.set(s.patient_id, [...(byPatient.get(s.patient_id) ?? []), s.last_study]);
+  const runs = (await Promise.all(read.map((id) => store.getRun(id)))).filter((r): r is RunRow => !!r);
+  return {
+    runs,
+    runDay,
+    entries: entries.map((e) => {
+      const after = (byPatient.get(e.patientId) ?? []).filter((d) => d > (e.lastStudy ?? '')).sort();
+      return { ...e, scannedOn: after[0] ?? null };
+    }),
+  };
+}

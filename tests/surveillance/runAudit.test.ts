@@ -1,0 +1,98 @@
+/**
+ * Surveillance runs in the audit trail, as an auditor uses it: every ended run is recorded (a cancelled one with
+ * its reason too); `verify` finds the run history edited behind the record's back (its day, its status), not only
+ * the worklist; and "who was due on a day" is answered from the records: stable when a later run the same day
+ * resolves an entry, each patient with the WB-MRI that followed, a day without a run answered by the last run
+ * before it.
+ */
+import type { ImagingStudy } from '@medplum/fhirtypes';
+import { describe, expect, it } from 'vitest';
+import { AS_OF, cohort, finished, useTestBed } from './harness.ts';
+
+const NEXT_DAY = '2026-07-01';
+
+describe('surveillance runs in the audit trail', () => {
+  // "Now" is the evening of the day after AS_OF: runs for either day may start, each given its day.
+  const bed = useTestBed(() => ({
+    resources: cohort(30),
+    config: { taskFhirUrl: 'none' },
+    extra: { now: () => new Date(`${NEXT_DAY}T20:00:00Z`) },
+  }));
+  const records = async () =>
+    bed.db.store.db.query<{ run_id: string; summary: { status?: string; error?: string; asOf: string } }>(
+      'select run_id, summary from surveillance_run order by seq',
+    );
+
+  let morning = '';
+  let afternoon = '';
+  let scanned = '';
+  it('two runs the same day: who was due that day keeps the patient the afternoon run resolved, with the scan', async () => {
+    morning = await bed.s.startRun('api', AS_OF);
+    expect((await finished(bed.s, morning)).status).toBe('succeeded');
+    const due = (await bed.s.store.worklist({ runId: morning, limit: 1000, rules: ['screening-due'] })).items[0]!;
+    expect(due).toBeDefined();
+    scanned = due.patientId;
+    await bed.server.repo.createResource<ImagingStudy>({
+      resourceType: 'ImagingStudy',
+      status: 'available',
+      subject: { reference: `Patient/${scanned}` },
+      started: `${AS_OF}T13:00:00Z`,
+      modality: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'MR' }],
+      procedureCode: [{ coding: [{ system: 'http://loinc.org', code: '46358-8' }], text: 'MR Whole body' }],
+    });
+    afternoon = await bed.s.startRun('api', AS_OF);
+    expect((await finished(bed.s, afternoon)).status).toBe('succeeded');
+
+    // The afternoon run resolved it, and says which WB-MRI did.
+    const resolved = (await bed.s.store.worklist({ runId: afternoon, limit: 1000, changes: ['resolved'] })).items;
+    expect(resolved).toEqual([
+      expect.objectContaining({ patientId: scanned, rule: 'screening-due', lastStudy: AS_OF }),
+    ]);
+
+    const answer = await bed.s.store.dueOn(AS_OF);
+    expect(answer.runDay).toBe(AS_OF);
+    expect(answer.runs.map((r) => r.runId)).toEqual([morning, afternoon]);
+    const morningOpen = (await bed.s.store.worklistOf(morning)).filter((e) => e.change !== 'resolved');
+    expect(answer.entries.map((e) => `${e.patientId} ${e.rule}`).sort()).toEqual(
+      morningOpen.map((e) => `${e.patientId} ${e.rule}`).sort(),
+    );
+    const entry = answer.entries.find((e) => e.patientId === scanned && e.rule === 'screening-due')!;
+    expect(entry).toMatchObject({ runId: morning, scannedOn: AS_OF });
+    expect(answer.entries.filter((e) => e.patientId !== scanned).every((e) => e.scannedOn === null)).toBe(true);
+
+    // A day without a run: the last run before it; a day before any run: nothing.
+    const later = await bed.s.store.dueOn('2026-07-15');
+    expect(later.runDay).toBe(AS_OF);
+    expect(later.runs.map((r) => r.runId)).toEqual([afternoon]);
+    expect(later.entries.some((e) => e.patientId === scanned && e.rule === 'screening-due')).toBe(false);
+    expect(await bed.s.store.dueOn('2026-01-01')).toEqual({ runs: [], runDay: null, entries: [] });
+  }, 240_000);
+
+  it('a cancelled run is recorded with its reason; the day it was for still answers from succeeded runs', async () => {
+    const { runId } = await bed.s.runner.create({ trigger: 'api', asOf: NEXT_DAY });
+    expect(await bed.s.cancel(runId, 'an operator')).toBe(true);
+    const rec = (await records()).find((r) => r.run_id === runId);
+    expect(rec?.summary).toMatchObject({ status: 'failed', error: 'cancelled by an operator', asOf: NEXT_DAY });
+    expect((await bed.s.store.verifyAuditedWorklist(runId)).ok).toBe(true);
+    expect((await bed.s.store.dueOn(NEXT_DAY)).runs.map((r) => r.runId)).toEqual([afternoon]);
+  }, 60_000);
+
+  it('verify finds the run history edited behind the record: its day, its status', async () => {
+    expect(await bed.s.store.verifyAuditedWorklist(morning)).toMatchObject({ ok: true, mismatches: [] });
+    const before = await bed.s.store.dueOn(AS_OF);
+    await bed.db.store.db.query(
+      `update surveillance_runs set as_of = '2026-06-01', status = 'failed' where run_id = $1`,
+      [morning],
+    );
+    const check = await bed.s.store.verifyAuditedWorklist(morning);
+    expect(check.ok).toBe(false);
+    expect(check.mismatches).toEqual([
+      `asOf: recorded "${AS_OF}", now "2026-06-01"`,
+      'status: recorded "succeeded", now "failed"',
+    ]);
+    // The auditor's answer comes from the records, not from the edited history.
+    const after = await bed.s.store.dueOn(AS_OF);
+    expect(after.entries).toEqual(before.entries);
+    expect(after.runs.map((r) => r.runId)).toEqual([morning, afternoon]);
+  }, 60_000);
+});
