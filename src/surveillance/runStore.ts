@@ -424,7 +424,7 @@ export class RunStore {
         (select count(*) from worklist_entries where run_id = $1 and rule = 'findings' and change = 'new') as new_findings,
         (select count(*) from worklist_entries where run_id = $1 and change = 'resolved') as resolved,
         (select count(*) from worklist_entries where run_id = $1 and change <> 'resolved' and task_ref is not null) as tasks,
-        (select count(*) from worklist_entries where run_id = $1 and change <> 'resolved' and task_error is not null) as task_errors`,
+        (select count(*) from worklist_entries where run_id = $1 and task_error is not null) as task_errors`,
       [runId],
     );
     const n = (k: string) => Number(r?.[k] ?? 0);
@@ -478,8 +478,9 @@ export class RunStore {
       `select patient_id, error from (
          select patient_id, error from surveillance_results where run_id = $1 and error is not null
          union all
-         select patient_id, 'Task not written (' || rule || '): ' || task_error from worklist_entries
-           where run_id = $1 and change <> 'resolved' and task_error is not null
+         select patient_id, case when change = 'resolved' then 'Task not completed (' else 'Task not written (' end
+             || rule || '): ' || task_error
+           from worklist_entries where run_id = $1 and task_error is not null
        ) e order by patient_id, error limit $2`,
       [runId, limit],
     );

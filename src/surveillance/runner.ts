@@ -343,12 +343,16 @@ export class SurveillanceRunner {
         run.runId,
         gone.map((e) => e.patientId),
       );
+      // A Task the server would not complete stays open in the EHR while the worklist says resolved: said on the
+      // entry (taskError), counted and listed with the run's errors, not only logged.
+      const notCompleted = new Map<WorklistRow, string>();
       for (const e of gone) {
         if (this.d.tasks)
           try {
             await this.d.tasks.complete(e, `Resolved in surveillance run ${run.runId}`);
           } catch (err) {
-            this.d.logger?.warn({ err: message(err) }, 'a resolved Task could not be completed');
+            notCompleted.set(e, `the Task could not be completed: ${message(err)}`);
+            this.d.logger?.warn({ runId: run.runId, err: message(err) }, 'a resolved Task could not be completed');
           }
       }
       await store.insertEntries(
@@ -357,7 +361,7 @@ export class SurveillanceRunner {
           runId: run.runId,
           change: 'resolved' as const,
           lastStudy: scanned.get(e.patientId) ?? e.lastStudy,
-          taskError: null,
+          taskError: notCompleted.get(e) ?? null,
         })),
       );
       // A patient whose records could not be read this time is not known to be done: the entries stay, still due.

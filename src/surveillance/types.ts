@@ -32,7 +32,10 @@ export interface RunCounts {
   resolved: number;
   /** Entries with a published Task (new or still due). */
   tasks: number;
-  /** Entries (new or still due) whose Task could not be written: on the worklist, their Task left to the next run. */
+  /**
+   * Entries whose Task the Task server would not take: an open entry's not written (the next run publishes it
+   * again), a resolved entry's not completed (it stays open in the EHR: see the run's errors).
+   */
   taskErrors: number;
 }
 

@@ -5,6 +5,7 @@
  * patients are not errors, and the run counts and lists the Tasks not written. A run cancelled while a batch
  * writes its Tasks writes no more of them and stores nothing of the batch.
  */
+import type { ImagingStudy } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRow } from '../../src/surveillance/runStore.ts';
 import type { Surveillance } from '../../src/surveillance/service.ts';
@@ -129,4 +130,46 @@ describe('Task server unreachable or refusing', () => {
     expect(run.done).toBe(0);
     expect(await s.store.worklistOf(runId)).toEqual([]);
   }, 120_000);
+
+  it('a resolved entry whose Task the server would not complete says so, and the run counts it', async () => {
+    const db = await engines()[0]!.open();
+    dbs.push(db);
+    const first = surveillanceFor(server, db, { taskFhirUrl: server.fhirUrl, workers: 0 }, { work: false });
+    await first.start();
+    stops.push(() => first.stop());
+    const before = await runThrough(first);
+    const due = (await first.store.worklist({ runId: before.runId, limit: 1000, rules: ['screening-due'] })).items[0]!;
+    expect(due.taskRef).toMatch(/^Task\//);
+    await server.repo.createResource<ImagingStudy>({
+      resourceType: 'ImagingStudy',
+      status: 'available',
+      subject: { reference: `Patient/${due.patientId}` },
+      started: `${AS_OF}T09:00:00Z`,
+      modality: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'MR' }],
+      procedureCode: [{ coding: [{ system: 'http://loinc.org', code: '46358-8' }], text: 'MR Whole body' }],
+    });
+    // The next run's Task server refuses everything, the completion of the resolved entry's Task too.
+    const stub = await fhirStub(async () => ({ status: 403, body: FORBIDDEN }));
+    stops.push(stub.close);
+    const second = surveillanceFor(server, db, { taskFhirUrl: stub.url, workers: 0 }, { work: false });
+    await second.start();
+    stops.push(() => second.stop());
+    const run = await runThrough(second);
+    expect(run.status).toBe('succeeded');
+    const resolved = (await second.store.worklist({ runId: run.runId, limit: 1000, changes: ['resolved'] })).items;
+    expect(resolved).toEqual([
+      expect.objectContaining({
+        patientId: due.patientId,
+        rule: 'screening-due',
+        taskRef: due.taskRef,
+        taskError:
+          'the Task could not be completed: the Task server answered 403 to GET Task: scope system/Task.c not granted',
+      }),
+    ]);
+    const open = (await second.store.worklist({ runId: run.runId, limit: 1000, changes: ['new', 'still-due'] })).items;
+    expect(run.counts.taskErrors).toBe(open.length + 1);
+    expect((await second.store.errorsOf(run.runId, 1000)).map((e) => e.message)).toContain(
+      'Task not completed (screening-due): the Task could not be completed: the Task server answered 403 to GET Task: scope system/Task.c not granted',
+    );
+  }, 180_000);
 });
