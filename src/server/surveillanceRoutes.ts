@@ -141,7 +141,10 @@ export function runView(r: RunRow, now: Date, liveCounts?: RunCounts): RunView {
  * finishes. The API and the CLI's embedded client alike.
  */
 export async function liveRunView(store: RunStore, r: RunRow, now: Date): Promise<RunView> {
-  return runView(r, now, IN_PROGRESS.includes(r.status) ? await store.countsOf(r.runId) : undefined);
+  if (!IN_PROGRESS.includes(r.status)) return runView(r, now);
+  // Progress from the same snapshot as the counts (a batch's results commit with its done mark).
+  const live = await store.liveCountsOf(r.runId);
+  return runView({ ...r, done: live.evaluated }, now, live.counts);
 }
 
 const entryView = ({ runId: _, ...e }: WorklistRow): WorklistEntry => e;

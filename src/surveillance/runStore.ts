@@ -412,8 +412,17 @@ export class RunStore {
 
   /** The run's counts, computed from what was stored (so a resumed run counts each patient once). */
   async countsOf(runId: string): Promise<RunCounts> {
+    return (await this.liveCountsOf(runId)).counts;
+  }
+
+  /**
+   * The counts and the patients evaluated so far, read by one statement (one snapshot): a run in progress shows
+   * a progress that agrees with its counts, whatever batch commits meanwhile.
+   */
+  async liveCountsOf(runId: string): Promise<{ counts: RunCounts; evaluated: number }> {
     const [r] = await this.db.query<Record<string, number>>(
       `select
+        (select count(*) from surveillance_results where run_id = $1) as evaluated,
         (select count(*) from surveillance_results where run_id = $1 and error is null and decision <> 'not-in-cohort') as in_cohort,
         (select count(*) from surveillance_results where run_id = $1 and decision = 'exposure-unknown') as unknown_exposure,
         (select count(*) from surveillance_results where run_id = $1 and error is not null) as errors,
@@ -428,7 +437,7 @@ export class RunStore {
       [runId],
     );
     const n = (k: string) => Number(r?.[k] ?? 0);
-    return {
+    const counts: RunCounts = {
       inCohort: n('in_cohort'),
       screeningDue: n('screening_due'),
       followUpDue: n('follow_up_due'),
@@ -441,6 +450,7 @@ export class RunStore {
       tasks: n('tasks'),
       taskErrors: n('task_errors'),
     };
+    return { counts, evaluated: n('evaluated') };
   }
 
   /** The next patients (after `after`, in id order) with an open entry in a run's worklist: for paging over it. */
