@@ -34,8 +34,8 @@ import {
 } from '../server/surveillanceRoutes.ts';
 import { StoreLockedError } from '../store/index.ts';
 import { loadIssueText } from '../surveillance/loadIssueText.ts';
-import { recordFailedRun } from '../surveillance/runAudit.ts';
-import { type RunRow, RunStore, type WorklistCheck } from '../surveillance/runStore.ts';
+import { recordFailedRun, verifyRun, type WorklistCheck } from '../surveillance/runAudit.ts';
+import { type RunRow, RunStore } from '../surveillance/runStore.ts';
 import { Surveillance } from '../surveillance/service.ts';
 import { CliExit, storeOptions } from './audit.ts';
 import { table } from './table.ts';
@@ -176,7 +176,7 @@ async function localClient(o: Common, work: boolean): Promise<SurveilClient> {
       return runView(await mustGet(await surveillance.startRun('cli', asOf)), now());
     },
     run: async (id) => view(await mustGet(id)),
-    verify: async (id) => runs.verifyAuditedWorklist((await mustGet(id)).runId),
+    verify: async (id) => verifyRun(runs, (await mustGet(id)).runId),
     async cancel(id) {
       const r = await mustGet(id);
       if (!(await runs.cancel(r.runId, `cli (${userInfo().username})`, now())))

@@ -11,6 +11,7 @@ import { toCsv } from '../audit/csv.ts';
 import { authorise, type BearerOptions, type Principal } from '../auth/bearer.ts';
 import { OsteoWatchError, parseInput } from '../errors.ts';
 import { WORKLIST_RULES, type WorklistChange, type WorklistRule } from '../screening/worklist.ts';
+import { dueOn, verifyRun } from '../surveillance/runAudit.ts';
 import type { RunCounts, RunRow, RunStore, WorklistQuery, WorklistRow } from '../surveillance/runStore.ts';
 import type { Surveillance } from '../surveillance/service.ts';
 import type { RunView, WorklistEntry, WorklistPage } from '../surveillance/types.ts';
@@ -304,7 +305,7 @@ export function surveillanceRoutes(o: SurveillanceRouteOptions): Router {
   // The run's worklist against its audit record's digest (the rows are append-only; this catches what got past).
   router.get('/runs/:id/verify', async (req: Authed, res) => {
     const run = await mustGetRun(String(req.params.id));
-    res.json(await store.verifyAuditedWorklist(run.runId));
+    res.json(await verifyRun(store, run.runId));
   });
 
   router.get('/runs/:id', async (req: Authed, res) => {
@@ -336,7 +337,7 @@ export function surveillanceRoutes(o: SurveillanceRouteOptions): Router {
         actor: req.principal!.actor,
         query: `surveillance: patients due on ${q.date}`,
       });
-    const { runs, runDay, entries } = await store.dueOn(q.date);
+    const { runs, runDay, entries } = await dueOn(store, q.date);
     // Each entry names its run: on a day with several runs the answer is the union of their worklists.
     const items = entries.map(({ runId, ...e }) => ({ ...e, runId }));
     if (wantsCsv(req, q.format)) {

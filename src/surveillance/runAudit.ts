@@ -35,7 +35,7 @@ interface LegacyEntry {
   task?: string;
 }
 
-/** A worklist as the audit trail records it (RunStore.worklistDigest). */
+/** A worklist as the audit trail records it (worklistDigest, below). */
 export interface WorklistDigest {
   entries: number;
   sha256: string;

@@ -5,7 +5,6 @@
  */
 import { OsteoWatchError } from '../errors.ts';
 import type { Db, Queryable } from '../store/db.ts';
-import { type DueOn, dueOn, verifyRun, type WorklistCheck, type WorklistDigest, worklistDigest } from './runAudit.ts';
 import type {
   LoadIssues,
   RunCounts,
@@ -18,7 +17,6 @@ import type {
   WorklistRule,
 } from './types.ts';
 
-export type { DueEntry, DueOn, WorklistCheck, WorklistDigest } from './runAudit.ts';
 export type { RunCounts, RunStatus, RunTrigger, SourceMode } from './types.ts';
 
 export interface RunRow {
@@ -389,21 +387,6 @@ export class RunStore {
       [runId, patientIds ?? null],
     );
     return rows.map(worklistRowOf);
-  }
-
-  /** The run's worklist against its audit record (runAudit.ts verifyRun). */
-  verifyAuditedWorklist(runId: string): Promise<WorklistCheck> {
-    return verifyRun(this, runId);
-  }
-
-  /** The run's worklist as its audit record holds it (runAudit.ts). */
-  worklistDigest(runId: string, pageSize?: number): Promise<WorklistDigest> {
-    return worklistDigest(this.db, runId, pageSize);
-  }
-
-  /** Who was due on a day, from the audit trail (runAudit.ts). */
-  dueOn(day: string): Promise<DueOn> {
-    return dueOn(this, day);
   }
 
   async insertEntries(entries: WorklistRow[]): Promise<void> {

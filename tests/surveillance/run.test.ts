@@ -7,6 +7,7 @@ import type { Bundle, ImagingStudy, ServiceRequest, Task } from '@medplum/fhirty
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/metrics/metrics.ts';
 import { inCohort } from '../../src/screening/assess.ts';
+import { verifyRun, worklistDigest } from '../../src/surveillance/runAudit.ts';
 import { WORKLIST_ENTRY_IDENTIFIER } from '../../src/terminology/systems.ts';
 import type { RunningServer } from '../helpers/server.ts';
 import { AS_OF, cohort, engines, finished, surveillanceFor, useTestBed } from './harness.ts';
@@ -83,8 +84,8 @@ for (const engine of engines()) {
       expect(rows[0]!.payload.summary.worklist.sha256).toMatch(/^[0-9a-f]{64}$/);
       expect(rows[0]!.summary).toEqual(rows[0]!.payload.summary);
       // Paged in twos: every page reaches the digest, and it is the one recorded.
-      expect(await bed.s.store.worklistDigest(first, 2)).toEqual(rows[0]!.payload.summary.worklist);
-      expect((await bed.s.store.verifyAuditedWorklist(first)).ok).toBe(true);
+      expect(await worklistDigest(bed.s.store.db, first, 2)).toEqual(rows[0]!.payload.summary.worklist);
+      expect((await verifyRun(bed.s.store, first)).ok).toBe(true);
       await expect(
         bed.db.store.db.query(`update worklist_entries set due_date = null where run_id = $1`, [first]),
       ).rejects.toThrow(/append-only/);
@@ -92,7 +93,7 @@ for (const engine of engines()) {
         /append-only/,
       );
       await expect(bed.db.store.db.exec('truncate worklist_entries')).rejects.toThrow(/append-only/);
-      expect((await bed.s.store.verifyAuditedWorklist(first)).ok).toBe(true);
+      expect((await verifyRun(bed.s.store, first)).ok).toBe(true);
       // /metrics counts what this instance did: every patient once, one run.
       const text = await metrics.registry.metrics();
       expect(text).toContain(`osteowatch_surveillance_patients_evaluated_total ${cohortIds.length}`);
@@ -148,7 +149,7 @@ for (const engine of engines()) {
          update worklist_entries set due_date = '2000-01-01' where run_id = '${first}' and rule = 'screening-due';
          alter table worklist_entries enable trigger worklist_entries_append_only;`,
       );
-      const check = await bed.s.store.verifyAuditedWorklist(first);
+      const check = await verifyRun(bed.s.store, first);
       expect(check.ok).toBe(false);
       expect(check.now.entries).toBe(check.audited!.entries);
       expect(check.now.sha256).not.toBe(check.audited!.sha256);

@@ -7,6 +7,7 @@
  */
 import type { ImagingStudy } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
+import { dueOn, verifyRun } from '../../src/surveillance/runAudit.ts';
 import { AS_OF, cohort, finished, useTestBed } from './harness.ts';
 
 const NEXT_DAY = '2026-07-01';
@@ -49,7 +50,7 @@ describe('surveillance runs in the audit trail', () => {
       expect.objectContaining({ patientId: scanned, rule: 'screening-due', lastStudy: AS_OF }),
     ]);
 
-    const answer = await bed.s.store.dueOn(AS_OF);
+    const answer = await dueOn(bed.s.store, AS_OF);
     expect(answer.runDay).toBe(AS_OF);
     expect(answer.runs.map((r) => r.runId)).toEqual([morning, afternoon]);
     const morningOpen = (await bed.s.store.worklistOf(morning)).filter((e) => e.change !== 'resolved');
@@ -61,11 +62,11 @@ describe('surveillance runs in the audit trail', () => {
     expect(answer.entries.filter((e) => e.patientId !== scanned).every((e) => e.scannedOn === null)).toBe(true);
 
     // A day without a run: the last run before it; a day before any run: nothing.
-    const later = await bed.s.store.dueOn('2026-07-15');
+    const later = await dueOn(bed.s.store, '2026-07-15');
     expect(later.runDay).toBe(AS_OF);
     expect(later.runs.map((r) => r.runId)).toEqual([afternoon]);
     expect(later.entries.some((e) => e.patientId === scanned && e.rule === 'screening-due')).toBe(false);
-    expect(await bed.s.store.dueOn('2026-01-01')).toEqual({ runs: [], runDay: null, entries: [] });
+    expect(await dueOn(bed.s.store, '2026-01-01')).toEqual({ runs: [], runDay: null, entries: [] });
   }, 240_000);
 
   it('a cancelled run is recorded with its reason; the day it was for still answers from succeeded runs', async () => {
@@ -73,25 +74,25 @@ describe('surveillance runs in the audit trail', () => {
     expect(await bed.s.cancel(runId, 'an operator')).toBe(true);
     const rec = (await records()).find((r) => r.run_id === runId);
     expect(rec?.summary).toMatchObject({ status: 'failed', error: 'cancelled by an operator', asOf: NEXT_DAY });
-    expect((await bed.s.store.verifyAuditedWorklist(runId)).ok).toBe(true);
-    expect((await bed.s.store.dueOn(NEXT_DAY)).runs.map((r) => r.runId)).toEqual([afternoon]);
+    expect((await verifyRun(bed.s.store, runId)).ok).toBe(true);
+    expect((await dueOn(bed.s.store, NEXT_DAY)).runs.map((r) => r.runId)).toEqual([afternoon]);
   }, 60_000);
 
   it('verify finds the run history edited behind the record: its day, its status', async () => {
-    expect(await bed.s.store.verifyAuditedWorklist(morning)).toMatchObject({ ok: true, mismatches: [] });
-    const before = await bed.s.store.dueOn(AS_OF);
+    expect(await verifyRun(bed.s.store, morning)).toMatchObject({ ok: true, mismatches: [] });
+    const before = await dueOn(bed.s.store, AS_OF);
     await bed.db.store.db.query(
       `update surveillance_runs set as_of = '2026-06-01', status = 'failed' where run_id = $1`,
       [morning],
     );
-    const check = await bed.s.store.verifyAuditedWorklist(morning);
+    const check = await verifyRun(bed.s.store, morning);
     expect(check.ok).toBe(false);
     expect(check.mismatches).toEqual([
       `asOf: recorded "${AS_OF}", now "2026-06-01"`,
       'status: recorded "succeeded", now "failed"',
     ]);
     // The auditor's answer comes from the records, not from the edited history.
-    const after = await bed.s.store.dueOn(AS_OF);
+    const after = await dueOn(bed.s.store, AS_OF);
     expect(after.entries).toEqual(before.entries);
     expect(after.runs.map((r) => r.runId)).toEqual([morning, afternoon]);
   }, 60_000);

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditStore, openAuditStore } from '../../src/audit/store.ts';
+import { verifyRun } from '../../src/surveillance/runAudit.ts';
 import { RunStore, type WorklistRow } from '../../src/surveillance/runStore.ts';
 
 let store: AuditStore;
@@ -59,7 +60,7 @@ describe('verify, a run audited with its whole worklist', () => {
         })),
       },
     });
-    const check = await runs.verifyAuditedWorklist('legacy-run');
+    const check = await verifyRun(runs, 'legacy-run');
     expect(check.ok).toBe(true);
     expect(check.audited).toEqual(check.now);
     expect(check.now.entries).toBe(2);
@@ -70,7 +71,7 @@ describe('verify, a run audited with its whole worklist', () => {
        update worklist_entries set due_date = '2027-01-01' where patient_id = 'p1';
        alter table worklist_entries enable trigger worklist_entries_append_only;`,
     );
-    const altered = await runs.verifyAuditedWorklist('legacy-run');
+    const altered = await verifyRun(runs, 'legacy-run');
     expect(altered.ok).toBe(false);
     expect(altered.now.entries).toBe(2);
   });
