@@ -317,9 +317,17 @@ export class AuditLog {
     );
   }
 
-  async recordSurveillanceRun(input: SurveillanceRunInput): Promise<Appended> {
+  async recordSurveillanceRun(input: SurveillanceRunInput): Promise<Appended & { duplicate: boolean }> {
     const r = storable(surveillanceRunSchema.parse(input));
     return this.appending(async (tx) => {
+      // Under the chain's lock: two recorders of one run (its finisher and a cancel, two instances) write it once;
+      // the second finds the first's record instead of failing on the unique run id.
+      await this.chainHead(tx);
+      const [existing] = await tx.query<{ seq: number; hash: string }>(
+        'select s.seq, l.hash from surveillance_run s join audit_log l on l.seq = s.seq where s.run_id = $1',
+        [r.runId],
+      );
+      if (existing) return { seq: Number(existing.seq), hash: existing.hash, duplicate: true };
       const a = await this.append(tx, {
         kind: 'surveillance-run',
         recordedAt: r.recordedAt,
@@ -329,7 +337,7 @@ export class AuditLog {
         'insert into surveillance_run (seq, run_id, started_at, finished_at, summary, recorded_at) values ($1, $2, $3, $4, $5::jsonb, $6)',
         [a.seq, r.runId, r.startedAt ?? null, r.finishedAt ?? null, JSON.stringify(r.summary), r.recordedAt],
       );
-      return a;
+      return { ...a, duplicate: false };
     });
   }
 

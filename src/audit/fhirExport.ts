@@ -137,6 +137,13 @@ export function toFhir(row: AuditRow): Resource[] {
       e.agent.push(serverAgent(), clientAgent('osteowatch-surveillance'));
       e.entity!.push(queryEntity('cohort surveillance run', `surveillance run ${p.runId}`));
       e.entity!.push(transactionEntity(String(p.runId)));
+      // A run that failed (cancelled, abandoned, its cohort unreadable) is a failed query: 8, serious failure
+      // (https://hl7.org/fhir/R4/valueset-audit-event-outcome.html), with its reason.
+      const summary = (p.summary ?? {}) as { status?: string; error?: string | null };
+      if (summary.status === 'failed') {
+        e.outcome = '8';
+        e.outcomeDesc = `surveillance run failed: ${summary.error ?? 'no reason recorded'}`;
+      }
       return [e];
     }
     case 'card-feedback': {

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { toCsv } from '../audit/csv.ts';
 import { OsteoWatchError } from '../errors.ts';
-import { formatMg } from '../exposure/format.ts';
+import { totalMg } from '../exposure/format.ts';
 import { DEFAULT_EXPOSURE_CONFIG } from '../exposure/index.ts';
 import { type AuditClient, localAuditClient, remoteAuditClient } from './auditClient.ts';
 import { table } from './table.ts';
@@ -126,7 +126,7 @@ export function addAuditCommands(program: Command, out: (s: string) => void): vo
             ['As of', 'Cumulative mg', 'Daily mg', 'Crossed on'],
             r.exposureByDate.map((e) => [
               e.asOf,
-              e.cumulativeMg === null ? 'unknown' : `${e.lowerBound ? '≥ ' : ''}${formatMg(e.cumulativeMg)}`,
+              totalMg({ cumulativeMg: e.cumulativeMg, cumulativeIsLowerBound: e.lowerBound }),
               String(e.currentDailyMg ?? '—'),
               e.crossedOn ?? '—',
             ]),

@@ -19,7 +19,7 @@ import {
 } from '../demo/surveillanceClient.ts';
 import { OsteoWatchError } from '../errors.ts';
 import { dayFromIso } from '../exposure/dates.ts';
-import { formatMg } from '../exposure/format.ts';
+import { totalMg } from '../exposure/format.ts';
 import { outcomeText } from '../fhir/outcome.ts';
 import { createLogger } from '../log/logger.ts';
 import {
@@ -181,8 +181,13 @@ async function localClient(o: Common, work: boolean): Promise<SurveilClient> {
       const r = await mustGet(id);
       if (!(await runs.cancel(r.runId, `cli (${userInfo().username})`, now())))
         throw new OsteoWatchError('conflict', `run ${r.runId} has already ended (${r.status})`);
-      // Recorded in the audit trail, as every ended run is (the service's own cancel does it in the runner).
-      await recordFailedRun(runs, store.audit, r.runId);
+      // Recorded in the audit trail, as every ended run is (the service's own cancel does it in the runner). The
+      // run has ended whatever happens here; a record not written now is written when a service next starts.
+      await recordFailedRun(runs, store.audit, r.runId).catch((err: unknown) =>
+        process.stderr.write(
+          `osteowatch: run ${r.runId} is cancelled, but not yet in the audit trail (${(err as Error).message}); it is recorded when the service next starts\n`,
+        ),
+      );
       return view(await mustGet(r.runId));
     },
     async runs(limit, before) {
@@ -583,7 +588,7 @@ export function addSurveilCommands(program: Command, out: (s: string) => void): 
               i.dueDate ?? '—',
               i.overdueFrom ? `${i.overdueFrom}${i.daysOverdue ? ` (+${i.daysOverdue} d)` : ''}` : '—',
               i.lastStudy ?? '—',
-              i.cumulativeMg === null ? 'unknown' : `${i.lowerBound ? '≥ ' : ''}${formatMg(i.cumulativeMg)}`,
+              totalMg({ cumulativeMg: i.cumulativeMg, cumulativeIsLowerBound: i.lowerBound }),
               i.taskRef ?? (i.taskError ? 'not written' : '—'),
             ]),
           ),

@@ -20,4 +20,12 @@ export const mg = (n: number | null): string => (n === null ? 'unknown' : `${for
  * quantified (the true total may be higher), "unknown" when none could.
  */
 export const totalMg = (x: { cumulativeMg: number | null; cumulativeIsLowerBound: boolean }): string =>
-  x.cumulativeMg !== null && x.cumulativeIsLowerBound ? `at least ${mg(x.cumulativeMg)}` : mg(x.cumulativeMg);
+  x.cumulativeMg !== null && x.cumulativeIsLowerBound
+    ? `at least ${mg(floorToHundredth(x.cumulativeMg))}`
+    : mg(x.cumulativeMg);
+
+/**
+ * Down to the hundredth shown, never up: "at least 3,000 mg" must not stand for 2,999.996 (formatMg rounds half
+ * up). The epsilon keeps 0.29 (28.999999999999996 hundredths in binary) from becoming 0.28.
+ */
+const floorToHundredth = (n: number): number => Math.floor(n * 100 + 1e-6) / 100;

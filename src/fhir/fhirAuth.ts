@@ -179,6 +179,8 @@ export interface FetchOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
   headers?: Record<string, string>;
+  /** A request body (a string: sent again as it is when a 401 is retried with a fresh token). */
+  body?: string;
 }
 
 /**
@@ -197,6 +199,7 @@ export async function authorizedFetch(method: string, url: string, o: FetchOptio
       res = await fetch(url, {
         method,
         headers: { ...o.headers, ...(authorization ? { authorization } : {}) },
+        ...(o.body !== undefined ? { body: o.body } : {}),
         signal: signals.length ? AbortSignal.any(signals) : undefined,
       });
     } catch (err) {

@@ -116,6 +116,20 @@ export async function recordFailedRun(store: RunStore, audit: AuditLog | undefin
 }
 
 /**
+ * Records the failed runs that have no record yet: a process that died between ending a run and recording it,
+ * a cancel whose record could not be written, runs that failed before failed runs were recorded. Run at start.
+ */
+export async function recordUnrecordedFailures(store: RunStore, audit: AuditLog): Promise<string[]> {
+  const rows = await store.db.query<{ run_id: string }>(
+    `select r.run_id from surveillance_runs r
+      where r.status = 'failed' and not exists (select 1 from surveillance_run s where s.run_id = r.run_id)
+      order by r.seq`,
+  );
+  for (const r of rows) await recordFailedRun(store, audit, r.run_id);
+  return rows.map((r) => r.run_id);
+}
+
+/**
  * Whether a run is still what its audit record says: the worklist's digest recomputed from its rows against the
  * one in the hash-chained record (whose own integrity `audit verify` checks), and the run history's day, rules,
  * status and counts against the record's. `audited` is absent for a run not (yet) recorded: one in progress.

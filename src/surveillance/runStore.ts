@@ -215,17 +215,28 @@ export class RunStore {
    * Ends a run in progress as failed, with the reason and the counts of what it did before (batches completed,
    * their entries and Tasks). False when it had already ended.
    */
-  async fail(runId: string, error: string, now: Date): Promise<boolean> {
+  async fail(runId: string, error: string, now: Date, from: RunStatus[] = ACTIVE_STATUSES): Promise<boolean> {
+    // The status first: from then on no batch stores anything (completeBatch reads it under the run's row lock,
+    // and a batch committing meanwhile is waited for), so the counts taken next are the run's last.
+    if (!(await this.update(runId, { status: 'failed', finishedAt: now, error }, from))) return false;
     const counts = await this.countsOf(runId).catch(() => undefined);
-    return this.update(runId, { status: 'failed', finishedAt: now, error, counts }, ACTIVE_STATUSES);
+    if (counts) await this.update(runId, { counts }, ['failed']);
+    return true;
   }
 
   /**
    * Ends a run in progress at an operator's word (its instance gone for good, its settings changed; as the one
-   * run in progress it refuses every other), saying who cancelled it. Its jobs find it ended and stop.
+   * run in progress it refuses every other), saying who cancelled it. Its jobs find it ended and stop. Not a run
+   * that is finishing: that step completes Tasks and writes the audit record, and ends by itself (an instance
+   * with the run's settings takes it up again if its own died).
    */
-  cancel(runId: string, by: string, now: Date): Promise<boolean> {
-    return this.fail(runId, `cancelled by ${by}`, now);
+  async cancel(runId: string, by: string, now: Date): Promise<boolean> {
+    if ((await this.statusOf(runId)) === 'finishing')
+      throw new OsteoWatchError(
+        'conflict',
+        `run ${runId} is finishing (resolving entries, writing its audit record): it ends by itself`,
+      );
+    return this.fail(runId, `cancelled by ${by}`, now, ['queued', 'loading', 'evaluating']);
   }
 
   /** The run in progress (at most one: migration 007), if any. */

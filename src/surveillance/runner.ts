@@ -18,7 +18,7 @@ import { type Evaluator, inlineEvaluator, type PatientInput } from './evaluation
 import { recordFailedRun, recordRun } from './runAudit.ts';
 import type { ResultRow, RunCounts, RunRow, RunStore, RunTrigger, WorklistRow } from './runStore.ts';
 import { type CohortSource, StagingLostError } from './source.ts';
-import type { TaskPublisher } from './tasks.ts';
+import { type TaskPublisher, TaskServerError } from './tasks.ts';
 
 export interface RunnerDeps {
   store: RunStore;
@@ -233,7 +233,12 @@ export class SurveillanceRunner {
       screening: this.d.screening,
       cohorts: this.d.cohorts,
     });
-    const refused = new Map<string, number>();
+    // Statuses of the Tasks not written, for one log line per batch: the count and the HTTP status, never the
+    // server's text (it may quote the Task, and with it the patient).
+    const notWritten = new Map<string, number>();
+    // Once the server has refused who we are (401, 403), or cannot be reached on the last attempt, the batch's
+    // other Tasks would fare alike: they are not sent (70,000 refused writes at an EHR), each entry saying why.
+    let giveUp: string | undefined;
     for (const { result, items } of evaluations) {
       for (const item of items) {
         let taskRef: string | null = null;
@@ -241,7 +246,8 @@ export class SurveillanceRunner {
         // A run cancelled meanwhile (an operator's word, or failed by another instance) writes no more Tasks: its
         // status read again before each one (a primary-key read, next to an HTTP conditional create).
         if (this.d.tasks && (await store.statusOf(runId)) !== 'evaluating') return;
-        if (this.d.tasks)
+        if (this.d.tasks && giveUp) taskError = giveUp;
+        else if (this.d.tasks)
           try {
             taskRef = await this.d.tasks.publish(item, run.asOf, item.summary);
           } catch (err) {
@@ -249,17 +255,23 @@ export class SurveillanceRunner {
             // retried with backoff, its Tasks idempotent, nothing of it stored yet. A refusal (401, 403, 422), or
             // the last attempt, leaves the entry on the worklist without its Task and says why: the patient is
             // still due, and the next run publishes the Task again.
-            if (err instanceof OsteoWatchError && err.kind === 'unavailable' && !o.lastAttempt) throw err;
+            const unavailable = err instanceof OsteoWatchError && err.kind === 'unavailable';
+            if (unavailable && !o.lastAttempt) throw err;
             taskError = message(err);
-            refused.set(taskError, (refused.get(taskError) ?? 0) + 1);
+            if (unavailable || (err instanceof TaskServerError && err.credentialsRefused)) giveUp = taskError;
+            const status = err instanceof TaskServerError && err.status ? String(err.status) : 'no answer';
+            notWritten.set(status, (notWritten.get(status) ?? 0) + 1);
           }
         const { suggestsOrder: _, ...entry } = item;
         entries.push({ ...entry, runId, change: changeOf(item, previousKeys), taskRef, taskError });
       }
       results.push(result);
     }
-    for (const [why, n] of refused)
-      this.d.logger?.warn({ runId, batchNo, entries: n, err: why }, 'worklist entries stored without their Task');
+    if (notWritten.size)
+      this.d.logger?.warn(
+        { runId, batchNo, notWritten: Object.fromEntries(notWritten), skipped: giveUp ? 'the rest of the batch' : 0 },
+        'worklist entries stored without their Task',
+      );
     this.d.metrics?.patientsEvaluated(results.length, results.filter((r) => r.error).length);
     // Stored only while the run is still evaluating (checked under the run's row lock): a run cancelled while
     // this batch worked keeps nothing of it.
@@ -310,6 +322,8 @@ export class SurveillanceRunner {
     const errors = await store.errorsOf(runId);
     const finishedAt = this.d.now();
     await this.d.source.finish(run).catch(() => undefined);
+    // Failed meanwhile (abandoned by an instance that found no one holding its jobs): it is that, not succeeded.
+    if ((await store.statusOf(runId)) !== 'finishing') return false;
     if (this.d.audit) await recordRun(store, this.d.audit, run, { status: 'succeeded', counts, finishedAt });
     if (!(await store.update(runId, { status: 'succeeded', finishedAt, counts, errors }, ['finishing']))) return true;
     const started = run.startedAt ? Date.parse(run.startedAt) : Number.NaN;
@@ -352,7 +366,8 @@ export class SurveillanceRunner {
             await this.d.tasks.complete(e, `Resolved in surveillance run ${run.runId}`);
           } catch (err) {
             notCompleted.set(e, `the Task could not be completed: ${message(err)}`);
-            this.d.logger?.warn({ runId: run.runId, err: message(err) }, 'a resolved Task could not be completed');
+            const status = err instanceof TaskServerError ? err.status : undefined;
+            this.d.logger?.warn({ runId: run.runId, status }, 'a resolved Task could not be completed');
           }
       }
       await store.insertEntries(
@@ -366,7 +381,10 @@ export class SurveillanceRunner {
       );
       // A patient whose records could not be read this time is not known to be done: the entries stay, still due.
       const kept = before.filter((e) => erred.has(e.patientId) && !current.has(family(e)));
-      await store.insertEntries(kept.map((e) => ({ ...e, runId: run.runId, change: 'still-due' as const })));
+      // Their Task is neither written nor refused by this run: what an earlier run met is not this run's error.
+      await store.insertEntries(
+        kept.map((e) => ({ ...e, runId: run.runId, change: 'still-due' as const, taskError: null })),
+      );
     }
   }
 

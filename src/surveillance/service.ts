@@ -22,6 +22,7 @@ import { bulkSource } from './bulkSource.ts';
 import { crawlSource } from './crawlSource.ts';
 import { workerEvaluator } from './evaluationPool.ts';
 import { SurveillanceJobs } from './jobs.ts';
+import { recordUnrecordedFailures } from './runAudit.ts';
 import { SurveillanceRunner } from './runner.ts';
 import { type RunRow, RunStore, type RunTrigger } from './runStore.ts';
 import { TaskPublisher } from './tasks.ts';
@@ -185,6 +186,11 @@ export class Surveillance {
   async start(): Promise<void> {
     await this.jobs.start({ work: this.o.work !== false });
     if (this.o.work === false) return;
+    if (this.o.audit) {
+      const recorded = await recordUnrecordedFailures(this.store, this.o.audit);
+      if (recorded.length)
+        this.o.logger?.info({ runs: recorded }, 'failed surveillance runs recorded in the audit trail');
+    }
     const resumed = await this.jobs.resumeUnfinished();
     if (resumed.length) this.o.logger?.info({ runs: resumed }, 'surveillance runs resumed');
     const c = this.o.config;

@@ -6,13 +6,31 @@
  * suggests), written the same way.
  */
 import type { ServiceRequest, Task } from '@medplum/fhirtypes';
-import { OsteoWatchError } from '../errors.ts';
-import type { FhirAuth } from '../fhir/fhirAuth.ts';
+import { isRefusal, OsteoWatchError, RefusedError } from '../errors.ts';
+import { authorizedFetch, type FhirAuth } from '../fhir/fhirAuth.ts';
 import { outcomeText } from '../fhir/outcome.ts';
 import { wbMriServiceRequest } from '../profiles/wbMriServiceRequest.ts';
 import { taskRuleOf, type WorklistItem } from '../screening/worklist.ts';
 import { WORKLIST_ENTRY_IDENTIFIER } from '../terminology/systems.ts';
 import { worklistRuleCoding } from '../terminology/worklistCodes.ts';
+
+/**
+ * What the Task server did to a write: `unavailable` (down, slow, 5xx, 429: the batch retries) or `upstream` (a
+ * refusal: 401, 403, 422 …). `status` is the HTTP status when there was one: what is logged, never the server's
+ * text (an OperationOutcome may quote the Task, and with it the patient).
+ */
+export class TaskServerError extends OsteoWatchError {
+  readonly status?: number;
+  constructor(kind: 'unavailable' | 'upstream', message: string, status?: number) {
+    super(kind, message);
+    this.status = status;
+  }
+
+  /** Refused for who we are (401, 403): every other Task of the batch would be refused alike. */
+  get credentialsRefused(): boolean {
+    return this.status === 401 || this.status === 403;
+  }
+}
 
 export interface TaskPublisherOptions {
   fhirBaseUrl: string;
@@ -40,22 +58,32 @@ export class TaskPublisher {
   }
 
   private async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-    const auth = await this.o.auth.header();
-    const res = await fetch(`${this.o.fhirBaseUrl.replace(/\/$/, '')}/${path}`, {
-      method,
-      headers: {
-        accept: 'application/fhir+json',
-        ...(body ? { 'content-type': 'application/fhir+json' } : {}),
-        ...(auth ? { authorization: auth } : {}),
-        ...headers,
-      },
-      body: body ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(this.o.timeoutMs),
-    }).catch((err: unknown) => {
-      // Down, or not up yet: worth retrying (the batch is), unlike a refusal.
-      throw new OsteoWatchError('unavailable', `the Task server could not be reached: ${(err as Error).message}`);
-    });
-    const text = await res.text();
+    const what = `the Task server (${method} ${path.split('?')[0]})`;
+    let res: Response;
+    try {
+      // authorizedFetch: a 401 with a cached Backend Services token is asked again once with a fresh one.
+      res = await authorizedFetch(
+        method,
+        `${this.o.fhirBaseUrl.replace(/\/$/, '')}/${path}`,
+        {
+          auth: this.o.auth,
+          timeoutMs: this.o.timeoutMs,
+          headers: {
+            accept: 'application/fhir+json',
+            ...(body ? { 'content-type': 'application/fhir+json' } : {}),
+            ...headers,
+          },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        },
+        what,
+      );
+    } catch (err) {
+      // Its token endpoint refusing our client is a refusal; the server or the token endpoint down, slow or not
+      // up yet is worth retrying (the batch is).
+      if (err instanceof RefusedError) throw new TaskServerError('upstream', err.message, 401);
+      throw new TaskServerError('unavailable', `the Task server could not be reached: ${(err as Error).message}`);
+    }
+    const text = await res.text().catch(() => '');
     if (!res.ok) {
       // What the server said, when it said it as an OperationOutcome (a 403's reason is what an operator needs).
       let said: string | undefined;
@@ -64,12 +92,22 @@ export class TaskPublisher {
       } catch {
         said = undefined;
       }
-      throw new OsteoWatchError(
-        res.status >= 500 || res.status === 429 ? 'unavailable' : 'upstream',
+      throw new TaskServerError(
+        isRefusal(res.status) ? 'upstream' : 'unavailable',
         `the Task server answered ${res.status} to ${method} ${path.split('?')[0]}${said ? `: ${said}` : ''}`,
+        res.status,
       );
     }
-    return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+    try {
+      return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+    } catch {
+      // A 2xx whose body did not come whole (a proxy cut it): the write may have happened, and a retry is
+      // idempotent (conditional create), so it is retried.
+      throw new TaskServerError(
+        'unavailable',
+        `the Task server's answer to ${method} ${path.split('?')[0]} is not JSON`,
+      );
+    }
   }
 
   /** Conditional create: 201 created, 200 when a resource with the identifier exists (nothing written). */

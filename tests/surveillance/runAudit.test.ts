@@ -7,8 +7,10 @@
  */
 import type { ImagingStudy } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
+import { toFhir } from '../../src/audit/fhirExport.ts';
+import { auditRows } from '../../src/audit/queries.ts';
 import { dueOn, verifyRun } from '../../src/surveillance/runAudit.ts';
-import { AS_OF, cohort, finished, useTestBed } from './harness.ts';
+import { AS_OF, cohort, finished, surveillanceFor, useTestBed } from './harness.ts';
 
 const NEXT_DAY = '2026-07-01';
 
@@ -75,6 +77,13 @@ describe('surveillance runs in the audit trail', () => {
     const rec = (await records()).find((r) => r.run_id === runId);
     expect(rec?.summary).toMatchObject({ status: 'failed', error: 'cancelled by an operator', asOf: NEXT_DAY });
     expect((await verifyRun(bed.s.store, runId)).ok).toBe(true);
+    // The FHIR export says so too: a failed query (outcome 8) with its reason, the succeeded runs outcome 0.
+    const rows = (await auditRows(bed.db.store.db, { from: '2000-01-01', to: '2100-01-01', limit: 5000 })).items.filter(
+      (r) => r.kind === 'surveillance-run',
+    );
+    const events = rows.map((r) => toFhir(r)[0] as { outcome: string; outcomeDesc?: string });
+    expect(events.map((e) => e.outcome)).toEqual(['0', '0', '8']);
+    expect(events[2]!.outcomeDesc).toBe('surveillance run failed: cancelled by an operator');
     expect((await dueOn(bed.s.store, NEXT_DAY)).runs.map((r) => r.runId)).toEqual([afternoon]);
   }, 60_000);
 
@@ -95,5 +104,35 @@ describe('surveillance runs in the audit trail', () => {
     const after = await dueOn(bed.s.store, AS_OF);
     expect(after.entries).toEqual(before.entries);
     expect(after.runs.map((r) => r.runId)).toEqual([morning, afternoon]);
+  }, 60_000);
+
+  it('a failed run left without its record (a process died, an earlier release) is recorded when an instance starts', async () => {
+    const runs = bed.s.store;
+    expect(
+      await runs.createRun({
+        runId: 'failed-unrecorded',
+        trigger: 'api',
+        mode: 'crawl',
+        fhirBase: 'http://ehr.example/fhir',
+        asOf: NEXT_DAY,
+        rulesHash: 'x',
+        now: new Date(`${NEXT_DAY}T21:00:00Z`),
+      }),
+    ).toBe(true);
+    expect(await runs.fail('failed-unrecorded', 'the instance went away', new Date(`${NEXT_DAY}T21:05:00Z`))).toBe(
+      true,
+    );
+    expect((await records()).some((r) => r.run_id === 'failed-unrecorded')).toBe(false);
+    const again = surveillanceFor(bed.server, bed.db, { taskFhirUrl: 'none' });
+    try {
+      await again.start();
+    } finally {
+      await again.stop();
+    }
+    expect((await records()).find((r) => r.run_id === 'failed-unrecorded')?.summary).toMatchObject({
+      status: 'failed',
+      error: 'the instance went away',
+    });
+    expect(await bed.db.store.audit.verify()).toMatchObject({ ok: true });
   }, 60_000);
 });
