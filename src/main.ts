@@ -110,10 +110,15 @@ async function main(): Promise<void> {
   const repo = new MemoryRepository();
   let ready = false;
   let publicUrl = config.publicUrl ?? '';
-  const audit = new AuditService(store, config.exposure.thresholdMg, async (patientId, asOf) => {
-    const resources = await fetchPatientRecords(fhirClient(config.fhirBaseUrl ?? `${publicUrl}/fhir`), patientId);
-    return computeExposure({ resources, patient: patientId, asOf, config: config.exposure });
-  });
+  const audit = new AuditService(
+    store,
+    config.exposure.thresholdMg,
+    async (patientId, asOf) => {
+      const resources = await fetchPatientRecords(fhirClient(config.fhirBaseUrl ?? `${publicUrl}/fhir`), patientId);
+      return computeExposure({ resources, patient: patientId, asOf, config: config.exposure });
+    },
+    config.timeZone,
+  );
   const auth = {
     staticToken: auditToken,
     trustedClients: trustedFor(trustedClients, 'audit'),
@@ -177,6 +182,7 @@ async function main(): Promise<void> {
       // Every card links to the exposure timeline (a SMART app served at /app/, launched by the EHR).
       timelineLaunchUrl: () => `${publicUrl}/app/launch`,
       now: () => new Date(),
+      timeZone: config.timeZone,
       logger,
     },
   };
@@ -240,7 +246,7 @@ async function main(): Promise<void> {
     // The surveillance API shows patient data: the audit API's authentication (its token or trusted JWTs).
     surveillance: { surveillance, auth, audit: store.audit },
     pages: {
-      assess: { exposure: config.exposure, now: () => new Date() },
+      assess: { exposure: config.exposure, now: () => new Date(), timeZone: config.timeZone },
       connectSrc: security.pagesConnectSrc,
       frameAncestors: security.pagesFrameAncestors,
       // The worklist's patients are the demo's own when surveillance reads it: their timeline opens through the

@@ -2,6 +2,7 @@
  * The audit queries as one service used by the REST API and the CLI. Each query is itself recorded in the
  * audit trail (who asked what), as hospital audit rules require.
  */
+import { dayIn } from '../exposure/dates.ts';
 import type { ExposureSummary } from '../exposure/index.ts';
 import type { VerifyResult } from './auditLog.ts';
 import { auditBundle } from './fhirExport.ts';
@@ -28,10 +29,13 @@ export class AuditService {
   readonly store: AuditStore;
   readonly thresholdMg: number;
   readonly live?: LiveExposure;
-  constructor(store: AuditStore, thresholdMg: number, live?: LiveExposure) {
+  /** The clinic's IANA time zone (OSTEOWATCH_TZ): the default as-of day of a live computation. */
+  readonly timeZone?: string;
+  constructor(store: AuditStore, thresholdMg: number, live?: LiveExposure, timeZone?: string) {
     this.store = store;
     this.thresholdMg = thresholdMg;
     this.live = live;
+    this.timeZone = timeZone;
   }
 
   private record(ctx: AuditContext, query: string, patientId?: string) {
@@ -48,7 +52,7 @@ export class AuditService {
     if (!page.live) return history;
     if (!this.live) return { ...history, live: { error: 'no FHIR server is configured for live computation' } };
     try {
-      return { ...history, live: await this.live(id, page.asOf ?? ctx.now.toISOString().slice(0, 10)) };
+      return { ...history, live: await this.live(id, page.asOf ?? dayIn(ctx.now, this.timeZone)) };
     } catch (err) {
       return { ...history, live: { error: err instanceof Error ? err.message : String(err) } };
     }

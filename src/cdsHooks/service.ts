@@ -5,6 +5,7 @@
 import { hookRecordOf } from '../audit/hookRecord.ts';
 import type { HookAuditQueue } from '../audit/queue.ts';
 import type { CdsClient } from '../auth/cdsJwt.ts';
+import { dayIn } from '../exposure/dates.ts';
 import type { ExposureConfig, ExposureSummary } from '../exposure/index.ts';
 import { isLoopbackUrl } from '../fhir/loopback.ts';
 import type { FhirLimits } from '../fhir/patientRecords.ts';
@@ -27,6 +28,8 @@ export interface CdsServiceDeps {
   /** Query a fhirServer given without fhirAuthorization (OSTEOWATCH_ALLOW_OPEN_FHIR; always allowed on loopback). */
   allowOpenFhirServer: boolean;
   now: () => Date;
+  /** The clinic's IANA time zone (OSTEOWATCH_TZ): what day it is for the cards; UTC when not said. */
+  timeZone?: string;
   logger?: Logger;
   /** Timeout, page and resource caps and read concurrency for fhirServer (OSTEOWATCH_FHIR_*). */
   fhirLimits?: FhirLimits;
@@ -47,7 +50,7 @@ export async function runHook(
 ): Promise<{ cards: Card[] }> {
   const started = performance.now();
   const patientId = req.context.patientId;
-  const asOf = deps.now().toISOString().slice(0, 10);
+  const asOf = dayIn(deps.now(), deps.timeZone);
   const source = new HookDataSource({
     fhirServer: req.fhirServer,
     accessToken: req.fhirAuthorization?.access_token,

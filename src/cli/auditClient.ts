@@ -70,7 +70,7 @@ export async function localAuditClient(o: {
     ? async (id, asOf) =>
         computeExposure({ resources: await fetchPatientRecords(fhirClient(o.fhir!), id), patient: id, asOf })
     : undefined;
-  const service = new AuditService(store, o.thresholdMg, live);
+  const service = new AuditService(store, o.thresholdMg, live, process.env.OSTEOWATCH_TZ || undefined);
   const ctx = () => ({ actor: `cli:${userInfo().username}`, now: new Date() });
   return {
     patient: (id, q) => service.patient(ctx(), id, q),

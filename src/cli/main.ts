@@ -9,7 +9,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { generatePatients } from '../cohort/generate.ts';
 import { loadServiceConfig } from '../config/env.ts';
 import { exitCodeOf, OsteoWatchError } from '../errors.ts';
-import { dayFromIso, isoFromDay } from '../exposure/dates.ts';
+import { dayFromIso, dayIn } from '../exposure/dates.ts';
 import { ConfigError, computeExposure, type ExposureConfig, resolveExposureConfig } from '../exposure/index.ts';
 import { InputError, locatePatient, readResourceFile, withFileIssues } from '../fhir/bundleFile.ts';
 import { type FhirLimits, fetchPatientRecords, fhirClient } from '../fhir/patientRecords.ts';
@@ -26,7 +26,16 @@ class UsageError extends OsteoWatchError {
   }
 }
 
-const today = (): string => isoFromDay(Math.floor(Date.now() / 86_400_000));
+/** Today in the clinic's time zone (OSTEOWATCH_TZ), as the service counts it. */
+function today(): string {
+  try {
+    return dayIn(new Date(), process.env.OSTEOWATCH_TZ || 'UTC');
+  } catch {
+    throw new UsageError(
+      `OSTEOWATCH_TZ must be an IANA time zone such as Europe/Zurich, got "${process.env.OSTEOWATCH_TZ}"`,
+    );
+  }
+}
 
 function asOfOption(value: string | undefined): string {
   if (value === undefined) return today();

@@ -31,6 +31,7 @@ const envSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, { error: 'DATABASE_URL must be a postgresql:// connection string' })
     .optional(),
   OSTEOWATCH_DATA_DIR: z.string().min(1).default('./data'),
+  OSTEOWATCH_TZ: ianaTimeZone('OSTEOWATCH_TZ').default('UTC'),
   OSTEOWATCH_AUDIT_TOKEN: z
     .string()
     .min(16, { error: 'OSTEOWATCH_AUDIT_TOKEN must be at least 16 characters' })
@@ -94,11 +95,28 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/** An IANA time zone name, checked against the zones this Node knows (the message names the variable). */
+export function ianaTimeZone(name: string) {
+  return z.string().refine(
+    (tz) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { error: (i) => `${name} must be an IANA time zone such as Europe/Zurich, got "${String(i.input)}"` },
+  );
+}
+
 export interface ServiceConfig {
   port: number;
   host: string;
   cohortSize: number;
   seed: number;
+  /** The clinic's IANA time zone: what day "today" is for cards, the timeline, audit queries and runs. */
+  timeZone: string;
   /** The reference day of the synthetic cohort; defaults to today. */
   asOf?: string;
   exposure: ExposureConfig;
@@ -204,6 +222,7 @@ export function loadServiceConfig(env: NodeJS.ProcessEnv = process.env): Service
     host: e.HOST,
     cohortSize: e.OSTEOWATCH_COHORT_SIZE,
     seed: e.OSTEOWATCH_SEED,
+    timeZone: e.OSTEOWATCH_TZ,
     asOf: e.OSTEOWATCH_AS_OF,
     exposure: resolveExposureConfig(exposureOverrides),
     databaseUrl: e.DATABASE_URL,

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { validate as validCron } from 'node-cron';
 import { z } from 'zod';
-import { EnvError, parseEnv } from './env.ts';
+import { EnvError, ianaTimeZone, parseEnv } from './env.ts';
 
 const int = (name: string, min: number, max: number, dflt: number) =>
   z.coerce
@@ -32,7 +32,8 @@ const schema = z.object({
   OSTEOWATCH_SURVEILLANCE_SCOPE: z.string().min(1).default('system/*.rs'),
   OSTEOWATCH_SURVEILLANCE_FHIR_TOKEN: z.string().min(1).optional(),
   OSTEOWATCH_SURVEILLANCE_CRON: z.string().min(1).optional(),
-  OSTEOWATCH_SURVEILLANCE_TZ: z.string().min(1).default('UTC'),
+  OSTEOWATCH_SURVEILLANCE_TZ: ianaTimeZone('OSTEOWATCH_SURVEILLANCE_TZ').optional(),
+  OSTEOWATCH_TZ: ianaTimeZone('OSTEOWATCH_TZ').default('UTC'),
   OSTEOWATCH_SURVEILLANCE_BATCH_SIZE: int('OSTEOWATCH_SURVEILLANCE_BATCH_SIZE', 1, 10_000, 100),
   OSTEOWATCH_SURVEILLANCE_HEARTBEAT_SECONDS: int('OSTEOWATCH_SURVEILLANCE_HEARTBEAT_SECONDS', 10, 3600, 30),
   OSTEOWATCH_SURVEILLANCE_CONCURRENCY: int('OSTEOWATCH_SURVEILLANCE_CONCURRENCY', 1, 64, 4),
@@ -59,7 +60,10 @@ export interface SurveillanceConfig {
   backendServices?: { clientId: string; privateJwk: Record<string, unknown>; tokenUrl?: string; scope: string };
   staticToken?: string;
   cron?: string;
+  /** The schedule's time zone (OSTEOWATCH_SURVEILLANCE_TZ, else the clinic's). */
   timezone: string;
+  /** The clinic's (OSTEOWATCH_TZ): the day a run is for, as the cards count days. */
+  clinicTimeZone?: string;
   batchSize: number;
   heartbeatSeconds: number;
   concurrency: number;
@@ -104,11 +108,6 @@ export function loadSurveillanceConfig(env: NodeJS.ProcessEnv = process.env): Su
     if (!validCron(e.OSTEOWATCH_SURVEILLANCE_CRON))
       throw new EnvError('OSTEOWATCH_SURVEILLANCE_CRON must be a cron expression such as "0 6 * * *"');
   }
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: e.OSTEOWATCH_SURVEILLANCE_TZ });
-  } catch {
-    throw new EnvError(`OSTEOWATCH_SURVEILLANCE_TZ must be an IANA time zone, got "${e.OSTEOWATCH_SURVEILLANCE_TZ}"`);
-  }
   const task = e.OSTEOWATCH_TASK_FHIR_URL;
   if (task && task !== 'none' && !URL.canParse(task))
     throw new EnvError('OSTEOWATCH_TASK_FHIR_URL must be a URL or "none"');
@@ -119,7 +118,8 @@ export function loadSurveillanceConfig(env: NodeJS.ProcessEnv = process.env): Su
     backendServices,
     staticToken: e.OSTEOWATCH_SURVEILLANCE_FHIR_TOKEN,
     cron: e.OSTEOWATCH_SURVEILLANCE_CRON,
-    timezone: e.OSTEOWATCH_SURVEILLANCE_TZ,
+    timezone: e.OSTEOWATCH_SURVEILLANCE_TZ ?? e.OSTEOWATCH_TZ,
+    clinicTimeZone: e.OSTEOWATCH_TZ,
     batchSize: e.OSTEOWATCH_SURVEILLANCE_BATCH_SIZE,
     heartbeatSeconds: e.OSTEOWATCH_SURVEILLANCE_HEARTBEAT_SECONDS,
     concurrency: e.OSTEOWATCH_SURVEILLANCE_CONCURRENCY,

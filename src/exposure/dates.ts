@@ -105,6 +105,25 @@ export function endDayOf(parsed: ParsedDate): Day {
   return utc(d.getUTCFullYear(), 11, 31) / MS_PER_DAY;
 }
 
+// One formatter per time zone: building an Intl.DateTimeFormat costs more than formatting with it.
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * The calendar day (YYYY-MM-DD) it is at `at` in an IANA time zone: the clinic's "today", one rule for the cards,
+ * the timeline, audit queries and surveillance runs, so that they agree on what day it is near midnight.
+ * formatToParts, not a locale's date string, whose order depends on the ICU data Node was built with.
+ */
+export function dayIn(at: Date, timeZone = 'UTC'): string {
+  let f = dayFormats.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    dayFormats.set(timeZone, f);
+  }
+  const parts = f.formatToParts(at);
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+  return `${get('year')}-${get('month')}-${get('day')}`;
+}
+
 export function dayFromIso(date: string): Day {
   const parsed = /^\d{4}-\d{2}-\d{2}$/.test(date) ? parseFhirDate(date) : undefined;
   if (parsed?.precision !== 'day') throw new Error(`Not a calendar date (YYYY-MM-DD): ${date}`);

@@ -12,6 +12,7 @@ import express, { type Router } from 'express';
 import { z } from 'zod';
 import { assertJsonShape, fhirShapeProblem } from '../cdsHooks/request.ts';
 import { OsteoWatchError, parseInput } from '../errors.ts';
+import { dayIn } from '../exposure/dates.ts';
 import type { ExposureConfig } from '../exposure/index.ts';
 import { type EntryLike, resolveEntries } from '../fhir/bundleReferences.ts';
 import type { CohortDefinition } from '../screening/cohort.ts';
@@ -25,6 +26,8 @@ export interface AssessRouteOptions {
   cohorts?: CohortDefinition[];
   /** Today, for the default as-of day: the CDS services' clock, so that the page and the card agree. */
   now?: () => Date;
+  /** The clinic's IANA time zone (OSTEOWATCH_TZ), as the cards take it. */
+  timeZone?: string;
   /** Largest body accepted, bytes (default 20 MB: years of records of one patient). */
   maxBodyBytes?: number;
   /** Most Bundle entries accepted (default 20,000). */
@@ -89,7 +92,7 @@ export function assessRoutes(o: AssessRouteOptions): Router {
       }
       // urn:uuid and absolute references resolved once, as for any Bundle that enters OsteoWatch.
       const resources: Resource[] = resolveEntries((body.resources.entry ?? []) as EntryLike[]).resources;
-      const asOf = body.asOf ?? (o.now?.() ?? new Date()).toISOString().slice(0, 10);
+      const asOf = body.asOf ?? dayIn(o.now?.() ?? new Date(), o.timeZone);
       const view = timelineView({
         patientId: body.patientId,
         asOf,

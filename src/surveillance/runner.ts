@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { AuditLog } from '../audit/auditLog.ts';
 import { OsteoWatchError, RefusedError } from '../errors.ts';
+import { dayIn } from '../exposure/dates.ts';
 import type { ExposureConfig } from '../exposure/index.ts';
 import type { Logger } from '../log/logger.ts';
 import type { SurveillanceMetrics } from '../metrics/metrics.ts';
@@ -70,11 +71,10 @@ export function settingsKey(r: { mode: string; fhirBase: string; rulesHash: stri
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
- * The run's as-of day: today in the clinic's time zone (OSTEOWATCH_SURVEILLANCE_TZ, the schedule's), so that a
- * 07:00 run in Tokyo or Sydney is dated that morning, not the UTC day before. en-CA formats as YYYY-MM-DD.
+ * The run's as-of day: today in the clinic's time zone (OSTEOWATCH_TZ), as the cards count it, so that a 07:00
+ * run in Tokyo or Sydney is dated that morning, not the UTC day before, and agrees with the card shown then.
  */
-export const asOfDay = (now: Date, timeZone = 'UTC'): string =>
-  new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+export const asOfDay = (now: Date, timeZone = 'UTC'): string => dayIn(now, timeZone);
 
 export class SurveillanceRunner {
   readonly d: RunnerDeps;

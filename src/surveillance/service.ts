@@ -132,7 +132,7 @@ export class Surveillance {
       fhirBaseUrl: fhirBaseUrl,
       batchSize: c.batchSize,
       now: this.now,
-      timeZone: c.timezone,
+      timeZone: c.clinicTimeZone ?? c.timezone,
       logger: o.logger,
       metrics: o.metrics,
       evaluator: c.workers ? workerEvaluator(c.workers) : undefined,

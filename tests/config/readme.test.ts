@@ -25,7 +25,8 @@ function variablesReadBy(files: string[]): Set<string> {
     for (const m of text.matchAll(/process\.env\.([A-Z][A-Z0-9_]+)/g)) names.add(m[1]!);
     for (const m of text.matchAll(/process\.env\[['"]([A-Z][A-Z0-9_]+)['"]\]/g)) names.add(m[1]!);
     if (/config\/[a-zA-Z]+\.ts$/.test(file))
-      for (const m of text.matchAll(/^ {2}([A-Z][A-Z0-9_]+): (?:z\b|int\(|originList\()/gm)) names.add(m[1]!);
+      for (const m of text.matchAll(/^ {2}([A-Z][A-Z0-9_]+): (?:z\b|int\(|originList\(|ianaTimeZone\()/gm))
+        names.add(m[1]!);
   }
   return names;
 }

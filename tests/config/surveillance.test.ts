@@ -24,4 +24,21 @@ describe('surveillance configuration', () => {
       ].join('\n'),
     );
   });
+
+  it("time zones: the clinic's (OSTEOWATCH_TZ) is the day of a run; the schedule's defaults to it", () => {
+    expect(loadSurveillanceConfig({})).toMatchObject({ timezone: 'UTC', clinicTimeZone: 'UTC' });
+    expect(loadSurveillanceConfig({ OSTEOWATCH_TZ: 'Asia/Tokyo' })).toMatchObject({
+      timezone: 'Asia/Tokyo',
+      clinicTimeZone: 'Asia/Tokyo',
+    });
+    expect(
+      loadSurveillanceConfig({ OSTEOWATCH_TZ: 'Asia/Tokyo', OSTEOWATCH_SURVEILLANCE_TZ: 'Europe/Zurich' }),
+    ).toMatchObject({ timezone: 'Europe/Zurich', clinicTimeZone: 'Asia/Tokyo' });
+    expect(() => loadSurveillanceConfig({ OSTEOWATCH_TZ: 'Mars/Olympus' })).toThrow(
+      'OSTEOWATCH_TZ must be an IANA time zone such as Europe/Zurich, got "Mars/Olympus"',
+    );
+    expect(() => loadSurveillanceConfig({ OSTEOWATCH_SURVEILLANCE_TZ: 'nowhere' })).toThrow(
+      'OSTEOWATCH_SURVEILLANCE_TZ must be an IANA time zone such as Europe/Zurich, got "nowhere"',
+    );
+  });
 });

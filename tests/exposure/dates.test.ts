@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { addMonths, dayFromIso, endDayOf, isoFromDay, parseFhirDate, weekdayOf } from '../../src/exposure/dates.ts';
+import {
+  addMonths,
+  dayFromIso,
+  dayIn,
+  endDayOf,
+  isoFromDay,
+  parseFhirDate,
+  weekdayOf,
+} from '../../src/exposure/dates.ts';
 
 describe('calendar days', () => {
   it('isoFromDay agrees with Date for every day from 1900 to 2100', () => {
@@ -42,5 +50,19 @@ describe('calendar days', () => {
   it('knows weekdays (2024-01-01 was a Monday)', () => {
     expect(weekdayOf(dayFromIso('2024-01-01'))).toBe(0);
     expect(weekdayOf(dayFromIso('2024-01-07'))).toBe(6);
+  });
+});
+
+describe("dayIn: the clinic's day", () => {
+  it('is the calendar day in the time zone, written YYYY-MM-DD whatever the locale data', () => {
+    const at = new Date('2026-06-30T22:00:00Z');
+    expect(dayIn(at)).toBe('2026-06-30');
+    expect(dayIn(at, 'UTC')).toBe('2026-06-30');
+    expect(dayIn(at, 'Asia/Tokyo')).toBe('2026-07-01');
+    expect(dayIn(new Date('2026-07-01T03:00:00Z'), 'America/Los_Angeles')).toBe('2026-06-30');
+    // Across a year and a daylight-saving change.
+    expect(dayIn(new Date('2026-12-31T23:30:00Z'), 'Europe/Zurich')).toBe('2027-01-01');
+    expect(dayIn(new Date('2026-03-29T00:30:00Z'), 'Europe/Zurich')).toBe('2026-03-29');
+    expect(() => dayIn(at, 'Mars/Olympus')).toThrow(RangeError);
   });
 });

@@ -13,6 +13,7 @@ import { PATIENT_DATA } from '../../src/cdsHooks/serviceDefinition.ts';
 import { osteonecrosisScreening } from '../../src/cdsHooks/services/osteonecrosisScreening.ts';
 import { resolveExposureConfig } from '../../src/exposure/config.ts';
 import { patientRefOf } from '../../src/fhir/subject.ts';
+import { SurveillanceRunner } from '../../src/surveillance/runner.ts';
 import { cohort, finished, NOW, useTestBed } from './harness.ts';
 
 /** The demo's cohort as `npm start` seeds it (OSTEOWATCH_COHORT_SIZE default 300, seed 42). */
@@ -124,5 +125,33 @@ describe('surveillance and the patient-view card agree (whole demo cohort)', () 
     expect(mismatches).toEqual([]);
     // The cohort exercises the rules: not all one decision.
     expect(new Set(results.map((r) => r.decision)).size).toBeGreaterThan(3);
+
+    // Near midnight, one rule for "today": at 22:00 UTC it is the next morning in Tokyo, for the card as for a
+    // run started then (OSTEOWATCH_TZ), not the UTC day before.
+    const tokyo = { ...deps, now: () => new Date('2026-06-30T22:00:00Z'), timeZone: 'Asia/Tokyo' };
+    let cardDay: string | undefined;
+    const dayCapturing = {
+      ...osteonecrosisScreening,
+      cards: (input: Parameters<typeof osteonecrosisScreening.cards>[0]) => {
+        cardDay = input.card.asOf;
+        return osteonecrosisScreening.cards(input);
+      },
+    };
+    const first = results[0]!.patient_id;
+    await runHook(
+      dayCapturing,
+      {
+        hook: 'patient-view',
+        hookInstance: 'consistency-tokyo',
+        fhirServer: bed.server.fhirUrl,
+        context: { patientId: first, userId: 'Practitioner/1' },
+        prefetch: prefetchFor(first),
+      },
+      { iss: 'test' },
+      tokyo,
+    );
+    expect(cardDay).toBe('2026-07-01');
+    const runner = new SurveillanceRunner({ ...bed.s.runner.d, now: tokyo.now, timeZone: 'Asia/Tokyo' });
+    expect(runner.today()).toBe(cardDay);
   }, 900_000);
 });
