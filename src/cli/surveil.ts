@@ -359,7 +359,7 @@ const SUMMARY: Array<[string, (c: RunView['counts']) => number | undefined]> = [
   ['Unknown exposure', (c) => c.unknownExposure],
   ['Resolved', (c) => c.resolved],
   ['Tasks', (c) => c.tasks],
-  ['Tasks not written', (c) => c.taskErrors],
+  ['Task errors', (c) => c.taskErrors],
   ['Errors', (c) => c.errors],
 ];
 

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { validate as validCron } from 'node-cron';
 import { z } from 'zod';
+import { isLoopbackUrl } from '../fhir/loopback.ts';
 import { EnvError, ianaTimeZone, parseEnv } from './env.ts';
 
 const int = (name: string, min: number, max: number, dflt: number) =>
@@ -111,6 +112,10 @@ export function loadSurveillanceConfig(env: NodeJS.ProcessEnv = process.env): Su
   const task = e.OSTEOWATCH_TASK_FHIR_URL;
   if (task && task !== 'none' && !URL.canParse(task))
     throw new EnvError('OSTEOWATCH_TASK_FHIR_URL must be a URL or "none"');
+  // A bearer token travels only encrypted, or to this machine.
+  const taskToken = e.OSTEOWATCH_TASK_FHIR_TOKEN;
+  if (taskToken && task && task !== 'none' && !task.startsWith('https:') && !isLoopbackUrl(task))
+    throw new EnvError('OSTEOWATCH_TASK_FHIR_URL must be https (or loopback) when OSTEOWATCH_TASK_FHIR_TOKEN is set');
   return {
     fhirBaseUrl: e.OSTEOWATCH_SURVEILLANCE_FHIR_URL,
     mode: e.OSTEOWATCH_SURVEILLANCE_MODE,

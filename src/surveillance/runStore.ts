@@ -150,10 +150,13 @@ const encodeCursor = (r: WorklistRow) =>
 function decodeCursor(c: string): Cursor | undefined {
   try {
     const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8'));
+    // Each value as the query will cast it (an urgency class, a date): a forged cursor is a 400, not a SQL error.
     return Array.isArray(v) &&
       v.length === 5 &&
-      Number.isInteger(v[0]) &&
-      v.slice(1).every((x) => typeof x === 'string')
+      [0, 1, 2].includes(v[0]) &&
+      v.slice(1).every((x) => typeof x === 'string') &&
+      /^\d{4}-\d{2}-\d{2}$/.test(v[1]) &&
+      !Number.isNaN(Date.parse(v[1]))
       ? (v as Cursor)
       : undefined;
   } catch {

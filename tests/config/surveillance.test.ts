@@ -41,4 +41,22 @@ describe('surveillance configuration', () => {
       'OSTEOWATCH_SURVEILLANCE_TZ must be an IANA time zone such as Europe/Zurich, got "nowhere"',
     );
   });
+
+  it('a Task server token goes only over https or to loopback', () => {
+    expect(() =>
+      loadSurveillanceConfig({
+        OSTEOWATCH_TASK_FHIR_URL: 'http://ehr.example/fhir',
+        OSTEOWATCH_TASK_FHIR_TOKEN: 'secret-token',
+      }),
+    ).toThrow('OSTEOWATCH_TASK_FHIR_URL must be https (or loopback) when OSTEOWATCH_TASK_FHIR_TOKEN is set');
+    expect(
+      loadSurveillanceConfig({ OSTEOWATCH_TASK_FHIR_URL: 'https://ehr.example/fhir', OSTEOWATCH_TASK_FHIR_TOKEN: 't' }),
+    ).toMatchObject({ taskFhirUrl: 'https://ehr.example/fhir', taskToken: 't' });
+    expect(
+      loadSurveillanceConfig({
+        OSTEOWATCH_TASK_FHIR_URL: 'http://127.0.0.1:8080/fhir',
+        OSTEOWATCH_TASK_FHIR_TOKEN: 't',
+      }),
+    ).toMatchObject({ taskToken: 't' });
+  });
 });

@@ -246,6 +246,12 @@ describe('refusals', () => {
     expect(runs.length).toBe(1);
   });
 
+  /** An API cursor around a store cursor of our making, on the run of the test. */
+  const forged = (after: unknown[]) =>
+    Buffer.from(
+      JSON.stringify({ run: runId, after: Buffer.from(JSON.stringify(after)).toString('base64url') }),
+    ).toString('base64url');
+
   it('400 naming the parameter', async () => {
     const cases: Array<[string, string]> = [
       ['/surveillance/worklist?rule=everything', 'rule'],
@@ -255,6 +261,10 @@ describe('refusals', () => {
       ['/surveillance/worklist?limit=1001', 'limit'],
       ['/surveillance/worklist?limit=ten', 'limit'],
       ['/surveillance/worklist?cursor=garbage', 'cursor'],
+      // Forged inner cursors: an urgency class out of range, a date that is not one (a 400, never a SQL error).
+      [`/surveillance/worklist?cursor=${forged([9999999999, '2026-01-01', 'p', 'r', 'c'])}`, 'cursor'],
+      [`/surveillance/worklist?cursor=${forged([0, 'not-a-date', 'p', 'r', 'c'])}`, 'cursor'],
+      [`/surveillance/worklist?cursor=${forged([0, '2026-02-30x', 'p', 'r', 'c'])}`, 'cursor'],
       ['/surveillance/worklist?patient=%25', 'patient'],
       ['/surveillance/runs?limit=101', 'limit'],
       ['/surveillance/runs?before=not%20a%20run', 'before'],

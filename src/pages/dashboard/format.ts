@@ -54,7 +54,7 @@ export const COUNT_LABELS: ReadonlyArray<[keyof RunCounts, string]> = [
   ['findings', 'Findings'],
   ['unknownExposure', 'Unknown exposure'],
   ['errors', 'Errors'],
-  ['taskErrors', 'Tasks not written'],
+  ['taskErrors', 'Task errors'],
 ];
 
 export const isInProgress = (s: RunStatus): boolean => s !== 'succeeded' && s !== 'failed';

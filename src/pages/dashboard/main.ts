@@ -293,7 +293,7 @@ function doseCell(e: WorklistEntry): HTMLTableCellElement {
 }
 
 /** The summary, its dates never broken at their hyphens; and, when its Task could not be written, why. */
-function summaryCell(summary: string, taskError: string | null): HTMLTableCellElement {
+function summaryCell(summary: string, taskError: string | null, resolved: boolean): HTMLTableCellElement {
   const td = cell('', 'summary');
   summary.split(/(\d{4}-\d{2}-\d{2})/).forEach((part, i) => {
     if (i % 2 === 0) td.append(part);
@@ -307,7 +307,8 @@ function summaryCell(summary: string, taskError: string | null): HTMLTableCellEl
   if (taskError) {
     const note = document.createElement('span');
     note.className = 'task-error';
-    note.textContent = `Task not written: ${taskError}`;
+    // An open entry's Task was not written; a resolved entry's was not completed (it stays open in the EHR).
+    note.textContent = resolved ? `Task not completed: ${taskError}` : `Task not written: ${taskError}`;
     td.append(note);
   }
   return td;
@@ -339,7 +340,7 @@ function renderRows(): void {
         cell(daysOverdueText(e.daysOverdue), e.daysOverdue ? 'num overdue' : 'num'),
         doseCell(e),
         cell(CHANGE_LABELS[e.change] ?? e.change, `change change-${e.change}`),
-        summaryCell(e.summary, e.taskError),
+        summaryCell(e.summary, e.taskError, e.change === 'resolved'),
       );
       return tr;
     }),
@@ -426,7 +427,7 @@ async function loadRuns(): Promise<void> {
   if (active && state.polling !== active.runId) void guard(() => follow(active.runId));
   // A run that succeeded elsewhere (the schedule, the CLI, another tab) since this worklist was read.
   const latest = runs.find((r) => r.status === 'succeeded');
-  if (latest && state.run && latest.runId !== state.run && !state.polling) {
+  if (latest && latest.runId !== state.run && !state.polling) {
     await loadFirstPage();
     announce(`A newer run, of ${whenText(latest.startedAt ?? latest.createdAt)}, succeeded; the worklist shows it.`);
   }
@@ -547,11 +548,10 @@ async function follow(runId: string): Promise<void> {
       if (old) old.replaceWith(runItem(r));
       if (isInProgress(r.status)) continue;
       state.polling = undefined;
+      // The history again; a run that succeeded is newer than the worklist shown, so loadRuns reads its first
+      // page and says so.
       await loadRuns();
-      if (r.status === 'succeeded') {
-        await loadFirstPage();
-        announce(`The run of ${whenText(r.startedAt ?? r.createdAt)} succeeded; the worklist shows it.`);
-      } else {
+      if (r.status !== 'succeeded') {
         announce(`The run of ${whenText(r.startedAt ?? r.createdAt)} failed: ${r.error ?? 'see its errors'}.`, true);
       }
       return;
