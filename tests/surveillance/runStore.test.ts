@@ -4,63 +4,64 @@
  * has changed, so they include every batch that was stored.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AuditStore, openAuditStore } from '../../src/audit/store.ts';
 import { RunStore } from '../../src/surveillance/runStore.ts';
-
-let store: AuditStore;
-let runs: RunStore;
-beforeAll(async () => {
-  store = await openAuditStore({ memory: true });
-  runs = new RunStore(store.db);
-});
-afterAll(() => store?.close());
+import { type StoreTarget, storeTargets } from '../helpers/store.ts';
 
 const now = new Date('2026-06-30T08:00:00Z');
-const create = (runId: string) =>
-  runs.createRun({
-    runId,
-    trigger: 'api',
-    mode: 'crawl',
-    fhirBase: 'http://ehr.example/fhir',
-    asOf: '2026-06-30',
-    rulesHash: 'h',
-    now,
-  });
-
-describe('ending a run', () => {
-  it('a finishing run is not cancelled (409 naming why); it ends by itself', async () => {
-    await create('r-finishing');
-    await runs.update('r-finishing', { status: 'finishing' });
-    await expect(runs.cancel('r-finishing', 'ops', now)).rejects.toMatchObject({
-      kind: 'conflict',
-      message: 'run r-finishing is finishing (resolving entries, writing its audit record): it ends by itself',
+for (const target of storeTargets()) {
+  describe(`ending a run (${target.name})`, () => {
+    let store: Awaited<ReturnType<StoreTarget['open']>>;
+    let runs: RunStore;
+    beforeAll(async () => {
+      store = await target.open();
+      runs = new RunStore(store.db);
     });
-    expect(await runs.statusOf('r-finishing')).toBe('finishing');
-    await runs.update('r-finishing', { status: 'succeeded' });
-  });
+    afterAll(() => store?.dispose());
+    const create = (runId: string) =>
+      runs.createRun({
+        runId,
+        trigger: 'api',
+        mode: 'crawl',
+        fhirBase: 'http://ehr.example/fhir',
+        asOf: '2026-06-30',
+        rulesHash: 'h',
+        now,
+      });
 
-  it('a cancelled run keeps the counts of the batches it stored; a batch arriving after stores nothing', async () => {
-    await create('r-cancel');
-    await runs.update('r-cancel', { status: 'evaluating', total: 2, batches: 2 });
-    await runs.saveBatches('r-cancel', [['p1'], ['p2']]);
-    await runs.completeBatch(
-      'r-cancel',
-      0,
-      [{ patientId: 'p1', decision: 'screening-due', cumulativeMg: 3650, lowerBound: false }],
-      [],
-      now,
-    );
-    expect(await runs.cancel('r-cancel', 'ops', now)).toBe(true);
-    await runs.completeBatch(
-      'r-cancel',
-      1,
-      [{ patientId: 'p2', decision: 'screening-due', cumulativeMg: 4000, lowerBound: false }],
-      [],
-      now,
-    );
-    const run = (await runs.getRun('r-cancel'))!;
-    expect(run).toMatchObject({ status: 'failed', error: 'cancelled by ops', done: 1 });
-    expect(run.counts).toMatchObject({ inCohort: 1 });
-    expect(await runs.cancel('r-cancel', 'ops', now)).toBe(false);
+    it('a finishing run is not cancelled (409 naming why); it ends by itself', async () => {
+      await create('r-finishing');
+      await runs.update('r-finishing', { status: 'finishing' });
+      await expect(runs.cancel('r-finishing', 'ops', now)).rejects.toMatchObject({
+        kind: 'conflict',
+        message: 'run r-finishing is finishing (resolving entries, writing its audit record): it ends by itself',
+      });
+      expect(await runs.statusOf('r-finishing')).toBe('finishing');
+      await runs.update('r-finishing', { status: 'succeeded' });
+    });
+
+    it('a cancelled run keeps the counts of the batches it stored; a batch arriving after stores nothing', async () => {
+      await create('r-cancel');
+      await runs.update('r-cancel', { status: 'evaluating', total: 2, batches: 2 });
+      await runs.saveBatches('r-cancel', [['p1'], ['p2']]);
+      await runs.completeBatch(
+        'r-cancel',
+        0,
+        [{ patientId: 'p1', decision: 'screening-due', cumulativeMg: 3650, lowerBound: false }],
+        [],
+        now,
+      );
+      expect(await runs.cancel('r-cancel', 'ops', now)).toBe(true);
+      await runs.completeBatch(
+        'r-cancel',
+        1,
+        [{ patientId: 'p2', decision: 'screening-due', cumulativeMg: 4000, lowerBound: false }],
+        [],
+        now,
+      );
+      const run = (await runs.getRun('r-cancel'))!;
+      expect(run).toMatchObject({ status: 'failed', error: 'cancelled by ops', done: 1 });
+      expect(run.counts).toMatchObject({ inCohort: 1 });
+      expect(await runs.cancel('r-cancel', 'ops', now)).toBe(false);
+    });
   });
-});
+}
