@@ -5,11 +5,14 @@
  * them (the services' prefetch templates, Bundle paging, referenced Medications), so that a worklist entry and
  * a card are computed from the same data.
  */
-import type { Condition, Resource } from '@medplum/fhirtypes';
+import { getStatus, OperationOutcomeError } from '@medplum/core';
+import type { Bundle, Condition, Resource } from '@medplum/fhirtypes';
 import { HookDataSource } from '../cdsHooks/data.ts';
 import { PATIENT_DATA } from '../cdsHooks/serviceDefinition.ts';
+import { isRefusal, RefusedError } from '../errors.ts';
 import { type EntryLike, resolveEntries } from '../fhir/bundleReferences.ts';
 import type { FhirAuth } from '../fhir/fhirAuth.ts';
+import { outcomeText } from '../fhir/outcome.ts';
 import { type FhirLimits, fhirClient, searchPages } from '../fhir/patientRecords.ts';
 import { patientRefOf } from '../fhir/subject.ts';
 import { inCohort, type PatientRecords } from '../screening/assess.ts';
@@ -29,6 +32,20 @@ export interface CrawlOptions {
 
 const bearer = (header: string | undefined) => header?.replace(/^Bearer\s+/i, '');
 
+/**
+ * The Condition search's pages, a refusal (401, 403, 404: not allowed, no such endpoint) made a RefusedError: the
+ * run fails at once with the server's reason instead of asking the same again with backoff.
+ */
+async function* refusalsNamed(pages: AsyncGenerator<Bundle>): AsyncGenerator<Bundle> {
+  try {
+    yield* pages;
+  } catch (err) {
+    if (err instanceof OperationOutcomeError && isRefusal(getStatus(err.outcome)))
+      throw new RefusedError(`the Condition search was refused: ${outcomeText(err.outcome) ?? err.message}`);
+    throw err;
+  }
+}
+
 export function crawlSource(o: CrawlOptions): CohortSource {
   return {
     mode: 'crawl',
@@ -37,7 +54,9 @@ export function crawlSource(o: CrawlOptions): CohortSource {
       const client = fhirClient(o.fhirBaseUrl, bearer(await o.auth.header()));
       const first = client.fhirSearchUrl('Condition', { _count: '1000' }).toString();
       const byPatient = new Map<string, Condition[]>();
-      for await (const page of searchPages(client, first, { ...o.limits, maxPages: o.maxConditionPages })) {
+      for await (const page of refusalsNamed(
+        searchPages(client, first, { ...o.limits, maxPages: o.maxConditionPages }),
+      )) {
         // A whole EHR's Conditions outlast a Backend Services token (five minutes at most): the next page goes
         // with the current one (cached by the auth until shortly before it expires).
         const token = bearer(await o.auth.header());

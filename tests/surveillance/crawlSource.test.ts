@@ -7,6 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RefusedError } from '../../src/errors.ts';
 import type { FhirAuth } from '../../src/fhir/fhirAuth.ts';
 import { DEFAULT_FHIR_LIMITS } from '../../src/fhir/patientRecords.ts';
 import { crawlSource } from '../../src/surveillance/crawlSource.ts';
@@ -69,5 +70,18 @@ describe('crawl source', () => {
     const cohort = await source.load({} as RunRow, { batchSize: 10 });
     expect(cohort.patientIds).toEqual(['p1', 'p2', 'p3']);
     expect(refused).toBe(0);
+  });
+
+  it('a Condition search refused (401: no token, or a wrong one) is a RefusedError with the reason: not retried', async () => {
+    const source = crawlSource({
+      fhirBaseUrl: base,
+      auth: { header: async () => undefined },
+      limits: DEFAULT_FHIR_LIMITS,
+      maxConditionPages: 10,
+      concurrency: 1,
+    });
+    const err = await source.load({} as RunRow, { batchSize: 10 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RefusedError);
+    expect((err as Error).message).toMatch(/^the Condition search was refused: /);
   });
 });
