@@ -26,7 +26,7 @@ import {
   surveillanceClientRegistration,
 } from './demo/surveillanceClient.ts';
 import { exitCodeOf, OsteoWatchError } from './errors.ts';
-import { isoFromDay } from './exposure/dates.ts';
+import { dayIn } from './exposure/dates.ts';
 import { computeExposure } from './exposure/index.ts';
 import { loadFhirDefinitions } from './fhir/definitions.ts';
 import { fetchPatientRecords, fhirClient } from './fhir/patientRecords.ts';
@@ -287,7 +287,8 @@ async function main(): Promise<void> {
     logger.info({ port: rx.port, aeTitle: config.dicomAeTitle }, 'DICOM receiver listening');
   }
 
-  const asOf = config.asOf ?? isoFromDay(Math.floor(Date.now() / 86_400_000));
+  // The cohort's reference day is the clinic's today, as every card counts it.
+  const asOf = config.asOf ?? dayIn(new Date(), config.timeZone);
   const started = Date.now();
   const count = await seedDemoCohort(repo, { size: config.cohortSize, seed: config.seed, asOf });
   await createCohortGroup(repo);

@@ -423,7 +423,8 @@ function checkLimit(value: string, max: number): number {
   return n;
 }
 
-const when = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 19) : '—');
+// Said in UTC, and said so: a clinic in Tokyo reads 11:32 UTC as what it is.
+const when = (iso: string | null) => (iso ? `${iso.replace('T', ' ').slice(0, 19)} UTC` : '—');
 
 export function addSurveilCommands(program: Command, out: (s: string) => void): void {
   const common = storeOptions;
@@ -518,6 +519,7 @@ export function addSurveilCommands(program: Command, out: (s: string) => void): 
             'Due',
             'Overdue',
             'Findings',
+            'Task errors',
             'Errors',
           ],
           runs.map((r) => [
@@ -531,7 +533,11 @@ export function addSurveilCommands(program: Command, out: (s: string) => void): 
             String((r.counts.screeningDue ?? 0) + (r.counts.followUpDue ?? 0)),
             String(r.counts.followUpOverdue ?? 0),
             String(r.counts.findings ?? 0),
-            String(r.counts.errors ?? r.errors.length),
+            String(r.counts.taskErrors ?? 0),
+            // A failed run's reason is its error (cancelled, unreadable cohort): shown, not "0".
+            r.status === 'failed'
+              ? `failed: ${r.error ?? 'no reason recorded'}`
+              : String(r.counts.errors ?? r.errors.length),
           ]),
         )}\n`,
       );

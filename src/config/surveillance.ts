@@ -112,10 +112,17 @@ export function loadSurveillanceConfig(env: NodeJS.ProcessEnv = process.env): Su
   const task = e.OSTEOWATCH_TASK_FHIR_URL;
   if (task && task !== 'none' && !URL.canParse(task))
     throw new EnvError('OSTEOWATCH_TASK_FHIR_URL must be a URL or "none"');
-  // A bearer token travels only encrypted, or to this machine.
-  const taskToken = e.OSTEOWATCH_TASK_FHIR_TOKEN;
-  if (taskToken && task && task !== 'none' && !task.startsWith('https:') && !isLoopbackUrl(task))
-    throw new EnvError('OSTEOWATCH_TASK_FHIR_URL must be https (or loopback) when OSTEOWATCH_TASK_FHIR_TOKEN is set');
+  // A bearer token travels only encrypted, or to this machine: to the Task server (the one read when
+  // OSTEOWATCH_TASK_FHIR_URL is not set; the demo's own, loopback, when neither is), and to the server read.
+  const clear = (url: string | undefined) => !!url && !url.startsWith('https:') && !isLoopbackUrl(url);
+  if (e.OSTEOWATCH_TASK_FHIR_TOKEN && task !== 'none' && clear(task ?? e.OSTEOWATCH_SURVEILLANCE_FHIR_URL))
+    throw new EnvError(
+      `${task ? 'OSTEOWATCH_TASK_FHIR_URL' : 'OSTEOWATCH_SURVEILLANCE_FHIR_URL (where Tasks go)'} must be https (or loopback) when OSTEOWATCH_TASK_FHIR_TOKEN is set`,
+    );
+  if (e.OSTEOWATCH_SURVEILLANCE_FHIR_TOKEN && clear(e.OSTEOWATCH_SURVEILLANCE_FHIR_URL))
+    throw new EnvError(
+      'OSTEOWATCH_SURVEILLANCE_FHIR_URL must be https (or loopback) when OSTEOWATCH_SURVEILLANCE_FHIR_TOKEN is set',
+    );
   return {
     fhirBaseUrl: e.OSTEOWATCH_SURVEILLANCE_FHIR_URL,
     mode: e.OSTEOWATCH_SURVEILLANCE_MODE,

@@ -16,7 +16,11 @@ export const WORKLIST_RULES = [
   'follow-up-due',
   'follow-up-overdue',
   'findings',
+  'exposure-unknown',
 ] as const satisfies readonly WorklistRule[];
+
+/** The rules published as FHIR Tasks (a Task code each, terminology/worklistCodes.ts). */
+export type TaskRule = 'screening' | 'follow-up' | 'findings';
 
 const days = (from: string, to: string) => dayFromIso(to) - dayFromIso(from);
 
@@ -68,6 +72,22 @@ export function worklistItems(a: Assessment): WorklistItem[] {
     const daysOverdue = item.overdueFrom && a.asOf >= item.overdueFrom ? days(item.overdueFrom, a.asOf) : null;
     out.push({ ...common, ...item, daysOverdue });
   }
+  // A cohort patient whose steroid dose could not be computed at all (a prescription without a dose …): the
+  // screening status cannot be decided, and the patient may be far past the threshold. Listed for review, so
+  // that nobody is left off the worklist for want of a number (the card says "screening status unknown").
+  if (a.screening.decision.kind === 'exposure-unknown') {
+    const n = x.issues.length;
+    out.push({
+      ...common,
+      rule: 'exposure-unknown',
+      dueDate: null,
+      overdueFrom: null,
+      daysOverdue: null,
+      lastStudy: a.studies.at(-1)?.date ?? null,
+      summary: `Steroid exposure unknown: no glucocorticoid record could be quantified${n ? ` (${n} ${n === 1 ? 'issue' : 'issues'})` : ''}; review the medication records, the screening status cannot be decided`,
+      suggestsOrder: false,
+    });
+  }
   const f = a.screening.findings;
   if (f) {
     const sites = f.affected.map(
@@ -104,5 +124,15 @@ export function changeOf(item: WorklistItem, previousKeys: ReadonlySet<string>):
 }
 
 /** The FHIR Task's rule code: due and overdue follow-ups are one Task (its businessStatus says which). */
-export const taskRuleOf = (rule: WorklistRule): 'screening' | 'follow-up' | 'findings' =>
-  rule === 'screening-due' ? 'screening' : rule === 'findings' ? 'findings' : 'follow-up';
+export const taskRuleOf = (rule: WorklistRule): TaskRule | undefined =>
+  rule === 'screening-due'
+    ? 'screening'
+    : rule === 'findings'
+      ? 'findings'
+      : rule === 'follow-up-due' || rule === 'follow-up-overdue'
+        ? 'follow-up'
+        : undefined;
+
+/** An entry's identity across runs that ignores due versus overdue (one Task, one piece of work). */
+export const workFamilyOf = (e: Pick<WorklistItem, 'patientId' | 'rule' | 'dueDate'>): string =>
+  `${e.patientId}:${taskRuleOf(e.rule) ?? e.rule}:${e.dueDate ?? 'none'}`;

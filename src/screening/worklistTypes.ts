@@ -4,7 +4,7 @@
  */
 
 /** The rules a worklist entry can be for (screening/worklist.ts WORKLIST_RULES lists them). */
-export type WorklistRule = 'screening-due' | 'follow-up-due' | 'follow-up-overdue' | 'findings';
+export type WorklistRule = 'screening-due' | 'follow-up-due' | 'follow-up-overdue' | 'findings' | 'exposure-unknown';
 
 /** new: not on the last run's worklist; still-due: on it; resolved: on it, and not any more. */
 export type WorklistChange = 'new' | 'still-due' | 'resolved';

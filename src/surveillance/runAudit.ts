@@ -61,6 +61,8 @@ export interface AuditedRun {
   fhirBase: string;
   rulesHash: string;
   transactionTime: string | null;
+  /** Patients in the run's cohort (absent in records made before it was recorded). */
+  total?: number | null;
   counts: Partial<RunCounts>;
   loadIssues: LoadIssues;
   worklist: WorklistDigest | LegacyEntry[];
@@ -90,6 +92,7 @@ export async function recordRun(
     fhirBase: run.fhirBase,
     rulesHash: run.rulesHash,
     transactionTime: run.transactionTime,
+    total: run.total,
     counts: end.counts,
     loadIssues: run.loadIssues,
     worklist,
@@ -116,16 +119,25 @@ export async function recordFailedRun(store: RunStore, audit: AuditLog | undefin
 }
 
 /**
- * Records the failed runs that have no record yet: a process that died between ending a run and recording it,
- * a cancel whose record could not be written, runs that failed before failed runs were recorded. Run at start.
+ * Records the ended runs that have no record yet: a process that died between ending a run and recording it, a
+ * cancel whose record could not be written, runs that failed before failed runs were recorded. Run at start.
  */
-export async function recordUnrecordedFailures(store: RunStore, audit: AuditLog): Promise<string[]> {
+export async function recordUnrecordedRuns(store: RunStore, audit: AuditLog): Promise<string[]> {
   const rows = await store.db.query<{ run_id: string }>(
     `select r.run_id from surveillance_runs r
-      where r.status = 'failed' and not exists (select 1 from surveillance_run s where s.run_id = r.run_id)
+      where r.status in ('succeeded', 'failed') and not exists (select 1 from surveillance_run s where s.run_id = r.run_id)
       order by r.seq`,
   );
-  for (const r of rows) await recordFailedRun(store, audit, r.run_id);
+  for (const { run_id } of rows) {
+    const run = await store.getRun(run_id);
+    if (!run || (run.status !== 'succeeded' && run.status !== 'failed')) continue;
+    await recordRun(store, audit, run, {
+      status: run.status,
+      counts: run.counts,
+      finishedAt: run.finishedAt ? new Date(run.finishedAt) : new Date(),
+      error: run.error,
+    });
+  }
   return rows.map((r) => r.run_id);
 }
 
@@ -163,6 +175,11 @@ function historyMismatches(audited: AuditedRun, run: RunRow | undefined): string
   field('rulesHash', audited.rulesHash, run.rulesHash);
   field('mode', audited.mode, run.mode);
   field('fhirBase', audited.fhirBase, run.fhirBase);
+  field('transactionTime', audited.transactionTime, run.transactionTime);
+  field('total', audited.total, run.total);
+  // A failed run's reason: what an auditor reads as why there was no worklist that day.
+  if (audited.status === 'failed') field('error', audited.error, run.error);
+  field('loadIssues.total', audited.loadIssues?.total, run.loadIssues.total);
   for (const k of Object.keys(audited.counts ?? {}) as Array<keyof RunCounts>)
     field(`counts.${k}`, audited.counts[k], run.counts[k]);
   return out;
@@ -269,15 +286,14 @@ export async function dueOn(store: RunStore, day: string): Promise<DueOn> {
     )
   ).map((r) => r.run_id);
   const read = runDay === day ? ids : ids.slice(-1);
-  const seen = new Set<string>();
-  const entries: WorklistRow[] = [];
+  // Each entry as the last run of the day that had it open left it (its Task written by a later run, say).
+  const byKey = new Map<string, WorklistRow>();
   for (const id of read)
     for (const e of await store.worklistOf(id)) {
-      const key = `${e.patientId}\n${e.rule}\n${e.dueDate}`;
-      if (e.change === 'resolved' || seen.has(key)) continue;
-      seen.add(key);
-      entries.push(e);
+      if (e.change === 'resolved') continue;
+      byKey.set(`${e.patientId}\n${e.rule}\n${e.dueDate}`, e);
     }
+  const entries = [...byKey.values()];
   entries.sort((a, b) =>
     (a.dueDate ?? '9999') < (b.dueDate ?? '9999')
       ? -1

@@ -229,17 +229,12 @@ export class RunStore {
 
   /**
    * Ends a run in progress at an operator's word (its instance gone for good, its settings changed; as the one
-   * run in progress it refuses every other), saying who cancelled it. Its jobs find it ended and stop. Not a run
-   * that is finishing: that step completes Tasks and writes the audit record, and ends by itself (an instance
-   * with the run's settings takes it up again if its own died).
+   * run in progress it refuses every other), saying who cancelled it. Its jobs find it ended and stop.
    */
-  async cancel(runId: string, by: string, now: Date): Promise<boolean> {
-    if ((await this.statusOf(runId)) === 'finishing')
-      throw new OsteoWatchError(
-        'conflict',
-        `run ${runId} is finishing (resolving entries, writing its audit record): it ends by itself`,
-      );
-    return this.fail(runId, `cancelled by ${by}`, now, ['queued', 'loading', 'evaluating']);
+  cancel(runId: string, by: string, now: Date): Promise<boolean> {
+    // Finishing too (a Task server that hangs, an instance gone with other settings): the finishing step reads
+    // the status before each page and writes nothing more once it has changed (insertEntriesWhile).
+    return this.fail(runId, `cancelled by ${by}`, now);
   }
 
   /** The run in progress (at most one: migration 007), if any. */
@@ -405,6 +400,22 @@ export class RunStore {
 
   async insertEntries(entries: WorklistRow[]): Promise<void> {
     await this.db.transaction((tx) => insertEntries(tx, entries));
+  }
+
+  /**
+   * Inserts entries only while the run is in `status` (read under its row lock, as completeBatch does): the
+   * finishing step of a run cancelled meanwhile adds nothing to the worklist its failure record digested.
+   */
+  async insertEntriesWhile(runId: string, status: RunStatus, entries: WorklistRow[]): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const [run] = await tx.query<{ status: string }>(
+        'select status from surveillance_runs where run_id = $1 for share',
+        [runId],
+      );
+      if (run?.status !== status) return false;
+      await insertEntries(tx, entries);
+      return true;
+    });
   }
 
   /** The run's counts, computed from what was stored (so a resumed run counts each patient once). */

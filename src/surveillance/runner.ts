@@ -14,7 +14,7 @@ import type { Logger } from '../log/logger.ts';
 import type { SurveillanceMetrics } from '../metrics/metrics.ts';
 import type { CohortDefinition } from '../screening/cohort.ts';
 import { DEFAULT_SCREENING_CONFIG, type ScreeningConfig } from '../screening/rules.ts';
-import { changeOf, taskRuleOf, worklistKey } from '../screening/worklist.ts';
+import { changeOf, workFamilyOf, worklistKey } from '../screening/worklist.ts';
 import { type Evaluator, inlineEvaluator, type PatientInput } from './evaluationPool.ts';
 import { recordFailedRun, recordRun } from './runAudit.ts';
 import type { ResultRow, RunCounts, RunRow, RunStore, RunTrigger, WorklistRow } from './runStore.ts';
@@ -317,15 +317,19 @@ export class SurveillanceRunner {
     const run = await this.mustGet(runId);
     if (run.status === 'succeeded') return true;
     if (run.status !== 'finishing') return false;
-    await this.resolveGone(run);
+    if (!(await this.resolveGone(run))) return false;
     const counts: RunCounts = await store.countsOf(runId);
     const errors = await store.errorsOf(runId);
     const finishedAt = this.d.now();
     await this.d.source.finish(run).catch(() => undefined);
-    // Failed meanwhile (abandoned by an instance that found no one holding its jobs): it is that, not succeeded.
-    if ((await store.statusOf(runId)) !== 'finishing') return false;
-    if (this.d.audit) await recordRun(store, this.d.audit, run, { status: 'succeeded', counts, finishedAt });
-    if (!(await store.update(runId, { status: 'succeeded', finishedAt, counts, errors }, ['finishing']))) return true;
+    // Succeeded only from finishing: cancelled meanwhile, it stays failed (and was recorded so). Then the audit
+    // record, which says what the history says; a process dying between the two leaves a succeeded run without
+    // its record, written by the next instance to start (recordUnrecordedRuns).
+    if (!(await store.update(runId, { status: 'succeeded', finishedAt, counts, errors }, ['finishing']))) return false;
+    if (this.d.audit)
+      await recordRun(store, this.d.audit, run, { status: 'succeeded', counts, finishedAt }).catch((err: unknown) =>
+        this.d.logger?.error({ runId, err: message(err) }, 'the surveillance run could not be audited yet'),
+      );
     const started = run.startedAt ? Date.parse(run.startedAt) : Number.NaN;
     this.d.metrics?.runEnded('succeeded', Number.isNaN(started) ? null : (finishedAt.getTime() - started) / 1000);
     this.d.logger?.info({ runId, counts }, 'surveillance run finished');
@@ -336,17 +340,22 @@ export class SurveillanceRunner {
    * Entries of the last run with no counterpart now: resolved (a WB-MRI was done, the patient left the cohort),
    * and their Tasks completed. A patient whose records could not be read this time keeps its entries open.
    */
-  private async resolveGone(run: RunRow): Promise<void> {
+  private async resolveGone(run: RunRow): Promise<boolean> {
     const { store } = this.d;
     const previous = run.previousRunId;
-    if (!previous) return;
+    if (!previous) return true;
+    // As in a batch: once the Task server has refused who we are, or does not answer, the other completions are
+    // not sent (a hung server would hold the finishing step for hours), each entry saying why.
+    let giveUp: string | undefined;
     const erred = await store.erredPatients(run.runId);
-    const family = (e: WorklistRow) => `${e.patientId}:${taskRuleOf(e.rule)}:${e.dueDate ?? 'none'}`;
+    const family = workFamilyOf;
     // A page of the last run's patients at a time: two whole worklists (71k entries each at 100k patients) were
     // the finishing step's memory.
     for (let after = ''; ; ) {
       const patients = await store.patientsWithOpenEntries(previous, after, this.d.resolvePageSize ?? 1000);
-      if (!patients.length) return;
+      if (!patients.length) return true;
+      // Cancelled meanwhile: nothing more completed or written.
+      if ((await store.statusOf(run.runId)) !== 'finishing') return false;
       after = patients[patients.length - 1]!;
       const before = (await store.worklistOf(previous, patients)).filter((e) => e.change !== 'resolved');
       const now = await store.worklistOf(run.runId, patients);
@@ -361,30 +370,51 @@ export class SurveillanceRunner {
       // entry (taskError), counted and listed with the run's errors, not only logged.
       const notCompleted = new Map<WorklistRow, string>();
       for (const e of gone) {
-        if (this.d.tasks)
+        if (this.d.tasks && giveUp) notCompleted.set(e, giveUp);
+        else if (this.d.tasks)
           try {
             await this.d.tasks.complete(e, `Resolved in surveillance run ${run.runId}`);
           } catch (err) {
             notCompleted.set(e, `the Task could not be completed: ${message(err)}`);
+            if (
+              (err instanceof OsteoWatchError && err.kind === 'unavailable') ||
+              (err instanceof TaskServerError && err.credentialsRefused)
+            )
+              giveUp = notCompleted.get(e);
             const status = err instanceof TaskServerError ? err.status : undefined;
             this.d.logger?.warn({ runId: run.runId, status }, 'a resolved Task could not be completed');
           }
       }
-      await store.insertEntries(
-        gone.map((e) => ({
-          ...e,
-          runId: run.runId,
-          change: 'resolved' as const,
-          lastStudy: scanned.get(e.patientId) ?? e.lastStudy,
-          taskError: notCompleted.get(e) ?? null,
-        })),
+      const stored = await store.insertEntriesWhile(
+        run.runId,
+        'finishing',
+        gone.map((e) => {
+          // Resolved by a WB-MRI when this run saw one after the entry's last; else it left the worklist for
+          // another reason (the patient left the cohort, a record was corrected). Said, not left to guess.
+          const study = scanned.get(e.patientId);
+          const newer = study && (!e.lastStudy || study > e.lastStudy) ? study : undefined;
+          return {
+            ...e,
+            runId: run.runId,
+            change: 'resolved' as const,
+            lastStudy: newer ?? e.lastStudy,
+            summary: newer
+              ? `Resolved by the WB-MRI of ${newer}. Was: ${e.summary}`
+              : `Resolved: no longer due (no new WB-MRI seen). Was: ${e.summary}`,
+            taskError: notCompleted.get(e) ?? null,
+          };
+        }),
       );
+      if (!stored) return false;
       // A patient whose records could not be read this time is not known to be done: the entries stay, still due.
       const kept = before.filter((e) => erred.has(e.patientId) && !current.has(family(e)));
       // Their Task is neither written nor refused by this run: what an earlier run met is not this run's error.
-      await store.insertEntries(
+      const keptStored = await store.insertEntriesWhile(
+        run.runId,
+        'finishing',
         kept.map((e) => ({ ...e, runId: run.runId, change: 'still-due' as const, taskError: null })),
       );
+      if (!keptStored) return false;
     }
   }
 

@@ -22,7 +22,7 @@ import { bulkSource } from './bulkSource.ts';
 import { crawlSource } from './crawlSource.ts';
 import { workerEvaluator } from './evaluationPool.ts';
 import { SurveillanceJobs } from './jobs.ts';
-import { recordUnrecordedFailures } from './runAudit.ts';
+import { recordUnrecordedRuns } from './runAudit.ts';
 import { SurveillanceRunner } from './runner.ts';
 import { type RunRow, RunStore, type RunTrigger } from './runStore.ts';
 import { TaskPublisher } from './tasks.ts';
@@ -187,9 +187,9 @@ export class Surveillance {
     await this.jobs.start({ work: this.o.work !== false });
     if (this.o.work === false) return;
     if (this.o.audit) {
-      const recorded = await recordUnrecordedFailures(this.store, this.o.audit);
+      const recorded = await recordUnrecordedRuns(this.store, this.o.audit);
       if (recorded.length)
-        this.o.logger?.info({ runs: recorded }, 'failed surveillance runs recorded in the audit trail');
+        this.o.logger?.info({ runs: recorded }, 'ended surveillance runs recorded in the audit trail');
     }
     const resumed = await this.jobs.resumeUnfinished();
     if (resumed.length) this.o.logger?.info({ runs: resumed }, 'surveillance runs resumed');
@@ -217,13 +217,13 @@ export class Surveillance {
     return it.prev().toDate();
   }
 
-  private async scheduled(at: Date): Promise<string | undefined> {
+  private async scheduled(at: Date, trigger: RunTrigger = 'schedule'): Promise<string | undefined> {
     const fire = this.lastFireTime(at);
     if (!fire) return undefined;
     const runId = `scheduled-${fire.toISOString().slice(0, 16).replace(/[-:]/g, '')}`;
     let created: boolean;
     try {
-      ({ created } = await this.runner.create({ runId, trigger: 'schedule', asOf: this.runner.today() }));
+      ({ created } = await this.runner.create({ runId, trigger, asOf: this.runner.today() }));
     } catch (err) {
       // A run still in progress at the next tick (runs go one at a time): this tick is skipped, not queued.
       if (!(err instanceof OsteoWatchError && err.kind === 'conflict')) throw err;
@@ -244,7 +244,9 @@ export class Surveillance {
 
   /** The last scheduled run that should have happened, if it did not (no instance was up then). */
   async catchUp(): Promise<string | undefined> {
-    return this.scheduled(this.now());
+    // The same run id as the tick it stands for (an instance up at that time made it already, or makes one now),
+    // told apart in the history by who started it.
+    return this.scheduled(this.now(), 'catch-up');
   }
 
   /** Starts a run now (API, CLI); its id. */

@@ -10,7 +10,7 @@ import { isRefusal, OsteoWatchError, RefusedError } from '../errors.ts';
 import { authorizedFetch, type FhirAuth } from '../fhir/fhirAuth.ts';
 import { outcomeText } from '../fhir/outcome.ts';
 import { wbMriServiceRequest } from '../profiles/wbMriServiceRequest.ts';
-import { taskRuleOf, type WorklistItem } from '../screening/worklist.ts';
+import { taskRuleOf, type WorklistItem, workFamilyOf } from '../screening/worklist.ts';
 import { WORKLIST_ENTRY_IDENTIFIER } from '../terminology/systems.ts';
 import { worklistRuleCoding } from '../terminology/worklistCodes.ts';
 
@@ -41,8 +41,7 @@ export interface TaskPublisherOptions {
 }
 
 /** The identifier value of an entry's Task: one per patient, rule (due and overdue follow-up alike) and due date. */
-export const taskKey = (i: Pick<WorklistItem, 'patientId' | 'rule' | 'dueDate'>): string =>
-  `${i.patientId}:${taskRuleOf(i.rule)}:${i.dueDate ?? 'none'}`;
+export const taskKey = (i: Pick<WorklistItem, 'patientId' | 'rule' | 'dueDate'>): string => workFamilyOf(i);
 
 export interface Published<T> {
   reference: string;
@@ -121,7 +120,10 @@ export class TaskPublisher {
   }
 
   /** The entry's Task (and its draft order), created unless it exists; the Task's reference. */
-  async publish(item: WorklistItem, asOf: string, reason: string): Promise<string> {
+  async publish(item: WorklistItem, asOf: string, reason: string): Promise<string | null> {
+    const rule = taskRuleOf(item.rule);
+    // An entry for review only (exposure unknown): on the worklist, no Task code for it.
+    if (!rule) return null;
     const key = taskKey(item);
     const identifier = [{ system: WORKLIST_ENTRY_IDENTIFIER, value: key }];
     let basedOn: Task['basedOn'];
@@ -130,7 +132,6 @@ export class TaskPublisher {
       const sr = await this.ensure({ ...wbMriServiceRequest(item.patientId, window, reason), identifier }, key);
       basedOn = [{ reference: sr.reference }];
     }
-    const rule = taskRuleOf(item.rule);
     const task: Task = {
       resourceType: 'Task',
       identifier,
@@ -167,6 +168,7 @@ export class TaskPublisher {
 
   /** Completes the Task of an entry whose reason has gone (the WB-MRI was done); nothing if there is none. */
   async complete(item: Pick<WorklistItem, 'patientId' | 'rule' | 'dueDate'>, why: string): Promise<void> {
+    if (!taskRuleOf(item.rule)) return;
     const key = taskKey(item);
     const found = await this.request(
       'GET',

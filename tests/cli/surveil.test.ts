@@ -31,7 +31,8 @@ const dir = mkdtempSync(join(tmpdir(), 'osteowatch-surveil-cli-'));
 let fhirServer: RunningServer;
 let fhir = '';
 let env: Record<string, string> = {};
-const due = (c: RunView['counts']) => c.screeningDue! + c.followUpDue! + c.followUpOverdue! + c.findings!;
+const due = (c: RunView['counts']) =>
+  c.screeningDue! + c.followUpDue! + c.followUpOverdue! + c.findings! + c.unknownExposure!;
 
 beforeAll(async () => {
   fhirServer = await demoServer(cohort(20, 42, AS_OF));

@@ -58,5 +58,23 @@ describe('surveillance configuration', () => {
         OSTEOWATCH_TASK_FHIR_TOKEN: 't',
       }),
     ).toMatchObject({ taskToken: 't' });
+    // Tasks go to the server read when no Task server is named: the same rule for it.
+    expect(() =>
+      loadSurveillanceConfig({
+        OSTEOWATCH_SURVEILLANCE_FHIR_URL: 'http://ehr.example/fhir',
+        OSTEOWATCH_TASK_FHIR_TOKEN: 't',
+      }),
+    ).toThrow(
+      'OSTEOWATCH_SURVEILLANCE_FHIR_URL (where Tasks go) must be https (or loopback) when OSTEOWATCH_TASK_FHIR_TOKEN is set',
+    );
+    expect(() =>
+      loadSurveillanceConfig({
+        OSTEOWATCH_SURVEILLANCE_FHIR_URL: 'http://ehr.example/fhir',
+        OSTEOWATCH_SURVEILLANCE_FHIR_TOKEN: 't',
+      }),
+    ).toThrow(
+      'OSTEOWATCH_SURVEILLANCE_FHIR_URL must be https (or loopback) when OSTEOWATCH_SURVEILLANCE_FHIR_TOKEN is set',
+    );
+    expect(loadSurveillanceConfig({ OSTEOWATCH_TASK_FHIR_TOKEN: 't' })).toMatchObject({ taskToken: 't' });
   });
 });

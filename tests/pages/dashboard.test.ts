@@ -15,6 +15,7 @@ import {
   fileNameOf,
   nextSort,
   problemText,
+  RULES,
   sortEntries,
   timelineHref,
   type WorklistEntry,
@@ -165,15 +166,13 @@ describeWithTool('chromium', 'the surveillance dashboard', () => {
 
   it('filtering by rule narrows the table to that rule', async () => {
     const rule = all.find((e) => e.rule !== all[0]!.rule)?.rule ?? all[0]!.rule;
-    for (const other of ['screening-due', 'follow-up-due', 'follow-up-overdue', 'findings'])
-      if (other !== rule) await page.uncheck(`input[name="rule"][value="${other}"]`);
+    for (const other of RULES) if (other !== rule) await page.uncheck(`input[name="rule"][value="${other}"]`);
     const filtered = await apiPage(`limit=50&rule=${rule}`);
     expect(filtered.items.length).toBeLessThan(all.length);
     await expectPatients(filtered.items.map((e) => e.patientId));
     const words = await page.locator('#worklist-table tbody td.rule').allTextContents();
     expect(new Set(words).size).toBe(1);
-    for (const other of ['screening-due', 'follow-up-due', 'follow-up-overdue', 'findings'])
-      await page.check(`input[name="rule"][value="${other}"]`);
+    for (const other of RULES) await page.check(`input[name="rule"][value="${other}"]`);
     await expectPatients((await apiPage('limit=50')).items.map((e) => e.patientId));
   });
 

@@ -14,7 +14,7 @@ function assessed(decision: Decision, findings: FindingsDecision | null = null, 
   return {
     patientId: 'p1',
     asOf,
-    exposure: { cumulativeMg: 7507.5, cumulativeIsLowerBound: true },
+    exposure: { cumulativeMg: 7507.5, cumulativeIsLowerBound: true, issues: [] },
     studies: [study],
     screening: { decision, findings },
   } as unknown as Assessment;
@@ -55,7 +55,7 @@ describe('worklist entries', () => {
     expect(e!.summary).toContain('3,012.5 mg since the WB-MRI of 2025-12-01 (≥ 3,000 mg)');
   });
 
-  it('nothing for a decision that asks for nothing; findings listed without an order', () => {
+  it('nothing for a decision that asks for nothing; exposure unknown for review; findings listed without an order', () => {
     expect(worklistItems(assessed({ kind: 'below-threshold', projectedOn: null }))).toEqual([]);
     const site = {
       date: '2026-01-10',
@@ -73,9 +73,13 @@ describe('worklist entries', () => {
         { affected: [site], collapsed: [site], highRisk: [], latestRead: '2026-01-10' },
       ),
     );
-    expect(items).toHaveLength(1);
-    expect(items[0]).toMatchObject({ rule: 'findings', dueDate: '2026-01-10', suggestsOrder: false });
-    expect(items[0]!.summary).toBe('Osteonecrosis on WB-MRI (2026-01-10): hip left (collapsed)');
+    // Exposure unknown: listed for review (no order, no due date), so that the patient is not left off the
+    // worklist for want of a number; the findings beside it.
+    expect(items).toHaveLength(2);
+    expect(items[0]).toMatchObject({ rule: 'exposure-unknown', dueDate: null, suggestsOrder: false });
+    expect(items[0]!.summary).toMatch(/^Steroid exposure unknown: no glucocorticoid record could be quantified/);
+    expect(items[1]).toMatchObject({ rule: 'findings', dueDate: '2026-01-10', suggestsOrder: false });
+    expect(items[1]!.summary).toBe('Osteonecrosis on WB-MRI (2026-01-10): hip left (collapsed)');
   });
 
   it('a follow-up that went from due to overdue is the same work (still due), a new due date is new', () => {

@@ -122,7 +122,7 @@ describe('a run started through the API', () => {
     // The first run has nothing to compare with: every entry is new.
     expect(new Set(items.map((i) => i.change))).toEqual(new Set(['new']));
     const c = finished.counts;
-    expect(items.length).toBe(c.screeningDue! + c.followUpDue! + c.followUpOverdue! + c.findings!);
+    expect(items.length).toBe(c.screeningDue! + c.followUpDue! + c.followUpOverdue! + c.findings! + c.unknownExposure!);
 
     const screening = await get('/surveillance/worklist?rule=screening-due&limit=1000');
     expect((screening.body.items as Item[]).length).toBe(c.screeningDue);

@@ -116,7 +116,13 @@ describe('surveillance and the patient-view card agree (whole demo cohort)', () 
         mismatches.push(`${r.patient_id}: card ${card.mg} mg, run ${r.cumulative_mg} mg`);
       // A card that suggests the WB-MRI order ⇔ a screening or follow-up entry on the worklist.
       const suggests = card.cards.some((c) => (c.suggestions ?? []).length > 0);
-      const listed = worklist.some((e) => e.patientId === r.patient_id && e.rule !== 'findings');
+      const listed = worklist.some(
+        (e) => e.patientId === r.patient_id && e.rule !== 'findings' && e.rule !== 'exposure-unknown',
+      );
+      // Exposure unknown on the card ⇔ an entry for review on the worklist: nobody left off for want of a number.
+      const review = worklist.some((e) => e.patientId === r.patient_id && e.rule === 'exposure-unknown');
+      if ((card.kind === 'exposure-unknown') !== review)
+        mismatches.push(`${r.patient_id}: card ${card.kind}, review entry ${review}`);
       if (suggests !== listed) mismatches.push(`${r.patient_id}: card suggests order ${suggests}, worklist ${listed}`);
       const findingsCard = card.cards.some((c) => /osteonecrosis/i.test(c.summary) && c.indicator !== 'info');
       const findingsEntry = worklist.some((e) => e.patientId === r.patient_id && e.rule === 'findings');

@@ -57,7 +57,11 @@ for (const engine of engines()) {
       expect(page.items.length).toBeGreaterThan(0);
       expect(page.items.every((e) => e.change === 'new')).toBe(true);
       expect(
-        run.counts.screeningDue! + run.counts.followUpDue! + run.counts.followUpOverdue! + run.counts.findings!,
+        run.counts.screeningDue! +
+          run.counts.followUpDue! +
+          run.counts.followUpOverdue! +
+          run.counts.findings! +
+          run.counts.unknownExposure!,
       ).toBe(page.items.length);
       const published = await tasks(bed.server);
       const keys = published.map((t) => t.identifier?.find((i) => i.system === WORKLIST_ENTRY_IDENTIFIER)?.value);

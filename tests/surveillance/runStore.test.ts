@@ -1,7 +1,7 @@
 /**
- * How a run ends at an operator's word (RunStore.cancel, fail): not while it is finishing (that step completes
- * Tasks and writes the audit record, and ends by itself); and a failed run's counts are taken after its status
- * has changed, so they include every batch that was stored.
+ * How a run ends at an operator's word (RunStore.cancel, fail): in any active state, finishing too, after which
+ * nothing more is written to it; and a failed run's counts are taken after its status has changed, so they
+ * include every batch that was stored.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunStore } from '../../src/surveillance/runStore.ts';
@@ -28,15 +28,29 @@ for (const target of storeTargets()) {
         now,
       });
 
-    it('a finishing run is not cancelled (409 naming why); it ends by itself', async () => {
+    it('a finishing run may be cancelled (a hung Task server, an instance gone): nothing more is written to it', async () => {
       await create('r-finishing');
       await runs.update('r-finishing', { status: 'finishing' });
-      await expect(runs.cancel('r-finishing', 'ops', now)).rejects.toMatchObject({
-        kind: 'conflict',
-        message: 'run r-finishing is finishing (resolving entries, writing its audit record): it ends by itself',
-      });
-      expect(await runs.statusOf('r-finishing')).toBe('finishing');
-      await runs.update('r-finishing', { status: 'succeeded' });
+      expect(await runs.cancel('r-finishing', 'ops', now)).toBe(true);
+      expect(await runs.statusOf('r-finishing')).toBe('failed');
+      const entry = {
+        runId: 'r-finishing',
+        patientId: 'p1',
+        rule: 'screening-due' as const,
+        change: 'resolved' as const,
+        dueDate: '2026-01-01',
+        overdueFrom: null,
+        daysOverdue: null,
+        cumulativeMg: 3650,
+        lowerBound: false,
+        lastStudy: null,
+        summary: 'x',
+        taskRef: null,
+        taskError: null,
+      };
+      // The finishing step's writes after the cancel: refused under the run's row lock.
+      expect(await runs.insertEntriesWhile('r-finishing', 'finishing', [entry])).toBe(false);
+      expect(await runs.worklistOf('r-finishing')).toEqual([]);
     });
 
     it('a cancelled run keeps the counts of the batches it stored; a batch arriving after stores nothing', async () => {

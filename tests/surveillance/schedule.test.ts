@@ -39,7 +39,7 @@ describe('scheduled surveillance', () => {
     for (const s of instances) await s.start();
     const runs = await instances[0]!.store.listRuns(10);
     expect(runs.map((r) => r.runId)).toEqual(['scheduled-20260630T0400']);
-    expect(runs[0]!.trigger).toBe('schedule');
+    expect(runs[0]!.trigger).toBe('catch-up');
     const run = await finished(instances[0]!, runs[0]!.runId);
     expect(run.status).toBe('succeeded');
     expect(run.done).toBe(run.total);

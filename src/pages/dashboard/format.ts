@@ -17,7 +17,13 @@ import type {
 export type { RunCounts, RunStatus, WorklistEntry, WorklistPage } from '../../surveillance/types.ts';
 
 export type Rule = WorklistRule;
-export const RULES: readonly Rule[] = ['screening-due', 'follow-up-due', 'follow-up-overdue', 'findings'];
+export const RULES: readonly Rule[] = [
+  'screening-due',
+  'follow-up-due',
+  'follow-up-overdue',
+  'findings',
+  'exposure-unknown',
+];
 export type Change = WorklistChange;
 export const CHANGES: readonly Change[] = ['new', 'still-due', 'resolved'];
 
@@ -28,6 +34,7 @@ export const RULE_LABELS: Record<Rule, string> = {
   'follow-up-due': 'Follow-up due',
   'follow-up-overdue': 'Follow-up overdue',
   findings: 'Findings',
+  'exposure-unknown': 'Exposure unknown',
 };
 
 export const CHANGE_LABELS: Record<Change, string> = {

@@ -19,6 +19,7 @@ import {
   nextSort,
   PATIENT_PREFIX,
   RULE_LABELS,
+  RULES,
   type Rule,
   type Run,
   type Sort,
@@ -78,6 +79,10 @@ const state = {
   /** That run's day, and the number of entries matching the filters. */
   asOf: null as string | null,
   total: 0,
+  /** Whether a worklist page has been read since sign-in (before it, there is no "newer run" to speak of). */
+  worklistRead: false,
+  /** The newer run last announced while paging (announced once). */
+  announcedRun: undefined as string | undefined,
   /** The newest run of the history, when it failed: the worklist shown is older than the last attempt. */
   latestFailed: undefined as Run | undefined,
   sort: API_SORT as Sort,
@@ -112,6 +117,8 @@ function clearData(): void {
   state.asOf = null;
   state.total = 0;
   state.latestFailed = undefined;
+  state.worklistRead = false;
+  state.announcedRun = undefined;
   state.polling = undefined;
   tbody.replaceChildren();
   ui.runList.replaceChildren();
@@ -196,7 +203,7 @@ function filters(): api.WorklistFilters | null {
   if (!rules.length || !changes.length) return null;
   // All boxes ticked: no filter at all (the API's default), which keeps the URLs short.
   return {
-    rules: rules.length === 4 ? [] : rules,
+    rules: rules.length === RULES.length ? [] : rules,
     changes: changes.length === 3 ? [] : changes,
     patient,
     run: state.run,
@@ -234,6 +241,7 @@ async function loadPage(cursors: Array<string | undefined>): Promise<void> {
     state.run = page.runId ?? undefined;
     state.asOf = page.asOf;
     state.total = page.total;
+    state.worklistRead = true;
     render(page.items, page.next, page.runId ? 'No entries match these filters.' : 'No run has succeeded yet.');
     const first = (state.cursors.length - 1) * pageSize() + 1;
     announce(
@@ -328,19 +336,21 @@ function renderRows(): void {
       a.textContent = e.patientId;
       a.title = `Open the exposure timeline of patient ${e.patientId}`;
       th.append(a);
+      const resolved = e.change === 'resolved';
       const rule = cell('', 'rule');
       const badge = document.createElement('span');
-      badge.className = `badge rule-${e.rule}`;
+      // A resolved entry is not work: its rule in a neutral badge, no overdue emphasis, and what resolved it.
+      badge.className = resolved ? 'badge rule-resolved' : `badge rule-${e.rule}`;
       badge.textContent = RULE_LABELS[e.rule] ?? e.rule;
       rule.append(badge);
       tr.append(
         th,
         rule,
         cell(dateText(e.dueDate), 'date'),
-        cell(daysOverdueText(e.daysOverdue), e.daysOverdue ? 'num overdue' : 'num'),
+        cell(resolved ? '—' : daysOverdueText(e.daysOverdue), e.daysOverdue && !resolved ? 'num overdue' : 'num'),
         doseCell(e),
         cell(CHANGE_LABELS[e.change] ?? e.change, `change change-${e.change}`),
-        summaryCell(e.summary, e.taskError, e.change === 'resolved'),
+        summaryCell(e.summary, e.taskError, resolved),
       );
       return tr;
     }),
@@ -378,12 +388,17 @@ ui.filters.addEventListener('submit', (ev) => {
   void guard(loadFirstPage);
 });
 
+/** Where keyboard focus goes when the button that had it disables itself (first or last page): the table. */
+function keepFocus(button: HTMLButtonElement): void {
+  if (button.disabled && document.activeElement === button) ui.table.focus();
+}
+
 ui.next.addEventListener('click', () => {
   const next = state.next;
-  if (next) void guard(() => loadPage([...state.cursors, next]));
+  if (next) void guard(() => loadPage([...state.cursors, next])).then(() => keepFocus(ui.next));
 });
 ui.prev.addEventListener('click', () => {
-  if (state.cursors.length > 1) void guard(() => loadPage(state.cursors.slice(0, -1)));
+  if (state.cursors.length > 1) void guard(() => loadPage(state.cursors.slice(0, -1))).then(() => keepFocus(ui.prev));
 });
 
 ui.exportCsv.addEventListener('click', () => {
@@ -425,12 +440,20 @@ async function loadRuns(): Promise<void> {
   const active = runs.find((r) => isInProgress(r.status));
   ui.startRun.disabled = !!active;
   if (active && state.polling !== active.runId) void guard(() => follow(active.runId));
-  // A run that succeeded elsewhere (the schedule, the CLI, another tab) since this worklist was read.
+  // A run that succeeded elsewhere (the schedule, the CLI, another tab) since this worklist was read (not the
+  // first read of the page, which may still be on its way).
   const latest = runs.find((r) => r.status === 'succeeded');
-  if (latest && latest.runId !== state.run && !state.polling) {
-    await loadFirstPage();
-    announce(`A newer run, of ${whenText(latest.startedAt ?? latest.createdAt)}, succeeded; the worklist shows it.`);
+  if (!latest || !state.worklistRead || latest.runId === state.run || state.polling) return;
+  const when = whenText(latest.startedAt ?? latest.createdAt);
+  if (state.cursors.length > 1) {
+    // Not pulled from under someone paging: said once, shown from the first page.
+    if (state.announcedRun !== latest.runId)
+      announce(`A newer run, of ${when}, succeeded; the first page shows its worklist.`);
+    state.announcedRun = latest.runId;
+    return;
   }
+  await loadFirstPage();
+  announce(`A newer run, of ${when}, succeeded; the worklist shows it.`);
 }
 
 /** The run history read again now and then: runs start on a schedule and from the CLI, not only here. */
@@ -566,7 +589,17 @@ ui.startRun.addEventListener('click', () => {
   ui.startRun.disabled = true;
   void guard(async () => {
     try {
-      const r = await api.startRun();
+      let r: Run;
+      try {
+        r = await api.startRun();
+      } catch (err) {
+        // A run already in progress (the schedule, the CLI, another tab): follow that one, as if started here;
+        // the server's hint to cancel it is for an operator, not for this button.
+        if (!(err instanceof api.ApiError && err.status === 409)) throw err;
+        announce('A run is already in progress; following it.');
+        await loadRuns();
+        return;
+      }
       announce('Run started; the worklist is refreshed when it has finished.');
       await loadRuns();
       if (state.polling !== r.runId) await follow(r.runId);
