@@ -4,7 +4,7 @@
  * JSON resource is reported with its number (or is an error when nobody listens); an overlong line is reported and
  * skipped as it arrives. Re-exported by bulkExport.ts, where the rest of the client is.
  */
-import { OsteoWatchError } from '../errors.ts';
+import { isRefusal, OsteoWatchError, RefusedError } from '../errors.ts';
 import { authorizedFetch, type FhirAuth } from './fhirAuth.ts';
 import { FhirFetchError, FhirTimeoutError, sameOrigin } from './patientRecords.ts';
 
@@ -79,6 +79,8 @@ export async function* ndjsonEntries(url: string, o: NdjsonOptions): AsyncGenera
   const res = await waiting(() => authorizedFetch('GET', url, { auth, signal, timeoutMs: Infinity, headers }, what));
   if (res.status === 404 || res.status === 410)
     throw new ExportGoneError(`${what}: HTTP ${res.status} (the export's files have expired or were deleted)`);
+  // 401, 403 (after authorizedFetch asked once more with a fresh token): the same download again gets the same.
+  if (isRefusal(res.status)) throw new RefusedError(`${what}: refused, HTTP ${res.status}`);
   if (!res.ok || !res.body) throw new FhirFetchError(`${what}: HTTP ${res.status}`);
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   const parse = (text: string, line: number): NdjsonEntry | undefined => {

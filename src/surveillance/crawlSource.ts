@@ -9,7 +9,7 @@ import { getStatus, OperationOutcomeError } from '@medplum/core';
 import type { Bundle, Condition, Resource } from '@medplum/fhirtypes';
 import { HookDataSource } from '../cdsHooks/data.ts';
 import { PATIENT_DATA } from '../cdsHooks/serviceDefinition.ts';
-import { isRefusal, RefusedError } from '../errors.ts';
+import { isRefusal, OsteoWatchError, RefusedError } from '../errors.ts';
 import { type EntryLike, resolveEntries } from '../fhir/bundleReferences.ts';
 import type { FhirAuth } from '../fhir/fhirAuth.ts';
 import { outcomeText } from '../fhir/outcome.ts';
@@ -83,10 +83,15 @@ export function crawlSource(o: CrawlOptions): CohortSource {
         while (queue.length) {
           const patientId = queue.shift()!;
           try {
-            // Per patient, not per batch: a slow server's batch may outlast the token.
+            // Per patient, not per batch: a slow server's batch may outlast the token. A token endpoint down or
+            // slow is this attempt's failure, retried with the batch; one refusing our client is not.
+            const header = await o.auth.header().catch((err: unknown) => {
+              if (err instanceof RefusedError) throw err;
+              throw new OsteoWatchError('unavailable', `the token endpoint: ${(err as Error).message}`);
+            });
             const source = new HookDataSource({
               fhirServer: o.fhirBaseUrl,
-              accessToken: bearer(await o.auth.header()),
+              accessToken: bearer(header),
               allowOpenServer: true,
               limits: o.limits,
             });

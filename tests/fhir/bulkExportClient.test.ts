@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OsteoWatchError } from '../../src/errors.ts';
+import { OsteoWatchError, RefusedError } from '../../src/errors.ts';
 import { ExportFailedError, ndjsonResources, parseRetryAfter, waitForManifest } from '../../src/fhir/bulkExport.ts';
 import { staticBearer } from '../../src/fhir/fhirAuth.ts';
 import { recordingSleep } from '../helpers/bulkServer.ts';
@@ -16,6 +16,11 @@ describe('NDJSON streaming', () => {
   let url = '';
   beforeAll(async () => {
     files = createServer((req, res) => {
+      if (req.url === '/forbidden') {
+        res.writeHead(403, { 'content-type': 'application/fhir+json' });
+        res.end('{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"forbidden"}]}');
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/fhir+ndjson' });
       if (req.url === '/stall') {
         // One resource, then silence: the reader must give up, not hang.
@@ -41,6 +46,18 @@ describe('NDJSON streaming', () => {
     url = `http://127.0.0.1:${(files.address() as AddressInfo).port}/file.ndjson`;
   });
   afterAll(() => new Promise<void>((resolve) => files.close(() => resolve())));
+
+  it('a file refused (403) is a refusal, not retried as a failure', async () => {
+    const read = async () => {
+      for await (const _ of ndjsonResources(url.replace('/file.ndjson', '/forbidden'), {
+        auth: staticBearer('t'),
+        requiresAccessToken: true,
+      }));
+    };
+    const err = await read().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RefusedError);
+    expect((err as Error).message).toBe('export file /forbidden: refused, HTTP 403');
+  });
 
   it('reports a malformed line with its number and goes on', async () => {
     const bad: Array<[number, string]> = [];

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RefusedError } from '../../src/errors.ts';
 import type { FhirAuth } from '../../src/fhir/fhirAuth.ts';
-import { DEFAULT_FHIR_LIMITS } from '../../src/fhir/patientRecords.ts';
+import { DEFAULT_FHIR_LIMITS, FhirFetchError } from '../../src/fhir/patientRecords.ts';
 import { crawlSource } from '../../src/surveillance/crawlSource.ts';
 import type { RunRow } from '../../src/surveillance/runStore.ts';
 
@@ -83,5 +83,24 @@ describe('crawl source', () => {
     const err = await source.load({} as RunRow, { batchSize: 10 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RefusedError);
     expect((err as Error).message).toMatch(/^the Condition search was refused: /);
+  });
+
+  it("a token endpoint down while a batch is read: the patients' reads are unavailable (retried), not their errors", async () => {
+    const down: FhirAuth = {
+      header: async () => {
+        throw new FhirFetchError('the token endpoint could not be reached: ECONNREFUSED');
+      },
+    };
+    const refused: FhirAuth = {
+      header: async () => {
+        throw new RefusedError('the token endpoint refused client x: invalid_client');
+      },
+    };
+    const opts = { fhirBaseUrl: base, limits: DEFAULT_FHIR_LIMITS, maxConditionPages: 10, concurrency: 1 };
+    const a = (await crawlSource({ ...opts, auth: down }).records(['p1'], {} as RunRow, 0)).get('p1');
+    expect(a).toMatchObject({ kind: 'unavailable' });
+    expect((a as Error).message).toMatch(/^the token endpoint: the token endpoint could not be reached/);
+    const b = (await crawlSource({ ...opts, auth: refused }).records(['p1'], {} as RunRow, 0)).get('p1');
+    expect(b).toBeInstanceOf(RefusedError);
   });
 });
