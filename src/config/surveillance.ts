@@ -73,7 +73,7 @@ export interface SurveillanceConfig {
   exportWaitSeconds: number;
   /** Where Tasks are written: a FHIR base, 'none', or (not set) the FHIR server read from. */
   taskFhirUrl?: string | 'none';
-  /** A bearer token for the Task server, when it is not the FHIR server read (whose credentials it never gets). */
+  /** A bearer token for the Task server, used instead of the read credentials (which no other server gets). */
   taskToken?: string;
 }
 

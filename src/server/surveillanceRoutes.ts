@@ -337,9 +337,8 @@ export function surveillanceRoutes(o: SurveillanceRouteOptions): Router {
         actor: req.principal!.actor,
         query: `surveillance: patients due on ${q.date}`,
       });
-    const { runs, runDay, entries } = await dueOn(store, q.date);
-    // Each entry names its run: on a day with several runs the answer is the union of their worklists.
-    const items = entries.map(({ runId, ...e }) => ({ ...e, runId }));
+    // Each entry names its run (runId): on a day with several runs the answer is the union of their worklists.
+    const { runs, runDay, entries: items } = await dueOn(store, q.date);
     if (wantsCsv(req, q.format)) {
       res
         .type('text/csv')

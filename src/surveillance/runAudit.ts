@@ -106,16 +106,21 @@ export async function recordRun(
   });
 }
 
-/** Records a run that has just failed (RunStore.fail: cancelled, abandoned, its cohort unreadable). */
-export async function recordFailedRun(store: RunStore, audit: AuditLog | undefined, runId: string): Promise<void> {
-  const run = await store.getRun(runId);
-  if (!audit || run?.status !== 'failed') return;
+/** Records an ended run as the run history holds it (its status, counts, end and reason); nothing for one in progress. */
+async function recordFromHistory(store: RunStore, audit: AuditLog, run: RunRow | undefined): Promise<void> {
+  if (!run || (run.status !== 'succeeded' && run.status !== 'failed')) return;
   await recordRun(store, audit, run, {
-    status: 'failed',
+    status: run.status,
     counts: run.counts,
     finishedAt: run.finishedAt ? new Date(run.finishedAt) : new Date(),
     error: run.error,
   });
+}
+
+/** Records a run that has just failed (RunStore.fail: cancelled, abandoned, its cohort unreadable). */
+export async function recordFailedRun(store: RunStore, audit: AuditLog | undefined, runId: string): Promise<void> {
+  const run = await store.getRun(runId);
+  if (audit && run?.status === 'failed') await recordFromHistory(store, audit, run);
 }
 
 /**
@@ -128,16 +133,7 @@ export async function recordUnrecordedRuns(store: RunStore, audit: AuditLog): Pr
       where r.status in ('succeeded', 'failed') and not exists (select 1 from surveillance_run s where s.run_id = r.run_id)
       order by r.seq`,
   );
-  for (const { run_id } of rows) {
-    const run = await store.getRun(run_id);
-    if (!run || (run.status !== 'succeeded' && run.status !== 'failed')) continue;
-    await recordRun(store, audit, run, {
-      status: run.status,
-      counts: run.counts,
-      finishedAt: run.finishedAt ? new Date(run.finishedAt) : new Date(),
-      error: run.error,
-    });
-  }
+  for (const { run_id } of rows) await recordFromHistory(store, audit, await store.getRun(run_id));
   return rows.map((r) => r.run_id);
 }
 
@@ -293,20 +289,9 @@ export async function dueOn(store: RunStore, day: string): Promise<DueOn> {
       if (e.change === 'resolved') continue;
       byKey.set(`${e.patientId}\n${e.rule}\n${e.dueDate}`, e);
     }
-  const entries = [...byKey.values()];
-  entries.sort((a, b) =>
-    (a.dueDate ?? '9999') < (b.dueDate ?? '9999')
-      ? -1
-      : (a.dueDate ?? '9999') > (b.dueDate ?? '9999')
-        ? 1
-        : a.patientId < b.patientId
-          ? -1
-          : a.patientId > b.patientId
-            ? 1
-            : a.rule < b.rule
-              ? -1
-              : 1,
-  );
+  // By due date (none last), patient, rule.
+  const sortKey = (e: WorklistRow) => `${e.dueDate ?? '9999-12-31'}\n${e.patientId}\n${e.rule}`;
+  const entries = [...byKey.values()].sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0));
   const studies = await store.db.query<{ patient_id: string; last_study: string }>(
     `select distinct r.patient_id, r.last_study::text as last_study from surveillance_results r
        join surveillance_run a on a.run_id = r.run_id
@@ -314,7 +299,11 @@ export async function dueOn(store: RunStore, day: string): Promise<DueOn> {
     [[...new Set(entries.map((e) => e.patientId))], day],
   );
   const byPatient = new Map<string, string[]>();
-  for (const s of studies) byPatient.set(s.patient_id, [...(byPatient.get(s.patient_id) ?? []), s.last_study]);
+  for (const s of studies) {
+    const list = byPatient.get(s.patient_id);
+    if (list) list.push(s.last_study);
+    else byPatient.set(s.patient_id, [s.last_study]);
+  }
   const runs = (await Promise.all(read.map((id) => store.getRun(id)))).filter((r): r is RunRow => !!r);
   return {
     runs,

@@ -4,6 +4,7 @@
  * batch retried after a crash (or run by a second instance) changes nothing it already wrote.
  */
 import { OsteoWatchError } from '../errors.ts';
+import { isUrgent, URGENT_RULES } from '../screening/worklist.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import type {
   LoadIssues,
@@ -119,7 +120,7 @@ export interface WorklistQuery {
   runId?: string;
   rules?: WorklistRule[];
   changes?: WorklistChange[];
-  /** Whether to count the matching entries (default: yes; -1 when not). */
+  /** Whether to count the matching entries (default: yes; `total` is -1 when not). */
   total?: false;
   /** Patient id prefix, case aside. */
   patient?: string;
@@ -138,9 +139,8 @@ export interface Page<T> {
  * Tasks are `urgent`), then the routine, then what was resolved since the last run; within each, by due date
  * (none last), patient, rule, change. Keyset paging follows the same tuple.
  */
-const URGENCY = `(case when change = 'resolved' then 2 when rule in ('follow-up-overdue', 'findings') then 0 else 1 end)`;
-const urgencyOf = (r: Pick<WorklistRow, 'rule' | 'change'>) =>
-  r.change === 'resolved' ? 2 : r.rule === 'follow-up-overdue' || r.rule === 'findings' ? 0 : 1;
+const URGENCY = `(case when change = 'resolved' then 2 when rule in (${URGENT_RULES.map((r) => `'${r}'`).join(', ')}) then 0 else 1 end)`;
+const urgencyOf = (r: Pick<WorklistRow, 'rule' | 'change'>) => (r.change === 'resolved' ? 2 : isUrgent(r.rule) ? 0 : 1);
 
 type Cursor = [number, string, string, string, string];
 const encodeCursor = (r: WorklistRow) =>
@@ -365,11 +365,7 @@ export class RunStore {
     now: Date,
   ): Promise<void> {
     await this.db.transaction(async (tx) => {
-      const [run] = await tx.query<{ status: string }>(
-        'select status from surveillance_runs where run_id = $1 for share',
-        [runId],
-      );
-      if (run?.status !== 'evaluating') return;
+      if ((await statusLocked(tx, runId)) !== 'evaluating') return;
       await insertResults(tx, runId, results, now);
       await insertEntries(tx, entries);
       await tx.query(
@@ -408,11 +404,7 @@ export class RunStore {
    */
   async insertEntriesWhile(runId: string, status: RunStatus, entries: WorklistRow[]): Promise<boolean> {
     return this.db.transaction(async (tx) => {
-      const [run] = await tx.query<{ status: string }>(
-        'select status from surveillance_runs where run_id = $1 for share',
-        [runId],
-      );
-      if (run?.status !== status) return false;
+      if ((await statusLocked(tx, runId)) !== status) return false;
       await insertEntries(tx, entries);
       return true;
     });
@@ -611,6 +603,17 @@ export class RunStore {
     await this.db.query('delete from surveillance_staged where run_id = $1', [runId]);
     await this.db.query('delete from surveillance_staged_medications where run_id = $1', [runId]);
   }
+}
+
+/**
+ * The run's status under a share lock on its row, for the rest of the transaction: a cancel (an UPDATE of the
+ * row) waits for the writes that read it, and writes that read it after the cancel see the run ended.
+ */
+async function statusLocked(tx: Queryable, runId: string): Promise<string | undefined> {
+  const [run] = await tx.query<{ status: string }>('select status from surveillance_runs where run_id = $1 for share', [
+    runId,
+  ]);
+  return run?.status;
 }
 
 async function insertResults(tx: Queryable, runId: string, results: ResultRow[], now: Date): Promise<void> {

@@ -19,7 +19,7 @@ import { type Evaluator, inlineEvaluator, type PatientInput } from './evaluation
 import { recordFailedRun, recordRun } from './runAudit.ts';
 import type { ResultRow, RunCounts, RunRow, RunStore, RunTrigger, WorklistRow } from './runStore.ts';
 import { type CohortSource, StagingLostError } from './source.ts';
-import { type TaskPublisher, TaskServerError } from './tasks.ts';
+import { failsTheRest, type TaskPublisher, TaskServerError } from './tasks.ts';
 
 export interface RunnerDeps {
   store: RunStore;
@@ -33,7 +33,7 @@ export interface RunnerDeps {
   fhirBaseUrl: string;
   batchSize: number;
   now: () => Date;
-  /** The clinic's IANA time zone: what "today" is for a run (asOfDay); UTC when not said. */
+  /** The clinic's IANA time zone: what "today" is for a run (today()); UTC when not said. */
   timeZone?: string;
   logger?: Logger;
   metrics?: SurveillanceMetrics;
@@ -70,21 +70,18 @@ export function settingsKey(r: { mode: string; fhirBase: string; rulesHash: stri
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-/**
- * The run's as-of day: today in the clinic's time zone (OSTEOWATCH_TZ), as the cards count it, so that a 07:00
- * run in Tokyo or Sydney is dated that morning, not the UTC day before, and agrees with the card shown then.
- */
-export const asOfDay = (now: Date, timeZone = 'UTC'): string => dayIn(now, timeZone);
-
 export class SurveillanceRunner {
   readonly d: RunnerDeps;
   constructor(d: RunnerDeps) {
     this.d = d;
   }
 
-  /** Today, in the clinic's time zone: the day a run started now is for. */
+  /**
+   * Today in the clinic's time zone (OSTEOWATCH_TZ), as the cards count it: a 07:00 run in Tokyo or Sydney is for
+   * that morning, not the UTC day before, and agrees with the card shown then.
+   */
   today(): string {
-    return asOfDay(this.d.now(), this.d.timeZone);
+    return dayIn(this.d.now(), this.d.timeZone);
   }
 
   /** This instance's settingsKey: the runs it may work on. */
@@ -106,7 +103,7 @@ export class SurveillanceRunner {
    */
   async create(o: { runId?: string; trigger: RunTrigger; asOf: string }): Promise<{ runId: string; created: boolean }> {
     const now = this.d.now();
-    const today = asOfDay(now, this.d.timeZone);
+    const today = dayIn(now, this.d.timeZone);
     if (o.asOf > today)
       throw new OsteoWatchError(
         'invalid',
@@ -258,7 +255,7 @@ export class SurveillanceRunner {
             const unavailable = err instanceof OsteoWatchError && err.kind === 'unavailable';
             if (unavailable && !o.lastAttempt) throw err;
             taskError = message(err);
-            if (unavailable || (err instanceof TaskServerError && err.credentialsRefused)) giveUp = taskError;
+            if (failsTheRest(err)) giveUp = taskError;
             const status = err instanceof TaskServerError && err.status ? String(err.status) : 'no answer';
             notWritten.set(status, (notWritten.get(status) ?? 0) + 1);
           }
@@ -348,7 +345,6 @@ export class SurveillanceRunner {
     // not sent (a hung server would hold the finishing step for hours), each entry saying why.
     let giveUp: string | undefined;
     const erred = await store.erredPatients(run.runId);
-    const family = workFamilyOf;
     // A page of the last run's patients at a time: two whole worklists (71k entries each at 100k patients) were
     // the finishing step's memory.
     for (let after = ''; ; ) {
@@ -359,8 +355,8 @@ export class SurveillanceRunner {
       after = patients[patients.length - 1]!;
       const before = (await store.worklistOf(previous, patients)).filter((e) => e.change !== 'resolved');
       const now = await store.worklistOf(run.runId, patients);
-      const current = new Set(now.filter((e) => e.change !== 'resolved').map(family));
-      const gone = before.filter((e) => !current.has(family(e)) && !erred.has(e.patientId));
+      const current = new Set(now.filter((e) => e.change !== 'resolved').map(workFamilyOf));
+      const gone = before.filter((e) => !current.has(workFamilyOf(e)) && !erred.has(e.patientId));
       // A resolved entry shows the WB-MRI that resolved it (the patient's last one as this run saw it).
       const scanned = await store.lastStudies(
         run.runId,
@@ -376,11 +372,7 @@ export class SurveillanceRunner {
             await this.d.tasks.complete(e, `Resolved in surveillance run ${run.runId}`);
           } catch (err) {
             notCompleted.set(e, `the Task could not be completed: ${message(err)}`);
-            if (
-              (err instanceof OsteoWatchError && err.kind === 'unavailable') ||
-              (err instanceof TaskServerError && err.credentialsRefused)
-            )
-              giveUp = notCompleted.get(e);
+            if (failsTheRest(err)) giveUp = notCompleted.get(e);
             const status = err instanceof TaskServerError ? err.status : undefined;
             this.d.logger?.warn({ runId: run.runId, status }, 'a resolved Task could not be completed');
           }
@@ -407,7 +399,7 @@ export class SurveillanceRunner {
       );
       if (!stored) return false;
       // A patient whose records could not be read this time is not known to be done: the entries stay, still due.
-      const kept = before.filter((e) => erred.has(e.patientId) && !current.has(family(e)));
+      const kept = before.filter((e) => erred.has(e.patientId) && !current.has(workFamilyOf(e)));
       // Their Task is neither written nor refused by this run: what an earlier run met is not this run's error.
       const keptStored = await store.insertEntriesWhile(
         run.runId,

@@ -10,7 +10,7 @@ import { isRefusal, OsteoWatchError, RefusedError } from '../errors.ts';
 import { authorizedFetch, type FhirAuth } from '../fhir/fhirAuth.ts';
 import { outcomeText } from '../fhir/outcome.ts';
 import { wbMriServiceRequest } from '../profiles/wbMriServiceRequest.ts';
-import { taskRuleOf, type WorklistItem, workFamilyOf } from '../screening/worklist.ts';
+import { isUrgent, taskRuleOf, type WorklistItem, workFamilyOf } from '../screening/worklist.ts';
 import { WORKLIST_ENTRY_IDENTIFIER } from '../terminology/systems.ts';
 import { worklistRuleCoding } from '../terminology/worklistCodes.ts';
 
@@ -31,6 +31,15 @@ export class TaskServerError extends OsteoWatchError {
     return this.status === 401 || this.status === 403;
   }
 }
+
+/**
+ * Whether a failed Task write (or completion) speaks for the rest of its batch: the server not answering, or
+ * refusing who we are. The others are then not sent, each entry carrying this reason; a refusal of one Task
+ * (422) is that Task's alone.
+ */
+export const failsTheRest = (err: unknown): boolean =>
+  (err instanceof OsteoWatchError && err.kind === 'unavailable') ||
+  (err instanceof TaskServerError && err.credentialsRefused);
 
 export interface TaskPublisherOptions {
   fhirBaseUrl: string;
@@ -137,7 +146,7 @@ export class TaskPublisher {
       identifier,
       status: 'ready',
       intent: 'order',
-      priority: item.rule === 'follow-up-overdue' || item.rule === 'findings' ? 'urgent' : 'routine',
+      priority: isUrgent(item.rule) ? 'urgent' : 'routine',
       code: { coding: [worklistRuleCoding(rule)], text: item.summary },
       description: item.summary,
       businessStatus: { text: item.rule === 'follow-up-overdue' ? 'overdue' : 'due' },
