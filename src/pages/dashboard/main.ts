@@ -446,9 +446,9 @@ async function loadRuns(): Promise<void> {
   if (!latest || !state.worklistRead || latest.runId === state.run || state.polling) return;
   const when = whenText(latest.startedAt ?? latest.createdAt);
   if (state.cursors.length > 1) {
-    // Not pulled from under someone paging: said once, shown from the first page.
+    // Not pulled from under someone paging (the pages stay on their run): said once, with how to see it.
     if (state.announcedRun !== latest.runId)
-      announce(`A newer run, of ${when}, succeeded; the first page shows its worklist.`);
+      announce(`A newer run, of ${when}, succeeded; change a filter or reload the page to see its worklist.`);
     state.announcedRun = latest.runId;
     return;
   }
