@@ -14,7 +14,7 @@ const LAYERS: ReadonlyArray<readonly string[]> = [
   ['terminology', 'types', 'errors.ts'],
   ['exposure'],
   ['screening', 'cohort'],
-  ['fhir', 'log', 'config', 'metrics', 'store', 'profiles', 'auth'],
+  ['fhir', 'log', 'config', 'metrics', 'store', 'profiles', 'auth', 'threads'],
   ['audit', 'imaging'],
   ['cdsHooks', 'demo'],
   ['surveillance'],

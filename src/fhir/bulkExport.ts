@@ -16,10 +16,13 @@ import { FhirFetchError, FhirTimeoutError, sameOrigin } from './patientRecords.t
 
 export {
   ExportGoneError,
+  lineParser,
   NDJSON,
   type NdjsonEntry,
+  type NdjsonLine,
   type NdjsonOptions,
   ndjsonEntries,
+  ndjsonLines,
   ndjsonResources,
 } from './ndjson.ts';
 

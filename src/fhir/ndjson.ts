@@ -53,11 +53,59 @@ export interface NdjsonEntry {
 
 /** As ndjsonResources, each resource with its line's text (a store need not serialise it again). */
 export async function* ndjsonEntries(url: string, o: NdjsonOptions): AsyncGenerator<NdjsonEntry> {
+  const entryOf = lineParser(url, o);
+  for await (const line of ndjsonLines(url, o)) {
+    const entry = entryOf(line);
+    if (entry) yield entry;
+  }
+}
+
+/** A line of an NDJSON file as received (no trailing CR, not blank, not overlong), not parsed. */
+export interface NdjsonLine {
+  text: string;
+  /** 1-based line number in the file, for reports. */
+  line: number;
+}
+
+const whatOf = (url: string) => `export file ${new URL(url).pathname}`;
+
+/** A line that is not a resource: reported to onBadLine, or an error when nobody listens. */
+function badLine(url: string, o: NdjsonOptions, line: number, problem: string): undefined {
+  if (!o.onBadLine) throw new FhirFetchError(`${whatOf(url)}, line ${line}: ${problem}`);
+  o.onBadLine(line, problem);
+  return undefined;
+}
+
+/**
+ * The parse of ndjsonEntries for lines read by ndjsonLines: the line's resource, or undefined for a line that is
+ * not a JSON resource (reported as ndjsonEntries reports it).
+ */
+export function lineParser(url: string, o: NdjsonOptions): (l: NdjsonLine) => NdjsonEntry | undefined {
+  return ({ text, line }) => {
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      return badLine(url, o, line, 'not JSON');
+    }
+    const r = v as { resourceType?: unknown } | undefined;
+    if (r && typeof r === 'object' && !Array.isArray(r) && typeof r.resourceType === 'string')
+      return { resource: r as Record<string, unknown>, text, line };
+    return badLine(url, o, line, 'not a FHIR resource');
+  };
+}
+
+/**
+ * The lines of one NDJSON file, unparsed, read from the response stream: for a reader that can tell what it needs
+ * from a line's text and parses only the others (lineParser). Blank lines are skipped; an overlong line is
+ * reported (onBadLine) and its rest dropped as it comes.
+ */
+export async function* ndjsonLines(url: string, o: NdjsonOptions): AsyncGenerator<NdjsonLine> {
   if (o.requiresAccessToken && o.fhirBaseUrl && !sameOrigin(url, o.fhirBaseUrl))
     throw new FhirFetchError(`an export file is off the FHIR server (${new URL(url).origin}); not sending the token`);
   const idleMs = o.idleTimeoutMs ?? 30_000;
   const maxLine = o.maxLineLength ?? 16 * 1024 * 1024;
-  const what = `export file ${new URL(url).pathname}`;
+  const what = whatOf(url);
   // The silence timer runs only while we wait on the server, never while the caller works on what was yielded.
   const idle = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -83,24 +131,11 @@ export async function* ndjsonEntries(url: string, o: NdjsonOptions): AsyncGenera
   if (isRefusal(res.status)) throw new RefusedError(`${what}: refused, HTTP ${res.status}`);
   if (!res.ok || !res.body) throw new FhirFetchError(`${what}: HTTP ${res.status}`);
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-  const parse = (text: string, line: number): NdjsonEntry | undefined => {
+  const lineOf = (text: string, line: number): NdjsonLine | undefined => {
     const t = text.endsWith('\r') ? text.slice(0, -1) : text;
     if (!t.trim()) return undefined;
-    let v: unknown;
-    let problem = 'not a FHIR resource';
-    if (t.length > maxLine) problem = `longer than ${maxLine} characters`;
-    else
-      try {
-        v = JSON.parse(t);
-      } catch {
-        problem = 'not JSON';
-      }
-    const r = v as { resourceType?: unknown } | undefined;
-    if (r && typeof r === 'object' && !Array.isArray(r) && typeof r.resourceType === 'string')
-      return { resource: r as Record<string, unknown>, text: t, line };
-    if (!o.onBadLine) throw new FhirFetchError(`${what}, line ${line}: ${problem}`);
-    o.onBadLine(line, problem);
-    return undefined;
+    if (t.length > maxLine) return badLine(url, o, line, `longer than ${maxLine} characters`);
+    return { text: t, line };
   };
   let buffer = '';
   let lineNo = 0;
@@ -113,18 +148,18 @@ export async function* ndjsonEntries(url: string, o: NdjsonOptions): AsyncGenera
       buffer = lines.pop()!;
       for (const text of lines) {
         lineNo++;
-        const r = skipping ? undefined : parse(text, lineNo);
+        const l = skipping ? undefined : lineOf(text, lineNo);
         skipping = false;
-        if (r) yield r;
+        if (l) yield l;
       }
       // A line still growing past the limit is reported now and its rest dropped as it comes.
       if (buffer.length > maxLine) {
-        if (!skipping) parse(buffer, lineNo + 1);
+        if (!skipping) lineOf(buffer, lineNo + 1);
         skipping = true;
         buffer = '';
       }
     }
-    const last = skipping || !buffer ? undefined : parse(buffer, lineNo + 1);
+    const last = skipping || !buffer ? undefined : lineOf(buffer, lineNo + 1);
     if (last) yield last;
   } finally {
     await reader.cancel().catch(() => undefined);

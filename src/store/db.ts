@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { OsteoWatchError } from '../errors.ts';
+import { endWorker } from '../threads/endWorker.ts';
 import { acquireDirLock, type DirLock } from './lock.ts';
 import { pgliteQuery } from './prepared.ts';
 import { typeParsers } from './typeParsers.ts';
@@ -335,9 +336,12 @@ class PgliteWorkerDb implements Db {
   }
 
   async close(): Promise<void> {
-    await this.serial(() => this.send('close'));
-    await this.worker.terminate();
-    this.lock?.release();
+    try {
+      await this.serial(() => this.send('close'));
+    } finally {
+      await endWorker(this.worker);
+      this.lock?.release();
+    }
   }
 }
 

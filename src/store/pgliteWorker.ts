@@ -1,6 +1,7 @@
 /**
  * PGlite in a worker thread: the WASM PostgreSQL runs off the main thread, so audit writes and queries do
- * not stall request handling. Messages: {id, op: 'query'|'exec'|'execRows'|'close', sql, params} → {id, rows|error}.
+ * not stall request handling. Messages: {id, op: 'query'|'exec'|'execRows'|'close', sql, params} → {id, rows|error};
+ * then {end: true}, after which the thread ends.
  */
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
@@ -34,7 +35,10 @@ parentPort!.on(
     sql?: string;
     params?: unknown[];
     prepare?: string;
+    end?: true;
   }) => {
+    // Asked to end (after 'close', see threads/endWorker.ts): the port closed, the thread ends on its own.
+    if (m.end) return parentPort!.close();
     try {
       if (m.op === 'query')
         parentPort!.postMessage({

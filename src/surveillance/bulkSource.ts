@@ -17,11 +17,13 @@ import {
   ExportGoneError,
   exportIssues,
   kickOff,
-  ndjsonEntries,
+  lineParser,
+  ndjsonLines,
   waitForManifest,
 } from '../fhir/bulkExport.ts';
 import type { FhirAuth } from '../fhir/fhirAuth.ts';
 import { patientRefOf } from '../fhir/subject.ts';
+import { patientOfLine } from './lineStaging.ts';
 import type { RunRow, RunStore } from './runStore.ts';
 import { type CohortSource, type LoadedCohort, loadIssueLog, StagingLostError } from './source.ts';
 import { KEY_OF, linesFromChunks, type StagedLines, stagedLine } from './stagedRecords.ts';
@@ -45,6 +47,9 @@ const CODE_FILTERS: Record<string, { system: string; code: string }> = Object.fr
     return m ? [[m[1]!, { system: m[2]!, code: m[3]! }]] : [];
   }),
 );
+
+/** The types whose lines may be staged as read (lineStaging.ts): those with no code filter to check. */
+export const SCANNED_TYPES: ReadonlySet<string> = new Set(Object.keys(KEY_OF).filter((t) => !CODE_FILTERS[t]));
 
 export const BULK_TYPES = ['Patient', ...Object.keys(KEY_OF), 'Medication'] as const;
 export const BULK_TYPE_FILTERS = Object.entries(CODE_FILTERS).map(([type, c]) => `${type}?code=${c.system}|${c.code}`);
@@ -73,6 +78,8 @@ const CHUNKS_PER_INSERT = 500;
  */
 const CHUNK_MIN_CHARS = 16_000;
 const CHUNK_MAX_CHARS = 100_000;
+/** Characters of closed chunks sent in one insert. */
+const INSERT_CHARS = 500_000;
 /** Inserts in flight while the next lines are read: the database stages while this process parses. */
 const STAGE_IN_FLIGHT = 2;
 /**
@@ -190,16 +197,28 @@ export function bulkSource(o: BulkOptions): CohortSource {
       sizes = new Array<number>(batches).fill(0);
       chunkChars = Math.min(CHUNK_MAX_CHARS, Math.max(CHUNK_MIN_CHARS, Math.floor(STAGE_BUFFER_CHARS / batches)));
     };
-    /** Sends the buffers of these batches, one row each, in one insert. */
-    const sendChunks = async (which: number[]) => {
-      const chunks = which.filter((b) => sizes[b]).map((b) => ({ batchNo: b, lines: buffers[b]!.join('\n') }));
+    // Chunks closed (joined) and waiting for their insert: sent together, a few hundred kilobytes a statement
+    // (an insert per 100 KB chunk cost a round trip and a statement each: 900 of them at 10,000 patients).
+    let ready: Array<{ batchNo: number; lines: string }> = [];
+    let readyChars = 0;
+    const sendReady = async () => {
+      const rows = ready;
+      buffered -= readyChars;
+      ready = [];
+      readyChars = 0;
+      for (let i = 0; i < rows.length; i += CHUNKS_PER_INSERT)
+        await inserts.send(o.store.stageChunks(run.runId, rows.slice(i, i + CHUNKS_PER_INSERT)));
+    };
+    /** Closes the buffers of these batches into chunks, one row each; sent once enough are ready. */
+    const sendChunks = async (which: number[], now = false) => {
       for (const b of which) {
-        buffered -= sizes[b]!;
+        if (!sizes[b]) continue;
+        ready.push({ batchNo: b, lines: buffers[b]!.join('\n') });
+        readyChars += sizes[b]!;
         buffers[b] = [];
         sizes[b] = 0;
       }
-      for (let i = 0; i < chunks.length; i += CHUNKS_PER_INSERT)
-        await inserts.send(o.store.stageChunks(run.runId, chunks.slice(i, i + CHUNKS_PER_INSERT)));
+      if (now || readyChars >= INSERT_CHARS) await sendReady();
     };
     const all = () => sizes.map((_, b) => b);
     let meds: Array<{ ref: string; text: string }> = [];
@@ -209,18 +228,40 @@ export function bulkSource(o: BulkOptions): CohortSource {
       meds = [];
       medChars = 0;
     };
+    /** Buffers a line for its patient's batch; full buffers are sent. */
+    const stage = async (patientId: string, medication: string | undefined, text: string) => {
+      const line = stagedLine(patientId, medication, text);
+      const b = batchOf(patientId, batches);
+      buffers[b]!.push(line);
+      sizes[b]! += line.length + 1;
+      buffered += line.length + 1;
+      if (sizes[b]! >= chunkChars) await sendChunks([b]);
+      else if (buffered >= STAGE_BUFFER_CHARS) await sendChunks(all(), true);
+    };
     const stageFiles = async (): Promise<void> => {
       for (const file of files) {
         if (file.type !== 'Patient' && !batches) startBatches();
-        for await (const { resource: r, text, line: lineNo } of ndjsonEntries(file.url, {
+        const read = {
           auth: o.auth,
           requiresAccessToken: manifest.requiresAccessToken,
           fhirBaseUrl: o.fhirBaseUrl,
-          onBadLine: (line, problem) => {
+          onBadLine: (line: number, problem: string) => {
             issues.add({ severity: 'error', file: file.type, line, message: `line skipped: ${problem}` });
             o.onBadLine?.(file.type, line, problem);
           },
-        })) {
+        };
+        const entryOf = lineParser(file.url, read);
+        for await (const l of ndjsonLines(file.url, read)) {
+          // Most records' patient is read off the line (parsed once, where the patient is evaluated).
+          const quick = batches ? patientOfLine(l.text, SCANNED_TYPES) : undefined;
+          if (quick) {
+            patients.add(quick);
+            await stage(quick, undefined, l.text);
+            continue;
+          }
+          const entry = entryOf(l);
+          if (!entry) continue;
+          const { resource: r, text, line: lineNo } = entry;
           const type = r.resourceType as string;
           if (type === 'Medication' && typeof r.id === 'string') {
             meds.push({ ref: `Medication/${r.id}`, text });
@@ -241,20 +282,13 @@ export function bulkSource(o: BulkOptions): CohortSource {
               });
               continue;
             }
-            const { patientId, medication } = staging;
-            patients.add(patientId);
-            const line = stagedLine(patientId, medication, text);
-            const b = batchOf(patientId, batches);
-            buffers[b]!.push(line);
-            sizes[b]! += line.length + 1;
-            buffered += line.length + 1;
-            if (sizes[b]! >= chunkChars) await sendChunks([b]);
-            else if (buffered >= STAGE_BUFFER_CHARS) await sendChunks(all());
+            patients.add(staging.patientId);
+            await stage(staging.patientId, staging.medication, text);
           }
         }
       }
       if (!batches) startBatches();
-      await sendChunks(all());
+      await sendChunks(all(), true);
       await sendMeds();
     };
     try {

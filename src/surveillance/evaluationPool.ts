@@ -6,6 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { PatientRecords } from '../screening/assess.ts';
+import { endWorker } from '../threads/endWorker.ts';
 import { type EvaluateOptions, type Evaluation, evaluatePatient } from './evaluate.ts';
 import type { StagedLines } from './stagedRecords.ts';
 
@@ -93,7 +94,7 @@ export function workerEvaluator(size: number): Evaluator {
       closed = true;
       const all = slots;
       slots = [];
-      await Promise.all(all.map((s) => s.worker.terminate()));
+      await Promise.all(all.map((s) => endWorker(s.worker)));
     },
   };
 }

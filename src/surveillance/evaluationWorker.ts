@@ -13,6 +13,8 @@ interface Request {
   options: EvaluateOptions;
 }
 
-parentPort?.on('message', (m: Request) => {
+parentPort?.on('message', (m: Request | { end: true }) => {
+  // Asked to end (evaluationPool.ts, endWorker): the port closed, the thread ends on its own.
+  if ('end' in m) return parentPort!.close();
   parentPort!.postMessage({ id: m.id, out: m.patients.map(([id, data]) => evaluatePatient(id, data, m.options)) });
 });

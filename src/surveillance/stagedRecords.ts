@@ -82,11 +82,21 @@ export function linesFromChunks(
   return out;
 }
 
-/** The lines parsed into the prefetch's record kinds (lines were parsed and checked when they were staged). */
+/**
+ * The lines parsed into the prefetch's record kinds. Most lines were staged unparsed (lineStaging.ts): one that is
+ * not JSON after all makes the patient's evaluation fail with the reason (the patient's error, its exposure not
+ * computed), rather than a record of theirs silently left out.
+ */
 export function recordsFromLines(lines: StagedLines): PatientRecords {
   const out = emptyRecords();
   for (const text of lines.staged) {
-    const resource = JSON.parse(text) as Resource;
+    let resource: Resource;
+    try {
+      resource = JSON.parse(text) as Resource;
+    } catch {
+      // Not V8's message: it quotes the text, and with it the patient's data.
+      throw new Error('a record exported for this patient is not valid JSON');
+    }
     const key = KEY_OF[resource.resourceType];
     if (key) out[key].push(resource);
   }
