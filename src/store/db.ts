@@ -5,6 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
@@ -13,6 +14,14 @@ import { endWorker } from '../threads/endWorker.ts';
 import { acquireDirLock, type DirLock } from './lock.ts';
 import { pgliteQuery } from './prepared.ts';
 import { typeParsers } from './typeParsers.ts';
+
+// V8 13.6 (Node 24) can abort the whole process (SIGTRAP: "Check failed: jit_page_->allocations_.erase(addr) == 1"
+// in ThreadIsolation::UnregisterWasmAllocation, reached from Runtime_TierUpWasmToJSWrapper) when a WebAssembly
+// module's import wrappers are tiered up in one thread while another thread's copy of the module ends: seen with
+// PGlite in several worker threads of one process, each store its own thread. With the tier-up budget out of
+// reach, PGlite's imports keep V8's generic wrapper (a few per cent slower on the embedded store, nothing on
+// PostgreSQL) and that path is never taken. Process-wide, read when a module is instantiated: set before any is.
+setFlagsFromString('--wasm-wrapper-tiering-budget=2147483647');
 
 export interface QueryOptions {
   /**
