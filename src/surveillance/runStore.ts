@@ -453,11 +453,15 @@ export class RunStore {
     return { counts, evaluated: n('evaluated') };
   }
 
-  /** The next patients (after `after`, in id order) with an open entry in a run's worklist: for paging over it. */
+  /**
+   * The next patients (after `after`, in id order) with an open entry in a run's worklist, or a resolved one whose
+   * Task is still open: for paging over it.
+   */
   async patientsWithOpenEntries(runId: string, after: string, limit: number): Promise<string[]> {
     const rows = await this.db.query<{ patient_id: string }>(
-      `select distinct patient_id from worklist_entries where run_id = $1 and change <> 'resolved' and patient_id > $2
-       order by patient_id limit $3`,
+      `select distinct patient_id from worklist_entries
+        where run_id = $1 and (change <> 'resolved' or task_error is not null) and patient_id > $2
+        order by patient_id limit $3`,
       [runId, after, limit],
     );
     return rows.map((r) => r.patient_id);

@@ -335,7 +335,8 @@ export class SurveillanceRunner {
 
   /**
    * Entries of the last run with no counterpart now: resolved (a WB-MRI was done, the patient left the cohort),
-   * and their Tasks completed. A patient whose records could not be read this time keeps its entries open.
+   * and their Tasks completed. A patient whose records could not be read this time keeps its entries open. A
+   * resolved entry whose Task could not be completed is tried again, and carried until it is.
    */
   private async resolveGone(run: RunRow): Promise<boolean> {
     const { store } = this.d;
@@ -353,10 +354,15 @@ export class SurveillanceRunner {
       // Cancelled meanwhile: nothing more completed or written.
       if ((await store.statusOf(run.runId)) !== 'finishing') return false;
       after = patients[patients.length - 1]!;
-      const before = (await store.worklistOf(previous, patients)).filter((e) => e.change !== 'resolved');
+      const last = await store.worklistOf(previous, patients);
+      const before = last.filter((e) => e.change !== 'resolved');
       const now = await store.worklistOf(run.runId, patients);
       const current = new Set(now.filter((e) => e.change !== 'resolved').map(workFamilyOf));
       const gone = before.filter((e) => !current.has(workFamilyOf(e)) && !erred.has(e.patientId));
+      // Resolved by an earlier run whose Task the server would not complete then: completed now, else carried
+      // (resolved, saying why its Task is still open) to the next run, which tries again. An EHR's Task list
+      // would otherwise keep it open for good. Due again meanwhile, it is the new entry's Task that counts.
+      const unfinished = last.filter((e) => e.change === 'resolved' && e.taskError && !current.has(workFamilyOf(e)));
       // A resolved entry shows the WB-MRI that resolved it (the patient's last one as this run saw it).
       const scanned = await store.lastStudies(
         run.runId,
@@ -365,7 +371,7 @@ export class SurveillanceRunner {
       // A Task the server would not complete stays open in the EHR while the worklist says resolved: said on the
       // entry (taskError), counted and listed with the run's errors, not only logged.
       const notCompleted = new Map<WorklistRow, string>();
-      for (const e of gone) {
+      for (const e of [...gone, ...unfinished]) {
         if (this.d.tasks && giveUp) notCompleted.set(e, giveUp);
         else if (this.d.tasks)
           try {
@@ -398,6 +404,15 @@ export class SurveillanceRunner {
         }),
       );
       if (!stored) return false;
+      const carried = await store.insertEntriesWhile(
+        run.runId,
+        'finishing',
+        unfinished.flatMap((e) => {
+          const error = notCompleted.get(e);
+          return error ? [{ ...e, runId: run.runId, taskError: error }] : [];
+        }),
+      );
+      if (!carried) return false;
       // A patient whose records could not be read this time is not known to be done: the entries stay, still due.
       const kept = before.filter((e) => erred.has(e.patientId) && !current.has(workFamilyOf(e)));
       // Their Task is neither written nor refused by this run: what an earlier run met is not this run's error.

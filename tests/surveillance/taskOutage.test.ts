@@ -3,9 +3,10 @@
  * shutdown): the batch's attempt fails, to be retried with backoff. Refusing (401, 403), or still unreachable on
  * the last attempt: the worklist entries are stored all the same, each with why its Task was not written, the
  * patients are not errors, and the run counts and lists the Tasks not written. A run cancelled while a batch
- * writes its Tasks writes no more of them and stores nothing of the batch.
+ * writes its Tasks writes no more of them and stores nothing of the batch. A resolved entry whose Task could not
+ * be completed is carried to the next run, which tries again.
  */
-import type { ImagingStudy } from '@medplum/fhirtypes';
+import type { ImagingStudy, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRow } from '../../src/surveillance/runStore.ts';
 import type { Surveillance } from '../../src/surveillance/service.ts';
@@ -175,5 +176,29 @@ describe('Task server unreachable or refusing', () => {
     expect((await second.store.errorsOf(run.runId, 1000)).map((e) => e.message)).toContain(
       'Task not completed (screening-due): the Task could not be completed: the Task server answered 403 to GET Task: scope system/Task.c not granted',
     );
-  }, 180_000);
+
+    // The next run, the server still refusing: the entry is carried, resolved, still saying why its Task is open.
+    const third = await runThrough(second);
+    const carried = (await second.store.worklist({ runId: third.runId, limit: 1000, changes: ['resolved'] })).items;
+    expect(carried).toEqual([
+      expect.objectContaining({
+        patientId: due.patientId,
+        rule: 'screening-due',
+        summary: resolved[0]!.summary,
+        taskError: resolved[0]!.taskError,
+      }),
+    ]);
+
+    // The server answering again: the Task is completed in the EHR, and the entry is carried no more.
+    const fourth = surveillanceFor(server, db, { taskFhirUrl: server.fhirUrl, workers: 0 }, { work: false });
+    await fourth.start();
+    stops.push(() => fourth.stop());
+    const last = await runThrough(fourth);
+    const [, taskId] = due.taskRef!.split('/');
+    expect((await server.repo.readResource<Task>('Task', taskId!)).status).toBe('completed');
+    expect((await fourth.store.worklist({ runId: last.runId, limit: 1000, changes: ['resolved'] })).items).toEqual([]);
+    expect((await fourth.store.errorsOf(last.runId, 1000)).map((e) => e.message)).not.toContainEqual(
+      expect.stringMatching(/^Task not completed/),
+    );
+  }, 240_000);
 });
