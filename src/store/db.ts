@@ -35,6 +35,9 @@ export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<T[]>;
 }
 
+/** What `Db.exclusively` did: ran fn (its value), or left it to the holder of the key. */
+export type Exclusive<T> = { held: true; value: T } | { held: false };
+
 export interface Db extends Queryable {
   readonly kind: 'postgres' | 'pglite';
   /**
@@ -48,6 +51,12 @@ export interface Db extends Queryable {
   execRows<T = Record<string, unknown>>(sql: string): Promise<T[]>;
   /** Runs fn in one transaction; rolls back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs fn unless another holder of `key` is running it now (on PostgreSQL, across the instances sharing the
+   * database: a session advisory lock, released when fn ends or the holder's connection goes). The embedded store
+   * serves one process, whose callers coordinate themselves: fn just runs.
+   */
+  exclusively<T>(key: string, fn: () => Promise<T>): Promise<Exclusive<T>>;
   close(): Promise<void>;
 }
 
@@ -155,9 +164,16 @@ class PostgresDb implements Db {
       clearTimeout(timer);
     }
   }
-  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    // The connection may drop while checked out (between statements): without a listener the client's
-    // error would end the process; the statement in flight (or the next) fails instead.
+  /**
+   * A connection of its own from the pool, with a listener for its errors. The connection may drop while checked
+   * out (between statements): without a listener the client's error would end the process; the statement in
+   * flight (or the next) fails instead, and the connection is destroyed rather than returned (`done`).
+   */
+  private async checkout(): Promise<{
+    client: pg.PoolClient;
+    broken: () => Error | undefined;
+    done: (err?: Error) => void;
+  }> {
     let broken: Error | undefined;
     const onError = (err: Error) => {
       broken = err;
@@ -177,6 +193,18 @@ class PostgresDb implements Db {
     } catch (err) {
       throw storeError(err);
     }
+    return {
+      client,
+      broken: () => broken,
+      done: (err?: Error) => {
+        client.removeListener('error', onError);
+        client.release(broken ?? err);
+      },
+    };
+  }
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const { client, broken, done } = await this.checkout();
+    let lost: Error | undefined;
     try {
       await client.query('begin');
       const tx: Queryable = {
@@ -187,13 +215,37 @@ class PostgresDb implements Db {
       await client.query('commit');
       return result;
     } catch (err) {
-      if (!broken && !isConnectionError(err)) await client.query('rollback').catch(() => undefined);
-      else broken ??= err as Error;
+      if (!broken() && !isConnectionError(err)) await client.query('rollback').catch(() => undefined);
+      else lost = err as Error;
       throw storeError(err);
     } finally {
-      client.removeListener('error', onError);
       // A broken connection is destroyed, not returned to the pool.
-      client.release(broken);
+      done(lost);
+    }
+  }
+  async exclusively<T>(key: string, fn: () => Promise<T>): Promise<Exclusive<T>> {
+    // A session lock on a connection of its own, idle (not in a transaction) while fn works on others: a
+    // transaction held open for fn's length (HTTP calls to a Task server) would be "idle in transaction". The
+    // lock goes with the connection if this process dies.
+    const { client, done } = await this.checkout();
+    let unlocked: Error | undefined;
+    try {
+      const { rows } = await client.query<{ held: boolean }>('select pg_try_advisory_lock(hashtext($1)) as held', [
+        key,
+      ]);
+      if (!rows[0]?.held) return { held: false };
+      try {
+        return { held: true, value: await fn() };
+      } finally {
+        // Not unlocked (the connection gone, say): the connection is destroyed, and the lock with it.
+        await client.query('select pg_advisory_unlock(hashtext($1))', [key]).catch((err: Error) => {
+          unlocked = err;
+        });
+      }
+    } catch (err) {
+      throw storeError(err);
+    } finally {
+      done(unlocked);
     }
   }
   async close(): Promise<void> {
@@ -241,6 +293,10 @@ class PgliteDb implements Db {
       ),
     );
   }
+  async exclusively<T>(_key: string, fn: () => Promise<T>): Promise<Exclusive<T>> {
+    return { held: true, value: await fn() };
+  }
+
   async close(): Promise<void> {
     await this.serial(() => this.db.close());
     this.lock?.release();
@@ -342,6 +398,10 @@ class PgliteWorkerDb implements Db {
         throw err;
       }
     });
+  }
+
+  async exclusively<T>(_key: string, fn: () => Promise<T>): Promise<Exclusive<T>> {
+    return { held: true, value: await fn() };
   }
 
   async close(): Promise<void> {

@@ -291,21 +291,18 @@ export class SurveillanceRunner {
   }
 
   /**
-   * One finisher across instances: on PostgreSQL a transaction-scoped advisory lock held while finishing (a
+   * One finisher across instances: on PostgreSQL a session advisory lock held while finishing, on a connection
+   * left idle meanwhile rather than a transaction held open through the Task server's answers (a
    * second instance whose last batch ends at the same moment leaves it to the holder; if the holder dies, the
    * lock goes with its connection and its batch job, retried, finishes the run). The embedded store serves one
    * process, where the chain in finishIfDone is enough.
    */
   private async finishNow(runId: string): Promise<boolean> {
-    const { db } = this.d.store;
     if ((await this.d.store.pendingBatches(runId)).length) return false;
-    if (db.kind !== 'postgres') return this.finishLocked(runId);
-    return db.transaction(async (tx) => {
-      const [lock] = await tx.query<{ held: boolean }>('select pg_try_advisory_xact_lock(hashtext($1)) as held', [
-        `osteowatch-surveillance-finish:${runId}`,
-      ]);
-      return lock?.held ? this.finishLocked(runId) : false;
-    });
+    const finished = await this.d.store.db.exclusively(`osteowatch-surveillance-finish:${runId}`, () =>
+      this.finishLocked(runId),
+    );
+    return finished.held && finished.value;
   }
 
   private async finishLocked(runId: string): Promise<boolean> {
