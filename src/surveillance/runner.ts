@@ -81,7 +81,12 @@ export class SurveillanceRunner {
    * that morning, not the UTC day before, and agrees with the card shown then.
    */
   today(): string {
-    return dayIn(this.d.now(), this.d.timeZone);
+    return this.dayOf(this.d.now());
+  }
+
+  /** The clinic's day at an instant. */
+  dayOf(at: Date): string {
+    return dayIn(at, this.d.timeZone);
   }
 
   /** This instance's settingsKey: the runs it may work on. */

@@ -200,7 +200,7 @@ export class Surveillance {
       c.cron,
       async () => {
         try {
-          await this.scheduled(this.now());
+          await this.tick(this.now());
         } catch (err) {
           this.o.logger?.error({ err: (err as Error).message }, 'scheduled surveillance run could not be started');
         }
@@ -217,13 +217,24 @@ export class Surveillance {
     return it.prev().toDate();
   }
 
-  private async scheduled(at: Date, trigger: RunTrigger = 'schedule'): Promise<string | undefined> {
+  /**
+   * What the schedule does when it fires (`at`: when the callback runs): the run of the scheduled minute at or
+   * before `at`, as of the clinic's day of that minute — a tick at 23:59 whose callback runs just after midnight
+   * is still that day's run.
+   */
+  tick(at: Date): Promise<string | undefined> {
+    return this.scheduled(at, 'schedule');
+  }
+
+  private async scheduled(at: Date, trigger: RunTrigger): Promise<string | undefined> {
     const fire = this.lastFireTime(at);
     if (!fire) return undefined;
     const runId = `scheduled-${fire.toISOString().slice(0, 16).replace(/[-:]/g, '')}`;
+    // A catch-up (the tick missed while no instance was up) is as of today: what is due now.
+    const asOf = trigger === 'schedule' ? this.runner.dayOf(fire) : this.runner.today();
     let created: boolean;
     try {
-      ({ created } = await this.runner.create({ runId, trigger, asOf: this.runner.today() }));
+      ({ created } = await this.runner.create({ runId, trigger, asOf }));
     } catch (err) {
       // A run still in progress at the next tick (runs go one at a time): this tick is skipped, not queued.
       if (!(err instanceof OsteoWatchError && err.kind === 'conflict')) throw err;

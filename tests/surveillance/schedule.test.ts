@@ -73,6 +73,55 @@ describe('scheduled surveillance', () => {
     }
   }, 60_000);
 
+  it("a tick whose callback runs just after midnight is the scheduled minute's run, as of that day", async () => {
+    // 23:59 in Zurich on 30 June is 21:59Z; the callback runs two seconds later, on 1 July there.
+    const late = new Date('2026-06-30T22:00:01Z');
+    const other = await engines()[0]!.open();
+    const s = surveillanceFor(
+      server,
+      other,
+      { cron: '59 23 * * *', timezone: 'Europe/Zurich', taskFhirUrl: 'none' },
+      { now: () => late, work: false },
+    );
+    try {
+      await s.start();
+      expect(s.runner.today()).toBe('2026-07-01');
+      // The catch-up at start made that minute's run (as of today); a tick for it makes no other.
+      const runId = await s.tick(late);
+      expect(runId).toBe('scheduled-20260630T2159');
+      expect((await s.store.listRuns(10)).map((r) => r.runId)).toEqual([runId]);
+    } finally {
+      await s.stop();
+      await other.dispose();
+    }
+    // Without a catch-up before it: the tick's run is as of the scheduled day.
+    const fresh = await engines()[0]!.open();
+    const t = surveillanceFor(
+      server,
+      fresh,
+      { timezone: 'Europe/Zurich', taskFhirUrl: 'none' },
+      { now: () => late, work: false },
+    );
+    try {
+      await t.start();
+      const scheduled = surveillanceFor(
+        server,
+        fresh,
+        { cron: '59 23 * * *', timezone: 'Europe/Zurich', taskFhirUrl: 'none' },
+        { now: () => late, work: false },
+      );
+      try {
+        const runId = await scheduled.tick(late);
+        expect((await t.run(runId!))?.asOf).toBe('2026-06-30');
+      } finally {
+        await scheduled.stop();
+      }
+    } finally {
+      await t.stop();
+      await fresh.dispose();
+    }
+  }, 60_000);
+
   it('west of UTC, an evening run is still that day', () => {
     const s = surveillanceFor(
       server,
