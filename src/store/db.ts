@@ -329,6 +329,10 @@ class PgliteWorkerDb implements Db {
     });
     worker.on('exit', () => {
       this.exited = true;
+      // A thread gone (ended, or died) answers nothing more: what waits on it fails now instead of for ever.
+      const gone = new OsteoWatchError('unavailable', 'the embedded store has stopped');
+      for (const p of this.pending.values()) p.reject(gone);
+      this.pending.clear();
     });
   }
 
@@ -352,6 +356,7 @@ class PgliteWorkerDb implements Db {
     options?: QueryOptions,
   ): Promise<unknown[]> {
     const id = this.next++;
+    if (this.exited) return Promise.reject(new OsteoWatchError('unavailable', 'the embedded store has stopped'));
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ id, op, sql, params, prepare: options?.prepare });
@@ -406,7 +411,8 @@ class PgliteWorkerDb implements Db {
 
   async close(): Promise<void> {
     try {
-      await this.serial(() => this.send('close'));
+      // A thread already gone has nothing left to close.
+      if (!this.exited) await this.serial(() => this.send('close'));
     } finally {
       await endWorker(this.worker);
       this.lock?.release();

@@ -31,7 +31,10 @@ const COMMA = 44;
 export function patientOfLine(text: string, types: ReadonlySet<string>): string | undefined {
   if (!text.startsWith(PREFIX) || text.charCodeAt(text.length - 1) !== CLOSE_BRACE) return undefined;
   const typeEnd = text.indexOf('"', PREFIX.length);
-  if (typeEnd < 0 || !types.has(text.slice(PREFIX.length, typeEnd)) || text.includes('\\')) return undefined;
+  // No backslash (see above), and no NUL: JSON.parse refuses a raw one, and the database would refuse the staged
+  // line (with it the whole insert and the load), where the parse reports that line alone.
+  if (typeEnd < 0 || !types.has(text.slice(PREFIX.length, typeEnd)) || text.includes('\\') || text.includes('\0'))
+    return undefined;
   const at = subjectKeyAt(text);
   if (at < 0 || !text.startsWith(SUBJECT, at)) return undefined;
   const idStart = at + SUBJECT.length;

@@ -223,14 +223,19 @@ async function verifyLegacyWorklist(db: Db, runId: string, recorded: LegacyEntry
 export async function worklistDigest(db: Db, runId: string, pageSize = 5000): Promise<WorklistDigest> {
   const hash = createHash('sha256');
   let entries = 0;
-  let after: [string, string, string] = ['', '', ''];
-  // Byte order (collate "C"), not the database's locale: a restore under another locale must not change it.
+  let after: [string, string, string, string] = ['', '', '', '-infinity'];
+  // Byte order (collate "C"), not the database's locale: a restore under another locale must not change it. The
+  // due date last (migration 013: two resolved entries of a rule may differ by it alone), so the runs recorded
+  // before it keep their order and their digests.
   for (;;) {
-    const rows = await db.query<Record<(typeof DIGEST_COLUMNS)[number] | 'task_error', unknown>>(
-      `select ${DIGEST_COLUMNS.join(', ')}, task_error from worklist_entries
+    const rows = await db.query<Record<(typeof DIGEST_COLUMNS)[number] | 'task_error' | 'due_key', unknown>>(
+      `select ${DIGEST_COLUMNS.join(', ')}, task_error, coalesce(due_date, 'infinity'::date)::text as due_key
+         from worklist_entries
         where run_id = $1
-          and (patient_id collate "C", rule collate "C", change collate "C") > ($2 collate "C", $3 collate "C", $4 collate "C")
-        order by patient_id collate "C", rule collate "C", change collate "C" limit $5`,
+          and (patient_id collate "C", rule collate "C", change collate "C", coalesce(due_date, 'infinity'::date))
+            > ($2 collate "C", $3 collate "C", $4 collate "C", $5::date)
+        order by patient_id collate "C", rule collate "C", change collate "C", coalesce(due_date, 'infinity'::date)
+        limit $6`,
       [runId, ...after, pageSize],
     );
     for (const r of rows) {
@@ -243,7 +248,7 @@ export async function worklistDigest(db: Db, runId: string, pageSize = 5000): Pr
     entries += rows.length;
     if (rows.length < pageSize) return { entries, sha256: hash.digest('hex') };
     const last = rows[rows.length - 1]!;
-    after = [last.patient_id as string, last.rule as string, last.change as string];
+    after = [last.patient_id as string, last.rule as string, last.change as string, last.due_key as string];
   }
 }
 

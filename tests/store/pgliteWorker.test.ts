@@ -1,6 +1,7 @@
 /**
  * The embedded store's worker thread yields the CPU to request handling (Linux: a higher nice value for
- * that one thread), and the threads that verify client signatures keep normal priority.
+ * that one thread), and the threads that verify client signatures keep normal priority. A thread gone fails
+ * what waits on it rather than leaving it waiting.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -37,5 +38,18 @@ describe.runIf(existsSync('/proc/self/task'))('PGlite worker thread priority', (
     } finally {
       await store.close();
     }
+  });
+});
+
+describe('PGlite worker thread gone', () => {
+  it('fails what waits on it, and what is asked after, instead of waiting for ever; close still ends', async () => {
+    const store = await openStore({ memory: true });
+    // The thread dying under a statement: a fault a test cannot otherwise provoke.
+    const worker = (store.db as unknown as { worker: { terminate(): Promise<number> } }).worker;
+    const inFlight = store.db.query('select pg_sleep(2)');
+    await worker.terminate();
+    await expect(inFlight).rejects.toThrow(/the embedded store has stopped/);
+    await expect(store.db.query('select 1')).rejects.toThrow(/the embedded store has stopped/);
+    await store.close();
   });
 });

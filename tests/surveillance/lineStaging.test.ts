@@ -132,6 +132,11 @@ describe('a record staged from its line, unparsed', () => {
       condition('"subject":{"reference":"Patient/p1"},"extension":[{"url":"x","subject":{"reference":"Patient/p2"}}]'),
       'p1',
     ],
+    [
+      'a raw NUL in a string (not JSON; a database refuses it)',
+      condition('"note":[{"text":"a\u0000b"}],"subject":{"reference":"Patient/p1"}'),
+      undefined,
+    ],
     ['brackets unbalanced', `${condition('"subject":{"reference":"Patient/p1"}')}}`, undefined],
     [
       'a second resourceType',

@@ -53,6 +53,38 @@ for (const target of storeTargets()) {
       expect(await runs.worklistOf('r-finishing')).toEqual([]);
     });
 
+    it('two resolved entries of a rule that differ by due date are both kept; the same entry twice is kept once', async () => {
+      await create('r-two-resolved');
+      await runs.update('r-two-resolved', { status: 'finishing' });
+      const entry = (dueDate: string, taskError: string | null) => ({
+        runId: 'r-two-resolved',
+        patientId: 'p1',
+        rule: 'follow-up-due' as const,
+        change: 'resolved' as const,
+        dueDate,
+        overdueFrom: null,
+        daysOverdue: null,
+        cumulativeMg: 3650,
+        lowerBound: false,
+        lastStudy: null,
+        summary: `follow-up due ${dueDate}`,
+        taskRef: null,
+        taskError,
+      });
+      // A follow-up resolved earlier whose Task is still open (carried), and the next one resolved now.
+      const carried = entry('2026-01-01', 'the Task could not be completed: HTTP 503');
+      const resolved = entry('2026-05-01', null);
+      expect(await runs.insertEntriesWhile('r-two-resolved', 'finishing', [resolved])).toBe(true);
+      expect(await runs.insertEntriesWhile('r-two-resolved', 'finishing', [carried, resolved])).toBe(true);
+      const stored = await runs.worklistOf('r-two-resolved');
+      expect(stored.map((e) => [e.dueDate, e.taskError]).sort()).toEqual([
+        ['2026-01-01', 'the Task could not be completed: HTTP 503'],
+        ['2026-05-01', null],
+      ]);
+      // Ended, so that the next test may start its own (runs go one at a time).
+      await runs.cancel('r-two-resolved', 'test', now);
+    });
+
     it('a cancelled run keeps the counts of the batches it stored; a batch arriving after stores nothing', async () => {
       await create('r-cancel');
       await runs.update('r-cancel', { status: 'evaluating', total: 2, batches: 2 });
