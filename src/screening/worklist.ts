@@ -19,13 +19,7 @@ export const WORKLIST_RULES = [
   'exposure-unknown',
 ] as const satisfies readonly WorklistRule[];
 
-/**
- * The rules whose work is urgent (an overdue follow-up, osteonecrosis found): their Tasks' priority, and first on
- * the worklist (surveillance/runStore.ts orders by it).
- */
-export const URGENT_RULES = ['follow-up-overdue', 'findings'] as const satisfies readonly WorklistRule[];
-
-export const isUrgent = (rule: WorklistRule): boolean => (URGENT_RULES as readonly WorklistRule[]).includes(rule);
+export { isUrgent, URGENT_RULES } from './urgency.ts';
 
 /** The rules published as FHIR Tasks (a Task code each, terminology/worklistCodes.ts). */
 export type TaskRule = 'screening' | 'follow-up' | 'findings';

@@ -204,7 +204,9 @@ describeWithTool('chromium', 'the surveillance dashboard', () => {
     await page.click('th[data-sort="patient"] button');
     expect(await page.locator('th[aria-sort]').count()).toBe(0);
     expect(await patientsShown()).toEqual(apiOrder);
-    expect(await page.locator('#sort-note').textContent()).toMatch(/^Urgent first/);
+    expect(await page.locator('#sort-note').textContent()).toBe(
+      'Urgent first (follow-up overdue, findings), then routine, then resolved; by due date within each (the service’s order across all pages).',
+    );
     await page.click('th[data-sort="due"] button');
     expect(await page.locator('th[data-sort="due"]').getAttribute('aria-sort')).toBe('ascending');
     const due = await page.locator('#worklist-table tbody td.date').allTextContents();

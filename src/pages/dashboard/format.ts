@@ -5,6 +5,7 @@
  */
 import { totalMg } from '../../exposure/format.ts';
 import { outcomeText } from '../../fhir/outcome.ts';
+import { URGENT_RULES } from '../../screening/urgency.ts';
 import type {
   RunCounts,
   RunStatus,
@@ -36,6 +37,9 @@ export const RULE_LABELS: Record<Rule, string> = {
   findings: 'Findings',
   'exposure-unknown': 'Exposure unknown',
 };
+
+/** The service's order of the worklist (runStore.ts, URGENT_RULES), said in words. */
+export const SERVICE_ORDER_NOTE = `Urgent first (${URGENT_RULES.map((r) => RULE_LABELS[r].toLowerCase()).join(', ')}), then routine, then resolved; by due date within each (the service’s order across all pages).`;
 
 export const CHANGE_LABELS: Record<Change, string> = {
   new: 'New',

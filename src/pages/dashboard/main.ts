@@ -22,6 +22,7 @@ import {
   RULES,
   type Rule,
   type Run,
+  SERVICE_ORDER_NOTE,
   type Sort,
   type SortKey,
   STATUS_LABELS,
@@ -361,7 +362,7 @@ function renderRows(): void {
   }
   ui.sortNote.textContent =
     state.sort === API_SORT
-      ? 'Urgent first (overdue follow-ups, findings), then routine, then resolved; by due date within each (the service’s order across all pages).'
+      ? SERVICE_ORDER_NOTE
       : `Sorted by ${ui.table.querySelector(`th[data-sort="${state.sort.key}"]`)?.textContent?.toLowerCase()}, ${state.sort.dir}, within this page (a third click returns to the service’s order).`;
 }
 
