@@ -94,12 +94,19 @@ export function recordsFromLines(lines: StagedLines): PatientRecords {
     try {
       resource = JSON.parse(text) as Resource;
     } catch {
-      // Not V8's message: it quotes the text, and with it the patient's data.
-      throw new Error('a record exported for this patient is not valid JSON');
+      // Not V8's message: it quotes the text, and with it the patient's data. The record's type and id, when the
+      // line begins with them, say which one to look for in the export.
+      throw new Error(`${recordNameOf(text)} exported for this patient is not valid JSON`);
     }
     const key = KEY_OF[resource.resourceType];
     if (key) out[key].push(resource);
   }
   out.medications = lines.medications.map((text) => JSON.parse(text) as Resource);
   return out;
+}
+
+/** "the MedicationStatement/ms-1 record" from a line that begins `{"resourceType":"…","id":"…"`, else "a record". */
+function recordNameOf(text: string): string {
+  const m = /^\{"resourceType":"([A-Za-z]{1,64})","id":"([A-Za-z0-9\-.]{1,64})"/.exec(text);
+  return m ? `the ${m[1]}/${m[2]} record` : 'a record';
 }

@@ -159,7 +159,7 @@ describe('a record staged from its line, unparsed', () => {
       { asOf: '2026-06-30', exposure: resolveExposureConfig({}) },
     );
     expect(result.decision).toBe('error');
-    expect(result.error).toBe('a record exported for this patient is not valid JSON');
+    expect(result.error).toBe('the Condition/c1 record exported for this patient is not valid JSON');
   });
 
   it('reads the staged types that have no code filter to check, and only those', () => {
