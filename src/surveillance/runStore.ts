@@ -431,7 +431,12 @@ export class RunStore {
         (select count(*) from worklist_entries where run_id = $1 and rule = 'follow-up-overdue' and change <> 'resolved') as follow_up_overdue,
         (select count(*) from worklist_entries where run_id = $1 and rule = 'findings' and change <> 'resolved') as findings,
         (select count(*) from worklist_entries where run_id = $1 and rule = 'findings' and change = 'new') as new_findings,
-        (select count(*) from worklist_entries where run_id = $1 and change = 'resolved') as resolved,
+        (select count(*) from worklist_entries e where e.run_id = $1 and e.change = 'resolved'
+           -- Not those carried from the last run (resolved then, their Task still open): resolved once, when it was.
+           and not exists (select 1 from worklist_entries p
+                            where p.run_id = (select previous_run_id from surveillance_runs where run_id = $1)
+                              and p.change = 'resolved' and p.patient_id = e.patient_id and p.rule = e.rule
+                              and p.due_date is not distinct from e.due_date)) as resolved,
         (select count(*) from worklist_entries where run_id = $1 and change <> 'resolved' and task_ref is not null) as tasks,
         (select count(*) from worklist_entries where run_id = $1 and task_error is not null) as task_errors`,
       [runId],

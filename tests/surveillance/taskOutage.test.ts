@@ -188,6 +188,9 @@ describe('Task server unreachable or refusing', () => {
         taskError: resolved[0]!.taskError,
       }),
     ]);
+    // Resolved once, by the run that resolved it; its Task still open is this run's error too.
+    expect(third.counts.resolved).toBe(0);
+    expect(third.counts.taskErrors).toBeGreaterThanOrEqual(1);
 
     // The server answering again: the Task is completed in the EHR, and the entry is carried no more.
     const fourth = surveillanceFor(server, db, { taskFhirUrl: server.fhirUrl, workers: 0 }, { work: false });
