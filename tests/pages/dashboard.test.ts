@@ -313,6 +313,39 @@ describeWithTool('chromium', 'the surveillance dashboard', () => {
     );
   }, 120_000);
 
+  it('a run started elsewhere (the CLI, the schedule) is picked up by the 30 s refresh, its worklist shown once it succeeded', async () => {
+    // A browser context of its own (the clock is the context's) whose time the test moves: the refresh is a
+    // setInterval of 30 s.
+    const own = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const other = await own.newPage();
+    try {
+      await other.clock.install();
+      await other.goto(`${server.baseUrl}/dashboard/`);
+      await other.fill('#token', server.token);
+      await other.click('#sign-in-form button[type="submit"]');
+      await expect.poll(() => other.locator('#worklist-run').textContent()).toMatch(/^From the run of /);
+      await other.clock.pauseAt(new Date(Date.now() + 1_000));
+      const started = await api('/surveillance/runs', { method: 'POST' });
+      expect(started.status).toBe(202);
+      const { runId } = (await started.json()) as { runId: string };
+      await expect
+        .poll(async () => ((await (await api(`/surveillance/runs/${runId}`)).json()) as { status: string }).status, {
+          timeout: 150_000,
+        })
+        .toBe('succeeded');
+      // Before the refresh is due, the tab still shows the run it read.
+      expect(await other.locator('#worklist-run').textContent()).not.toContain(runId);
+      await other.clock.runFor(30_000);
+      await expect.poll(() => other.locator('#worklist-run').textContent(), { timeout: 10_000 }).toContain(runId);
+      expect(await other.locator('#runs .run').first().getAttribute('data-run-id')).toBe(runId);
+      await expect
+        .poll(() => other.locator('#status').textContent())
+        .toMatch(/A newer run, of .+, succeeded; the worklist shows it\./);
+    } finally {
+      await own.close();
+    }
+  }, 240_000);
+
   it('axe-core: no serious or critical violations on the dashboard', async () => {
     const { violations } = await new AxeBuilder({ page }).analyze();
     expect(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([]);
