@@ -498,7 +498,8 @@ export class RunStore {
          select patient_id, error from surveillance_results where run_id = $1 and error is not null
          union all
          select patient_id, case when change = 'resolved' then 'Task not completed (' else 'Task not written (' end
-             || rule || '): ' || task_error
+             -- The due date tells apart two entries of a rule (a carried follow-up and the next one).
+             || rule || coalesce(', due ' || due_date::text, '') || '): ' || task_error
            from worklist_entries where run_id = $1 and task_error is not null
        ) e order by patient_id, error limit $2`,
       [runId, limit],

@@ -207,6 +207,16 @@ export class Surveillance {
       },
       { timezone: c.timezone, name: 'osteowatch-surveillance', noOverlap: true },
     );
+    // node-cron skips a slot whose timer fires more than a moment late (the process busy: a run's evaluation, GC, a
+    // paused VM) and says so with this event: that slot's run is made now, as its tick would have made it, rather
+    // than waiting for the next start's catch-up.
+    this.cron.on('execution:missed', async (ctx) => {
+      try {
+        await this.tick(ctx.date);
+      } catch (err) {
+        this.o.logger?.error({ err: (err as Error).message }, 'missed scheduled surveillance run could not be started');
+      }
+    });
   }
 
   /** The scheduled fire time at or before `at` (cron-parser, in the configured time zone). */

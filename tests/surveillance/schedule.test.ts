@@ -122,6 +122,39 @@ describe('scheduled surveillance', () => {
     }
   }, 60_000);
 
+  it('a slot node-cron missed (the process too busy when its timer fired) makes its run all the same', async () => {
+    const other = await engines()[0]!.open();
+    // 06:00 in Zurich. Started at 05:00 there: the start's catch-up makes the day before's run.
+    let now = new Date('2026-06-30T03:00:00Z');
+    const s = surveillanceFor(
+      server,
+      other,
+      { cron: '0 6 * * *', timezone: 'Europe/Zurich', taskFhirUrl: 'none' },
+      { now: () => now },
+    );
+    try {
+      await s.start();
+      const [caughtUp] = await s.store.listRuns(10);
+      expect(caughtUp?.runId).toBe('scheduled-20260629T0400');
+      await finished(s, caughtUp!.runId);
+      // 06:00:05: the slot's timer fired too late and node-cron skipped it, saying so with this event (emitted
+      // here on the real task: a fault a test cannot time reliably).
+      now = new Date('2026-06-30T04:00:05Z');
+      const cron = (s as unknown as { cron: { emit(event: string, context: { date: Date }): void } }).cron;
+      cron.emit('execution:missed', { date: new Date('2026-06-30T04:00:00Z') });
+      await expect
+        .poll(async () => (await s.store.listRuns(10)).map((r) => r.runId), { timeout: 10_000 })
+        .toContain('scheduled-20260630T0400');
+      const run = (await s.store.listRuns(10)).find((r) => r.runId === 'scheduled-20260630T0400')!;
+      expect(run.trigger).toBe('schedule');
+      expect(run.asOf).toBe('2026-06-30');
+      await finished(s, run.runId);
+    } finally {
+      await s.stop();
+      await other.dispose();
+    }
+  }, 120_000);
+
   it('west of UTC, an evening run is still that day', () => {
     const s = surveillanceFor(
       server,

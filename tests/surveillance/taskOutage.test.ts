@@ -174,7 +174,7 @@ describe('Task server unreachable or refusing', () => {
     const open = (await second.store.worklist({ runId: run.runId, limit: 1000, changes: ['new', 'still-due'] })).items;
     expect(run.counts.taskErrors).toBe(open.length + 1);
     expect((await second.store.errorsOf(run.runId, 1000)).map((e) => e.message)).toContain(
-      'Task not completed (screening-due): the Task could not be completed: the Task server answered 403 to GET Task: scope system/Task.c not granted',
+      `Task not completed (screening-due, due ${due.dueDate}): the Task could not be completed: the Task server answered 403 to GET Task: scope system/Task.c not granted`,
     );
 
     // The next run, the server still refusing: the entry is carried, resolved, still saying why its Task is open.
