@@ -48,18 +48,36 @@ describe('scheduled surveillance', () => {
     expect(await instances[0]!.store.listRuns(10)).toHaveLength(1);
   }, 180_000);
 
+  /**
+   * A Surveillance over a store of its own (with `config` and `extra` as surveillanceFor takes them), started,
+   * given to `fn`, then stopped and its store dropped; `more` builds further instances over the same store.
+   */
+  async function withInstance(
+    config: Parameters<typeof surveillanceFor>[2],
+    extra: Parameters<typeof surveillanceFor>[3],
+    fn: (s: Surveillance, more: (c: Parameters<typeof surveillanceFor>[2]) => Surveillance) => Promise<void>,
+  ): Promise<void> {
+    const store = await engines()[0]!.open();
+    const made: Surveillance[] = [];
+    const s = surveillanceFor(server, store, config, extra);
+    made.push(s);
+    try {
+      await s.start();
+      await fn(s, (c) => {
+        const t = surveillanceFor(server, store, c, extra);
+        made.push(t);
+        return t;
+      });
+    } finally {
+      for (const m of made.reverse()) await m.stop();
+      await store.dispose();
+    }
+  }
+
   it("dates a run by the clinic's day: 07:00 in Tokyo is that morning, not the UTC day before", async () => {
     // 2026-06-30T22:00Z is 07:00 on 1 July in Tokyo.
     const at = new Date('2026-06-30T22:00:00Z');
-    const other = await engines()[0]!.open();
-    const s = surveillanceFor(
-      server,
-      other,
-      { timezone: 'Asia/Tokyo', taskFhirUrl: 'none' },
-      { now: () => at, work: false },
-    );
-    try {
-      await s.start();
+    await withInstance({ timezone: 'Asia/Tokyo', taskFhirUrl: 'none' }, { now: () => at, work: false }, async (s) => {
       expect(s.runner.today()).toBe('2026-07-01');
       const runId = await s.startRun('api');
       expect((await s.run(runId))?.asOf).toBe('2026-07-01');
@@ -67,73 +85,33 @@ describe('scheduled surveillance', () => {
       await expect(s.runner.create({ trigger: 'api', asOf: '2026-07-02' })).rejects.toThrow(
         /after today \(2026-07-01\)/,
       );
-    } finally {
-      await s.stop();
-      await other.dispose();
-    }
+    });
   }, 60_000);
 
   it("a tick whose callback runs just after midnight is the scheduled minute's run, as of that day", async () => {
     // 23:59 in Zurich on 30 June is 21:59Z; the callback runs two seconds later, on 1 July there.
     const late = new Date('2026-06-30T22:00:01Z');
-    const other = await engines()[0]!.open();
-    const s = surveillanceFor(
-      server,
-      other,
-      { cron: '59 23 * * *', timezone: 'Europe/Zurich', taskFhirUrl: 'none' },
-      { now: () => late, work: false },
-    );
-    try {
-      await s.start();
+    const zurich = { timezone: 'Europe/Zurich', taskFhirUrl: 'none' as const };
+    const extra = { now: () => late, work: false };
+    await withInstance({ ...zurich, cron: '59 23 * * *' }, extra, async (s) => {
       expect(s.runner.today()).toBe('2026-07-01');
       // The catch-up at start made that minute's run (as of today); a tick for it makes no other.
       const runId = await s.tick(late);
       expect(runId).toBe('scheduled-20260630T2159');
       expect((await s.store.listRuns(10)).map((r) => r.runId)).toEqual([runId]);
-    } finally {
-      await s.stop();
-      await other.dispose();
-    }
-    // Without a catch-up before it: the tick's run is as of the scheduled day.
-    const fresh = await engines()[0]!.open();
-    const t = surveillanceFor(
-      server,
-      fresh,
-      { timezone: 'Europe/Zurich', taskFhirUrl: 'none' },
-      { now: () => late, work: false },
-    );
-    try {
-      await t.start();
-      const scheduled = surveillanceFor(
-        server,
-        fresh,
-        { cron: '59 23 * * *', timezone: 'Europe/Zurich', taskFhirUrl: 'none' },
-        { now: () => late, work: false },
-      );
-      try {
-        const runId = await scheduled.tick(late);
-        expect((await t.run(runId!))?.asOf).toBe('2026-06-30');
-      } finally {
-        await scheduled.stop();
-      }
-    } finally {
-      await t.stop();
-      await fresh.dispose();
-    }
+    });
+    // Without a catch-up before it (the instance started has no schedule): the tick's run is as of its day.
+    await withInstance(zurich, extra, async (s, more) => {
+      const runId = await more({ ...zurich, cron: '59 23 * * *' }).tick(late);
+      expect((await s.run(runId!))?.asOf).toBe('2026-06-30');
+    });
   }, 60_000);
 
   it('a slot node-cron missed (the process too busy when its timer fired) makes its run all the same', async () => {
-    const other = await engines()[0]!.open();
     // 06:00 in Zurich. Started at 05:00 there: the start's catch-up makes the day before's run.
     let now = new Date('2026-06-30T03:00:00Z');
-    const s = surveillanceFor(
-      server,
-      other,
-      { cron: '0 6 * * *', timezone: 'Europe/Zurich', taskFhirUrl: 'none' },
-      { now: () => now },
-    );
-    try {
-      await s.start();
+    const config = { cron: '0 6 * * *', timezone: 'Europe/Zurich', taskFhirUrl: 'none' as const };
+    await withInstance(config, { now: () => now }, async (s) => {
       const [caughtUp] = await s.store.listRuns(10);
       expect(caughtUp?.runId).toBe('scheduled-20260629T0400');
       await finished(s, caughtUp!.runId);
@@ -149,10 +127,7 @@ describe('scheduled surveillance', () => {
       expect(run.trigger).toBe('schedule');
       expect(run.asOf).toBe('2026-06-30');
       await finished(s, run.runId);
-    } finally {
-      await s.stop();
-      await other.dispose();
-    }
+    });
   }, 120_000);
 
   it('west of UTC, an evening run is still that day', () => {
