@@ -20,8 +20,12 @@ import {
   timed,
 } from '../fhir/patientRecords.ts';
 import { patientRefOf, writtenSubjectOf } from '../fhir/subject.ts';
+import { FHIR_ID_PATTERN } from '../terminology/fhirId.ts';
 import { fhirShapeProblem, jsonProblem } from './request.ts';
 import type { PrefetchSpec } from './serviceDefinition.ts';
+
+/** A Medication referenced by relative reference: the ones fetched for the records that name them. */
+const MEDICATION_REF = new RegExp(`^Medication/${FHIR_ID_PATTERN}$`);
 
 /**
  * Required data missing: HTTP 412 (https://cds-hooks.hl7.org/2.0/#http-status-codes). `keys` are the prefetch
@@ -286,7 +290,7 @@ export class HookDataSource {
     const wanted = new Set<string>();
     for (const r of records) {
       const ref = (r as { medicationReference?: { reference?: unknown } }).medicationReference?.reference;
-      if (typeof ref === 'string' && /^Medication\/[A-Za-z0-9\-.]{1,64}$/.test(ref) && !have.has(ref)) wanted.add(ref);
+      if (typeof ref === 'string' && MEDICATION_REF.test(ref) && !have.has(ref)) wanted.add(ref);
     }
     const queue = [...wanted];
     const out: Resource[] = [];

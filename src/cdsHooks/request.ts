@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { overrideReasonSchema } from '../audit/records.ts';
 import { OsteoWatchError } from '../errors.ts';
 import { loadFhirDefinitions } from '../fhir/definitions.ts';
+import { FHIR_ID, FHIR_ID_PATTERN } from '../terminology/fhirId.ts';
 
 const fhirAuthorization = z.object({
   access_token: z.string().min(1),
@@ -17,7 +18,9 @@ const fhirAuthorization = z.object({
   patient: z.string().optional(),
 });
 
-const reference = z.string().regex(/^[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/, { error: 'must be a reference Type/id' });
+const reference = z
+  .string()
+  .regex(new RegExp(`^[A-Z][A-Za-z]+/${FHIR_ID_PATTERN}$`), { error: 'must be a reference Type/id' });
 
 export const hookRequestSchema = z
   .object({
@@ -27,7 +30,7 @@ export const hookRequestSchema = z
     fhirAuthorization: fhirAuthorization.optional(),
     context: z.looseObject({
       userId: reference.optional(),
-      patientId: z.string().regex(/^[A-Za-z0-9\-.]{1,64}$/, { error: 'patientId must be a FHIR id' }),
+      patientId: z.string().regex(FHIR_ID, { error: 'patientId must be a FHIR id' }),
       encounterId: z.string().optional(),
       selections: z.array(z.string()).optional(),
       draftOrders: z
@@ -148,8 +151,6 @@ export function assertJsonShape(value: unknown, root = ''): void {
   throw new OsteoWatchError('invalid', `${path}: ${p.problem}`, { code: 'structure', expression: [path] });
 }
 
-/** FHIR's id (https://hl7.org/fhir/R4/datatypes.html#id). */
-const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const NUMBER_TYPES = new Set(['decimal', 'integer', 'positiveInt', 'unsignedInt', 'integer64']);
 
 interface Slot {

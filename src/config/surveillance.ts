@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { validate as validCron } from 'node-cron';
 import { z } from 'zod';
 import { isLoopbackUrl } from '../fhir/loopback.ts';
+import { FHIR_ID } from '../terminology/fhirId.ts';
 import { EnvError, ianaTimeZone, parseEnv } from './env.ts';
 
 const int = (name: string, min: number, max: number, dflt: number) =>
@@ -25,7 +26,7 @@ const schema = z.object({
     .default('bulk'),
   OSTEOWATCH_SURVEILLANCE_GROUP_ID: z
     .string()
-    .regex(/^[A-Za-z0-9\-.]{1,64}$/, { error: 'OSTEOWATCH_SURVEILLANCE_GROUP_ID must be a FHIR id' })
+    .regex(FHIR_ID, { error: 'OSTEOWATCH_SURVEILLANCE_GROUP_ID must be a FHIR id' })
     .optional(),
   OSTEOWATCH_SURVEILLANCE_CLIENT_ID: z.string().min(1).optional(),
   OSTEOWATCH_SURVEILLANCE_PRIVATE_KEY: z.string().min(1).optional(),

@@ -7,7 +7,11 @@
  * https://hl7.org/fhir/R4/bundle.html#references); a request's fullUrl, when the caller passes it, matches too.
  */
 import type { Identifier, MedicationAdministration, MedicationStatement, Reference } from '@medplum/fhirtypes';
+import { FHIR_ID_PATTERN } from '../terminology/fhirId.ts';
 import type { MedicationRecord, RecordEvaluation } from './evaluation.ts';
+
+/** A reference's type and id at its end (after a base URL, before a version). */
+const TYPE_AND_ID_AT_END = new RegExp(`([A-Za-z]+)/(${FHIR_ID_PATTERN})(?:/_history/[^/]+)?$`);
 
 export interface DuplicateMark {
   source: string;
@@ -21,7 +25,7 @@ const identifierKeys = (ids: Identifier[] | undefined): string[] =>
 export function referenceKey(ref: string | undefined): string | undefined {
   if (!ref) return undefined;
   if (ref.startsWith('urn:') || ref.startsWith('#')) return ref;
-  const m = /([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(ref);
+  const m = TYPE_AND_ID_AT_END.exec(ref);
   return m ? `${m[1]}/${m[2]}` : ref;
 }
 

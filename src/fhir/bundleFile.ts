@@ -8,6 +8,7 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { z } from 'zod';
 import { OsteoWatchError, zodMessage } from '../errors.ts';
 import type { ExposureIssue, ExposureSummary } from '../exposure/index.ts';
+import { FHIR_ID } from '../terminology/fhirId.ts';
 import { type EntryLike, type ResolvedEntries, resolveEntries } from './bundleReferences.ts';
 import { MEDICATION_RECORD_TYPES } from './patientRecords.ts';
 import { patientRefOf, writtenSubjectOf } from './subject.ts';
@@ -108,7 +109,7 @@ const RECORD_TYPES: ReadonlySet<string> = new Set(MEDICATION_RECORD_TYPES);
  * a typo or the wrong file must not pass for a patient without glucocorticoids.
  */
 export function locatePatient(loaded: LoadedResources, given: string, name: string): PatientInFile {
-  const written = /^[A-Za-z0-9\-.]{1,64}$/.test(given) ? `Patient/${given}` : given;
+  const written = FHIR_ID.test(given) ? `Patient/${given}` : given;
   // A fullUrl that names no entry (urn:uuid:… of another file) reads as the Patient it would have been.
   const key = loaded.resolve(written) ?? (written.startsWith('urn:') ? `Patient/${written}` : undefined);
   if (!key?.startsWith('Patient/'))

@@ -23,6 +23,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
+import { FHIR_ID } from '../terminology/fhirId.ts';
 
 export interface EntryLike {
   fullUrl?: string;
@@ -46,7 +47,6 @@ export interface ResolveOptions {
 // The R4 reference pattern (https://hl7.org/fhir/R4/references.html#literal), with the base captured.
 const RESTFUL =
   /^((?:https?):\/\/(?:[A-Za-z0-9\-\\.:%$]*\/)+)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
-const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
 interface Parsed {
   base?: string;

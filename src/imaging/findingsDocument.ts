@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { OsteoWatchError } from '../errors.ts';
+import { FHIR_ID_PATTERN } from '../terminology/fhirId.ts';
 
 export const JOINT_NAMES = ['hip', 'knee', 'ankle', 'shoulder', 'calcaneus'] as const;
 export type JointName = (typeof JOINT_NAMES)[number];
@@ -72,7 +73,7 @@ export const EARLIEST_STUDY_DATE = '1900-01-01';
 
 export const findingsDocumentSchema = z
   .object({
-    patient: z.string().regex(/^Patient\/[A-Za-z0-9\-.]{1,64}$/, { error: 'patient must be "Patient/<id>"' }),
+    patient: z.string().regex(new RegExp(`^Patient/${FHIR_ID_PATTERN}$`), { error: 'patient must be "Patient/<id>"' }),
     studyInstanceUid: z
       .string()
       .regex(/^[0-2](\.(0|[1-9][0-9]*))+$/, { error: 'studyInstanceUid must be a DICOM UID (digits and dots)' })
@@ -85,7 +86,7 @@ export const findingsDocumentSchema = z
         display: freeText('reader.display', 1024),
         reference: z
           .string()
-          .regex(/^(Practitioner|Device|Organization)\/[A-Za-z0-9\-.]{1,64}$/)
+          .regex(new RegExp(`^(Practitioner|Device|Organization)/${FHIR_ID_PATTERN}$`))
           .optional(),
       })
       .strict(),

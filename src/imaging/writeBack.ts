@@ -12,6 +12,7 @@ import { type ErrorKind, httpStatusOf, OsteoWatchError } from '../errors.ts';
 import { loadFhirDefinitions } from '../fhir/definitions.ts';
 import { outcomeText } from '../fhir/outcome.ts';
 import { findingProfile, reportProfile } from '../profiles/catalog.ts';
+import { FHIR_ID_PATTERN } from '../terminology/fhirId.ts';
 import { assertStudyDateNotFuture, type FindingsDocument } from './findingsDocument.ts';
 import { FINDING_ID_SYSTEM, REPORT_ID_SYSTEM, toFhir } from './toFhir.ts';
 
@@ -186,7 +187,7 @@ export interface RefusalContext {
   tenant?: string;
 }
 
-const PATIENT_REF = /^Patient\/([A-Za-z0-9\-.]{1,64})$/;
+const PATIENT_REF = new RegExp(`^Patient/(${FHIR_ID_PATTERN})$`);
 const STUDY_UID = /^[0-2](\.(0|[1-9][0-9]*))+$/;
 
 /**

@@ -17,6 +17,7 @@ import type { ExposureConfig } from '../exposure/index.ts';
 import { type EntryLike, resolveEntries } from '../fhir/bundleReferences.ts';
 import type { CohortDefinition } from '../screening/cohort.ts';
 import type { ScreeningConfig } from '../screening/rules.ts';
+import { FHIR_ID } from '../terminology/fhirId.ts';
 import { FHIR_JSON } from './outcome.ts';
 import { timelineView } from './timelineView.ts';
 
@@ -37,7 +38,6 @@ export interface AssessRouteOptions {
 export const DEFAULT_MAX_ASSESS_BYTES = 20 * 1024 * 1024;
 export const DEFAULT_MAX_ASSESS_ENTRIES = 20_000;
 
-const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const isCalendarDay = (s: string) => {
   const d = new Date(`${s}T00:00:00Z`);
   return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;

@@ -6,6 +6,7 @@
  */
 import type { Bundle, BundleLink, OperationOutcome } from '@medplum/fhirtypes';
 import { operationOutcome } from '../fhir/outcome.ts';
+import { FHIR_ID_PATTERN } from '../terminology/fhirId.ts';
 import { MODIFIERS, patientSearchIsSubject, type SupportedParam, supportedSearchParams } from './searchParams.ts';
 
 export interface SearchPlan {
@@ -114,7 +115,7 @@ function check(params: ReadonlyMap<string, SupportedParam>, type: string, key: s
 }
 
 /** A FHIR id (https://hl7.org/fhir/R4/datatypes.html#id), bare or as a Patient reference. */
-const PATIENT_VALUE = /^(?:Patient\/)?[A-Za-z0-9.-]{1,64}$/;
+const PATIENT_VALUE = new RegExp(`^(?:Patient/)?${FHIR_ID_PATTERN}$`);
 
 /**
  * `patient=<id>` as `subject=Patient/<id>`, for the types whose `patient` is `subject` restricted to Patients

@@ -35,6 +35,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FhirRepository } from '@medplum/fhir-router';
 import express, { type Request, type Response, type Router } from 'express';
+import { FHIR_ID } from '../terminology/fhirId.ts';
 import { sendOutcome } from './outcome.ts';
 import { errorPage } from './signInPage.ts';
 
@@ -185,7 +186,6 @@ export class LaunchContexts {
   }
 }
 
-export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const MAX_APP_CONTEXT = 4096;
 
 /** Whether Patient/`id` is on the server. */

@@ -15,6 +15,7 @@ import { dueOn, verifyRun } from '../surveillance/runAudit.ts';
 import type { RunCounts, RunRow, RunStore, WorklistQuery, WorklistRow } from '../surveillance/runStore.ts';
 import type { Surveillance } from '../surveillance/service.ts';
 import type { RunView, WorklistEntry, WorklistPage } from '../surveillance/types.ts';
+import { FHIR_ID } from '../terminology/fhirId.ts';
 
 export type { RunView, WorklistEntry, WorklistPage } from '../surveillance/types.ts';
 
@@ -90,10 +91,7 @@ const runsQuery = z.object({
 const worklistQuery = z.object({
   rule: listOf<WorklistRule>(WORKLIST_RULES).optional(),
   change: listOf<WorklistChange>(WORKLIST_CHANGES).optional(),
-  patient: z
-    .string()
-    .regex(/^[A-Za-z0-9.-]{1,64}$/, { error: 'must be a patient id or the start of one' })
-    .optional(),
+  patient: z.string().regex(FHIR_ID, { error: 'must be a patient id or the start of one' }).optional(),
   run: runId.optional(),
   limit: limit(1000, 100),
   cursor: z.string().max(400, { error: 'is not a cursor from this API' }).optional(),

@@ -303,6 +303,9 @@ class PgliteDb implements Db {
   }
 }
 
+/** What a call to the embedded store's thread gets once that thread has ended. */
+const storeStopped = () => new OsteoWatchError('unavailable', 'the embedded store has stopped');
+
 /** PGlite running in a worker thread (see pgliteWorker.ts); same interface, statements serialized. */
 class PgliteWorkerDb implements Db {
   readonly kind = 'pglite' as const;
@@ -330,7 +333,7 @@ class PgliteWorkerDb implements Db {
     worker.on('exit', () => {
       this.exited = true;
       // A thread gone (ended, or died) answers nothing more: what waits on it fails now instead of for ever.
-      const gone = new OsteoWatchError('unavailable', 'the embedded store has stopped');
+      const gone = storeStopped();
       for (const p of this.pending.values()) p.reject(gone);
       this.pending.clear();
     });
@@ -356,7 +359,7 @@ class PgliteWorkerDb implements Db {
     options?: QueryOptions,
   ): Promise<unknown[]> {
     const id = this.next++;
-    if (this.exited) return Promise.reject(new OsteoWatchError('unavailable', 'the embedded store has stopped'));
+    if (this.exited) return Promise.reject(storeStopped());
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ id, op, sql, params, prepare: options?.prepare });

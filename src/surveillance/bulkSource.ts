@@ -23,6 +23,7 @@ import {
 } from '../fhir/bulkExport.ts';
 import type { FhirAuth } from '../fhir/fhirAuth.ts';
 import { patientRefOf } from '../fhir/subject.ts';
+import { FHIR_ID_PATTERN } from '../terminology/fhirId.ts';
 import { patientOfLine } from './lineStaging.ts';
 import type { RunRow, RunStore } from './runStore.ts';
 import { type CohortSource, type LoadedCohort, loadIssueLog, StagingLostError } from './source.ts';
@@ -87,7 +88,7 @@ const STAGE_IN_FLIGHT = 2;
  * compliant server exports the Group's Patients, so this is the fallback for one that does not.
  */
 const BATCHES_WITHOUT_PATIENTS = 64;
-const MEDICATION_REF = /^Medication\/[A-Za-z0-9\-.]{1,64}$/;
+const MEDICATION_REF = new RegExp(`^Medication/${FHIR_ID_PATTERN}$`);
 
 /**
  * Where an exported record is staged: its patient and the Medication it references, written as the engine resolves

@@ -11,12 +11,11 @@
  * (and reported) as before; a line that is otherwise broken is found where it is parsed, and is then that
  * patient's error, never a record dropped.
  */
+import { FHIR_ID } from '../terminology/fhirId.ts';
 
 const PREFIX = '{"resourceType":"';
 const SUBJECT = '"subject":{"reference":"Patient/';
 const DISPLAY = ',"display":"';
-/** A FHIR id (https://hl7.org/fhir/R4/datatypes.html#id). */
-const ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const QUOTE = 34;
 const OPEN_BRACE = 123;
 const CLOSE_BRACE = 125;
@@ -41,7 +40,7 @@ export function patientOfLine(text: string, types: ReadonlySet<string>): string 
   const idEnd = text.indexOf('"', idStart);
   if (idEnd < 0) return undefined;
   const id = text.slice(idStart, idEnd);
-  if (!ID.test(id)) return undefined;
+  if (!FHIR_ID.test(id)) return undefined;
   // The reference object ends here, or after its display (a second "reference" in it would be the one JSON.parse keeps).
   let end = idEnd + 1;
   if (text.startsWith(DISPLAY, end)) {

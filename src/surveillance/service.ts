@@ -196,27 +196,23 @@ export class Surveillance {
     const c = this.o.config;
     if (!c.cron) return;
     await this.catchUp();
-    this.cron = schedule(
-      c.cron,
-      async () => {
-        try {
-          await this.tick(this.now());
-        } catch (err) {
-          this.o.logger?.error({ err: (err as Error).message }, 'scheduled surveillance run could not be started');
-        }
-      },
-      { timezone: c.timezone, name: 'osteowatch-surveillance', noOverlap: true },
-    );
+    // A tick never throws into node-cron: a run that could not be started is logged.
+    const tick = async (at: Date) => {
+      try {
+        await this.tick(at);
+      } catch (err) {
+        this.o.logger?.error({ err: (err as Error).message }, 'scheduled surveillance run could not be started');
+      }
+    };
+    this.cron = schedule(c.cron, () => tick(this.now()), {
+      timezone: c.timezone,
+      name: 'osteowatch-surveillance',
+      noOverlap: true,
+    });
     // node-cron skips a slot whose timer fires more than a moment late (the process busy: a run's evaluation, GC, a
     // paused VM) and says so with this event: that slot's run is made now, as its tick would have made it, rather
     // than waiting for the next start's catch-up.
-    this.cron.on('execution:missed', async (ctx) => {
-      try {
-        await this.tick(ctx.date);
-      } catch (err) {
-        this.o.logger?.error({ err: (err as Error).message }, 'missed scheduled surveillance run could not be started');
-      }
-    });
+    this.cron.on('execution:missed', (ctx) => tick(ctx.date));
   }
 
   /** The scheduled fire time at or before `at` (cron-parser, in the configured time zone). */

@@ -4,6 +4,7 @@
  */
 import type { Resource } from '@medplum/fhirtypes';
 import type { PatientRecords } from '../screening/assess.ts';
+import { FHIR_ID_PATTERN } from '../terminology/fhirId.ts';
 
 /** One patient's staged NDJSON lines, and the lines of the Medications they reference. */
 export interface StagedLines {
@@ -105,8 +106,11 @@ export function recordsFromLines(lines: StagedLines): PatientRecords {
   return out;
 }
 
+/** A line that begins with its resource's type and id, both captured. */
+const TYPE_AND_ID = new RegExp(`^\\{"resourceType":"([A-Za-z]{1,64})","id":"(${FHIR_ID_PATTERN})"`);
+
 /** "the MedicationStatement/ms-1 record" from a line that begins `{"resourceType":"…","id":"…"`, else "a record". */
 function recordNameOf(text: string): string {
-  const m = /^\{"resourceType":"([A-Za-z]{1,64})","id":"([A-Za-z0-9\-.]{1,64})"/.exec(text);
+  const m = TYPE_AND_ID.exec(text);
   return m ? `the ${m[1]}/${m[2]} record` : 'a record';
 }

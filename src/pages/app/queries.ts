@@ -3,6 +3,11 @@
  * (src/cdsHooks/serviceDefinition.ts PATIENT_DATA; a test checks that they agree), so that the timeline is
  * computed from the same records as the card. No DOM, no fhirclient.
  */
+import { FHIR_ID_PATTERN } from '../../terminology/fhirId.ts';
+
+/** A Medication reference, relative or absolute. */
+const MEDICATION_REF = new RegExp(`(^|/)Medication/${FHIR_ID_PATTERN}$`);
+
 export const PATIENT_SEARCHES = {
   conditions: 'Condition?patient={{context.patientId}}',
   medicationStatements: 'MedicationStatement?patient={{context.patientId}}',
@@ -36,8 +41,7 @@ export function medicationReferences(records: readonly unknown[]): string[] {
   const out = new Set<string>();
   for (const r of records) {
     const ref = (r as { medicationReference?: { reference?: unknown } }).medicationReference?.reference;
-    if (typeof ref === 'string' && !ref.startsWith('#') && /(^|\/)Medication\/[A-Za-z0-9\-.]{1,64}$/.test(ref))
-      out.add(ref);
+    if (typeof ref === 'string' && !ref.startsWith('#') && MEDICATION_REF.test(ref)) out.add(ref);
   }
   return [...out];
 }

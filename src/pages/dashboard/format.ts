@@ -14,6 +14,7 @@ import type {
   WorklistEntry,
   WorklistRule,
 } from '../../surveillance/types.ts';
+import { FHIR_ID } from '../../terminology/fhirId.ts';
 
 export type { RunCounts, RunStatus, WorklistEntry, WorklistPage } from '../../surveillance/types.ts';
 
@@ -106,7 +107,7 @@ export function whenText(iso: string | null, locale?: string): string {
 export const timelineHref = (patientId: string): string => `/app/launch?patient=${encodeURIComponent(patientId)}`;
 
 /** What the API accepts as a patient id prefix (surveillanceRoutes.ts). */
-export const PATIENT_PREFIX = /^[A-Za-z0-9.-]{1,64}$/;
+export const PATIENT_PREFIX = FHIR_ID;
 
 /** A column's sort, or `service`: the API's own order, across all pages. */
 export type SortKey = 'service' | 'patient' | 'rule' | 'due' | 'overdue' | 'dose' | 'change';
