@@ -21,10 +21,13 @@ export interface DuplicateMark {
 const identifierKeys = (ids: Identifier[] | undefined): string[] =>
   (ids ?? []).filter((i) => i.value).map((i) => `${i.system ?? ''}|${i.value}`);
 
+/** A reference that is already "Type/id": its own key (most are; no match array or new string built for it). */
+const RELATIVE = new RegExp(`^[A-Za-z]+/${FHIR_ID_PATTERN}$`);
+
 /** Reduces a reference to "Type/id" (relative, absolute URL or versioned), or returns it unchanged (urn:uuid). */
 export function referenceKey(ref: string | undefined): string | undefined {
   if (!ref) return undefined;
-  if (ref.startsWith('urn:') || ref.startsWith('#')) return ref;
+  if (ref.startsWith('urn:') || ref.startsWith('#') || RELATIVE.test(ref)) return ref;
   const m = TYPE_AND_ID_AT_END.exec(ref);
   return m ? `${m[1]}/${m[2]}` : ref;
 }

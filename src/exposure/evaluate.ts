@@ -49,7 +49,7 @@ export const IGNORED = null;
  */
 const conceptCache = new Map<string, MedicationResolution>();
 function resolveConcept(concept: CodeableConcept | undefined, display: string | undefined): MedicationResolution {
-  const key = `${display ?? ''}\u0000${JSON.stringify(concept) ?? ''}`;
+  const key = conceptKey(concept, display);
   const hit = conceptCache.get(key);
   if (hit) return hit;
   const resolved = resolveMedication(concept, undefined, display, []);
@@ -60,6 +60,38 @@ function resolveConcept(concept: CodeableConcept | undefined, display: string | 
   if (conceptCache.size >= 10_000) conceptCache.clear();
   conceptCache.set(key, Object.freeze(resolved));
   return resolved;
+}
+
+/**
+ * The cache key of a concept and display: what the resolver reads of them (medication.ts: each coding's system,
+ * code and display, the text) when every one is a string or absent — half the cost of JSON.stringify, which is
+ * the key of any other shape (an extension, a number for a code), under its own prefix.
+ */
+function conceptKey(concept: CodeableConcept | undefined, display: string | undefined): string {
+  const json = () => `J${display ?? ''}\u0000${JSON.stringify(concept) ?? ''}`;
+  if (concept === undefined) return json();
+  let key = `S${str(display)}\u0000${str(concept.text)}`;
+  const codings = concept.coding;
+  if (codings !== undefined) {
+    if (!Array.isArray(codings)) return json();
+    for (const c of codings) {
+      if (typeof c !== 'object' || c === null) return json();
+      const { system, code, display: shown } = c;
+      if (!isText(system) || !isText(code) || !isText(shown)) return json();
+      key += `\u0000${str(system)}\u0001${str(code)}\u0001${str(shown)}`;
+    }
+  }
+  // Any other member of the concept or of a coding (an extension, a version) may be read one day: not keyed on.
+  return isPlain(concept, CONCEPT_KEYS) && (codings ?? []).every((c) => isPlain(c, CODING_KEYS)) ? key : json();
+}
+const CONCEPT_KEYS = new Set(['coding', 'text']);
+const CODING_KEYS = new Set(['system', 'code', 'display']);
+const isText = (v: unknown): boolean => v === undefined || typeof v === 'string';
+/** The string, or a marker no string written in FHIR JSON holds (absent is not the empty string). */
+const str = (v: string | undefined): string => (v === undefined ? '\u0002' : v);
+function isPlain(o: object, keys: ReadonlySet<string>): boolean {
+  for (const k in o) if (!keys.has(k)) return false;
+  return true;
 }
 
 export type RecordOutcome =
@@ -98,9 +130,11 @@ export function classifyRecord(record: MedicationRecord, ctx: EvaluationContext)
   if (ref && !medication && !ref.display && !concept) return reported('medication-unresolved', unresolved);
   // A Substance an ingredient references may be contained in the Medication or, when the Medication is itself
   // contained, beside it in the record (HL7 R4 Medication-med0311: "#sub03").
-  const containers = [...(medication?.contained ?? []), ...(record.contained ?? [])];
   const resolution = medication
-    ? resolveMedication(concept, medication, ref?.display, containers)
+    ? resolveMedication(concept, medication, ref?.display, [
+        ...(medication.contained ?? []),
+        ...(record.contained ?? []),
+      ])
     : resolveConcept(concept, ref?.display);
   if (resolution.kind === 'not-glucocorticoid') {
     if (ref && !medication && !ref.display) return reported('medication-unresolved', unresolved);
@@ -215,8 +249,11 @@ const EARLIEST_YEAR = 1900;
 function datesBefore1900(record: MedicationRecord): string[] {
   const out: string[] = [];
   const check = (field: string, value: string | undefined) => {
-    const year = typeof value === 'string' ? /^(\d{4})/.exec(value)?.[1] : undefined;
-    if (year !== undefined && Number(year) < EARLIEST_YEAR) out.push(`${field} ${value!.slice(0, 40)}`);
+    // Beginning with four digits, a value is before 1900 exactly when it sorts before "1900": most are not, and
+    // skip the pattern.
+    if (typeof value !== 'string' || value >= EARLIEST_DATE.slice(0, 4)) return;
+    const year = /^(\d{4})/.exec(value)?.[1];
+    if (year !== undefined && Number(year) < EARLIEST_YEAR) out.push(`${field} ${value.slice(0, 40)}`);
   };
   const r = record as Partial<
     Pick<MedicationStatement, 'effectiveDateTime' | 'effectivePeriod' | 'dosage'> &

@@ -22,7 +22,7 @@ export {
   type NdjsonLine,
   type NdjsonOptions,
   ndjsonEntries,
-  ndjsonLines,
+  ndjsonLineBatches,
   ndjsonResources,
 } from './ndjson.ts';
 

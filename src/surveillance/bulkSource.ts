@@ -18,7 +18,7 @@ import {
   exportIssues,
   kickOff,
   lineParser,
-  ndjsonLines,
+  ndjsonLineBatches,
   waitForManifest,
 } from '../fhir/bulkExport.ts';
 import type { FhirAuth } from '../fhir/fhirAuth.ts';
@@ -229,15 +229,19 @@ export function bulkSource(o: BulkOptions): CohortSource {
       meds = [];
       medChars = 0;
     };
-    /** Buffers a line for its patient's batch; full buffers are sent. */
-    const stage = async (patientId: string, medication: string | undefined, text: string) => {
+    /**
+     * Buffers a line for its patient's batch; full buffers are sent, and only then is there something to await
+     * (most lines: nothing, and no promise made for them).
+     */
+    const stage = (patientId: string, medication: string | undefined, text: string): Promise<void> | undefined => {
       const line = stagedLine(patientId, medication, text);
       const b = batchOf(patientId, batches);
       buffers[b]!.push(line);
       sizes[b]! += line.length + 1;
       buffered += line.length + 1;
-      if (sizes[b]! >= chunkChars) await sendChunks([b]);
-      else if (buffered >= STAGE_BUFFER_CHARS) await sendChunks(all(), true);
+      if (sizes[b]! >= chunkChars) return sendChunks([b]);
+      if (buffered >= STAGE_BUFFER_CHARS) return sendChunks(all(), true);
+      return undefined;
     };
     const stageFiles = async (): Promise<void> => {
       for (const file of files) {
@@ -252,41 +256,44 @@ export function bulkSource(o: BulkOptions): CohortSource {
           },
         };
         const entryOf = lineParser(file.url, read);
-        for await (const l of ndjsonLines(file.url, read)) {
-          // Most records' patient is read off the line (parsed once, where the patient is evaluated).
-          const quick = batches ? patientOfLine(l.text, SCANNED_TYPES) : undefined;
-          if (quick) {
-            patients.add(quick);
-            await stage(quick, undefined, l.text);
-            continue;
-          }
-          const entry = entryOf(l);
-          if (!entry) continue;
-          const { resource: r, text, line: lineNo } = entry;
-          const type = r.resourceType as string;
-          if (type === 'Medication' && typeof r.id === 'string') {
-            meds.push({ ref: `Medication/${r.id}`, text });
-            medChars += text.length;
-            if (meds.length >= STAGE_ROWS || medChars >= CHUNK_MAX_CHARS) await sendMeds();
-          } else if (type === 'Patient' && typeof r.id === 'string') patients.add(r.id);
-          else {
-            const staging = stagingOf(r);
-            if (staging === undefined) continue;
-            // A record in a Patient file (a server may mix types): the batches are fixed from what was read.
-            if (!batches) startBatches();
-            if (!staging) {
-              issues.add({
-                severity: 'warning',
-                file: file.type,
-                line: lineNo,
-                message: `${type}/${String(r.id)} skipped: its subject is not a Patient of the export`,
-              });
+        for await (const lines of ndjsonLineBatches(file.url, read))
+          for (const l of lines) {
+            // Most records' patient is read off the line (parsed once, where the patient is evaluated).
+            const quick = batches ? patientOfLine(l.text, SCANNED_TYPES) : undefined;
+            if (quick) {
+              patients.add(quick);
+              const sent = stage(quick, undefined, l.text);
+              if (sent) await sent;
               continue;
             }
-            patients.add(staging.patientId);
-            await stage(staging.patientId, staging.medication, text);
+            const entry = entryOf(l);
+            if (!entry) continue;
+            const { resource: r, text, line: lineNo } = entry;
+            const type = r.resourceType as string;
+            if (type === 'Medication' && typeof r.id === 'string') {
+              meds.push({ ref: `Medication/${r.id}`, text });
+              medChars += text.length;
+              if (meds.length >= STAGE_ROWS || medChars >= CHUNK_MAX_CHARS) await sendMeds();
+            } else if (type === 'Patient' && typeof r.id === 'string') patients.add(r.id);
+            else {
+              const staging = stagingOf(r);
+              if (staging === undefined) continue;
+              // A record in a Patient file (a server may mix types): the batches are fixed from what was read.
+              if (!batches) startBatches();
+              if (!staging) {
+                issues.add({
+                  severity: 'warning',
+                  file: file.type,
+                  line: lineNo,
+                  message: `${type}/${String(r.id)} skipped: its subject is not a Patient of the export`,
+                });
+                continue;
+              }
+              patients.add(staging.patientId);
+              const sent = stage(staging.patientId, staging.medication, text);
+              if (sent) await sent;
+            }
           }
-        }
       }
       if (!batches) startBatches();
       await sendChunks(all(), true);

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { AuditLog } from '../audit/auditLog.ts';
 import type { Db } from '../store/db.ts';
 import type { RunCounts, RunRow, RunStore, WorklistRow } from './runStore.ts';
-import type { LoadIssues, RunStatus } from './types.ts';
+import type { LoadIssues } from './types.ts';
 
 /** The worklist's columns, in the order the digest hashes them (every column but the run's id). */
 const DIGEST_COLUMNS = [

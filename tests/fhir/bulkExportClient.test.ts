@@ -28,6 +28,25 @@ describe('NDJSON streaming', () => {
         setTimeout(() => res.end(), 1500).unref();
         return;
       }
+      if (req.url === '/utf8') {
+        // A byte-order mark, then names in two scripts, each write ending inside a character's UTF-8 bytes.
+        const bytes = Buffer.concat([
+          Buffer.from([0xef, 0xbb, 0xbf]),
+          Buffer.from('{"resourceType":"Patient","id":"u1","name":[{"family":"Müller-Ødegård"}]}\n'),
+          Buffer.from('{"resourceType":"Patient","id":"u2","name":[{"family":"山田"}]}\n'),
+        ]);
+        const cuts = [2, 40, bytes.indexOf(Buffer.from('山')) + 1, bytes.indexOf(Buffer.from('田')) + 2];
+        let at = 0;
+        const next = () => {
+          const to = cuts.shift() ?? bytes.length;
+          res.write(bytes.subarray(at, to));
+          at = to;
+          if (at < bytes.length) setTimeout(next, 5);
+          else res.end();
+        };
+        next();
+        return;
+      }
       if (req.url?.startsWith('/long')) {
         const long = `{"resourceType":"Patient","text":"${'x'.repeat(5000)}"}`;
         const [head, tail] = req.url === '/long-split' ? [long.slice(0, 3000), long.slice(3000)] : [long, ''];
@@ -57,6 +76,16 @@ describe('NDJSON streaming', () => {
     const err = await read().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RefusedError);
     expect((err as Error).message).toBe('export file /forbidden: refused, HTTP 403');
+  });
+
+  it('decodes UTF-8 split across the pieces of the body, the byte-order mark dropped', async () => {
+    const names: string[] = [];
+    for await (const r of ndjsonResources(url.replace('/file.ndjson', '/utf8'), {
+      auth: staticBearer('unused'),
+      requiresAccessToken: false,
+    }))
+      names.push(`${String(r.id)} ${(r.name as Array<{ family: string }>)[0]!.family}`);
+    expect(names).toEqual(['u1 Müller-Ødegård', 'u2 山田']);
   });
 
   it('reports a malformed line with its number and goes on', async () => {
