@@ -69,7 +69,9 @@ function resolveConcept(concept: CodeableConcept | undefined, display: string | 
  */
 function conceptKey(concept: CodeableConcept | undefined, display: string | undefined): string {
   const json = () => `J${display ?? ''}\u0000${JSON.stringify(concept) ?? ''}`;
-  if (concept === undefined) return json();
+  // Not an object (absent, or JSON that is not FHIR: null, a string, a number), or a string with a separator.
+  if (typeof concept !== 'object' || concept === null || Array.isArray(concept)) return json();
+  if (!isText(display) || !isText(concept.text)) return json();
   let key = `S${str(display)}\u0000${str(concept.text)}`;
   const codings = concept.coding;
   if (codings !== undefined) {
@@ -86,8 +88,11 @@ function conceptKey(concept: CodeableConcept | undefined, display: string | unde
 }
 const CONCEPT_KEYS = new Set(['coding', 'text']);
 const CODING_KEYS = new Set(['system', 'code', 'display']);
-const isText = (v: unknown): boolean => v === undefined || typeof v === 'string';
-/** The string, or a marker no string written in FHIR JSON holds (absent is not the empty string). */
+/** Absent, or a string without the key's separators (U+0000–U+0002, which no FHIR string may hold anyway). */
+const isText = (v: unknown): boolean => v === undefined || (typeof v === 'string' && !SEPARATORS.test(v));
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these control characters are the key's separators.
+const SEPARATORS = /[\u0000-\u0002]/;
+/** The string, or a marker no accepted string holds (absent is not the empty string). */
 const str = (v: string | undefined): string => (v === undefined ? '\u0002' : v);
 function isPlain(o: object, keys: ReadonlySet<string>): boolean {
   for (const k in o) if (!keys.has(k)) return false;
