@@ -11,7 +11,7 @@ import { toCsv } from '../audit/csv.ts';
 import { authorise, type BearerOptions, type Principal } from '../auth/bearer.ts';
 import { OsteoWatchError, parseInput } from '../errors.ts';
 import { WORKLIST_RULES, type WorklistChange, type WorklistRule } from '../screening/worklist.ts';
-import { dueOn, verifyRun } from '../surveillance/runAudit.ts';
+import { type DuePosition, dueOn, verifyRun } from '../surveillance/runAudit.ts';
 import type { RunCounts, RunRow, RunStore, WorklistQuery, WorklistRow } from '../surveillance/runStore.ts';
 import type { Surveillance } from '../surveillance/service.ts';
 import type { RunView, WorklistEntry, WorklistPage } from '../surveillance/types.ts';
@@ -97,7 +97,38 @@ const worklistQuery = z.object({
   cursor: z.string().max(400, { error: 'is not a cursor from this API' }).optional(),
   format,
 });
-const dueQuery = z.object({ date, format });
+const dueQuery = z.object({
+  date,
+  limit: limit(1000, 1000),
+  cursor: z.string().max(600, { error: 'is not a cursor from this API' }).optional(),
+  format,
+});
+
+/** The `next` of a "who was due" page: the day asked and where the store's answer goes on (DuePosition). */
+const encodeDueCursor = (date: string, from: DuePosition) =>
+  Buffer.from(JSON.stringify({ date, ...from })).toString('base64url');
+function decodeDueCursor(cursor: string, date: string): DuePosition {
+  const bad = () => new OsteoWatchError('invalid', 'cursor: is not a cursor from this API', { expression: ['cursor'] });
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw bad();
+  }
+  const c = dueCursor.safeParse(v);
+  if (!c.success) throw bad();
+  if (c.data.date !== date)
+    throw new OsteoWatchError('invalid', `cursor: belongs to the answer for ${c.data.date}, not ${date}`, {
+      expression: ['cursor'],
+    });
+  return { runDay: c.data.runDay, upToSeq: c.data.upToSeq, after: c.data.after };
+}
+const dueCursor = z.object({
+  date,
+  runDay: date,
+  upToSeq: z.number().int().nonnegative(),
+  after: z.tuple([date, z.string().regex(FHIR_ID), z.enum(WORKLIST_RULES)]),
+});
 
 type Authed = Request & { principal?: Principal };
 
@@ -336,22 +367,36 @@ export function surveillanceRoutes(o: SurveillanceRouteOptions): Router {
         query: `surveillance: patients due on ${q.date}`,
       });
     // Each entry names its run (runId): on a day with several runs the answer is the union of their worklists.
-    const { runs, runDay, entries: items } = await dueOn(store, q.date);
+    const from = q.cursor ? decodeDueCursor(q.cursor, q.date) : undefined;
     if (wantsCsv(req, q.format)) {
+      // Every entry from the cursor (or the first), page after page, each written before the next is read.
+      let page = await dueOn(store, q.date, { limit: CSV_PAGE, from });
+      const header = `${DUE_CSV_COLUMNS.join(',')}\r\n`;
       res
+        .status(200)
         .type('text/csv')
         .set('Content-Disposition', `attachment; filename="due-${q.date}.csv"`)
-        .set('X-Surveillance-Runs', runs.map((r) => r.runId).join(','))
-        .set('X-Surveillance-Run-Day', runDay ?? '')
-        .send(toCsv(items, [...DUE_CSV_COLUMNS]));
+        .set('X-Surveillance-Runs', page.runs.map((r) => r.runId).join(','))
+        .set('X-Surveillance-Run-Day', page.runDay ?? '');
+      if (!(await write(res, header))) return;
+      for (;;) {
+        if (page.entries.length && !(await write(res, toCsv(page.entries, [...DUE_CSV_COLUMNS]).slice(header.length))))
+          return;
+        if (!page.next) break;
+        page = await dueOn(store, q.date, { limit: CSV_PAGE, from: page.next });
+      }
+      res.end();
       return;
     }
+    const { runs, runDay, entries, total, next } = await dueOn(store, q.date, { limit: q.limit, from });
     res.json({
       date: q.date,
       runDay,
       run: runs.length ? runView(runs[runs.length - 1]!, now()) : null,
       runs: runs.map((r) => runView(r, now())),
-      entries: items,
+      total,
+      entries,
+      next: next ? encodeDueCursor(q.date, next) : null,
     });
   });
   return router;

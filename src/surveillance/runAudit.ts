@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { AuditLog } from '../audit/auditLog.ts';
 import type { Db } from '../store/db.ts';
-import type { RunCounts, RunRow, RunStore, WorklistRow } from './runStore.ts';
+import { type RunCounts, type RunRow, type RunStore, type WorklistRow, worklistRowOf } from './runStore.ts';
 import type { LoadIssues } from './types.ts';
 
 /** The worklist's columns, in the order the digest hashes them (every column but the run's id). */
@@ -257,6 +257,17 @@ export interface DueEntry extends WorklistRow {
   scannedOn: string | null;
 }
 
+/**
+ * Where a page of "who was due" starts: the runs the first page read, pinned (the day they are for, and the last
+ * audit record read, so that a run recorded meanwhile does not change the answer half-way), and the last entry
+ * given, by the answer's order (due date, none last; patient; rule).
+ */
+export interface DuePosition {
+  runDay: string;
+  upToSeq: number;
+  after: [dueKey: string, patientId: string, rule: string];
+}
+
 /** Who was due on a day: the audited runs the answer comes from, and their open entries. */
 export interface DueOn {
   /** The audited runs read, oldest first: every run of that day, or the last run before it. */
@@ -264,44 +275,73 @@ export interface DueOn {
   /** The day those runs are for (the day asked, or the last day before it with a run). */
   runDay: string | null;
   entries: DueEntry[];
+  /** The entries in the whole answer (every page). */
+  total: number;
+  /** Where the next page starts; null on the last. */
+  next: DuePosition | null;
 }
+
+const SUCCEEDED = `coalesce(summary->>'status', 'succeeded') = 'succeeded'`;
+/** The day's open entries, each as the last run that had it open left it (its Task written by a later run, say). */
+const OPEN_ENTRIES = `
+  select distinct on (w.patient_id, w.rule, coalesce(w.due_date, 'infinity'::date)) w.*,
+         coalesce(w.due_date, '9999-12-31'::date)::text as due_key
+    from worklist_entries w join surveillance_run a on a.run_id = w.run_id
+   where a.run_id = any($1::text[]) and w.change <> 'resolved'
+   order by w.patient_id, w.rule, coalesce(w.due_date, 'infinity'::date), a.seq desc`;
 
 /**
  * Who was due on `day`, from the audit records: on a day with runs, every entry open in any of them (a patient
  * due that morning and scanned that afternoon was due that day: a later run the same day does not take them
  * off); on a day without, the last run before it. Each with when they were scanned: the earliest WB-MRI after
  * the entry's last one that a run on or after the day saw. Failed runs produced no worklist and are not read.
+ * In pages of `limit` entries (all at once without), ordered by due date (none last), patient and rule, each
+ * page read by the database alone: a cohort's 70,000 entries are never held together.
  */
-export async function dueOn(store: RunStore, day: string): Promise<DueOn> {
-  const succeeded = `coalesce(summary->>'status', 'succeeded') = 'succeeded'`;
-  const [last] = await store.db.query<{ as_of: string | null }>(
-    `select max(summary->>'asOf') as as_of from surveillance_run where ${succeeded} and summary->>'asOf' <= $1`,
-    [day],
+export async function dueOn(
+  store: RunStore,
+  day: string,
+  o: { limit?: number; from?: DuePosition } = {},
+): Promise<DueOn> {
+  const db = store.db;
+  let runDay: string | null;
+  if (o.from) runDay = o.from.runDay;
+  else {
+    const [last] = await db.query<{ as_of: string | null }>(
+      `select max(summary->>'asOf') as as_of from surveillance_run where ${SUCCEEDED} and summary->>'asOf' <= $1`,
+      [day],
+    );
+    runDay = last?.as_of ?? null;
+  }
+  if (!runDay) return { runs: [], runDay: null, entries: [], total: 0, next: null };
+  const dayRuns = await db.query<{ run_id: string; seq: string }>(
+    `select run_id, seq from surveillance_run
+      where ${SUCCEEDED} and summary->>'asOf' = $1 and ($2::bigint is null or seq <= $2::bigint) order by seq`,
+    [runDay, o.from?.upToSeq ?? null],
   );
-  const runDay = last?.as_of ?? null;
-  if (!runDay) return { runs: [], runDay: null, entries: [] };
-  const ids = (
-    await store.db.query<{ run_id: string }>(
-      `select run_id from surveillance_run where ${succeeded} and summary->>'asOf' = $1 order by seq`,
-      [runDay],
-    )
-  ).map((r) => r.run_id);
-  const read = runDay === day ? ids : ids.slice(-1);
-  // Each entry as the last run of the day that had it open left it (its Task written by a later run, say).
-  const byKey = new Map<string, WorklistRow>();
-  for (const id of read)
-    for (const e of await store.worklistOf(id)) {
-      if (e.change === 'resolved') continue;
-      byKey.set(`${e.patientId}\n${e.rule}\n${e.dueDate}`, e);
-    }
-  // By due date (none last), patient, rule.
-  const sortKey = (e: WorklistRow) => `${e.dueDate ?? '9999-12-31'}\n${e.patientId}\n${e.rule}`;
-  const entries = [...byKey.values()].sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0));
-  const studies = await store.db.query<{ patient_id: string; last_study: string }>(
+  const read = runDay === day ? dayRuns : dayRuns.slice(-1);
+  const ids = read.map((r) => r.run_id);
+  const upToSeq = Number(dayRuns.at(-1)?.seq ?? 0);
+  const after = o.from?.after ?? null;
+  const rows = await db.query<Record<string, unknown>>(
+    `select * from (${OPEN_ENTRIES}) o
+      where $2::text is null or (o.due_key collate "C", o.patient_id collate "C", o.rule collate "C")
+                                > ($2::text collate "C", $3::text collate "C", $4::text collate "C")
+      order by o.due_key collate "C", o.patient_id collate "C", o.rule collate "C"
+      limit $5`,
+    [ids, after?.[0] ?? null, after?.[1] ?? null, after?.[2] ?? null, o.limit === undefined ? null : o.limit + 1],
+  );
+  const [count] = await db.query<{ n: string }>(`select count(*) as n from (${OPEN_ENTRIES}) o`, [ids]);
+  const page = (o.limit === undefined ? rows : rows.slice(0, o.limit)).map((r) => ({
+    entry: worklistRowOf(r),
+    dueKey: r.due_key as string,
+  }));
+  // The scans of this page's patients, seen by any run on or after the day (read by the results' primary key).
+  const studies = await db.query<{ patient_id: string; last_study: string }>(
     `select distinct r.patient_id, r.last_study::text as last_study from surveillance_results r
        join surveillance_run a on a.run_id = r.run_id
       where r.patient_id = any($1::text[]) and a.summary->>'asOf' >= $2 and r.last_study is not null`,
-    [[...new Set(entries.map((e) => e.patientId))], day],
+    [[...new Set(page.map((p) => p.entry.patientId))], day],
   );
   const byPatient = new Map<string, string[]>();
   for (const s of studies) {
@@ -309,13 +349,19 @@ export async function dueOn(store: RunStore, day: string): Promise<DueOn> {
     if (list) list.push(s.last_study);
     else byPatient.set(s.patient_id, [s.last_study]);
   }
-  const runs = (await Promise.all(read.map((id) => store.getRun(id)))).filter((r): r is RunRow => !!r);
+  const runs = (await Promise.all(ids.map((id) => store.getRun(id)))).filter((r): r is RunRow => !!r);
+  const last = page.at(-1);
   return {
     runs,
     runDay,
-    entries: entries.map((e) => {
-      const after = (byPatient.get(e.patientId) ?? []).filter((d) => d > (e.lastStudy ?? '')).sort();
-      return { ...e, scannedOn: after[0] ?? null };
+    total: Number(count?.n ?? 0),
+    entries: page.map(({ entry: e }) => {
+      const later = (byPatient.get(e.patientId) ?? []).filter((d) => d > (e.lastStudy ?? '')).sort();
+      return { ...e, scannedOn: later[0] ?? null };
     }),
+    next:
+      o.limit !== undefined && rows.length > o.limit && last
+        ? { runDay, upToSeq, after: [last.dueKey, last.entry.patientId, last.entry.rule] }
+        : null,
   };
 }

@@ -96,7 +96,7 @@ function runOf(r: Record<string, unknown>): RunRow {
   };
 }
 
-function worklistRowOf(r: Record<string, unknown>): WorklistRow {
+export function worklistRowOf(r: Record<string, unknown>): WorklistRow {
   const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
   return {
     runId: r.run_id as string,

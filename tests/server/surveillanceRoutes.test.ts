@@ -214,19 +214,47 @@ describe('a run started through the API', () => {
       expect.arrayContaining(['patientId', 'rule', 'dueDate', 'lastStudy']),
     );
     const earlier = await get('/surveillance/due?date=2000-01-01');
-    expect(earlier.body).toEqual({ date: '2000-01-01', runDay: null, run: null, runs: [], entries: [] });
+    expect(earlier.body).toEqual({
+      date: '2000-01-01',
+      runDay: null,
+      run: null,
+      runs: [],
+      total: 0,
+      entries: [],
+      next: null,
+    });
+    // In pages: following `next` gives the whole answer, once each, in the first page's order.
+    expect(r.body.total).toBe(r.body.entries.length);
+    expect(r.body.next).toBeNull();
+    const paged: Item[] = [];
+    let url: string | null = `/surveillance/due?date=${AS_OF}&limit=3`;
+    while (url) {
+      const page = await get(url);
+      expect(page.res.status).toBe(200);
+      expect(page.body.total).toBe(r.body.total);
+      paged.push(...(page.body.entries as Item[]));
+      url = page.body.next ? `/surveillance/due?date=${AS_OF}&limit=3&cursor=${page.body.next}` : null;
+    }
+    expect(paged).toEqual(r.body.entries);
     const csv = await get(`/surveillance/due?date=${AS_OF}&format=csv`);
     expect(csv.res.headers.get('x-surveillance-runs')).toBe(runId);
     expect(csv.res.headers.get('x-surveillance-run-day')).toBe(AS_OF);
     expect(csv.text.split('\r\n')[0]).toBe(
       'patientId,rule,change,dueDate,overdueFrom,daysOverdue,cumulativeMg,lowerBound,lastStudy,taskRef,taskError,summary,scannedOn,runId',
     );
+    // Every entry, one line each (the CSV reads the pages itself), in the JSON's order.
+    const lines = csv.text.split('\r\n').slice(1, -1);
+    expect(lines.length).toBe(r.body.entries.length);
+    expect(lines.map((l) => l.split(',')[0])).toEqual((r.body.entries as Item[]).map((e) => e.patientId));
     const recorded = await store.db.query<{ actor: string; payload: { query: string } }>(
       `select actor, payload from audit_log where kind = 'audit-query' order by seq`,
     );
+    // Each request is an access, each page too.
+    const pages = Math.ceil(r.body.total / 3);
     expect(recorded.map((x) => [x.actor, x.payload.query])).toEqual([
       ['static-token', `surveillance: patients due on ${AS_OF}`],
       ['static-token', 'surveillance: patients due on 2000-01-01'],
+      ...Array.from({ length: pages }, () => ['static-token', `surveillance: patients due on ${AS_OF}`]),
       ['static-token', `surveillance: patients due on ${AS_OF}`],
     ]);
   });
@@ -251,6 +279,10 @@ describe('refusals', () => {
     Buffer.from(
       JSON.stringify({ run: runId, after: Buffer.from(JSON.stringify(after)).toString('base64url') }),
     ).toString('base64url');
+  const dueCursor = (date: string, rule: string) =>
+    Buffer.from(JSON.stringify({ date, runDay: date, upToSeq: 1, after: ['2026-01-01', 'p1', rule] })).toString(
+      'base64url',
+    );
 
   it('400 naming the parameter', async () => {
     const cases: Array<[string, string]> = [
@@ -271,6 +303,11 @@ describe('refusals', () => {
       ['/surveillance/due', 'date'],
       ['/surveillance/due?date=2026-02-30', 'date'],
       ['/surveillance/due?date=01/03/2026', 'date'],
+      [`/surveillance/due?date=${AS_OF}&cursor=garbage`, 'cursor'],
+      [`/surveillance/due?date=${AS_OF}&limit=1001`, 'limit'],
+      // A cursor of another day's answer, or one forged with a rule that is not one (a 400, never a SQL error).
+      [`/surveillance/due?date=${AS_OF}&cursor=${dueCursor('2026-01-01', 'screening-due')}`, 'cursor'],
+      [`/surveillance/due?date=${AS_OF}&cursor=${dueCursor(AS_OF, 'drop table')}`, 'cursor'],
     ];
     for (const [path, param] of cases) {
       const r = await get(path);

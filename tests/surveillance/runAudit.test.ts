@@ -68,7 +68,13 @@ describe('surveillance runs in the audit trail', () => {
     expect(later.runDay).toBe(AS_OF);
     expect(later.runs.map((r) => r.runId)).toEqual([afternoon]);
     expect(later.entries.some((e) => e.patientId === scanned && e.rule === 'screening-due')).toBe(false);
-    expect(await dueOn(bed.s.store, '2026-01-01')).toEqual({ runs: [], runDay: null, entries: [] });
+    expect(await dueOn(bed.s.store, '2026-01-01')).toEqual({
+      runs: [],
+      runDay: null,
+      entries: [],
+      total: 0,
+      next: null,
+    });
   }, 240_000);
 
   it('a cancelled run is recorded with its reason; the day it was for still answers from succeeded runs', async () => {
@@ -135,4 +141,32 @@ describe('surveillance runs in the audit trail', () => {
     });
     expect(await bed.db.store.audit.verify()).toMatchObject({ ok: true });
   }, 60_000);
+
+  it('in pages: together the whole answer in its order, each page reading the runs the first one read', async () => {
+    const whole = await dueOn(bed.s.store, AS_OF);
+    expect(whole.next).toBeNull();
+    expect(whole.total).toBe(whole.entries.length);
+    expect(whole.entries.length).toBeGreaterThan(5);
+    // Due date (none last), then patient and rule, by code point.
+    const keys = whole.entries.map((e) => `${e.dueDate ?? '9999-12-31'} ${e.patientId} ${e.rule}`);
+    expect(keys).toEqual([...keys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+
+    const first = await dueOn(bed.s.store, AS_OF, { limit: 4 });
+    expect(first.entries).toEqual(whole.entries.slice(0, 4));
+    expect(first.total).toBe(whole.total);
+    // A third run of the day recorded after the first page: the pages that follow still read the first two.
+    const third = await bed.s.startRun('api', AS_OF);
+    expect((await finished(bed.s, third)).status).toBe('succeeded');
+    const pages = [first];
+    while (pages.at(-1)!.next) pages.push(await dueOn(bed.s.store, AS_OF, { limit: 4, from: pages.at(-1)!.next! }));
+    expect(pages.flatMap((p) => p.entries)).toEqual(whole.entries);
+    expect(pages.every((p) => p.runs.map((r) => r.runId).join() === [morning, afternoon].join())).toBe(true);
+    expect(pages.slice(0, -1).every((p) => p.entries.length === 4)).toBe(true);
+    // Asked afresh, the answer reads all three.
+    expect((await dueOn(bed.s.store, AS_OF, { limit: 4 })).runs.map((r) => r.runId)).toEqual([
+      morning,
+      afternoon,
+      third,
+    ]);
+  }, 120_000);
 });
