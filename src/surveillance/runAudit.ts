@@ -275,7 +275,7 @@ export interface DueOn {
   /** The day those runs are for (the day asked, or the last day before it with a run). */
   runDay: string | null;
   entries: DueEntry[];
-  /** The entries in the whole answer (every page). */
+  /** The entries in the whole answer (every page); -1 when not asked for. */
   total: number;
   /** Where the next page starts; null on the last. */
   next: DuePosition | null;
@@ -301,7 +301,7 @@ const OPEN_ENTRIES = `
 export async function dueOn(
   store: RunStore,
   day: string,
-  o: { limit?: number; from?: DuePosition } = {},
+  o: { limit?: number; from?: DuePosition; total?: boolean } = {},
 ): Promise<DueOn> {
   const db = store.db;
   let runDay: string | null;
@@ -331,7 +331,11 @@ export async function dueOn(
       limit $5`,
     [ids, after?.[0] ?? null, after?.[1] ?? null, after?.[2] ?? null, o.limit === undefined ? null : o.limit + 1],
   );
-  const [count] = await db.query<{ n: string }>(`select count(*) as n from (${OPEN_ENTRIES}) o`, [ids]);
+  // Not for a CSV, which reads every page anyway (-1 then).
+  const [count] =
+    o.total === false
+      ? [{ n: '-1' }]
+      : await db.query<{ n: string }>(`select count(*) as n from (${OPEN_ENTRIES}) o`, [ids]);
   const page = (o.limit === undefined ? rows : rows.slice(0, o.limit)).map((r) => ({
     entry: worklistRowOf(r),
     dueKey: r.due_key as string,
