@@ -19,7 +19,8 @@
  * - two instances on one schema, one of them starting the run: every patient evaluated once (results counted
  *   against the cohort; each instance counts the batches and patients it evaluated), and the time beside one.
  *
- * Every child runs with the Node flags of `npm start` (the service's young generation capped: see README).
+ * Every child runs with the Node flags of `npm start` (the service's young generation capped: see README) and, as
+ * every process that loads the surveillance, its heap growth setting (src/surveillance/service.ts).
  *
  * Targets: surveillance ≥ 0.5 × the parse rate; peak RSS < 400 MB and about the same at every size. Needs
  * DATABASE_URL (two instances share a queue only on PostgreSQL). Prints figures; passes or fails nothing.
@@ -60,7 +61,11 @@ const BATCH_SIZE = Number(process.env.BENCH_SURVEILLANCE_BATCH ?? 500);
  * same load of a shared machine (its parse rate alone varied 1.5× between runs of an hour); the median is the
  * figure, the range printed beside it.
  */
-const REPEAT = Math.max(1, Number(process.env.BENCH_SURVEILLANCE_REPEAT ?? 3));
+const REPEAT = Number(process.env.BENCH_SURVEILLANCE_REPEAT ?? 3);
+if (!Number.isInteger(REPEAT) || REPEAT < 1)
+  throw new Error(
+    `BENCH_SURVEILLANCE_REPEAT must be a whole number of pairs, 1 or more (not "${process.env.BENCH_SURVEILLANCE_REPEAT}")`,
+  );
 /** BENCH_SURVEILLANCE_QUICK=1: only the pairs (no in-memory ceiling, no two instances), for trying a change. */
 const QUICK = process.env.BENCH_SURVEILLANCE_QUICK === '1';
 /** Evaluation worker threads per instance; by default what OSTEOWATCH_SURVEILLANCE_WORKERS defaults to here. */

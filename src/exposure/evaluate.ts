@@ -8,17 +8,12 @@
  * is unidentified or its reference unresolved), or excluded with a reason (not a glucocorticoid, or a status or
  * intent under which nothing was taken). None is dropped without one of these.
  */
-import type {
-  CodeableConcept,
-  Dosage,
-  MedicationAdministration,
-  MedicationRequest,
-  MedicationStatement,
-} from '@medplum/fhirtypes';
+import type { Dosage, MedicationAdministration, MedicationRequest, MedicationStatement } from '@medplum/fhirtypes';
 import { evaluateAdministration } from './administration.ts';
+import { cachedResolution } from './conceptCache.ts';
 import { DayDoses } from './dayDoses.ts';
 import { Collector, type EvaluationContext, fmt, type MedicationRecord, type RecordEvaluation } from './evaluation.ts';
-import { type MedicationResolution, resolveMedication } from './medication.ts';
+import { resolveMedication } from './medication.ts';
 import { evaluateRegimen } from './regimen.ts';
 import { readRoute } from './routes.ts';
 import type { ExposureIssue, IssueCode, MedicationRecordType } from './types.ts';
@@ -40,64 +35,6 @@ const NOT_ORDERS = new Set(['proposal', 'plan', 'option']);
 
 /** Sentinel: the record is excluded (classifyRecord gives the reason). */
 export const IGNORED = null;
-
-/**
- * What a coded medication is, by the concept as written (and the reference's display): the same concepts recur
- * across a patient's records and across a cohort, and resolving one is a fifth of the engine's time on a run.
- * Only for records without a Medication resource (the concept is then all there is to read). Results are frozen:
- * shared between records, they must not be changed by any of them.
- */
-const conceptCache = new Map<string, MedicationResolution>();
-function resolveConcept(concept: CodeableConcept | undefined, display: string | undefined): MedicationResolution {
-  const key = conceptKey(concept, display);
-  const hit = conceptCache.get(key);
-  if (hit) return hit;
-  const resolved = resolveMedication(concept, undefined, display, []);
-  if (resolved.kind === 'glucocorticoid') {
-    Object.freeze(resolved.facts.notes);
-    Object.freeze(resolved.facts);
-  }
-  if (conceptCache.size >= 10_000) conceptCache.clear();
-  conceptCache.set(key, Object.freeze(resolved));
-  return resolved;
-}
-
-/**
- * The cache key of a concept and display: what the resolver reads of them (medication.ts: each coding's system,
- * code and display, the text) when every one is a string or absent — half the cost of JSON.stringify, which is
- * the key of any other shape (an extension, a number for a code), under its own prefix.
- */
-function conceptKey(concept: CodeableConcept | undefined, display: string | undefined): string {
-  const json = () => `J${display ?? ''}\u0000${JSON.stringify(concept) ?? ''}`;
-  // Not an object (absent, or JSON that is not FHIR: null, a string, a number), or a string with a separator.
-  if (typeof concept !== 'object' || concept === null || Array.isArray(concept)) return json();
-  if (!isText(display) || !isText(concept.text)) return json();
-  let key = `S${str(display)}\u0000${str(concept.text)}`;
-  const codings = concept.coding;
-  if (codings !== undefined) {
-    if (!Array.isArray(codings)) return json();
-    for (const c of codings) {
-      if (typeof c !== 'object' || c === null) return json();
-      const { system, code, display: shown } = c;
-      if (!isText(system) || !isText(code) || !isText(shown)) return json();
-      key += `\u0000${str(system)}\u0001${str(code)}\u0001${str(shown)}`;
-    }
-  }
-  // Any other member of the concept or of a coding (an extension, a version) may be read one day: not keyed on.
-  return isPlain(concept, CONCEPT_KEYS) && (codings ?? []).every((c) => isPlain(c, CODING_KEYS)) ? key : json();
-}
-const CONCEPT_KEYS = new Set(['coding', 'text']);
-const CODING_KEYS = new Set(['system', 'code', 'display']);
-/** Absent, or a string without the key's separators (U+0000–U+0002, which no FHIR string may hold anyway). */
-const isText = (v: unknown): boolean => v === undefined || (typeof v === 'string' && !SEPARATORS.test(v));
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these control characters are the key's separators.
-const SEPARATORS = /[\u0000-\u0002]/;
-/** The string, or a marker no accepted string holds (absent is not the empty string). */
-const str = (v: string | undefined): string => (v === undefined ? '\u0002' : v);
-function isPlain(o: object, keys: ReadonlySet<string>): boolean {
-  for (const k in o) if (!keys.has(k)) return false;
-  return true;
-}
 
 export type RecordOutcome =
   | { kind: 'evaluated'; evaluation: RecordEvaluation }
@@ -140,7 +77,7 @@ export function classifyRecord(record: MedicationRecord, ctx: EvaluationContext)
         ...(medication.contained ?? []),
         ...(record.contained ?? []),
       ])
-    : resolveConcept(concept, ref?.display);
+    : cachedResolution(concept, ref?.display, () => resolveMedication(concept, undefined, ref?.display, []));
   if (resolution.kind === 'not-glucocorticoid') {
     if (ref && !medication && !ref.display) return reported('medication-unresolved', unresolved);
     return excluded(resolution.reason);

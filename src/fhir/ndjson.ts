@@ -1,8 +1,8 @@
 /**
  * Reading one Bulk Data NDJSON file (https://hl7.org/fhir/uv/bulkdata/STU2/export.html#file-request) as a stream of
- * resources, one line at a time from the response body: memory holds a line, never the file. A line that is not a
- * JSON resource is reported with its number (or is an error when nobody listens); an overlong line is reported and
- * skipped as it arrives. Re-exported by bulkExport.ts, where the rest of the client is.
+ * resources, a piece of the response body at a time: memory holds that piece's lines, never the file. A line that
+ * is not a JSON resource is reported with its number (or is an error when nobody listens); an overlong line is
+ * reported and skipped as it arrives. Re-exported by bulkExport.ts, where the rest of the client is.
  */
 import { isRefusal, OsteoWatchError, RefusedError } from '../errors.ts';
 import { authorizedFetch, type FhirAuth } from './fhirAuth.ts';
@@ -36,8 +36,8 @@ export interface NdjsonOptions {
 }
 
 /**
- * The resources of one NDJSON file (export.html#file-request), read from the response stream one line at a time:
- * memory holds one line, never the file.
+ * The resources of one NDJSON file (export.html#file-request), read from the response stream a piece at a time:
+ * memory holds the lines of a piece, never the file.
  */
 export async function* ndjsonResources(url: string, o: NdjsonOptions): AsyncGenerator<Record<string, unknown>> {
   const entryOf = lineParser(url, o);
@@ -142,12 +142,14 @@ export async function* ndjsonLineBatches(url: string, o: NdjsonOptions): AsyncGe
   // Decoded here rather than through a TextDecoderStream (the same decoding: UTF-8, a BOM dropped, a malformed
   // byte replaced), one web stream fewer to pass every piece through.
   const decoder = new TextDecoder();
-  const lineOf = (text: string, line: number): NdjsonLine | undefined => {
+  /** The line without its CR; undefined for a blank one; null for one over the limit (to be reported). */
+  const lineOf = (text: string, line: number): NdjsonLine | undefined | null => {
     const t = text.endsWith('\r') ? text.slice(0, -1) : text;
     if (!t.trim()) return undefined;
-    if (t.length > maxLine) return badLine(url, o, line, `longer than ${maxLine} characters`);
+    if (t.length > maxLine) return null;
     return { text: t, line };
   };
+  const overlong = (line: number) => badLine(url, o, line, `longer than ${maxLine} characters`);
   let buffer = '';
   let lineNo = 0;
   let skipping = false;
@@ -157,24 +159,32 @@ export async function* ndjsonLineBatches(url: string, o: NdjsonOptions): AsyncGe
       if (chunk.done) break;
       const lines = (buffer + decoder.decode(chunk.value, { stream: true })).split('\n');
       buffer = lines.pop()!;
-      const out: NdjsonLine[] = [];
+      let out: NdjsonLine[] = [];
       for (const text of lines) {
         lineNo++;
         const l = skipping ? undefined : lineOf(text, lineNo);
         skipping = false;
         if (l) out.push(l);
+        else if (l === null) {
+          // Reported in its place in the file: the lines before it are handed over first (and kept, when the
+          // report is an error that ends the reading).
+          if (out.length) yield out;
+          out = [];
+          overlong(lineNo);
+        }
       }
       if (out.length) yield out;
       // A line still growing past the limit is reported now and its rest dropped as it comes.
       if (buffer.length > maxLine) {
-        if (!skipping) lineOf(buffer, lineNo + 1);
+        if (!skipping) overlong(lineNo + 1);
         skipping = true;
         buffer = '';
       }
     }
     buffer += decoder.decode();
     const last = skipping || !buffer ? undefined : lineOf(buffer, lineNo + 1);
-    if (last) yield [last];
+    if (last === null) overlong(lineNo + 1);
+    else if (last) yield [last];
   } finally {
     await reader.cancel().catch(() => undefined);
   }

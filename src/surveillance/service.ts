@@ -32,10 +32,12 @@ import { TaskPublisher } from './tasks.ts';
 // collection (lines wait in their batch's buffer; a batch's records wait for their patient). What is live stays
 // small (35–60 MB after each full collection, --trace-gc), but V8 let the old generation grow to four or five times
 // that before collecting it, and the slack was the run's RSS: 420–450 MB at 100,000 patients, over the 400 MB the
-// service is sized for. Growing by half the live size instead keeps it near 320 MB (280 MB at 10,000) for about a
-// tenth more time in the load (`npm run bench`). Process-wide, taken at the next collection: set by whatever runs
-// a surveillance (the service, the CLI), before its first run.
-setFlagsFromString('--heap-growing-percent=50');
+// service is sized for. Growing by half the live size instead keeps a run at 300–340 MB (264–300 MB at 10,000)
+// for about a tenth more time in the load (`npm run bench`). Process-wide, taken at the next collection, by every
+// process that loads the surveillance (the service, whether or not a schedule is set; the CLI); a value given on
+// the command line (`node --heap-growing-percent=N`; NODE_OPTIONS may not carry it) is left as it is.
+const HEAP_GROWING = /^--heap[-_]growing[-_]percent\b/;
+if (!process.execArgv.some((a) => HEAP_GROWING.test(a))) setFlagsFromString('--heap-growing-percent=50');
 
 export interface SurveillanceOptions {
   config: SurveillanceConfig;

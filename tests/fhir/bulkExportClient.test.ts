@@ -47,6 +47,13 @@ describe('NDJSON streaming', () => {
         next();
         return;
       }
+      if (req.url === '/long-within') {
+        // The overlong line whole, between two others, all in one write.
+        res.end(
+          `{"resourceType":"Patient","id":"w1"}\n{"resourceType":"Patient","text":"${'x'.repeat(5000)}"}\n{"resourceType":"Patient","id":"w3"}\n`,
+        );
+        return;
+      }
       if (req.url?.startsWith('/long')) {
         const long = `{"resourceType":"Patient","text":"${'x'.repeat(5000)}"}`;
         const [head, tail] = req.url === '/long-split' ? [long.slice(0, 3000), long.slice(3000)] : [long, ''];
@@ -147,6 +154,30 @@ describe('NDJSON streaming', () => {
       expect(ids).toEqual(['l1', 'l3']);
       expect(bad).toEqual([[2, 'longer than 1000 characters']]);
     }
+  });
+
+  it('reports an overlong line in its place among the lines of its piece; without a listener, after the lines before it', async () => {
+    const file = url.replace('/file.ndjson', '/long-within');
+    const events: string[] = [];
+    for await (const r of ndjsonResources(file, {
+      auth: staticBearer('unused'),
+      requiresAccessToken: false,
+      maxLineLength: 1000,
+      onBadLine: (line) => events.push(`bad ${line}`),
+    }))
+      events.push(String(r.id));
+    expect(events).toEqual(['w1', 'bad 2', 'w3']);
+    const read: string[] = [];
+    const failed = await (async () => {
+      for await (const r of ndjsonResources(file, {
+        auth: staticBearer('unused'),
+        requiresAccessToken: false,
+        maxLineLength: 1000,
+      }))
+        read.push(String(r.id));
+    })().catch((e: unknown) => e);
+    expect(read).toEqual(['w1']);
+    expect((failed as Error).message).toMatch(/line 2: longer than 1000 characters$/);
   });
 
   it('does not send the token to a file off the FHIR server', async () => {
