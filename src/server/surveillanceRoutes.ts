@@ -104,19 +104,24 @@ const dueQuery = z.object({
   format,
 });
 
-/** The `next` of a "who was due" page: the day asked and where the store's answer goes on (DuePosition). */
-const encodeDueCursor = (date: string, from: DuePosition) =>
-  Buffer.from(JSON.stringify({ date, ...from })).toString('base64url');
-function decodeDueCursor(cursor: string, date: string): DuePosition {
-  const bad = () => new OsteoWatchError('invalid', 'cursor: is not a cursor from this API', { expression: ['cursor'] });
-  let v: unknown;
+/** The API's cursors: what the next page needs, as base64url JSON. */
+const encodeCursorOf = (content: unknown) => Buffer.from(JSON.stringify(content)).toString('base64url');
+const badCursor = () =>
+  new OsteoWatchError('invalid', 'cursor: is not a cursor from this API', { expression: ['cursor'] });
+/** What a cursor carries, still to be checked; a 400 naming the parameter when it is not base64url JSON. */
+function cursorContent(cursor: string): unknown {
   try {
-    v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    return JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    throw bad();
+    throw badCursor();
   }
-  const c = dueCursor.safeParse(v);
-  if (!c.success) throw bad();
+}
+
+/** The `next` of a "who was due" page: the day asked and where the store's answer goes on (DuePosition). */
+const encodeDueCursor = (date: string, from: DuePosition) => encodeCursorOf({ date, ...from });
+function decodeDueCursor(cursor: string, date: string): DuePosition {
+  const c = dueCursor.safeParse(cursorContent(cursor));
+  if (!c.success) throw badCursor();
   if (c.data.date !== date)
     throw new OsteoWatchError('invalid', `cursor: belongs to the answer for ${c.data.date}, not ${date}`, {
       expression: ['cursor'],
@@ -197,17 +202,11 @@ export const worklistParams = (input: unknown): WorklistParams => parseInput(wor
  * The API's worklist cursor: the store's keyset cursor with the run it pages, so that following `next` stays on
  * one run even when a newer run succeeds meanwhile.
  */
-const encodeCursor = (run: string, after: string) => Buffer.from(JSON.stringify({ run, after })).toString('base64url');
+const encodeCursor = (run: string, after: string) => encodeCursorOf({ run, after });
 function decodeCursor(cursor: string): { run: string; after: string } {
-  const bad = () => new OsteoWatchError('invalid', 'cursor: is not a cursor from this API', { expression: ['cursor'] });
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw bad();
-  }
-  const c = v as { run?: unknown; after?: unknown } | null;
-  if (!c || typeof c.run !== 'string' || typeof c.after !== 'string' || !runId.safeParse(c.run).success) throw bad();
+  const c = cursorContent(cursor) as { run?: unknown; after?: unknown } | null;
+  if (!c || typeof c.run !== 'string' || typeof c.after !== 'string' || !runId.safeParse(c.run).success)
+    throw badCursor();
   // The inner keyset cursor is the store's to read: it refuses one it cannot (never "from the start").
   return { run: c.run, after: c.after };
 }
