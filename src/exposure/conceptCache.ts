@@ -32,16 +32,12 @@ export function cachedResolution(
 ): MedicationResolution {
   const path = pathOf(concept, display);
   if (!path) return resolve();
-  let level = root;
+  let level: Level | undefined = root;
   for (const v of path) {
-    let next = level.get(v);
-    if (!next) {
-      next = new Map() as Level;
-      level.set(v, next);
-    }
-    level = next;
+    level = level.get(v);
+    if (!level) break;
   }
-  const hit = level[RESOLUTION];
+  const hit = level?.[RESOLUTION];
   if (hit) return hit;
   const resolved = resolve();
   if (resolved.kind === 'glucocorticoid') {
@@ -51,8 +47,19 @@ export function cachedResolution(
   Object.freeze(resolved);
   if (++held > MAX_CONCEPTS) {
     root = new Map();
-    held = 0;
-  } else level[RESOLUTION] = resolved;
+    held = 1;
+  }
+  // The levels made only now, once resolved (a resolver that throws leaves none behind).
+  let at = root;
+  for (const v of path) {
+    let next = at.get(v);
+    if (!next) {
+      next = new Map() as Level;
+      at.set(v, next);
+    }
+    at = next;
+  }
+  at[RESOLUTION] = resolved;
   return resolved;
 }
 
