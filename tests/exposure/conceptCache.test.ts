@@ -79,6 +79,17 @@ describe('the concept cache', () => {
     expect(calls).toBe(3 + others.length);
   });
 
+  it('remembers nothing of a concept whose resolving failed', () => {
+    const concept = { coding: [{ system: RX, code: '900004' }] };
+    expect(() =>
+      cachedResolution(concept, undefined, () => {
+        throw new Error('resolver failed');
+      }),
+    ).toThrow('resolver failed');
+    const resolution: MedicationResolution = { kind: 'unidentified', message: 'resolved' };
+    expect(cachedResolution(concept, undefined, () => resolution)).toBe(resolution);
+  });
+
   it('resolves every time a concept with a member it does not read, or a value that is not a string', () => {
     let calls = 0;
     const resolve = (): MedicationResolution => {
