@@ -16,8 +16,13 @@ import type { MedicationResolution } from './medication.ts';
 type Level = Map<unknown, Level> & { [RESOLUTION]?: MedicationResolution };
 const RESOLUTION = Symbol('resolution');
 
-/** A bound on the concepts held; the tree is dropped and started again past it. */
-const MAX_CONCEPTS = 10_000;
+/**
+ * A bound on the levels held (each a Map: 3 for a concept, 3 more per coding; ten thousand concepts of one or two
+ * codings), so that memory is bounded whatever the concepts: the tree is dropped and started again past it.
+ * Concepts of more codings than any real one has are not remembered at all.
+ */
+const MAX_LEVELS = 60_000;
+const MAX_CODINGS = 20;
 let root: Level = new Map();
 let held = 0;
 
@@ -45,9 +50,9 @@ export function cachedResolution(
     Object.freeze(resolved.facts);
   }
   Object.freeze(resolved);
-  if (++held > MAX_CONCEPTS) {
+  if (held + path.length > MAX_LEVELS) {
     root = new Map();
-    held = 1;
+    held = 0;
   }
   // The levels made only now, once resolved (a resolver that throws leaves none behind).
   let at = root;
@@ -56,6 +61,7 @@ export function cachedResolution(
     if (!next) {
       next = new Map() as Level;
       at.set(v, next);
+      held++;
     }
     at = next;
   }
@@ -65,14 +71,15 @@ export function cachedResolution(
 
 /**
  * The values the resolver reads, in order: display, text, the number of codings, then each coding's system, code
- * and display; undefined when the concept has any other member or a value that is not a string (or absent).
+ * and display; undefined when the concept has any other member, a value that is not a string (or absent), or more
+ * than MAX_CODINGS codings.
  */
 function pathOf(concept: CodeableConcept | undefined, display: string | undefined): unknown[] | undefined {
   if (typeof concept !== 'object' || concept === null || Array.isArray(concept)) return undefined;
   if (!isText(display) || !isText(concept.text) || !isPlain(concept, CONCEPT_KEYS)) return undefined;
   const codings = concept.coding;
   if (codings === undefined) return [display, concept.text, 0];
-  if (!Array.isArray(codings)) return undefined;
+  if (!Array.isArray(codings) || codings.length > MAX_CODINGS) return undefined;
   const path: unknown[] = [display, concept.text, codings.length];
   for (const c of codings) {
     if (typeof c !== 'object' || c === null || Array.isArray(c) || !isPlain(c, CODING_KEYS)) return undefined;

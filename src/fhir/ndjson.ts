@@ -142,11 +142,14 @@ export async function* ndjsonLineBatches(url: string, o: NdjsonOptions): AsyncGe
   // Decoded here rather than through a TextDecoderStream (the same decoding: UTF-8, a BOM dropped, a malformed
   // byte replaced), one web stream fewer to pass every piece through.
   const decoder = new TextDecoder();
-  /** The line without its CR; undefined for a blank one; null for one over the limit (to be reported). */
+  /**
+   * The line without its CR; null for one over the limit (to be reported: blank or not, as when it is found still
+   * growing); undefined for a blank one.
+   */
   const lineOf = (text: string, line: number): NdjsonLine | undefined | null => {
     const t = text.endsWith('\r') ? text.slice(0, -1) : text;
-    if (!t.trim()) return undefined;
     if (t.length > maxLine) return null;
+    if (!t.trim()) return undefined;
     return { text: t, line };
   };
   const overlong = (line: number) => badLine(url, o, line, `longer than ${maxLine} characters`);
@@ -175,7 +178,8 @@ export async function* ndjsonLineBatches(url: string, o: NdjsonOptions): AsyncGe
       }
       if (out.length) yield out;
       // A line still growing past the limit is reported now and its rest dropped as it comes.
-      if (buffer.length > maxLine) {
+      // (Its CR, when the piece ended between CR and LF, is not part of the line.)
+      if (buffer.length - (buffer.endsWith('\r') ? 1 : 0) > maxLine) {
         if (!skipping) overlong(lineNo + 1);
         skipping = true;
         buffer = '';

@@ -126,14 +126,17 @@ function decodeDueCursor(cursor: string, date: string): DuePosition {
     throw new OsteoWatchError('invalid', `cursor: belongs to the answer for ${c.data.date}, not ${date}`, {
       expression: ['cursor'],
     });
-  return { runDay: c.data.runDay, upToSeq: c.data.upToSeq, after: c.data.after };
+  return { upToSeq: c.data.upToSeq, after: c.data.after };
 }
-const dueCursor = z.object({
-  date,
-  runDay: date,
-  upToSeq: z.number().int().nonnegative(),
-  after: z.tuple([date, z.string().regex(FHIR_ID), z.enum(WORKLIST_RULES)]),
-});
+// The store recomputes the runs from the day and upToSeq: a cursor cannot name runs of its own. The patient id is a
+// bound parameter, whatever it holds (a stored id the API issued must come back accepted).
+const dueCursor = z
+  .object({
+    date,
+    upToSeq: z.number().int().nonnegative(),
+    after: z.tuple([date, z.string().min(1).max(256), z.enum(WORKLIST_RULES), z.boolean()]),
+  })
+  .strict();
 
 type Authed = Request & { principal?: Principal };
 

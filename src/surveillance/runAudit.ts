@@ -258,14 +258,13 @@ export interface DueEntry extends WorklistRow {
 }
 
 /**
- * Where a page of "who was due" starts: the runs the first page read, pinned (the day they are for, and the last
- * audit record read, so that a run recorded meanwhile does not change the answer half-way), and the last entry
- * given, by the answer's order (due date, none last; patient; rule).
+ * Where a page of "who was due" starts: the audit trail as the first page read it (its last record: a run, or a
+ * scan, recorded meanwhile does not change the answer half-way), and the last entry given, by the answer's order
+ * (due date, none last; patient; rule; an entry without a due date after one due on 9999-12-31).
  */
 export interface DuePosition {
-  runDay: string;
   upToSeq: number;
-  after: [dueKey: string, patientId: string, rule: string];
+  after: [dueKey: string, patientId: string, rule: string, noDueDate: boolean];
 }
 
 /** Who was due on a day: the audited runs the answer comes from, and their open entries. */
@@ -285,10 +284,12 @@ const SUCCEEDED = `coalesce(summary->>'status', 'succeeded') = 'succeeded'`;
 /** The day's open entries, each as the last run that had it open left it (its Task written by a later run, say). */
 const OPEN_ENTRIES = `
   select distinct on (w.patient_id, w.rule, coalesce(w.due_date, 'infinity'::date)) w.*,
-         coalesce(w.due_date, '9999-12-31'::date)::text as due_key
+         coalesce(w.due_date, '9999-12-31'::date)::text as due_key, w.due_date is null as no_due_date
     from worklist_entries w join surveillance_run a on a.run_id = w.run_id
    where a.run_id = any($1::text[]) and w.change <> 'resolved'
-   order by w.patient_id, w.rule, coalesce(w.due_date, 'infinity'::date), a.seq desc`;
+   order by w.patient_id, w.rule, coalesce(w.due_date, 'infinity'::date), a.seq desc, w.change collate "C" desc`;
+/** The answer's order, a total one: keyset pages neither skip nor repeat an entry. */
+const DUE_ORDER = `o.due_key collate "C", o.patient_id collate "C", o.rule collate "C", o.no_due_date`;
 
 /**
  * Who was due on `day`, from the audit records: on a day with runs, every entry open in any of them (a patient
@@ -304,32 +305,31 @@ export async function dueOn(
   o: { limit?: number; from?: DuePosition; total?: boolean } = {},
 ): Promise<DueOn> {
   const db = store.db;
-  let runDay: string | null;
-  if (o.from) runDay = o.from.runDay;
-  else {
-    const [last] = await db.query<{ as_of: string | null }>(
-      `select max(summary->>'asOf') as as_of from surveillance_run where ${SUCCEEDED} and summary->>'asOf' <= $1`,
-      [day],
-    );
-    runDay = last?.as_of ?? null;
-  }
-  if (!runDay) return { runs: [], runDay: null, entries: [], total: 0, next: null };
-  const dayRuns = await db.query<{ run_id: string; seq: string }>(
-    `select run_id, seq from surveillance_run
-      where ${SUCCEEDED} and summary->>'asOf' = $1 and ($2::bigint is null or seq <= $2::bigint) order by seq`,
-    [runDay, o.from?.upToSeq ?? null],
+  // The trail as far as the first page read it: everything below is read up to this record.
+  const upToSeq =
+    o.from?.upToSeq ??
+    Number((await db.query<{ seq: string | null }>('select max(seq) as seq from surveillance_run'))[0]?.seq ?? 0);
+  const [latest] = await db.query<{ as_of: string | null }>(
+    `select max(summary->>'asOf') as as_of from surveillance_run
+      where ${SUCCEEDED} and summary->>'asOf' <= $1 and seq <= $2::bigint`,
+    [day, upToSeq],
   );
-  const read = runDay === day ? dayRuns : dayRuns.slice(-1);
-  const ids = read.map((r) => r.run_id);
-  const upToSeq = Number(dayRuns.at(-1)?.seq ?? 0);
+  const runDay = latest?.as_of ?? null;
+  if (!runDay) return { runs: [], runDay: null, entries: [], total: 0, next: null };
+  const dayRuns = await db.query<{ run_id: string }>(
+    `select run_id from surveillance_run
+      where ${SUCCEEDED} and summary->>'asOf' = $1 and seq <= $2::bigint order by seq`,
+    [runDay, upToSeq],
+  );
+  const ids = (runDay === day ? dayRuns : dayRuns.slice(-1)).map((r) => r.run_id);
   const after = o.from?.after ?? null;
   const rows = await db.query<Record<string, unknown>>(
     `select * from (${OPEN_ENTRIES}) o
-      where $2::text is null or (o.due_key collate "C", o.patient_id collate "C", o.rule collate "C")
-                                > ($2::text collate "C", $3::text collate "C", $4::text collate "C")
-      order by o.due_key collate "C", o.patient_id collate "C", o.rule collate "C"
-      limit $5`,
-    [ids, after?.[0] ?? null, after?.[1] ?? null, after?.[2] ?? null, o.limit === undefined ? null : o.limit + 1],
+      where $2::text is null
+         or (${DUE_ORDER}) > ($2::text collate "C", $3::text collate "C", $4::text collate "C", $5::boolean)
+      order by ${DUE_ORDER}
+      limit $6`,
+    [ids, ...(after ?? [null, null, null, null]), o.limit === undefined ? null : o.limit + 1],
   );
   // Not for a CSV, which reads every page anyway (-1 then).
   const [count] =
@@ -339,13 +339,15 @@ export async function dueOn(
   const page = (o.limit === undefined ? rows : rows.slice(0, o.limit)).map((r) => ({
     entry: worklistRowOf(r),
     dueKey: r.due_key as string,
+    noDueDate: r.no_due_date === true,
   }));
   // The scans of this page's patients, seen by any run on or after the day (read by the results' primary key).
   const studies = await db.query<{ patient_id: string; last_study: string }>(
     `select distinct r.patient_id, r.last_study::text as last_study from surveillance_results r
        join surveillance_run a on a.run_id = r.run_id
-      where r.patient_id = any($1::text[]) and a.summary->>'asOf' >= $2 and r.last_study is not null`,
-    [[...new Set(page.map((p) => p.entry.patientId))], day],
+      where r.patient_id = any($1::text[]) and a.summary->>'asOf' >= $2 and a.seq <= $3::bigint
+        and r.last_study is not null`,
+    [[...new Set(page.map((p) => p.entry.patientId))], day, upToSeq],
   );
   const byPatient = new Map<string, string[]>();
   for (const s of studies) {
@@ -365,7 +367,7 @@ export async function dueOn(
     }),
     next:
       o.limit !== undefined && rows.length > o.limit && last
-        ? { runDay, upToSeq, after: [last.dueKey, last.entry.patientId, last.entry.rule] }
+        ? { upToSeq, after: [last.dueKey, last.entry.patientId, last.entry.rule, last.noDueDate] }
         : null,
   };
 }

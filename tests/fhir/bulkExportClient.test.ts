@@ -47,6 +47,12 @@ describe('NDJSON streaming', () => {
         next();
         return;
       }
+      if (req.url === '/crlf-split') {
+        // A line exactly at the limit, the piece ending between its CR and its LF.
+        res.write('{"resourceType":"Patient","id":"a"}\r');
+        setTimeout(() => res.end('\n{"resourceType":"Patient","id":"b"}\r\n'), 20);
+        return;
+      }
       if (req.url === '/long-within') {
         // The overlong line whole, between two others, all in one write.
         res.end(
@@ -178,6 +184,19 @@ describe('NDJSON streaming', () => {
     })().catch((e: unknown) => e);
     expect(read).toEqual(['w1']);
     expect((failed as Error).message).toMatch(/line 2: longer than 1000 characters$/);
+  });
+
+  it('takes a line at the limit whose CR ends one piece and LF begins the next', async () => {
+    const bad: number[] = [];
+    const ids: string[] = [];
+    for await (const r of ndjsonResources(url.replace('/file.ndjson', '/crlf-split'), {
+      auth: staticBearer('unused'),
+      requiresAccessToken: false,
+      maxLineLength: '{"resourceType":"Patient","id":"a"}'.length,
+      onBadLine: (line) => bad.push(line),
+    }))
+      ids.push(String(r.id));
+    expect({ ids, bad }).toEqual({ ids: ['a', 'b'], bad: [] });
   });
 
   it('does not send the token to a file off the FHIR server', async () => {

@@ -279,8 +279,8 @@ describe('refusals', () => {
     Buffer.from(
       JSON.stringify({ run: runId, after: Buffer.from(JSON.stringify(after)).toString('base64url') }),
     ).toString('base64url');
-  const dueCursor = (date: string, rule: string) =>
-    Buffer.from(JSON.stringify({ date, runDay: date, upToSeq: 1, after: ['2026-01-01', 'p1', rule] })).toString(
+  const dueCursor = (date: string, rule: string, extra: object = {}) =>
+    Buffer.from(JSON.stringify({ date, upToSeq: 1, after: ['2026-01-01', 'p1', rule, false], ...extra })).toString(
       'base64url',
     );
 
@@ -308,6 +308,12 @@ describe('refusals', () => {
       // A cursor of another day's answer, or one forged with a rule that is not one (a 400, never a SQL error).
       [`/surveillance/due?date=${AS_OF}&cursor=${dueCursor('2026-01-01', 'screening-due')}`, 'cursor'],
       [`/surveillance/due?date=${AS_OF}&cursor=${dueCursor(AS_OF, 'drop table')}`, 'cursor'],
+      // Members it does not have (a run day of its own choosing), a negative position.
+      [
+        `/surveillance/due?date=${AS_OF}&cursor=${dueCursor(AS_OF, 'screening-due', { runDay: '2026-01-01' })}`,
+        'cursor',
+      ],
+      [`/surveillance/due?date=${AS_OF}&cursor=${dueCursor(AS_OF, 'screening-due', { upToSeq: -1 })}`, 'cursor'],
     ];
     for (const [path, param] of cases) {
       const r = await get(path);
