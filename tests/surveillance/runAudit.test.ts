@@ -26,6 +26,17 @@ describe('surveillance runs in the audit trail', () => {
       'select run_id, summary from surveillance_run order by seq',
     );
 
+  /** A whole-body MRI of the patient, done at `started`, on the FHIR server the runs read. */
+  const wbMriDone = (patientId: string, started: string) =>
+    bed.server.repo.createResource<ImagingStudy>({
+      resourceType: 'ImagingStudy',
+      status: 'available',
+      subject: { reference: `Patient/${patientId}` },
+      started,
+      modality: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'MR' }],
+      procedureCode: [{ coding: [{ system: 'http://loinc.org', code: '46358-8' }], text: 'MR Whole body' }],
+    });
+
   let morning = '';
   let afternoon = '';
   let scanned = '';
@@ -35,14 +46,7 @@ describe('surveillance runs in the audit trail', () => {
     const due = (await bed.s.store.worklist({ runId: morning, limit: 1000, rules: ['screening-due'] })).items[0]!;
     expect(due).toBeDefined();
     scanned = due.patientId;
-    await bed.server.repo.createResource<ImagingStudy>({
-      resourceType: 'ImagingStudy',
-      status: 'available',
-      subject: { reference: `Patient/${scanned}` },
-      started: `${AS_OF}T13:00:00Z`,
-      modality: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'MR' }],
-      procedureCode: [{ coding: [{ system: 'http://loinc.org', code: '46358-8' }], text: 'MR Whole body' }],
-    });
+    await wbMriDone(scanned, `${AS_OF}T13:00:00Z`);
     afternoon = await bed.s.startRun('api', AS_OF);
     expect((await finished(bed.s, afternoon)).status).toBe('succeeded');
 
@@ -159,14 +163,7 @@ describe('surveillance runs in the audit trail', () => {
     const third = await bed.s.startRun('api', AS_OF);
     expect((await finished(bed.s, third)).status).toBe('succeeded');
     const unscanned = whole.entries.filter((e) => e.scannedOn === null).at(-1)!.patientId;
-    await bed.server.repo.createResource<ImagingStudy>({
-      resourceType: 'ImagingStudy',
-      status: 'available',
-      subject: { reference: `Patient/${unscanned}` },
-      started: `${NEXT_DAY}T09:00:00Z`,
-      modality: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'MR' }],
-      procedureCode: [{ coding: [{ system: 'http://loinc.org', code: '46358-8' }], text: 'MR Whole body' }],
-    });
+    await wbMriDone(unscanned, `${NEXT_DAY}T09:00:00Z`);
     const nextDay = await bed.s.startRun('api', NEXT_DAY);
     expect((await finished(bed.s, nextDay)).status).toBe('succeeded');
     const pages = [first];
