@@ -256,17 +256,36 @@ export async function worklistCsv(
   const { query, after } = await storeQuery(store, p);
   const first = await store.worklist({ ...query, limit: CSV_PAGE, cursor: after, total: false });
   const pinned = first.runId ?? undefined;
-  const header = `${WORKLIST_CSV_COLUMNS.join(',')}\r\n`;
-  async function* chunks(): AsyncGenerator<string> {
-    yield header;
-    let page = first;
-    for (;;) {
-      if (page.items.length) yield toCsv(page.items, [...WORKLIST_CSV_COLUMNS]).slice(header.length);
-      if (!page.next || !pinned) return;
-      page = await store.worklist({ ...query, runId: pinned, limit: CSV_PAGE, cursor: page.next, total: false });
-    }
+  const chunks = csvOfPages(WORKLIST_CSV_COLUMNS, { rows: first.items, next: pinned && first.next }, async (next) => {
+    const page = await store.worklist({ ...query, runId: pinned, limit: CSV_PAGE, cursor: next, total: false });
+    return { rows: page.items, next: page.next };
+  });
+  return { runId: first.runId, chunks };
+}
+
+/**
+ * CSV (RFC 4180, audit/csv.ts) of keyset pages: the header first, then each page's rows, each page read only once
+ * the one before has been taken.
+ */
+async function* csvOfPages<R extends object, N>(
+  columns: ReadonlyArray<keyof R & string>,
+  first: { rows: R[]; next?: N | null },
+  read: (next: N) => Promise<{ rows: R[]; next?: N | null }>,
+): AsyncGenerator<string> {
+  const header = `${columns.join(',')}\r\n`;
+  yield header;
+  let page = first;
+  for (;;) {
+    if (page.rows.length) yield toCsv(page.rows, [...columns]).slice(header.length);
+    if (!page.next) return;
+    page = await read(page.next);
   }
-  return { runId: first.runId, chunks: chunks() };
+}
+
+/** Writes every chunk, then ends the response; stops when the client has gone. */
+async function sendChunks(res: Response, chunks: AsyncIterable<string>): Promise<void> {
+  for await (const chunk of chunks) if (!(await write(res, chunk))) return;
+  res.end();
 }
 
 const wantsCsv = (req: Request, format: 'json' | 'csv' | undefined): boolean =>
@@ -356,8 +375,7 @@ export function surveillanceRoutes(o: SurveillanceRouteOptions): Router {
       .type('text/csv')
       .set('Content-Disposition', `attachment; filename="worklist${run ? `-${run.replace(/:/g, '')}` : ''}.csv"`);
     if (run) res.set('X-Surveillance-Run', run).set('X-Surveillance-Run-Status', (await store.getRun(run))!.status);
-    for await (const chunk of chunks) if (!(await write(res, chunk))) return;
-    res.end();
+    await sendChunks(res, chunks);
   });
 
   router.get('/due', async (req: Authed, res) => {
@@ -372,22 +390,20 @@ export function surveillanceRoutes(o: SurveillanceRouteOptions): Router {
     const from = q.cursor ? decodeDueCursor(q.cursor, q.date) : undefined;
     if (wantsCsv(req, q.format)) {
       // Every entry from the cursor (or the first), page after page, each written before the next is read.
-      let page = await dueOn(store, q.date, { limit: CSV_PAGE, from, total: false });
-      const header = `${DUE_CSV_COLUMNS.join(',')}\r\n`;
+      const first = await dueOn(store, q.date, { limit: CSV_PAGE, from, total: false });
       res
         .status(200)
         .type('text/csv')
         .set('Content-Disposition', `attachment; filename="due-${q.date}.csv"`)
-        .set('X-Surveillance-Runs', page.runs.map((r) => r.runId).join(','))
-        .set('X-Surveillance-Run-Day', page.runDay ?? '');
-      if (!(await write(res, header))) return;
-      for (;;) {
-        if (page.entries.length && !(await write(res, toCsv(page.entries, [...DUE_CSV_COLUMNS]).slice(header.length))))
-          return;
-        if (!page.next) break;
-        page = await dueOn(store, q.date, { limit: CSV_PAGE, from: page.next, total: false });
-      }
-      res.end();
+        .set('X-Surveillance-Runs', first.runs.map((r) => r.runId).join(','))
+        .set('X-Surveillance-Run-Day', first.runDay ?? '');
+      const pageOf = (d: Awaited<ReturnType<typeof dueOn>>) => ({ rows: d.entries, next: d.next });
+      await sendChunks(
+        res,
+        csvOfPages(DUE_CSV_COLUMNS, pageOf(first), async (next) =>
+          pageOf(await dueOn(store, q.date, { limit: CSV_PAGE, from: next, total: false })),
+        ),
+      );
       return;
     }
     const { runs, runDay, entries, total, next } = await dueOn(store, q.date, { limit: q.limit, from });
