@@ -221,7 +221,7 @@ export function worklistRuleCodeSystem(): CodeSystem {
     WORKLIST_RULE_SYSTEM,
     'OsteoWatchWorklistRule',
     'Why a surveillance worklist Task was raised',
-    'The screening rule behind a cohort surveillance worklist entry and its FHIR Task: WB-MRI screening due, follow-up WB-MRI due, osteonecrosis found.',
+    'The screening rule behind a cohort surveillance worklist entry and its FHIR Task: WB-MRI screening due, follow-up WB-MRI due, osteonecrosis found, glucocorticoid exposure unknown (medication records to review).',
     WORKLIST_RULE_CONCEPTS,
   );
 }

@@ -4,11 +4,18 @@
  */
 import { dayFromIso } from '../exposure/dates.ts';
 import { mg } from '../exposure/format.ts';
+import type { WorklistRuleCode } from '../terminology/worklistCodes.ts';
 import type { Assessment } from './assess.ts';
 import type { Decision } from './rules.ts';
 import type { WorklistChange, WorklistItem, WorklistRule } from './worklistTypes.ts';
 
 export type { WorklistChange, WorklistItem, WorklistRule } from './worklistTypes.ts';
+
+/**
+ * The FHIR Task's rule code: a due and an overdue follow-up are one Task, and an unknown exposure is a review of
+ * the medication records.
+ */
+export type TaskRule = WorklistRuleCode;
 
 /** The rules a worklist entry can be for (also the FHIR Task's code, see terminology/worklistCodes.ts). */
 export const WORKLIST_RULES = [
@@ -20,9 +27,6 @@ export const WORKLIST_RULES = [
 ] as const satisfies readonly WorklistRule[];
 
 export { isUrgent, URGENT_RULES } from './urgency.ts';
-
-/** The rules published as FHIR Tasks (a Task code each, terminology/worklistCodes.ts). */
-export type TaskRule = 'screening' | 'follow-up' | 'findings';
 
 const days = (from: string, to: string) => dayFromIso(to) - dayFromIso(from);
 
@@ -76,7 +80,8 @@ export function worklistItems(a: Assessment): WorklistItem[] {
   }
   // A cohort patient whose steroid dose could not be computed at all (a prescription without a dose …): the
   // screening status cannot be decided, and the patient may be far past the threshold. Listed for review, so
-  // that nobody is left off the worklist for want of a number (the card says "screening status unknown").
+  // that nobody is left off the worklist for want of a number (the card says "screening status unknown"). Its
+  // due date is the day a run first found it, which only the run knows (reviewDueDates).
   if (a.screening.decision.kind === 'exposure-unknown') {
     const n = x.issues.length;
     out.push({
@@ -110,6 +115,22 @@ export function worklistItems(a: Assessment): WorklistItem[] {
   return out;
 }
 
+/**
+ * The due date of each review entry (exposure unknown): the day a run first found the patient's exposure unknown,
+ * kept while it stays so (`openSince`: the patients' open review entries of the last run, by patient, with their
+ * due date), else the run's as-of day. So the review is one piece of work across runs — one entry still due, one
+ * Task — and a patient whose exposure becomes known and later unknown again gets a new one. Other entries as given.
+ */
+export function reviewDueDates(
+  items: readonly WorklistItem[],
+  openSince: ReadonlyMap<string, string>,
+  asOf: string,
+): WorklistItem[] {
+  return items.map((i) =>
+    i.rule === 'exposure-unknown' && i.dueDate === null ? { ...i, dueDate: openSince.get(i.patientId) ?? asOf } : i,
+  );
+}
+
 /** A worklist entry's identity across runs: the same patient, rule and due date is the same piece of work. */
 export const worklistKey = (i: Pick<WorklistItem, 'patientId' | 'rule' | 'dueDate'>): string =>
   `${i.patientId}:${i.rule}:${i.dueDate ?? 'none'}`;
@@ -126,15 +147,15 @@ export function changeOf(item: WorklistItem, previousKeys: ReadonlySet<string>):
 }
 
 /** The FHIR Task's rule code: due and overdue follow-ups are one Task (its businessStatus says which). */
-export const taskRuleOf = (rule: WorklistRule): TaskRule | undefined =>
+export const taskRuleOf = (rule: WorklistRule): TaskRule =>
   rule === 'screening-due'
     ? 'screening'
     : rule === 'findings'
       ? 'findings'
       : rule === 'follow-up-due' || rule === 'follow-up-overdue'
         ? 'follow-up'
-        : undefined;
+        : 'exposure-review';
 
 /** An entry's identity across runs that ignores due versus overdue (one Task, one piece of work). */
 export const workFamilyOf = (e: Pick<WorklistItem, 'patientId' | 'rule' | 'dueDate'>): string =>
-  `${e.patientId}:${taskRuleOf(e.rule) ?? e.rule}:${e.dueDate ?? 'none'}`;
+  `${e.patientId}:${taskRuleOf(e.rule)}:${e.dueDate ?? 'none'}`;

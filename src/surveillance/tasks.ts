@@ -3,7 +3,8 @@
  * is a conditional create on the entry's business identifier "{patient}:{rule}:{due date}"
  * (https://hl7.org/fhir/R4/http.html#ccreate), so a re-run, a resumed run or a second instance never makes a
  * second Task. Screening and follow-up Tasks are basedOn a draft WB-MRI ServiceRequest (the order the card
- * suggests), written the same way.
+ * suggests), written the same way. A patient whose exposure could not be computed gets a Task to review their
+ * medication records, due from the day a run first found it (screening/worklist.ts reviewDueDates).
  */
 import type { ServiceRequest, Task } from '@medplum/fhirtypes';
 import { isRefusal, OsteoWatchError, RefusedError } from '../errors.ts';
@@ -129,10 +130,8 @@ export class TaskPublisher {
   }
 
   /** The entry's Task (and its draft order), created unless it exists; the Task's reference. */
-  async publish(item: WorklistItem, asOf: string, reason: string): Promise<string | null> {
+  async publish(item: WorklistItem, asOf: string, reason: string): Promise<string> {
     const rule = taskRuleOf(item.rule);
-    // An entry for review only (exposure unknown): on the worklist, no Task code for it.
-    if (!rule) return null;
     const key = taskKey(item);
     const identifier = [{ system: WORKLIST_ENTRY_IDENTIFIER, value: key }];
     let basedOn: Task['basedOn'];
@@ -177,7 +176,6 @@ export class TaskPublisher {
 
   /** Completes the Task of an entry whose reason has gone (the WB-MRI was done); nothing if there is none. */
   async complete(item: Pick<WorklistItem, 'patientId' | 'rule' | 'dueDate'>, why: string): Promise<void> {
-    if (!taskRuleOf(item.rule)) return;
     const key = taskKey(item);
     const found = await this.request(
       'GET',

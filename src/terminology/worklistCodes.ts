@@ -5,7 +5,10 @@
 import type { Concept } from './concept.ts';
 import { WORKLIST_RULE_SYSTEM } from './systems.ts';
 
-export const WORKLIST_RULE_CONCEPTS: Concept[] = [
+/** A worklist Task's code (src/screening/worklist.ts taskRuleOf says which rule has which). */
+export type WorklistRuleCode = 'screening' | 'follow-up' | 'findings' | 'exposure-review';
+
+export const WORKLIST_RULE_CONCEPTS: Array<Concept & { code: WorklistRuleCode }> = [
   {
     code: 'screening',
     display: 'STIR whole-body MRI screening due',
@@ -23,9 +26,15 @@ export const WORKLIST_RULE_CONCEPTS: Concept[] = [
     display: 'Osteonecrosis found on WB-MRI',
     definition: 'The latest WB-MRI reads show osteonecrosis: review management (collapse, high collapse risk).',
   },
+  {
+    code: 'exposure-review',
+    display: 'Glucocorticoid exposure unknown: medication records to review',
+    definition:
+      'No glucocorticoid record of a cohort patient could be quantified (a prescription without a dose, an unknown unit …): the screening status cannot be decided until the records are completed.',
+  },
 ];
 
-export const worklistRuleCoding = (code: 'screening' | 'follow-up' | 'findings') => {
+export const worklistRuleCoding = (code: WorklistRuleCode) => {
   const c = WORKLIST_RULE_CONCEPTS.find((x) => x.code === code)!;
   return { system: WORKLIST_RULE_SYSTEM, code: c.code, display: c.display };
 };

@@ -5,7 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Assessment } from '../../src/screening/assess.ts';
 import type { Decision, FindingsDecision } from '../../src/screening/rules.ts';
-import { changeOf, worklistItems, worklistKey } from '../../src/screening/worklist.ts';
+import {
+  changeOf,
+  reviewDueDates,
+  taskRuleOf,
+  workFamilyOf,
+  worklistItems,
+  worklistKey,
+} from '../../src/screening/worklist.ts';
 
 const study = { date: '2025-12-01', reference: 'ImagingStudy/s1' };
 
@@ -80,6 +87,20 @@ describe('worklist entries', () => {
     expect(items[0]!.summary).toMatch(/^Steroid exposure unknown: no glucocorticoid record could be quantified/);
     expect(items[1]).toMatchObject({ rule: 'findings', dueDate: '2026-01-10', suggestsOrder: false });
     expect(items[1]!.summary).toBe('Osteonecrosis on WB-MRI (2026-01-10): hip left (collapsed)');
+
+    // Its due date is the day a run first found it: the last run's open review entry's, else this run's as-of
+    // day; other entries keep theirs.
+    expect(reviewDueDates(items, new Map(), '2026-06-30').map((i) => i.dueDate)).toEqual(['2026-06-30', '2026-01-10']);
+    expect(
+      reviewDueDates(items, new Map([[items[0]!.patientId, '2026-05-31']]), '2026-06-30').map((i) => i.dueDate),
+    ).toEqual(['2026-05-31', '2026-01-10']);
+    expect(reviewDueDates(items, new Map([['someone-else', '2026-05-31']]), '2026-06-30')[0]!.dueDate).toBe(
+      '2026-06-30',
+    );
+    // One Task per review, named by that date, whatever the run.
+    const [review] = reviewDueDates(items, new Map(), '2026-06-30');
+    expect(taskRuleOf(review!.rule)).toBe('exposure-review');
+    expect(workFamilyOf(review!)).toBe(`${review!.patientId}:exposure-review:2026-06-30`);
   });
 
   it('a follow-up that went from due to overdue is the same work (still due), a new due date is new', () => {
