@@ -19,6 +19,10 @@
  * - two instances on one schema, one of them starting the run: every patient evaluated once (results counted
  *   against the cohort; each instance counts the batches and patients it evaluated), and the time beside one.
  *
+ * Each reports its CPU time (process.cpuUsage: every thread of it), and PostgreSQL's is sampled from /proc while
+ * a run goes on (when the server runs on this machine): a run cannot end before the two together, spread over
+ * every core, which bounds what more threads could give on this machine (printed as a time and a ratio).
+ *
  * Every child runs with the Node flags of `npm start` (the service's young generation capped: see README) and, as
  * every process that loads the surveillance, its heap growth setting (src/surveillance/service.ts).
  *
@@ -33,9 +37,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Resource } from '@medplum/fhirtypes';
 import { openAuditStore } from '../src/audit/store.ts';
@@ -151,6 +155,8 @@ interface GenerateReport {
 }
 interface ParseReport {
   ms: number;
+  /** CPU time of the process (every thread: the garbage collector's too) over the same span, ms. */
+  cpuMs: number;
   resources: number;
   patients: number;
   maxRssMb: number;
@@ -178,6 +184,11 @@ interface SurveilReport {
   batches: number;
   patients: number;
   maxRssMb: number;
+  /**
+   * CPU time of the process (every thread: evaluation workers and the garbage collector's too), ms, from the run's
+   * start (the starting instance) or from ready (the others) to the run's end.
+   */
+  cpuMs: number;
   /** The largest RSS sampled (every 100 ms) before the run and in each phase, MB. */
   rss: { start: number; load: number; evaluation: number; finishing: number };
 }
@@ -253,8 +264,14 @@ async function generateChild(): Promise<void> {
   await send({ type: 'report', report });
 }
 
+const cpuMsSince = (from: NodeJS.CpuUsage) => {
+  const u = process.cpuUsage(from);
+  return (u.user + u.system) / 1000;
+};
+
 async function parseChild(base: string): Promise<void> {
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const statusUrl = await kickOff({ fhirBaseUrl: base, groupId: 'bench', types: [], auth: noAuth });
   const manifest = await waitForManifest(statusUrl, { auth: noAuth, maxWaitSeconds: 60, retryAfterCapSeconds: 1 });
   let resources = 0;
@@ -264,7 +281,13 @@ async function parseChild(base: string): Promise<void> {
       resources++;
       if (r.resourceType === 'Patient') patients++;
     }
-  const report: ParseReport = { ms: performance.now() - started, resources, patients, maxRssMb: maxRssMb() };
+  const report: ParseReport = {
+    ms: performance.now() - started,
+    cpuMs: cpuMsSince(cpu),
+    resources,
+    patients,
+    maxRssMb: maxRssMb(),
+  };
   await send({ type: 'report', report });
 }
 
@@ -376,7 +399,11 @@ async function surveilChild(base: string): Promise<void> {
     logger: createLogger('warn', process.stderr),
   });
   // What this instance did, counted by wrapping the source and the runner of this process.
-  const r: Omit<SurveilReport, 'runId' | 'status' | 'maxRssMb' | 'rss'> = { finishings: 0, batches: 0, patients: 0 };
+  const r: Omit<SurveilReport, 'runId' | 'status' | 'maxRssMb' | 'rss' | 'cpuMs'> = {
+    finishings: 0,
+    batches: 0,
+    patients: 0,
+  };
   const source = s.runner.d.source;
   const load = source.load.bind(source);
   source.load = async (run, o) => {
@@ -423,10 +450,12 @@ async function surveilChild(base: string): Promise<void> {
   sample();
   const sampler = setInterval(sample, 100);
   const go = new Promise<void>((resolve) => process.once('message', () => resolve()));
+  let cpu = process.cpuUsage();
   await send({ type: 'ready' });
   let runId: string | undefined;
   if (env.BENCH_START === '1') {
     await go;
+    cpu = process.cpuUsage();
     r.startedAt = Date.now();
     runId = await s.startRun('cli', AS_OF);
   }
@@ -445,6 +474,7 @@ async function surveilChild(base: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   await Promise.allSettled([...finishCalls]);
+  const cpuMs = cpuMsSince(cpu);
   clearInterval(sampler);
   sample();
   const peakIn = (from = 0, to = Number.POSITIVE_INFINITY) =>
@@ -455,6 +485,7 @@ async function surveilChild(base: string): Promise<void> {
     runId: runId!,
     status,
     maxRssMb: maxRssMb(),
+    cpuMs,
     rss: {
       start: samples[0]![1],
       load: r.loadStartedAt ? peakIn(r.loadStartedAt, r.loadEndedAt) : 0,
@@ -472,6 +503,8 @@ async function surveilChild(base: string): Promise<void> {
 
 interface Surveyed {
   reports: SurveilReport[];
+  /** CPU time of this machine's PostgreSQL processes while the run went on, ms; undefined when it has none. */
+  postgresCpuMs: number | undefined;
   /** Results stored for the run, distinct patients among them, worklist entries, audit records of the run. */
   results: number;
   distinct: number;
@@ -490,6 +523,72 @@ interface Row {
   two?: Surveyed;
 }
 
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks a second. */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * The CPU time this machine's PostgreSQL processes use from now to stop(), ms (undefined when none is seen: the
+ * server runs elsewhere, or /proc cannot be read). Sampled every 100 ms from /proc/<pid>/stat (utime + stime), a
+ * backend's time from its first sample (0 for one started meanwhile) to its last: what a backend used in the
+ * last 100 ms before it exited is missed. The run's own share of the machine's PostgreSQL, in a bench that runs
+ * nothing else on it.
+ */
+function postgresCpu(): { stop(): number | undefined } {
+  const first = new Map<string, number>();
+  const last = new Map<string, number>();
+  const notPostgres = new Set<string>();
+  const ticksOf = (pid: string): number | undefined => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') return undefined;
+      // After "pid (comm) ": state is field 3, utime 14 and stime 15.
+      const fields = stat.slice(close + 2).split(' ');
+      return Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return undefined;
+    }
+  };
+  let started = false;
+  /** The CPU time of processes whose pid was taken by another since. */
+  let carried = 0;
+  const sample = () => {
+    let pids: string[];
+    try {
+      pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n) && !notPostgres.has(n));
+    } catch {
+      return;
+    }
+    for (const pid of pids) {
+      const ticks = ticksOf(pid);
+      if (ticks === undefined) {
+        if (!last.has(pid)) notPostgres.add(pid);
+        continue;
+      }
+      // A pid seen again with less CPU time is another process (the pid reused): counted from 0.
+      const before = last.get(pid);
+      if (!first.has(pid) || (before !== undefined && ticks < before)) {
+        if (before !== undefined) carried += before - first.get(pid)!;
+        first.set(pid, started ? 0 : ticks);
+      }
+      last.set(pid, ticks);
+    }
+    started = true;
+  };
+  sample();
+  const timer = setInterval(sample, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      if (!last.size) return undefined;
+      let ticks = carried;
+      for (const [pid, t] of last) ticks += t - first.get(pid)!;
+      return (ticks / TICKS_PER_SECOND) * 1000;
+    },
+  };
+}
+
 async function surveil(base: string, url: string, instances: number): Promise<Surveyed> {
   const schema = `ow_survbench_${randomBytes(4).toString('hex')}`;
   // Migrated here, once, before the instances open it.
@@ -503,8 +602,15 @@ async function surveil(base: string, url: string, instances: number): Promise<Su
       await c.next('ready');
       children.push(c);
     }
-    children[0]!.proc.send({ type: 'start' });
-    const reports = await Promise.all(children.map((c) => c.next<SurveilReport>('report')));
+    const postgres = postgresCpu();
+    let reports: SurveilReport[];
+    let postgresCpuMs: number | undefined;
+    try {
+      children[0]!.proc.send({ type: 'start' });
+      reports = await Promise.all(children.map((c) => c.next<SurveilReport>('report')));
+    } finally {
+      postgresCpuMs = postgres.stop();
+    }
     await Promise.all(children.map((c) => c.exited));
     const [q] = await store.db.query<Record<string, string>>(
       `select (select count(*) from surveillance_results where run_id = $1) as results,
@@ -515,6 +621,7 @@ async function surveil(base: string, url: string, instances: number): Promise<Su
     );
     return {
       reports,
+      postgresCpuMs,
       results: Number(q!.results),
       distinct: Number(q!.distinct_),
       worklist: Number(q!.worklist),
@@ -575,6 +682,7 @@ function phases(s: Surveyed) {
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const CORES = availableParallelism();
 const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const perSec = (n: number, ms: number) => n / (ms / 1000);
 
@@ -608,6 +716,12 @@ function print(rows: Row[]): void {
     ),
   );
   line('  peak RSS', (r) => `${fmt(Math.max(...r.pairs.map((p) => p.parse.maxRssMb)))} MB`);
+  line('  CPU time (every thread of the process)', (r) =>
+    spread(
+      r.pairs.map((p) => p.parse.cpuMs),
+      sec,
+    ),
+  );
   const ceiling = (m: InMemoryReport) => perSec(m.patients, m.parseMs + m.evaluateMs);
   line('in memory, nothing stored: parse / evaluate', (r) =>
     r.inMemory ? `${sec(r.inMemory.parseMs)} / ${sec(r.inMemory.evaluateMs)}` : 'not measured',
@@ -654,6 +768,20 @@ function print(rows: Row[]): void {
     return [m.start, m.load, m.evaluation, m.finishing].map(fmt).join(' / ');
   });
   line('  worklist entries', (r) => [...new Set(r.pairs.map((p) => fmt(p.one.worklist)))].join(', '));
+  // CPU time, the figure that tells what more cores could give: a run cannot end before its CPU time (its own
+  // process and PostgreSQL's) spread over every core of the machine, whatever its threads.
+  const cpuOf = (s: Surveyed) => s.reports[0]!.cpuMs + (s.postgresCpuMs ?? 0);
+  line('  CPU time, the instance / PostgreSQL (median run)', (r) => {
+    const s = middlePair(r).one;
+    return `${sec(s.reports[0]!.cpuMs)} / ${s.postgresCpuMs === undefined ? 'not on this machine' : sec(s.postgresCpuMs)}`;
+  });
+  // The least run time that CPU time allows, every core busy throughout, and the ratio that would give: of the
+  // same (median) run, so that the three lines add up.
+  line(`    if all ${CORES} cores were busy: time, ratio`, (r) => {
+    const p = middlePair(r);
+    const floor = cpuOf(p.one) / CORES;
+    return `${sec(floor)}, ${(perSec(r.size, floor) / parseRate(p.parse)).toFixed(2)}`;
+  });
   line(
     '2 instances: run status',
     two((_, s) => s.reports[0]!.status),
@@ -693,6 +821,13 @@ function print(rows: Row[]): void {
   line(
     '  finishing steps A / B, audit records',
     two((_, s) => `${each(s, (x) => String(x.finishings))}, ${s.auditRecords}`),
+  );
+  line(
+    '  CPU time A / B / PostgreSQL',
+    two(
+      (_, s) =>
+        `${each(s, (x) => sec(x.cpuMs))} / ${s.postgresCpuMs === undefined ? 'not on this machine' : sec(s.postgresCpuMs)}`,
+    ),
   );
   line(
     '  peak RSS A / B',

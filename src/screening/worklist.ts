@@ -80,8 +80,8 @@ export function worklistItems(a: Assessment): WorklistItem[] {
   }
   // A cohort patient whose steroid dose could not be computed at all (a prescription without a dose …): the
   // screening status cannot be decided, and the patient may be far past the threshold. Listed for review, so
-  // that nobody is left off the worklist for want of a number (the card says "screening status unknown"). Its
-  // due date is the day a run first found it, which only the run knows (reviewDueDates).
+  // that nobody is left off the worklist for want of a number (the card says "screening status unknown"). No due
+  // date: nothing in the records says since when, so the review is one piece of work (one Task) per patient.
   if (a.screening.decision.kind === 'exposure-unknown') {
     const n = x.issues.length;
     out.push({
@@ -113,22 +113,6 @@ export function worklistItems(a: Assessment): WorklistItem[] {
     });
   }
   return out;
-}
-
-/**
- * The due date of each review entry (exposure unknown): the day a run first found the patient's exposure unknown,
- * kept while it stays so (`openSince`: the patients' open review entries of the last run, by patient, with their
- * due date), else the run's as-of day. So the review is one piece of work across runs — one entry still due, one
- * Task — and a patient whose exposure becomes known and later unknown again gets a new one. Other entries as given.
- */
-export function reviewDueDates(
-  items: readonly WorklistItem[],
-  openSince: ReadonlyMap<string, string>,
-  asOf: string,
-): WorklistItem[] {
-  return items.map((i) =>
-    i.rule === 'exposure-unknown' && i.dueDate === null ? { ...i, dueDate: openSince.get(i.patientId) ?? asOf } : i,
-  );
 }
 
 /** A worklist entry's identity across runs: the same patient, rule and due date is the same piece of work. */

@@ -137,7 +137,8 @@ export interface Page<T> {
 /**
  * The worklist's order, the clinic team's: urgent work first (an overdue follow-up, osteonecrosis found: their
  * Tasks are `urgent`), then the routine, then what was resolved since the last run; within each, by due date
- * (none last), patient, rule, change. Keyset paging follows the same tuple.
+ * (none last), patient, rule, change. Keyset paging follows the same tuple, read through the index of migration
+ * 014, whose expression is this one word for word: a change here needs a migration there (a test checks the plan).
  */
 const URGENCY = `(case when change = 'resolved' then 2 when rule in (${URGENT_RULES.map((r) => `'${r}'`).join(', ')}) then 0 else 1 end)`;
 const urgencyOf = (r: Pick<WorklistRow, 'rule' | 'change'>) => (r.change === 'resolved' ? 2 : isUrgent(r.rule) ? 0 : 1);

@@ -14,7 +14,7 @@ import type { Logger } from '../log/logger.ts';
 import type { SurveillanceMetrics } from '../metrics/metrics.ts';
 import type { CohortDefinition } from '../screening/cohort.ts';
 import { DEFAULT_SCREENING_CONFIG, type ScreeningConfig } from '../screening/rules.ts';
-import { changeOf, reviewDueDates, workFamilyOf, worklistKey } from '../screening/worklist.ts';
+import { changeOf, workFamilyOf, worklistKey } from '../screening/worklist.ts';
 import { type Evaluator, inlineEvaluator, type PatientInput } from './evaluationPool.ts';
 import { recordFailedRun, recordRun } from './runAudit.ts';
 import type { ResultRow, RunCounts, RunRow, RunStore, RunTrigger, WorklistRow } from './runStore.ts';
@@ -211,15 +211,8 @@ export class SurveillanceRunner {
     const transient = [...data.values()].find((r) => r instanceof OsteoWatchError && r.kind === 'unavailable');
     if (transient && !o.lastAttempt) throw transient;
     const previous = run.previousRunId;
-    const previousOpen = previous
-      ? (await store.worklistOf(previous, todo)).filter((e) => e.change !== 'resolved')
-      : [];
-    const previousKeys = new Set(previousOpen.map(worklistKey));
-    // A review entry keeps the due date it had (the day a run first found the exposure unknown).
-    const reviewSince = new Map(
-      previousOpen.flatMap((e) =>
-        e.rule === 'exposure-unknown' && e.dueDate ? [[e.patientId, e.dueDate] as const] : [],
-      ),
+    const previousKeys = new Set(
+      previous ? (await store.worklistOf(previous, todo)).filter((e) => e.change !== 'resolved').map(worklistKey) : [],
     );
     const results: ResultRow[] = [];
     const entries: WorklistRow[] = [];
@@ -249,7 +242,7 @@ export class SurveillanceRunner {
     // other Tasks would fare alike: they are not sent (70,000 refused writes at an EHR), each entry saying why.
     let giveUp: string | undefined;
     for (const { result, items } of evaluations) {
-      for (const item of reviewDueDates(items, reviewSince, run.asOf)) {
+      for (const item of items) {
         let taskRef: string | null = null;
         let taskError: string | null = null;
         // A run cancelled meanwhile (an operator's word, or failed by another instance) writes no more Tasks: its

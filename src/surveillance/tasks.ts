@@ -4,7 +4,7 @@
  * (https://hl7.org/fhir/R4/http.html#ccreate), so a re-run, a resumed run or a second instance never makes a
  * second Task. Screening and follow-up Tasks are basedOn a draft WB-MRI ServiceRequest (the order the card
  * suggests), written the same way. A patient whose exposure could not be computed gets a Task to review their
- * medication records, due from the day a run first found it (screening/worklist.ts reviewDueDates).
+ * medication records (no due date: one per patient, reopened if the exposure becomes unknown again).
  */
 import type { ServiceRequest, Task } from '@medplum/fhirtypes';
 import { isRefusal, OsteoWatchError, RefusedError } from '../errors.ts';
@@ -51,6 +51,9 @@ export interface TaskPublisherOptions {
 }
 
 /** The identifier value of an entry's Task: one per patient, rule (due and overdue follow-up alike) and due date. */
+/** The businessStatus of a Task this service completed because its reason had gone (not a clinician's doing). */
+const RESOLVED = 'resolved';
+
 export const taskKey = (i: Pick<WorklistItem, 'patientId' | 'rule' | 'dueDate'>): string => workFamilyOf(i);
 
 export interface Published<T> {
@@ -156,21 +159,28 @@ export class TaskPublisher {
       restriction: { period: { start: item.dueDate ?? asOf, ...(item.overdueFrom ? { end: item.overdueFrom } : {}) } },
     };
     const t = await this.ensure(task, key);
-    // The same Task from an earlier run: a follow-up that has become overdue says so (businessStatus, priority).
     const held = t.resource;
-    const open = held.status !== 'completed' && held.status !== 'cancelled';
-    if (
-      !t.created &&
-      open &&
+    if (t.created) return t.reference;
+    const update = {
+      priority: task.priority,
+      businessStatus: task.businessStatus,
+      description: task.description,
+      code: task.code,
+    };
+    if (held.status === 'completed' && held.businessStatus?.text === RESOLVED) {
+      // A Task this service completed (complete() below) whose reason is back — the WB-MRI that resolved it entered
+      // in error, a dose recorded and then taken out again — is opened again: its identifier names the same work,
+      // and the conditional create hands back the closed Task, which would leave the entry with nothing open in
+      // the EHR. One a clinician closed (without "resolved") is theirs, and stays as they left it.
+      const { statusReason: _, ...rest } = held;
+      await this.request('PUT', t.reference, { ...rest, ...update, status: 'ready', restriction: task.restriction });
+    } else if (
+      held.status !== 'completed' &&
+      held.status !== 'cancelled' &&
       (held.businessStatus?.text !== task.businessStatus?.text || held.priority !== task.priority)
     )
-      await this.request('PUT', t.reference, {
-        ...held,
-        priority: task.priority,
-        businessStatus: task.businessStatus,
-        description: task.description,
-        code: task.code,
-      });
+      // The same Task from an earlier run: a follow-up that has become overdue says so (businessStatus, priority).
+      await this.request('PUT', t.reference, { ...held, ...update });
     return t.reference;
   }
 
@@ -189,7 +199,7 @@ export class TaskPublisher {
       await this.request('PUT', `Task/${t.id}`, {
         ...t,
         status: 'completed',
-        businessStatus: { text: 'resolved' },
+        businessStatus: { text: RESOLVED },
         statusReason: { text: why },
       });
     }

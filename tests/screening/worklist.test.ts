@@ -5,14 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Assessment } from '../../src/screening/assess.ts';
 import type { Decision, FindingsDecision } from '../../src/screening/rules.ts';
-import {
-  changeOf,
-  reviewDueDates,
-  taskRuleOf,
-  workFamilyOf,
-  worklistItems,
-  worklistKey,
-} from '../../src/screening/worklist.ts';
+import { changeOf, taskRuleOf, workFamilyOf, worklistItems, worklistKey } from '../../src/screening/worklist.ts';
 
 const study = { date: '2025-12-01', reference: 'ImagingStudy/s1' };
 
@@ -88,19 +81,9 @@ describe('worklist entries', () => {
     expect(items[1]).toMatchObject({ rule: 'findings', dueDate: '2026-01-10', suggestsOrder: false });
     expect(items[1]!.summary).toBe('Osteonecrosis on WB-MRI (2026-01-10): hip left (collapsed)');
 
-    // Its due date is the day a run first found it: the last run's open review entry's, else this run's as-of
-    // day; other entries keep theirs.
-    expect(reviewDueDates(items, new Map(), '2026-06-30').map((i) => i.dueDate)).toEqual(['2026-06-30', '2026-01-10']);
-    expect(
-      reviewDueDates(items, new Map([[items[0]!.patientId, '2026-05-31']]), '2026-06-30').map((i) => i.dueDate),
-    ).toEqual(['2026-05-31', '2026-01-10']);
-    expect(reviewDueDates(items, new Map([['someone-else', '2026-05-31']]), '2026-06-30')[0]!.dueDate).toBe(
-      '2026-06-30',
-    );
-    // One Task per review, named by that date, whatever the run.
-    const [review] = reviewDueDates(items, new Map(), '2026-06-30');
-    expect(taskRuleOf(review!.rule)).toBe('exposure-review');
-    expect(workFamilyOf(review!)).toBe(`${review!.patientId}:exposure-review:2026-06-30`);
+    // Its Task: a review of the medication records, one per patient (nothing says since when).
+    expect(taskRuleOf(items[0]!.rule)).toBe('exposure-review');
+    expect(workFamilyOf(items[0]!)).toBe(`${items[0]!.patientId}:exposure-review:none`);
   });
 
   it('a follow-up that went from due to overdue is the same work (still due), a new due date is new', () => {

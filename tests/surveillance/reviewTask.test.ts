@@ -1,8 +1,9 @@
 /**
  * A cohort patient whose steroid exposure cannot be computed (a prednisone statement with no dose) is on the
- * worklist for review, and its review is a FHIR Task like any other entry: one Task across runs (its due date the
- * day a run first found it), completed once the record can be quantified, and a new one if it cannot again.
- * Over HTTP against the demo FHIR server, on each store engine.
+ * worklist for review, and its review is a FHIR Task like any other entry: one Task per patient across runs (no
+ * due date: nothing says since when), completed once the record can be quantified, and the same Task opened again
+ * if it cannot again — on the same day too, and after a run that failed having published it. Over HTTP against
+ * the demo FHIR server, on each store engine.
  */
 import type { Bundle, Condition, MedicationStatement, Patient, Resource, Task } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
@@ -66,18 +67,19 @@ for (const engine of engines()) {
     const setStatement = (s: MedicationStatement) =>
       bed.server.repo.updateResource<MedicationStatement>({ ...s, id: noDose.id });
 
-    it('is one Task while the exposure stays unknown, completed once known, and a new one when unknown again', async () => {
+    it('is one Task while the exposure stays unknown, completed once known, and opened again when unknown again', async () => {
       const first = await run(AS_OF);
       expect(first.run.counts.unknownExposure).toBe(1);
       expect(first.entries).toHaveLength(1);
       const entry = first.entries[0]!;
-      expect(entry).toMatchObject({ patientId: PATIENT, rule: 'exposure-unknown', dueDate: AS_OF, change: 'new' });
+      expect(entry).toMatchObject({ patientId: PATIENT, rule: 'exposure-unknown', dueDate: null, change: 'new' });
       expect(entry.taskError).toBeNull();
       let held = await tasks();
       expect(held).toHaveLength(1);
       const task = held[0]!;
       expect(`Task/${task.id}`).toBe(entry.taskRef);
       expect(task).toMatchObject({ status: 'ready', intent: 'order', priority: 'routine' });
+      expect(task.businessStatus?.text).toBe('due');
       expect(task.for?.reference).toBe(`Patient/${PATIENT}`);
       expect(task.code?.coding).toEqual([
         {
@@ -87,16 +89,17 @@ for (const engine of engines()) {
         },
       ]);
       expect(task.identifier).toEqual([
-        { system: WORKLIST_ENTRY_IDENTIFIER, value: `${PATIENT}:exposure-review:${AS_OF}` },
+        { system: WORKLIST_ENTRY_IDENTIFIER, value: `${PATIENT}:exposure-review:none` },
       ]);
+      // Open from the run that found it.
       expect(task.restriction?.period).toEqual({ start: AS_OF });
       // A review suggests no WB-MRI order.
       expect(task.basedOn).toBeUndefined();
 
-      // The next day: the same review, still due from the first day, the same Task.
+      // The next day: the same review, still due, the same Task.
       const second = await run('2026-07-01');
       expect(second.entries).toHaveLength(1);
-      expect(second.entries[0]).toMatchObject({ rule: 'exposure-unknown', dueDate: AS_OF, change: 'still-due' });
+      expect(second.entries[0]).toMatchObject({ rule: 'exposure-unknown', dueDate: null, change: 'still-due' });
       expect(second.entries[0]!.taskRef).toBe(entry.taskRef);
       expect(await tasks()).toHaveLength(1);
 
@@ -105,23 +108,54 @@ for (const engine of engines()) {
       const third = await run('2026-07-02');
       expect(third.run.counts.unknownExposure).toBe(0);
       expect(third.entries).toHaveLength(1);
-      expect(third.entries[0]).toMatchObject({ rule: 'exposure-unknown', dueDate: AS_OF, change: 'resolved' });
+      expect(third.entries[0]).toMatchObject({ rule: 'exposure-unknown', change: 'resolved' });
       expect(third.entries[0]!.taskError).toBeNull();
       held = await tasks();
       expect(held).toHaveLength(1);
-      expect(held[0]!.status).toBe('completed');
+      expect(held[0]).toMatchObject({ status: 'completed', businessStatus: { text: 'resolved' } });
 
-      // The dose removed again: a new review from that day, with a Task of its own (the completed one stays so).
+      // The dose taken out again, the same day: a new entry, and the Task it names open again (not a completed
+      // Task behind an entry that asks for work), from this run.
       await setStatement(noDose);
-      const fourth = await run('2026-07-03');
+      const fourth = await run('2026-07-02');
       expect(fourth.entries).toHaveLength(1);
-      expect(fourth.entries[0]).toMatchObject({ rule: 'exposure-unknown', dueDate: '2026-07-03', change: 'new' });
+      expect(fourth.entries[0]).toMatchObject({ rule: 'exposure-unknown', change: 'new' });
+      expect(fourth.entries[0]!.taskRef).toBe(entry.taskRef);
       held = await tasks();
-      expect(held).toHaveLength(2);
-      const again = held.find((t) => `Task/${t.id}` === fourth.entries[0]!.taskRef)!;
-      expect(again.status).toBe('ready');
-      expect(again.identifier?.[0]?.value).toBe(`${PATIENT}:exposure-review:2026-07-03`);
-      expect(held.find((t) => t.id === task.id)!.status).toBe('completed');
+      expect(held).toHaveLength(1);
+      expect(held[0]).toMatchObject({ status: 'ready', businessStatus: { text: 'due' } });
+      expect(held[0]!.statusReason).toBeUndefined();
+      expect(held[0]!.restriction?.period).toEqual({ start: '2026-07-02' });
+    }, 240_000);
+
+    it('a run that failed after publishing the review leaves no second Task: the next run takes the same one', async () => {
+      await setStatement(dosed);
+      expect((await run('2026-07-03')).entries[0]).toMatchObject({ rule: 'exposure-unknown', change: 'resolved' });
+      expect((await tasks()).map((t) => t.status)).toEqual(['completed']);
+      await setStatement(noDose);
+      // This run's Task written, then the run failed (an instance gone, an operator's word): none of its entries kept.
+      const tasksOf = bed.s.runner.d.tasks!;
+      const publish = tasksOf.publish.bind(tasksOf);
+      let failing: string | undefined;
+      tasksOf.publish = async (item, asOf, reason) => {
+        const ref = await publish(item, asOf, reason);
+        if (failing) await bed.s.store.fail(failing, 'failed by the test', new Date());
+        return ref;
+      };
+      try {
+        failing = await bed.s.startRun('api', '2026-07-04');
+        expect((await finished(bed.s, failing)).status).toBe('failed');
+      } finally {
+        tasksOf.publish = publish;
+      }
+      expect((await bed.s.store.worklist({ runId: failing, limit: 100 })).items).toEqual([]);
+      const next = await run('2026-07-05');
+      expect(next.entries).toHaveLength(1);
+      expect(next.entries[0]).toMatchObject({ rule: 'exposure-unknown', change: 'new' });
+      const held = await tasks();
+      expect(held).toHaveLength(1);
+      expect(`Task/${held[0]!.id}`).toBe(next.entries[0]!.taskRef);
+      expect(held[0]!.status).toBe('ready');
     }, 240_000);
   });
 }

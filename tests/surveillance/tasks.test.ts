@@ -1,7 +1,7 @@
 /**
  * The worklist's Tasks on a real FHIR server (the demo's, over HTTP): one per patient, rule and due date
- * whatever the number of runs, and a follow-up that has become overdue updates its Task instead of leaving it
- * "due".
+ * whatever the number of runs, a follow-up that has become overdue updates its Task instead of leaving it "due",
+ * and a Task this service resolved is opened again when its reason is back (a clinician's closing is theirs).
  */
 import type { Bundle, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,5 +53,36 @@ describe('worklist Tasks', () => {
     expect(held[0]!.businessStatus?.text).toBe('overdue');
     expect(held[0]!.priority).toBe('urgent');
     expect(held[0]!.status).toBe('ready');
+  }, 60_000);
+
+  it('a Task this service resolved is opened again when its reason is back; one a clinician closed stays closed', async () => {
+    const screening: WorklistItem = {
+      ...item('follow-up-due'),
+      patientId: 'ow-0002',
+      rule: 'screening-due',
+      overdueFrom: null,
+      summary: 'Baseline STIR WB-MRI due',
+    };
+    const ref = await tasks.publish(screening, '2026-04-01', 'reason');
+    const read = async () => (await (await fetch(`${server.fhirUrl}/${ref}`)).json()) as Task;
+    // Resolved (the WB-MRI done), then due again (that WB-MRI entered in error): the same Task, ready again.
+    await tasks.complete(screening, 'Resolved in surveillance run r1');
+    expect(await read()).toMatchObject({ status: 'completed', businessStatus: { text: 'resolved' } });
+    expect(await tasks.publish(screening, '2026-04-03', 'reason')).toBe(ref);
+    const reopened = await read();
+    expect(reopened).toMatchObject({ status: 'ready', businessStatus: { text: 'due' } });
+    expect(reopened.statusReason).toBeUndefined();
+
+    // A clinician completes it (or cancels it) in the EHR: the next runs leave it as they left it.
+    for (const status of ['completed', 'cancelled'] as const) {
+      await fetch(`${server.fhirUrl}/${ref}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/fhir+json' },
+        body: JSON.stringify({ ...(await read()), status }),
+      });
+      expect(await tasks.publish(screening, '2026-04-04', 'reason')).toBe(ref);
+      expect((await read()).status).toBe(status);
+    }
+    expect((await all()).filter((t) => t.for?.reference === 'Patient/ow-0002')).toHaveLength(1);
   }, 60_000);
 });
