@@ -4,7 +4,7 @@
  * batch retried after a crash (or run by a second instance) changes nothing it already wrote.
  */
 import { OsteoWatchError } from '../errors.ts';
-import { isUrgent, URGENT_RULES } from '../screening/worklist.ts';
+import { isUrgent, URGENT_RULES, workFamilyOf } from '../screening/worklist.ts';
 import type { Db, Queryable } from '../store/db.ts';
 import type {
   LoadIssues,
@@ -471,6 +471,53 @@ export class RunStore {
       [runId, after, limit],
     );
     return rows.map((r) => r.patient_id);
+  }
+
+  /** Records the Tasks a batch is about to publish for new entries (migration 015); a retried batch's, kept once. */
+  async recordTasksToPublish(runId: string, entries: WorklistRow[]): Promise<void> {
+    await this.db.query(
+      `insert into surveillance_published_tasks (run_id, key, entry)
+       select $1, x.key, x.entry from jsonb_to_recordset($2::jsonb) as x(key text, entry jsonb)
+       on conflict do nothing`,
+      [runId, JSON.stringify(entries.map((e) => ({ key: workFamilyOf(e), entry: e })))],
+    );
+  }
+
+  /**
+   * A page (by key) of the Tasks published for new entries by the runs that failed after the last succeeded run
+   * before `runId` (all earlier runs when none succeeded) and before it: each key once, as its latest run made it.
+   */
+  async publishedByFailedRuns(
+    runId: string,
+    after: string,
+    limit: number,
+  ): Promise<Array<{ key: string; entry: WorklistRow }>> {
+    const rows = await this.db.query<{ key: string; entry: WorklistRow }>(
+      `with this_run as (select seq from surveillance_runs where run_id = $1),
+            last_succeeded as (
+              select coalesce(max(seq), 0) as seq from surveillance_runs
+               where status = 'succeeded' and seq < (select seq from this_run))
+       select distinct on (p.key) p.key, p.entry from surveillance_published_tasks p
+         join surveillance_runs r on r.run_id = p.run_id
+        where r.status = 'failed' and r.seq > (select seq from last_succeeded) and r.seq < (select seq from this_run)
+          and p.key > $2
+        order by p.key, r.seq desc
+        limit $3`,
+      [runId, after, limit],
+    );
+    return rows;
+  }
+
+  /**
+   * Forgets the Tasks recorded by this run and the runs before it, once it has succeeded: no later run looks
+   * further back than it (publishedByFailedRuns), so the table holds only what a next run may need.
+   */
+  async forgetTasksBefore(runId: string): Promise<void> {
+    await this.db.query(
+      `delete from surveillance_published_tasks where run_id in (
+         select run_id from surveillance_runs where seq <= (select seq from surveillance_runs where run_id = $1))`,
+      [runId],
+    );
   }
 
   /** The last WB-MRI each of these patients had as the run saw them (patients without one are absent). */

@@ -68,6 +68,16 @@ export function settingsKey(r: { mode: string; fhirBase: string; rulesHash: stri
   return createHash('sha256').update(`${r.mode}\n${r.fhirBase}\n${r.rulesHash}`).digest('hex').slice(0, 12);
 }
 
+/**
+ * Completes the Tasks of resolved entries (Runner.completion): of each it could not complete, why; of each whose
+ * Task it found, the Task.
+ */
+interface Completion {
+  complete(
+    entries: WorklistRow[],
+  ): Promise<{ notCompleted: Map<WorklistRow, string>; found: Map<WorklistRow, string> }>;
+}
+
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export class SurveillanceRunner {
@@ -241,6 +251,24 @@ export class SurveillanceRunner {
     // Once the server has refused who we are (401, 403), or cannot be reached on the last attempt, the batch's
     // other Tasks would fare alike: they are not sent (70,000 refused writes at an EHR), each entry saying why.
     let giveUp: string | undefined;
+    // The Tasks about to be written for entries new since the last succeeded run, recorded first, whatever becomes
+    // of the run: one that fails keeps none of its entries, and the next succeeded one completes those whose reason
+    // has gone by then (resolveOrphans). A still-due entry's Task is on the last succeeded run's worklist already.
+    // Recorded before any is sent (a process killed half-way leaves none unrecorded); one not sent in the end costs
+    // that run a search that finds nothing.
+    if (this.d.tasks) {
+      const toPublish = evaluations
+        .flatMap(({ items }) => items)
+        .filter((item) => changeOf(item, previousKeys) === 'new')
+        .map(({ suggestsOrder: _, ...entry }) => ({
+          ...entry,
+          runId,
+          change: 'new' as const,
+          taskRef: null,
+          taskError: null,
+        }));
+      if (toPublish.length) await store.recordTasksToPublish(runId, toPublish);
+    }
     for (const { result, items } of evaluations) {
       for (const item of items) {
         let taskRef: string | null = null;
@@ -329,6 +357,10 @@ export class SurveillanceRunner {
       await recordRun(store, this.d.audit, run, { status: 'succeeded', counts, finishedAt }).catch((err: unknown) =>
         this.d.logger?.error({ runId, err: message(err) }, 'the surveillance run could not be audited yet'),
       );
+    // The Tasks recorded for failed runs before it are settled (resolveOrphans): no later run looks back past it.
+    await store.forgetTasksBefore(runId).catch((err: unknown) =>
+      this.d.logger?.warn({ runId, err: message(err) }, 'the Tasks recorded before the run could not be forgotten'),
+    );
     const started = run.startedAt ? Date.parse(run.startedAt) : Number.NaN;
     this.d.metrics?.runEnded('succeeded', Number.isNaN(started) ? null : (finishedAt.getTime() - started) / 1000);
     this.d.logger?.info({ runId, counts }, 'surveillance run finished');
@@ -338,74 +370,35 @@ export class SurveillanceRunner {
   /**
    * Entries of the last run with no counterpart now: resolved (a WB-MRI was done, the patient left the cohort),
    * and their Tasks completed. A patient whose records could not be read this time keeps its entries open. A
-   * resolved entry whose Task could not be completed is tried again, and carried until it is.
+   * resolved entry whose Task could not be completed is tried again, and carried until it is. Then the Tasks that
+   * runs failed since the last one published for new entries (resolveOrphans).
    */
   private async resolveGone(run: RunRow): Promise<boolean> {
     const { store } = this.d;
     const previous = run.previousRunId;
-    if (!previous) return true;
+    const erred = await store.erredPatients(run.runId);
     // As in a batch: once the Task server has refused who we are, or does not answer, the other completions are
     // not sent (a hung server would hold the finishing step for hours), each entry saying why.
-    let giveUp: string | undefined;
-    const erred = await store.erredPatients(run.runId);
+    const completion = this.completion(run);
     // A page of the last run's patients at a time: two whole worklists (71k entries each at 100k patients) were
     // the finishing step's memory.
-    for (let after = ''; ; ) {
+    for (let after = ''; previous; ) {
       const patients = await store.patientsWithOpenEntries(previous, after, this.d.resolvePageSize ?? 1000);
-      if (!patients.length) return true;
+      if (!patients.length) break;
       // Cancelled meanwhile: nothing more completed or written.
       if ((await store.statusOf(run.runId)) !== 'finishing') return false;
       after = patients[patients.length - 1]!;
       const last = await store.worklistOf(previous, patients);
       const before = last.filter((e) => e.change !== 'resolved');
-      const now = await store.worklistOf(run.runId, patients);
-      const current = new Set(now.filter((e) => e.change !== 'resolved').map(workFamilyOf));
+      const current = await this.openFamilies(run, patients);
       const gone = before.filter((e) => !current.has(workFamilyOf(e)) && !erred.has(e.patientId));
       // Resolved by an earlier run whose Task the server would not complete then: completed now, else carried
       // (resolved, saying why its Task is still open) to the next run, which tries again. An EHR's Task list
       // would otherwise keep it open for good. Due again meanwhile, it is the new entry's Task that counts.
       const unfinished = last.filter((e) => e.change === 'resolved' && e.taskError && !current.has(workFamilyOf(e)));
-      // A resolved entry shows the WB-MRI that resolved it (the patient's last one as this run saw it).
-      const scanned = await store.lastStudies(
-        run.runId,
-        gone.map((e) => e.patientId),
-      );
-      // A Task the server would not complete stays open in the EHR while the worklist says resolved: said on the
-      // entry (taskError), counted and listed with the run's errors, not only logged.
-      const notCompleted = new Map<WorklistRow, string>();
-      for (const e of [...gone, ...unfinished]) {
-        if (this.d.tasks && giveUp) notCompleted.set(e, giveUp);
-        else if (this.d.tasks)
-          try {
-            await this.d.tasks.complete(e, `Resolved in surveillance run ${run.runId}`);
-          } catch (err) {
-            notCompleted.set(e, `the Task could not be completed: ${message(err)}`);
-            if (failsTheRest(err)) giveUp = notCompleted.get(e);
-            const status = err instanceof TaskServerError ? err.status : undefined;
-            this.d.logger?.warn({ runId: run.runId, status }, 'a resolved Task could not be completed');
-          }
-      }
-      const stored = await store.insertEntriesWhile(
-        run.runId,
-        'finishing',
-        gone.map((e) => {
-          // Resolved by a WB-MRI when this run saw one after the entry's last; else it left the worklist for
-          // another reason (the patient left the cohort, a record was corrected). Said, not left to guess.
-          const study = scanned.get(e.patientId);
-          const newer = study && (!e.lastStudy || study > e.lastStudy) ? study : undefined;
-          return {
-            ...e,
-            runId: run.runId,
-            change: 'resolved' as const,
-            lastStudy: newer ?? e.lastStudy,
-            summary: newer
-              ? `Resolved by the WB-MRI of ${newer}. Was: ${e.summary}`
-              : `Resolved: no longer due (no new WB-MRI seen). Was: ${e.summary}`,
-            taskError: notCompleted.get(e) ?? null,
-          };
-        }),
-      );
-      if (!stored) return false;
+      const completed = await completion.complete([...gone, ...unfinished]);
+      const { notCompleted } = completed;
+      if (!(await this.storeResolved(run, gone, completed))) return false;
       const carried = await store.insertEntriesWhile(
         run.runId,
         'finishing',
@@ -425,6 +418,104 @@ export class SurveillanceRunner {
       );
       if (!keptStored) return false;
     }
+    return this.resolveOrphans(run, erred, completion);
+  }
+
+  /**
+   * The Tasks that runs failed since the last succeeded one published for entries new then (recorded before they
+   * were sent: a failed run keeps no worklist, so the last run's entries do not show them). Those whose reason has
+   * gone by now are completed and written as resolved, like the last run's; those still due are this run's
+   * entries' own Tasks (the same identifier); a patient whose records could not be read this time keeps the entry,
+   * still due, for the next run to settle.
+   */
+  private async resolveOrphans(run: RunRow, erred: ReadonlySet<string>, completion: Completion): Promise<boolean> {
+    const { store } = this.d;
+    for (let after = ''; ; ) {
+      const page = await store.publishedByFailedRuns(run.runId, after, this.d.resolvePageSize ?? 1000);
+      if (!page.length) return true;
+      if ((await store.statusOf(run.runId)) !== 'finishing') return false;
+      after = page[page.length - 1]!.key;
+      const current = await this.openFamilies(run, [...new Set(page.map((p) => p.entry.patientId))]);
+      const orphans = page.map((p) => p.entry).filter((e) => !current.has(workFamilyOf(e)));
+      const gone = orphans.filter((e) => !erred.has(e.patientId));
+      if (!(await this.storeResolved(run, gone, await completion.complete(gone)))) return false;
+      const stillDue = orphans
+        .filter((e) => erred.has(e.patientId))
+        .map((e) => ({ ...e, runId: run.runId, change: 'still-due' as const, taskError: null }));
+      if (!(await store.insertEntriesWhile(run.runId, 'finishing', stillDue))) return false;
+    }
+  }
+
+  /** The work families of the run's open entries (not resolved) of these patients. */
+  private async openFamilies(run: RunRow, patients: string[]): Promise<Set<string>> {
+    const now = await this.d.store.worklistOf(run.runId, patients);
+    return new Set(now.filter((e) => e.change !== 'resolved').map(workFamilyOf));
+  }
+
+  /**
+   * Completes Tasks for the finishing step: what could not be completed, by entry, with why. Once the server has
+   * refused who we are, or does not answer, the rest are not sent (each saying why).
+   */
+  private completion(run: RunRow): Completion {
+    let giveUp: string | undefined;
+    return {
+      complete: async (entries) => {
+        // A Task the server would not complete stays open in the EHR while the worklist says resolved: said on the
+        // entry (taskError), counted and listed with the run's errors, not only logged.
+        const notCompleted = new Map<WorklistRow, string>();
+        const found = new Map<WorklistRow, string>();
+        for (const e of entries) {
+          if (this.d.tasks && giveUp) notCompleted.set(e, giveUp);
+          else if (this.d.tasks)
+            try {
+              const task = await this.d.tasks.complete(e, `Resolved in surveillance run ${run.runId}`);
+              if (task) found.set(e, task);
+            } catch (err) {
+              notCompleted.set(e, `the Task could not be completed: ${message(err)}`);
+              if (failsTheRest(err)) giveUp = notCompleted.get(e);
+              const status = err instanceof TaskServerError ? err.status : undefined;
+              this.d.logger?.warn({ runId: run.runId, status }, 'a resolved Task could not be completed');
+            }
+        }
+        return { notCompleted, found };
+      },
+    };
+  }
+
+  /** Writes these entries as resolved by this run (false when it is no longer finishing: nothing written). */
+  private async storeResolved(
+    run: RunRow,
+    gone: WorklistRow[],
+    { notCompleted, found }: Awaited<ReturnType<Completion['complete']>>,
+  ) {
+    if (!gone.length) return true;
+    // A resolved entry shows the WB-MRI that resolved it (the patient's last one as this run saw it).
+    const scanned = await this.d.store.lastStudies(
+      run.runId,
+      gone.map((e) => e.patientId),
+    );
+    return this.d.store.insertEntriesWhile(
+      run.runId,
+      'finishing',
+      gone.map((e) => {
+        // Resolved by a WB-MRI when this run saw one after the entry's last; else it left the worklist for
+        // another reason (the patient left the cohort, a record was corrected). Said, not left to guess.
+        const study = scanned.get(e.patientId);
+        const newer = study && (!e.lastStudy || study > e.lastStudy) ? study : undefined;
+        return {
+          ...e,
+          runId: run.runId,
+          change: 'resolved' as const,
+          // The Task completed, when the entry did not know it (recorded before it was written).
+          taskRef: e.taskRef ?? found.get(e) ?? null,
+          lastStudy: newer ?? e.lastStudy,
+          summary: newer
+            ? `Resolved by the WB-MRI of ${newer}. Was: ${e.summary}`
+            : `Resolved: no longer due (no new WB-MRI seen). Was: ${e.summary}`,
+          taskError: notCompleted.get(e) ?? null,
+        };
+      }),
+    );
   }
 
   /** Ends a run in progress at an operator's word (RunStore.cancel); false when it had already ended. */

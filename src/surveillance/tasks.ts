@@ -184,8 +184,11 @@ export class TaskPublisher {
     return t.reference;
   }
 
-  /** Completes the Task of an entry whose reason has gone (the WB-MRI was done); nothing if there is none. */
-  async complete(item: Pick<WorklistItem, 'patientId' | 'rule' | 'dueDate'>, why: string): Promise<void> {
+  /**
+   * Completes the Task of an entry whose reason has gone (the WB-MRI was done); nothing if there is none. The
+   * reference of the Task found, if any.
+   */
+  async complete(item: Pick<WorklistItem, 'patientId' | 'rule' | 'dueDate'>, why: string): Promise<string | undefined> {
     const key = taskKey(item);
     const found = await this.request(
       'GET',
@@ -223,5 +226,6 @@ export class TaskPublisher {
         if (!(err instanceof OsteoWatchError && /answered 412/.test(err.message))) throw err;
       });
     }
+    return entries[0]?.id ? `Task/${entries[0].id}` : undefined;
   }
 }
