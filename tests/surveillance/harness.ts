@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Resource } from '@medplum/fhirtypes';
+import type { Condition, ImagingStudy, MedicationStatement, Patient, Resource } from '@medplum/fhirtypes';
 import express from 'express';
 import { afterAll, beforeAll } from 'vitest';
 import type { AuditLog } from '../../src/audit/auditLog.ts';
@@ -25,6 +25,7 @@ import {
 } from '../../src/demo/surveillanceClient.ts';
 import { resolveExposureConfig } from '../../src/exposure/config.ts';
 import { DEFAULT_FHIR_LIMITS } from '../../src/fhir/patientRecords.ts';
+import type { WorklistItem } from '../../src/screening/worklist.ts';
 import { AccessTokens, tokenUrl } from '../../src/server/oauthRoutes.ts';
 import { outcomeErrors } from '../../src/server/outcome.ts';
 import { surveillanceRoutes } from '../../src/server/surveillanceRoutes.ts';
@@ -84,6 +85,50 @@ export function engines(): Engine[] {
 export function cohort(size: number, seed = 42, asOf = AS_OF): Resource[] {
   return generateCohort({ size, seed, asOf });
 }
+
+/** A cohort patient of a test's own making: the Patient and an active, confirmed myositis Condition. */
+export function myositisPatient(id: string): [Patient, Condition] {
+  return [
+    { resourceType: 'Patient', id, name: [{ family: id }] },
+    {
+      resourceType: 'Condition',
+      id: `${id}-cond`,
+      clinicalStatus: {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }],
+      },
+      verificationStatus: {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'confirmed' }],
+      },
+      code: {
+        coding: [{ system: 'http://snomed.info/sct', code: '715863001' }],
+        text: 'Immune-mediated necrotizing myopathy',
+      },
+      subject: { reference: `Patient/${id}` },
+      onsetDateTime: '2026-01-05',
+    },
+  ];
+}
+
+/** Prednisone (RxNorm 8640) taken by the patient: a statement to complete with a period and a dosage. */
+export const prednisoneStatement = (patientId: string): MedicationStatement => ({
+  resourceType: 'MedicationStatement',
+  id: `${patientId}-ms`,
+  status: 'active',
+  medicationCodeableConcept: {
+    coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '8640', display: 'prednisone' }],
+  },
+  subject: { reference: `Patient/${patientId}` },
+});
+
+/** A STIR whole-body MRI done for the patient at `started` (LOINC 46358-8, as the demo's). */
+export const wbMri = (patientId: string, started: string): ImagingStudy => ({
+  resourceType: 'ImagingStudy',
+  status: 'available',
+  subject: { reference: `Patient/${patientId}` },
+  started,
+  modality: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'MR' }],
+  procedureCode: [{ coding: [{ system: 'http://loinc.org', code: '46358-8' }], text: 'MR Whole body' }],
+});
 
 export async function demoServer(resources: Resource[]): Promise<RunningServer> {
   return startServer(resources);
@@ -149,6 +194,35 @@ export function surveillanceFor(
     now: () => NOW,
     ...extra,
   });
+}
+
+/**
+ * A run on `asOf` that fails (as at an operator's word, or with its instance gone) right after writing the Task
+ * that `failAfter` picks (given the entry and how many Tasks were written so far): the Tasks it wrote stay on the
+ * server, its entries are not kept. Its id, once it has ended failed.
+ */
+export async function runFailingAfterTask(
+  s: Surveillance,
+  asOf: string,
+  failAfter: (item: WorklistItem, written: number) => boolean,
+): Promise<string> {
+  const publisher = s.runner.d.tasks!;
+  const publish = publisher.publish.bind(publisher);
+  let runId: string | undefined;
+  let written = 0;
+  publisher.publish = async (item, day, reason) => {
+    const ref = await publish(item, day, reason);
+    if (runId && failAfter(item, ++written)) await s.store.fail(runId, 'failed by the test', new Date());
+    return ref;
+  };
+  try {
+    runId = await s.startRun('api', asOf);
+    const run = await finished(s, runId);
+    if (run.status !== 'failed') throw new Error(`run ${runId} ${run.status}, not failed`);
+    return runId;
+  } finally {
+    publisher.publish = publish;
+  }
 }
 
 /** Waits for the run to end (succeeded or failed). */

@@ -5,38 +5,25 @@
  * the demo FHIR server, on each store engine.
  */
 import { parseSearchRequest } from '@medplum/core';
-import type { Bundle, Condition, ImagingStudy, MedicationStatement, Patient, Resource, Task } from '@medplum/fhirtypes';
+import type { Bundle, ImagingStudy, MedicationStatement, Resource, Task } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
-import { AS_OF, engines, finished, useTestBed, WALL_CLOCK } from './harness.ts';
+import {
+  AS_OF,
+  engines,
+  finished,
+  myositisPatient,
+  prednisoneStatement,
+  runFailingAfterTask,
+  useTestBed,
+  WALL_CLOCK,
+  wbMri,
+} from './harness.ts';
 
 /** A myositis patient on 60 mg prednisone a day for 100 days (6,000 mg): the baseline WB-MRI is due. */
 function highDose(id: string): Resource[] {
-  const subject = { reference: `Patient/${id}` };
-  const patient: Patient = { resourceType: 'Patient', id, name: [{ family: id }] };
-  const myositis: Condition = {
-    resourceType: 'Condition',
-    id: `${id}-cond`,
-    clinicalStatus: {
-      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }],
-    },
-    verificationStatus: {
-      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'confirmed' }],
-    },
-    code: {
-      coding: [{ system: 'http://snomed.info/sct', code: '715863001' }],
-      text: 'Immune-mediated necrotizing myopathy',
-    },
-    subject,
-    onsetDateTime: '2026-01-05',
-  };
   const prednisone: MedicationStatement = {
-    resourceType: 'MedicationStatement',
-    id: `${id}-ms`,
+    ...prednisoneStatement(id),
     status: 'completed',
-    medicationCodeableConcept: {
-      coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '8640', display: 'prednisone' }],
-    },
-    subject,
     effectivePeriod: { start: '2026-01-05', end: '2026-04-14' },
     dosage: [
       {
@@ -45,7 +32,7 @@ function highDose(id: string): Resource[] {
       },
     ],
   };
-  return [patient, myositis, prednisone];
+  return [...myositisPatient(id), prednisone];
 }
 
 const SCANNED = 'orphan-scanned';
@@ -70,36 +57,14 @@ for (const engine of engines()) {
 
     it('the next succeeded run completes those whose reason has gone and takes over those still due', async () => {
       // The first run publishes both patients' Tasks, then fails (an operator's word, an instance gone).
-      const publisher = bed.s.runner.d.tasks!;
-      const publish = publisher.publish.bind(publisher);
-      let failing: string | undefined;
-      let published = 0;
-      publisher.publish = async (item, asOf, reason) => {
-        const ref = await publish(item, asOf, reason);
-        if (failing && ++published === 2) await bed.s.store.fail(failing, 'failed by the test', new Date());
-        return ref;
-      };
-      try {
-        failing = await bed.s.startRun('api', AS_OF);
-        expect((await finished(bed.s, failing)).status).toBe('failed');
-      } finally {
-        publisher.publish = publish;
-      }
-      expect(published).toBe(2);
+      const failing = await runFailingAfterTask(bed.s, AS_OF, (_, written) => written === 2);
       expect((await bed.s.store.worklist({ runId: failing, limit: 100 })).items).toEqual([]);
       const orphan = await taskFor(SCANNED);
       const kept = await taskFor(STILL_DUE);
       expect([orphan.status, kept.status]).toEqual(['ready', 'ready']);
 
       // One of them has the WB-MRI meanwhile.
-      await bed.server.repo.createResource<ImagingStudy>({
-        resourceType: 'ImagingStudy',
-        status: 'available',
-        subject: { reference: `Patient/${SCANNED}` },
-        started: '2026-07-01T09:00:00Z',
-        modality: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'MR' }],
-        procedureCode: [{ coding: [{ system: 'http://loinc.org', code: '46358-8' }], text: 'MR Whole body' }],
-      });
+      await bed.server.repo.createResource(wbMri(SCANNED, '2026-07-01T09:00:00Z'));
       const next = await bed.s.startRun('api', '2026-07-02');
       expect((await finished(bed.s, next)).status).toBe('succeeded');
       const entries = (await bed.s.store.worklist({ runId: next, limit: 100 })).items;
@@ -135,20 +100,7 @@ for (const engine of engines()) {
       );
       expect(studies).toHaveLength(1);
       for (const st of studies) await bed.server.repo.deleteResource('ImagingStudy', st.id!);
-      const publisher = bed.s.runner.d.tasks!;
-      const publish = publisher.publish.bind(publisher);
-      let failing: string | undefined;
-      publisher.publish = async (item, asOf, reason) => {
-        const ref = await publish(item, asOf, reason);
-        if (failing && item.patientId === SCANNED) await bed.s.store.fail(failing, 'failed by the test', new Date());
-        return ref;
-      };
-      try {
-        failing = await bed.s.startRun('api', '2026-07-04');
-        expect((await finished(bed.s, failing)).status).toBe('failed');
-      } finally {
-        publisher.publish = publish;
-      }
+      await runFailingAfterTask(bed.s, '2026-07-04', (item) => item.patientId === SCANNED);
       const orphan = await taskFor(SCANNED);
       // Opened again by the failed run (it had been resolved by this service).
       expect(orphan.status).toBe('ready');
@@ -175,14 +127,7 @@ for (const engine of engines()) {
       expect((await taskFor(SCANNED)).status).toBe('ready');
 
       // The WB-MRI done, a later run reads everyone: resolved, the Task completed.
-      await bed.server.repo.createResource<ImagingStudy>({
-        resourceType: 'ImagingStudy',
-        status: 'available',
-        subject: { reference: `Patient/${SCANNED}` },
-        started: '2026-07-05T09:00:00Z',
-        modality: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'MR' }],
-        procedureCode: [{ coding: [{ system: 'http://loinc.org', code: '46358-8' }], text: 'MR Whole body' }],
-      });
+      await bed.server.repo.createResource(wbMri(SCANNED, '2026-07-05T09:00:00Z'));
       const third = await bed.s.startRun('api', '2026-07-06');
       expect((await finished(bed.s, third)).status).toBe('succeeded');
       const resolved = (await bed.s.store.worklist({ runId: third, limit: 100 })).items.filter(

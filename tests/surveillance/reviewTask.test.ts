@@ -5,38 +5,23 @@
  * if it cannot again — on the same day too, and after a run that failed having published it. Over HTTP against
  * the demo FHIR server, on each store engine.
  */
-import type { Bundle, Condition, MedicationStatement, Patient, Resource, Task } from '@medplum/fhirtypes';
+import type { Bundle, MedicationStatement, Resource, Task } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { WORKLIST_ENTRY_IDENTIFIER, WORKLIST_RULE_SYSTEM } from '../../src/terminology/systems.ts';
-import { AS_OF, engines, finished, useTestBed, WALL_CLOCK } from './harness.ts';
+import {
+  AS_OF,
+  engines,
+  finished,
+  myositisPatient,
+  prednisoneStatement,
+  runFailingAfterTask,
+  useTestBed,
+  WALL_CLOCK,
+} from './harness.ts';
 
 const PATIENT = 'review-1';
-const patient: Patient = { resourceType: 'Patient', id: PATIENT, name: [{ family: 'Review', given: ['Ada'] }] };
-const myositis: Condition = {
-  resourceType: 'Condition',
-  id: `${PATIENT}-cond`,
-  clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }] },
-  verificationStatus: {
-    coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'confirmed' }],
-  },
-  code: {
-    coding: [{ system: 'http://snomed.info/sct', code: '715863001' }],
-    text: 'Immune-mediated necrotizing myopathy',
-  },
-  subject: { reference: `Patient/${PATIENT}` },
-  onsetDateTime: '2026-01-05',
-};
 /** Prednisone with no dose: nothing the engine can count, so the screening status cannot be decided. */
-const noDose: MedicationStatement = {
-  resourceType: 'MedicationStatement',
-  id: `${PATIENT}-ms`,
-  status: 'active',
-  medicationCodeableConcept: {
-    coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '8640', display: 'prednisone' }],
-  },
-  subject: { reference: `Patient/${PATIENT}` },
-  effectivePeriod: { start: '2026-01-05' },
-};
+const noDose: MedicationStatement = { ...prednisoneStatement(PATIENT), effectivePeriod: { start: '2026-01-05' } };
 /** The same statement completed: 10 mg a day for 30 days, 300 mg, far below the threshold (nothing due). */
 const dosed: MedicationStatement = {
   ...noDose,
@@ -48,7 +33,7 @@ const dosed: MedicationStatement = {
     },
   ],
 };
-const resources: Resource[] = [patient, myositis, noDose];
+const resources: Resource[] = [...myositisPatient(PATIENT), noDose];
 
 for (const engine of engines()) {
   describe(`the review of an unknown exposure as a Task (${engine.name})`, () => {
@@ -134,20 +119,7 @@ for (const engine of engines()) {
       expect((await tasks()).map((t) => t.status)).toEqual(['completed']);
       await setStatement(noDose);
       // This run's Task written, then the run failed (an instance gone, an operator's word): none of its entries kept.
-      const tasksOf = bed.s.runner.d.tasks!;
-      const publish = tasksOf.publish.bind(tasksOf);
-      let failing: string | undefined;
-      tasksOf.publish = async (item, asOf, reason) => {
-        const ref = await publish(item, asOf, reason);
-        if (failing) await bed.s.store.fail(failing, 'failed by the test', new Date());
-        return ref;
-      };
-      try {
-        failing = await bed.s.startRun('api', '2026-07-04');
-        expect((await finished(bed.s, failing)).status).toBe('failed');
-      } finally {
-        tasksOf.publish = publish;
-      }
+      const failing = await runFailingAfterTask(bed.s, '2026-07-04', () => true);
       expect((await bed.s.store.worklist({ runId: failing, limit: 100 })).items).toEqual([]);
       const next = await run('2026-07-05');
       expect(next.entries).toHaveLength(1);
