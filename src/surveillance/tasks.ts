@@ -50,10 +50,10 @@ export interface TaskPublisherOptions {
   requester?: string;
 }
 
-/** The identifier value of an entry's Task: one per patient, rule (due and overdue follow-up alike) and due date. */
 /** The businessStatus of a Task this service completed because its reason had gone (not a clinician's doing). */
 const RESOLVED = 'resolved';
 
+/** The identifier value of an entry's Task: one per patient, rule (due and overdue follow-up alike) and due date. */
 export const taskKey = (i: Pick<WorklistItem, 'patientId' | 'rule' | 'dueDate'>): string => workFamilyOf(i);
 
 export interface Published<T> {
