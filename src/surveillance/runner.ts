@@ -358,9 +358,11 @@ export class SurveillanceRunner {
         this.d.logger?.error({ runId, err: message(err) }, 'the surveillance run could not be audited yet'),
       );
     // The Tasks recorded for failed runs before it are settled (resolveOrphans): no later run looks back past it.
-    await store.forgetTasksBefore(runId).catch((err: unknown) =>
-      this.d.logger?.warn({ runId, err: message(err) }, 'the Tasks recorded before the run could not be forgotten'),
-    );
+    await store
+      .forgetTasksBefore(runId)
+      .catch((err: unknown) =>
+        this.d.logger?.warn({ runId, err: message(err) }, 'the Tasks recorded before the run could not be forgotten'),
+      );
     const started = run.startedAt ? Date.parse(run.startedAt) : Number.NaN;
     this.d.metrics?.runEnded('succeeded', Number.isNaN(started) ? null : (finishedAt.getTime() - started) / 1000);
     this.d.logger?.info({ runId, counts }, 'surveillance run finished');
