@@ -771,9 +771,11 @@ function print(rows: Row[]): void {
   // CPU time, the figure that tells what more cores could give: a run cannot end before its CPU time (its own
   // process and PostgreSQL's) spread over every core of the machine, whatever its threads.
   const cpuOf = (s: Surveyed) => s.reports[0]!.cpuMs + (s.postgresCpuMs ?? 0);
+  const postgresCpuText = (s: Surveyed) =>
+    s.postgresCpuMs === undefined ? 'not on this machine' : sec(s.postgresCpuMs);
   line('  CPU time, the instance / PostgreSQL (median run)', (r) => {
     const s = middlePair(r).one;
-    return `${sec(s.reports[0]!.cpuMs)} / ${s.postgresCpuMs === undefined ? 'not on this machine' : sec(s.postgresCpuMs)}`;
+    return `${sec(s.reports[0]!.cpuMs)} / ${postgresCpuText(s)}`;
   });
   // The least run time that CPU time allows, every core busy throughout, and the ratio that would give: of the
   // same (median) run, so that the three lines add up.
@@ -824,10 +826,7 @@ function print(rows: Row[]): void {
   );
   line(
     '  CPU time A / B / PostgreSQL',
-    two(
-      (_, s) =>
-        `${each(s, (x) => sec(x.cpuMs))} / ${s.postgresCpuMs === undefined ? 'not on this machine' : sec(s.postgresCpuMs)}`,
-    ),
+    two((_, s) => `${each(s, (x) => sec(x.cpuMs))} / ${postgresCpuText(s)}`),
   );
   line(
     '  peak RSS A / B',

@@ -251,26 +251,32 @@ export class SurveillanceRunner {
     // Once the server has refused who we are (401, 403), or cannot be reached on the last attempt, the batch's
     // other Tasks would fare alike: they are not sent (70,000 refused writes at an EHR), each entry saying why.
     let giveUp: string | undefined;
+    // Each evaluation's entries (their Tasks still to write), made once.
+    const evaluated = evaluations.map(({ result, items }) => ({
+      result,
+      rows: items.map((item) => {
+        const { suggestsOrder: _, ...entry } = item;
+        const row: WorklistRow = {
+          ...entry,
+          runId,
+          change: changeOf(item, previousKeys),
+          taskRef: null,
+          taskError: null,
+        };
+        return { item, row };
+      }),
+    }));
     // The Tasks about to be written for entries new since the last succeeded run, recorded first, whatever becomes
     // of the run: one that fails keeps none of its entries, and the next succeeded one completes those whose reason
     // has gone by then (resolveOrphans). A still-due entry's Task is on the last succeeded run's worklist already.
     // Recorded before any is sent (a process killed half-way leaves none unrecorded); one not sent in the end costs
     // that run a search that finds nothing.
     if (this.d.tasks) {
-      const toPublish = evaluations
-        .flatMap(({ items }) => items)
-        .filter((item) => changeOf(item, previousKeys) === 'new')
-        .map(({ suggestsOrder: _, ...entry }) => ({
-          ...entry,
-          runId,
-          change: 'new' as const,
-          taskRef: null,
-          taskError: null,
-        }));
+      const toPublish = evaluated.flatMap((e) => e.rows.map((r) => r.row)).filter((row) => row.change === 'new');
       if (toPublish.length) await store.recordTasksToPublish(runId, toPublish);
     }
-    for (const { result, items } of evaluations) {
-      for (const item of items) {
+    for (const { result, rows } of evaluated) {
+      for (const { item, row } of rows) {
         let taskRef: string | null = null;
         let taskError: string | null = null;
         // A run cancelled meanwhile (an operator's word, or failed by another instance) writes no more Tasks: its
@@ -292,8 +298,7 @@ export class SurveillanceRunner {
             const status = err instanceof TaskServerError && err.status ? String(err.status) : 'no answer';
             notWritten.set(status, (notWritten.get(status) ?? 0) + 1);
           }
-        const { suggestsOrder: _, ...entry } = item;
-        entries.push({ ...entry, runId, change: changeOf(item, previousKeys), taskRef, taskError });
+        entries.push({ ...row, taskRef, taskError });
       }
       results.push(result);
     }

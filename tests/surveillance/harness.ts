@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Condition, ImagingStudy, MedicationStatement, Patient, Resource } from '@medplum/fhirtypes';
+import type { Resource } from '@medplum/fhirtypes';
 import express from 'express';
 import { afterAll, beforeAll } from 'vitest';
 import type { AuditLog } from '../../src/audit/auditLog.ts';
@@ -85,50 +85,6 @@ export function engines(): Engine[] {
 export function cohort(size: number, seed = 42, asOf = AS_OF): Resource[] {
   return generateCohort({ size, seed, asOf });
 }
-
-/** A cohort patient of a test's own making: the Patient and an active, confirmed myositis Condition. */
-export function myositisPatient(id: string): [Patient, Condition] {
-  return [
-    { resourceType: 'Patient', id, name: [{ family: id }] },
-    {
-      resourceType: 'Condition',
-      id: `${id}-cond`,
-      clinicalStatus: {
-        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: 'active' }],
-      },
-      verificationStatus: {
-        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'confirmed' }],
-      },
-      code: {
-        coding: [{ system: 'http://snomed.info/sct', code: '715863001' }],
-        text: 'Immune-mediated necrotizing myopathy',
-      },
-      subject: { reference: `Patient/${id}` },
-      onsetDateTime: '2026-01-05',
-    },
-  ];
-}
-
-/** Prednisone (RxNorm 8640) taken by the patient: a statement to complete with a period and a dosage. */
-export const prednisoneStatement = (patientId: string): MedicationStatement => ({
-  resourceType: 'MedicationStatement',
-  id: `${patientId}-ms`,
-  status: 'active',
-  medicationCodeableConcept: {
-    coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '8640', display: 'prednisone' }],
-  },
-  subject: { reference: `Patient/${patientId}` },
-});
-
-/** A STIR whole-body MRI done for the patient at `started` (LOINC 46358-8, as the demo's). */
-export const wbMri = (patientId: string, started: string): ImagingStudy => ({
-  resourceType: 'ImagingStudy',
-  status: 'available',
-  subject: { reference: `Patient/${patientId}` },
-  started,
-  modality: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'MR' }],
-  procedureCode: [{ coding: [{ system: 'http://loinc.org', code: '46358-8' }], text: 'MR Whole body' }],
-});
 
 export async function demoServer(resources: Resource[]): Promise<RunningServer> {
   return startServer(resources);

@@ -5,35 +5,13 @@
  * the demo FHIR server, on each store engine.
  */
 import { parseSearchRequest } from '@medplum/core';
-import type { Bundle, ImagingStudy, MedicationStatement, Resource, Task } from '@medplum/fhirtypes';
+import type { Bundle, ImagingStudy, Resource, Task } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
-import {
-  AS_OF,
-  engines,
-  finished,
-  myositisPatient,
-  prednisoneStatement,
-  runFailingAfterTask,
-  useTestBed,
-  WALL_CLOCK,
-  wbMri,
-} from './harness.ts';
+import { daily, myositisPatient, wbMri } from '../helpers/patients.ts';
+import { AS_OF, engines, finished, runFailingAfterTask, useTestBed, WALL_CLOCK } from './harness.ts';
 
-/** A myositis patient on 60 mg prednisone a day for 100 days (6,000 mg): the baseline WB-MRI is due. */
-function highDose(id: string): Resource[] {
-  const prednisone: MedicationStatement = {
-    ...prednisoneStatement(id),
-    status: 'completed',
-    effectivePeriod: { start: '2026-01-05', end: '2026-04-14' },
-    dosage: [
-      {
-        timing: { repeat: { frequency: 1, period: 1, periodUnit: 'd' } },
-        doseAndRate: [{ doseQuantity: { value: 60, unit: 'mg', system: 'http://unitsofmeasure.org', code: 'mg' } }],
-      },
-    ],
-  };
-  return [...myositisPatient(id), prednisone];
-}
+/** A myositis patient on 60 mg prednisolone a day for 100 days (6,000 mg): the baseline WB-MRI is due. */
+const highDose = (id: string): Resource[] => [...myositisPatient(id), daily(id, 1, 60, '2026-01-05', '2026-04-14')];
 
 const SCANNED = 'orphan-scanned';
 const STILL_DUE = 'orphan-still-due';
@@ -64,7 +42,7 @@ for (const engine of engines()) {
       expect([orphan.status, kept.status]).toEqual(['ready', 'ready']);
 
       // One of them has the WB-MRI meanwhile.
-      await bed.server.repo.createResource(wbMri(SCANNED, '2026-07-01T09:00:00Z'));
+      await bed.server.repo.createResource(wbMri(SCANNED, 1, '2026-07-01')[0]!);
       const next = await bed.s.startRun('api', '2026-07-02');
       expect((await finished(bed.s, next)).status).toBe('succeeded');
       const entries = (await bed.s.store.worklist({ runId: next, limit: 100 })).items;
@@ -127,7 +105,7 @@ for (const engine of engines()) {
       expect((await taskFor(SCANNED)).status).toBe('ready');
 
       // The WB-MRI done, a later run reads everyone: resolved, the Task completed.
-      await bed.server.repo.createResource(wbMri(SCANNED, '2026-07-05T09:00:00Z'));
+      await bed.server.repo.createResource(wbMri(SCANNED, 2, '2026-07-05')[0]!);
       const third = await bed.s.startRun('api', '2026-07-06');
       expect((await finished(bed.s, third)).status).toBe('succeeded');
       const resolved = (await bed.s.store.worklist({ runId: third, limit: 100 })).items.filter(

@@ -1,5 +1,5 @@
 /**
- * A cohort patient whose steroid exposure cannot be computed (a prednisone statement with no dose) is on the
+ * A cohort patient whose steroid exposure cannot be computed (a prednisolone statement with no dose) is on the
  * worklist for review, and its review is a FHIR Task like any other entry: one Task per patient across runs (no
  * due date: nothing says since when), completed once the record can be quantified, and the same Task opened again
  * if it cannot again — on the same day too, and after a run that failed having published it. Over HTTP against
@@ -8,31 +8,15 @@
 import type { Bundle, MedicationStatement, Resource, Task } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { WORKLIST_ENTRY_IDENTIFIER, WORKLIST_RULE_SYSTEM } from '../../src/terminology/systems.ts';
-import {
-  AS_OF,
-  engines,
-  finished,
-  myositisPatient,
-  prednisoneStatement,
-  runFailingAfterTask,
-  useTestBed,
-  WALL_CLOCK,
-} from './harness.ts';
+import { daily, myositisPatient } from '../helpers/patients.ts';
+import { AS_OF, engines, finished, runFailingAfterTask, useTestBed, WALL_CLOCK } from './harness.ts';
 
 const PATIENT = 'review-1';
-/** Prednisone with no dose: nothing the engine can count, so the screening status cannot be decided. */
-const noDose: MedicationStatement = { ...prednisoneStatement(PATIENT), effectivePeriod: { start: '2026-01-05' } };
-/** The same statement completed: 10 mg a day for 30 days, 300 mg, far below the threshold (nothing due). */
-const dosed: MedicationStatement = {
-  ...noDose,
-  effectivePeriod: { start: '2026-01-05', end: '2026-02-03' },
-  dosage: [
-    {
-      timing: { repeat: { frequency: 1, period: 1, periodUnit: 'd' } },
-      doseAndRate: [{ doseQuantity: { value: 10, unit: 'mg', system: 'http://unitsofmeasure.org', code: 'mg' } }],
-    },
-  ],
-};
+/** Prednisolone 10 mg a day for 30 days, 300 mg, far below the threshold (nothing due). */
+const dosed = daily(PATIENT, 1, 10, '2026-01-05', '2026-02-03') as MedicationStatement;
+/** The same statement with no dose, still taken: nothing the engine can count, so the screening status is unknown. */
+const { dosage: _, ...undosed } = dosed;
+const noDose: MedicationStatement = { ...undosed, status: 'active', effectivePeriod: { start: '2026-01-05' } };
 const resources: Resource[] = [...myositisPatient(PATIENT), noDose];
 
 for (const engine of engines()) {

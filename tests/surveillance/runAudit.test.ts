@@ -5,11 +5,12 @@
  * resolves an entry, each patient with the WB-MRI that followed, a day without a run answered by the last run
  * before it.
  */
+import type { ImagingStudy } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { toFhir } from '../../src/audit/fhirExport.ts';
 import { auditRows } from '../../src/audit/queries.ts';
 import { dueOn, verifyRun } from '../../src/surveillance/runAudit.ts';
-import { AS_OF, cohort, finished, surveillanceFor, useTestBed, wbMri } from './harness.ts';
+import { AS_OF, cohort, finished, surveillanceFor, useTestBed } from './harness.ts';
 
 const NEXT_DAY = '2026-07-01';
 
@@ -26,7 +27,15 @@ describe('surveillance runs in the audit trail', () => {
     );
 
   /** A whole-body MRI of the patient, done at `started`, on the FHIR server the runs read. */
-  const wbMriDone = (patientId: string, started: string) => bed.server.repo.createResource(wbMri(patientId, started));
+  const wbMriDone = (patientId: string, started: string) =>
+    bed.server.repo.createResource<ImagingStudy>({
+      resourceType: 'ImagingStudy',
+      status: 'available',
+      subject: { reference: `Patient/${patientId}` },
+      started,
+      modality: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: 'MR' }],
+      procedureCode: [{ coding: [{ system: 'http://loinc.org', code: '46358-8' }], text: 'MR Whole body' }],
+    });
 
   let morning = '';
   let afternoon = '';
