@@ -21,10 +21,11 @@ import {
   OVERRIDE_SYSTEM,
   RXNORM,
   SNOMED,
+  SURVEILLANCE_TAG_SYSTEM,
   TOPIC_SYSTEM,
   WORKLIST_RULE_SYSTEM,
 } from '../terminology/systems.ts';
-import { WORKLIST_RULE_CONCEPTS } from '../terminology/worklistCodes.ts';
+import { SURVEILLANCE_TAG_CONCEPTS, WORKLIST_RULE_CONCEPTS } from '../terminology/worklistCodes.ts';
 import { deriveProfile } from './derive.ts';
 import { wbMriServiceRequestProfile } from './wbMriServiceRequest.ts';
 
@@ -226,6 +227,18 @@ export function worklistRuleCodeSystem(): CodeSystem {
   );
 }
 
+/** The tags surveillance puts on what it changes in the EHR (meta.tag; src/surveillance/tasks.ts). */
+export function surveillanceTagCodeSystem(): CodeSystem {
+  return codeSystem(
+    'surveillance-tag',
+    SURVEILLANCE_TAG_SYSTEM,
+    'OsteoWatchSurveillanceTag',
+    'What OsteoWatch surveillance did to a resource',
+    "Tags (meta.tag) OsteoWatch's cohort surveillance puts on the resources it changes, so that its own doing can be told from a clinician's: a draft WB-MRI order revoked because its Task's reason had gone.",
+    SURVEILLANCE_TAG_CONCEPTS,
+  );
+}
+
 export function conformanceResources(): Resource[] {
   return [
     wbMriServiceRequestProfile(),
@@ -234,6 +247,7 @@ export function conformanceResources(): Resource[] {
     gradingCodeSystem(),
     ...cardCodeSystems(),
     worklistRuleCodeSystem(),
+    surveillanceTagCodeSystem(),
     ...valueSets(),
   ];
 }

@@ -12,8 +12,8 @@ import { authorizedFetch, type FhirAuth } from '../fhir/fhirAuth.ts';
 import { outcomeText } from '../fhir/outcome.ts';
 import { wbMriServiceRequest } from '../profiles/wbMriServiceRequest.ts';
 import { isUrgent, taskRuleOf, type WorklistItem, workFamilyOf } from '../screening/worklist.ts';
-import { WORKLIST_ENTRY_IDENTIFIER } from '../terminology/systems.ts';
-import { worklistRuleCoding } from '../terminology/worklistCodes.ts';
+import { SURVEILLANCE_TAG_SYSTEM, WORKLIST_ENTRY_IDENTIFIER } from '../terminology/systems.ts';
+import { surveillanceTag, worklistRuleCoding } from '../terminology/worklistCodes.ts';
 
 /**
  * What the Task server did to a write: `unavailable` (down, slow, 5xx, 429: the batch retries) or `upstream` (a
@@ -52,6 +52,11 @@ export interface TaskPublisherOptions {
 
 /** The businessStatus of a Task this service completed because its reason had gone (not a clinician's doing). */
 const RESOLVED = 'resolved';
+
+/** On a draft order this service revoked (complete), so that it can tell its revocation from a clinician's. */
+const REVOKED_TAG = surveillanceTag('revoked-as-resolved');
+const isRevokedTag = (t: { system?: string; code?: string }) =>
+  t.system === SURVEILLANCE_TAG_SYSTEM && t.code === REVOKED_TAG.code;
 
 /** The identifier value of an entry's Task: one per patient, rule (due and overdue follow-up alike) and due date. */
 export const taskKey = (i: Pick<WorklistItem, 'patientId' | 'rule' | 'dueDate'>): string => workFamilyOf(i);
@@ -141,6 +146,7 @@ export class TaskPublisher {
     if (item.suggestsOrder) {
       const window = { start: item.dueDate ?? asOf, ...(item.overdueFrom ? { end: item.overdueFrom } : {}) };
       const sr = await this.ensure({ ...wbMriServiceRequest(item.patientId, window, reason), identifier }, key);
+      if (!sr.created) await this.redraft(sr.resource);
       basedOn = [{ reference: sr.reference }];
     }
     const task: Task = {
@@ -215,17 +221,34 @@ export class TaskPublisher {
     for (const e of (orders.body as { entry?: Array<{ resource?: ServiceRequest }> } | undefined)?.entry ?? []) {
       const sr = e.resource;
       if (sr?.resourceType !== 'ServiceRequest' || sr.status !== 'draft') continue;
-      // Only the version read: a clinician signing it meanwhile wins (412), and it is left as they made it.
-      const version = sr.meta?.versionId;
-      await this.request(
-        'PUT',
-        `ServiceRequest/${sr.id}`,
-        { ...sr, status: 'revoked' },
-        version ? { 'if-match': `W/"${version}"` } : {},
-      ).catch((err: unknown) => {
-        if (!(err instanceof OsteoWatchError && /answered 412/.test(err.message))) throw err;
-      });
+      // Tagged as this service's revocation: the draft is offered again if the reason comes back (redraft).
+      const tag = [...(sr.meta?.tag ?? []).filter((t) => !isRevokedTag(t)), REVOKED_TAG];
+      await this.putIfUnchanged({ ...sr, meta: { ...sr.meta, tag }, status: 'revoked' });
     }
     return entries[0]?.id ? `Task/${entries[0].id}` : undefined;
+  }
+
+  /**
+   * A draft order this service revoked when its Task was resolved (tagged so) is a draft again once the Task's
+   * reason is back: the reopened Task suggests it again. One revoked by a clinician (no tag), or signed, is left.
+   */
+  private async redraft(sr: ServiceRequest): Promise<void> {
+    if (sr.status !== 'revoked' || !sr.meta?.tag?.some(isRevokedTag)) return;
+    const tag = sr.meta.tag.filter((t) => !isRevokedTag(t));
+    const { tag: _, ...meta } = sr.meta;
+    await this.putIfUnchanged({ ...sr, meta: tag.length ? { ...meta, tag } : meta, status: 'draft' });
+  }
+
+  /**
+   * Writes over the version read only: a clinician changing the order meanwhile (signing it) wins, the server
+   * answering 412, and it is left as they made it.
+   */
+  private async putIfUnchanged(sr: ServiceRequest): Promise<void> {
+    const version = sr.meta?.versionId;
+    await this.request('PUT', `ServiceRequest/${sr.id}`, sr, version ? { 'if-match': `W/"${version}"` } : {}).catch(
+      (err: unknown) => {
+        if (!(err instanceof TaskServerError && err.status === 412)) throw err;
+      },
+    );
   }
 }

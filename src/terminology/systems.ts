@@ -38,5 +38,10 @@ export const LATERALITY_QUALIFIER = 'http://hl7.org/fhir/us/mcode/StructureDefin
 export const STRUCTURE_LATERALITY = 'http://hl7.org/fhir/StructureDefinition/observation-structureLaterality';
 /** The rule behind a surveillance worklist Task (Task.code): screening, follow-up, findings. */
 export const WORKLIST_RULE_SYSTEM = `${CANONICAL}/CodeSystem/worklist-rule`;
+/**
+ * Tags OsteoWatch's surveillance puts on what it writes to the EHR (meta.tag), so that it can tell its own doing
+ * from a clinician's: a draft order it revoked when the reason went away.
+ */
+export const SURVEILLANCE_TAG_SYSTEM = `${CANONICAL}/CodeSystem/surveillance-tag`;
 /** The business identifier of a worklist Task or its draft order: "{patient}:{rule}:{due date}". */
 export const WORKLIST_ENTRY_IDENTIFIER = `${CANONICAL}/identifier/worklist-entry`;

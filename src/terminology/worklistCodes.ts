@@ -3,7 +3,7 @@
  * one Task: Task.businessStatus says which.
  */
 import type { Concept } from './concept.ts';
-import { WORKLIST_RULE_SYSTEM } from './systems.ts';
+import { SURVEILLANCE_TAG_SYSTEM, WORKLIST_RULE_SYSTEM } from './systems.ts';
 
 /** A worklist Task's code (src/screening/worklist.ts taskRuleOf says which rule has which). */
 export type WorklistRuleCode = 'screening' | 'follow-up' | 'findings' | 'exposure-review';
@@ -37,4 +37,21 @@ export const WORKLIST_RULE_CONCEPTS: Array<Concept & { code: WorklistRuleCode }>
 export const worklistRuleCoding = (code: WorklistRuleCode) => {
   const c = WORKLIST_RULE_CONCEPTS.find((x) => x.code === code)!;
   return { system: WORKLIST_RULE_SYSTEM, code: c.code, display: c.display };
+};
+
+/** What surveillance tags on the resources it changes (meta.tag): see SURVEILLANCE_TAG_SYSTEM. */
+export type SurveillanceTagCode = 'revoked-as-resolved';
+
+export const SURVEILLANCE_TAG_CONCEPTS: Array<Concept & { code: SurveillanceTagCode }> = [
+  {
+    code: 'revoked-as-resolved',
+    display: 'Draft order revoked by OsteoWatch surveillance: its reason had gone',
+    definition:
+      'The draft WB-MRI order a worklist Task suggested was revoked by OsteoWatch when the Task was resolved (the WB-MRI was done). If the reason comes back (that WB-MRI entered in error), OsteoWatch makes it a draft again; a draft revoked by anyone else carries no such tag and is left revoked.',
+  },
+];
+
+export const surveillanceTag = (code: SurveillanceTagCode) => {
+  const c = SURVEILLANCE_TAG_CONCEPTS.find((x) => x.code === code)!;
+  return { system: SURVEILLANCE_TAG_SYSTEM, code: c.code, display: c.display };
 };

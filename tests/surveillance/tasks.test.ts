@@ -3,7 +3,7 @@
  * whatever the number of runs, a follow-up that has become overdue updates its Task instead of leaving it "due",
  * and a Task this service resolved is opened again when its reason is back (a clinician's closing is theirs).
  */
-import type { Bundle, Task } from '@medplum/fhirtypes';
+import type { Bundle, ServiceRequest, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { noAuth } from '../../src/fhir/fhirAuth.ts';
 import type { WorklistItem } from '../../src/screening/worklist.ts';
@@ -84,5 +84,58 @@ describe('worklist Tasks', () => {
       expect((await read()).status).toBe(status);
     }
     expect((await all()).filter((t) => t.for?.reference === 'Patient/ow-0002')).toHaveLength(1);
+  }, 60_000);
+
+  it('the draft order this service revoked on resolving is a draft again when the Task reopens; one a clinician revoked stays revoked', async () => {
+    const screening = (patientId: string): WorklistItem => ({
+      ...item('follow-up-due'),
+      patientId,
+      rule: 'screening-due',
+      overdueFrom: null,
+      summary: 'Baseline STIR WB-MRI due',
+    });
+    const orderOf = async (ref: string) => {
+      const task = (await (await fetch(`${server.fhirUrl}/${ref}`)).json()) as Task;
+      const sr = task.basedOn?.[0]?.reference;
+      expect(sr).toMatch(/^ServiceRequest\//);
+      return { task, read: async () => (await (await fetch(`${server.fhirUrl}/${sr}`)).json()) as ServiceRequest };
+    };
+    const tagged = (sr: ServiceRequest) => (sr.meta?.tag ?? []).map((t) => `${t.system}|${t.code}`);
+    const ours = 'http://osteowatch.org/fhir/CodeSystem/surveillance-tag|revoked-as-resolved';
+
+    // Resolved, then due again: the same order, revoked (tagged as ours) and then a draft again, untagged.
+    const ref = await tasks.publish(screening('ow-0003'), '2026-04-01', 'reason');
+    const { read } = await orderOf(ref);
+    expect((await read()).status).toBe('draft');
+    await tasks.complete(screening('ow-0003'), 'Resolved in surveillance run r1');
+    expect(await read()).toMatchObject({ status: 'revoked' });
+    expect(tagged(await read())).toContain(ours);
+    expect(await tasks.publish(screening('ow-0003'), '2026-04-03', 'reason')).toBe(ref);
+    const { task: reopened } = await orderOf(ref);
+    expect(reopened.status).toBe('ready');
+    expect((await read()).status).toBe('draft');
+    expect(tagged(await read())).not.toContain(ours);
+
+    // A clinician revokes the draft themselves while the Task is open; resolved and due again, the Task reopens
+    // and their revocation stands.
+    const ref2 = await tasks.publish(screening('ow-0004'), '2026-04-01', 'reason');
+    const order2 = await orderOf(ref2);
+    await fetch(`${server.fhirUrl}/ServiceRequest/${(await order2.read()).id}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/fhir+json' },
+      body: JSON.stringify({ ...(await order2.read()), status: 'revoked' }),
+    });
+    await tasks.complete(screening('ow-0004'), 'Resolved in surveillance run r1');
+    expect(tagged(await order2.read())).not.toContain(ours);
+    await tasks.publish(screening('ow-0004'), '2026-04-03', 'reason');
+    expect((await orderOf(ref2)).task.status).toBe('ready');
+    expect((await order2.read()).status).toBe('revoked');
+
+    // One order per patient throughout.
+    const orders = (await (await fetch(`${server.fhirUrl}/ServiceRequest?_count=100`)).json()) as Bundle;
+    for (const p of ['ow-0003', 'ow-0004'])
+      expect(
+        orders.entry?.filter((e) => (e.resource as ServiceRequest).subject?.reference === `Patient/${p}`),
+      ).toHaveLength(1);
   }, 60_000);
 });
