@@ -2,16 +2,23 @@
  * The exposure engine: FHIR medication records in, cumulative prednisolone-equivalent exposure out.
  * Pure: no I/O, no clock. "Now" is the as-of day the caller passes.
  */
-import type { Medication, MedicationRequest, MedicationStatement, Reference, Resource } from '@medplum/fhirtypes';
+import type {
+  Medication,
+  MedicationAdministration,
+  MedicationRequest,
+  MedicationStatement,
+  Reference,
+  Resource,
+} from '@medplum/fhirtypes';
 import { DEFAULT_EXPOSURE_CONFIG, type ExposureConfig } from './config.ts';
-import { type Day, dayFromIso, isoFromDay } from './dates.ts';
+import { type Day, dayFromIso, isoFromDay, parseFhirDate } from './dates.ts';
 import type { DayDoses } from './dayDoses.ts';
 import { findDuplicates, referenceKey } from './dedupe.ts';
 import { evaluateRecord } from './evaluate.ts';
 import type { MedicationRecord, RecordEvaluation } from './evaluation.ts';
 import { PROJECTION_HORIZON_DAYS } from './plan.ts';
 import { mayRunOnAsOf } from './regimen.ts';
-import { windowOf } from './steps.ts';
+import { asOfSpan, windowOf } from './steps.ts';
 import type { Contribution, ExposureIssue, ExposureSummary, TimelineDay } from './types.ts';
 
 export interface ExposureInput {
@@ -107,7 +114,7 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
       });
     }
     if ('unidentified' in ev) {
-      issues.push(ev.unidentified);
+      issues.push(startsAfter(record, asOf) ? notYet(ev.unidentified) : ev.unidentified);
       // An unidentified record may be a glucocorticoid being taken now: today's dose is then unknown.
       if (mayBeTakenOn(record, asOf, input.countDrafts)) currentUnknown = true;
       continue;
@@ -128,11 +135,14 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
   const ahead: Array<{ future: () => DayDoses; factor: number }> = [];
 
   for (const { record, evaluation: ev } of evaluated) {
-    issues.push(...ev.issues);
+    // A record that starts after the as-of day adds nothing through it, whatever could not be read of it (its
+    // status unknown, its dose missing): that does not make the total unknown, a lower bound, as of that day.
+    const later = startsAfter(record, asOf);
+    issues.push(...(later ? ev.issues.map(notYet) : ev.issues));
     const countedVia = duplicates.get(ev.source);
     const ingredientMg = ev.days.total;
     const dayCount = ev.days.size;
-    let status = ev.status;
+    let status = later && ev.status === 'unquantified' ? 'excluded' : ev.status;
     if (countedVia && status !== 'unquantified') status = 'duplicate';
     const factor = ev.factor;
     let mg: number | null = null;
@@ -152,7 +162,7 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
       // Not counted (no equivalence factor, status unknown, no dose…) but possibly taken on the as-of day.
       currentUnknown = true;
     }
-    if (ev.partial) anyUnquantified = true;
+    if (ev.partial && !later) anyUnquantified = true;
     const head = `${ev.ingredient} ${ev.route}`;
     const body = ev.steps.length ? ev.steps.join('; ') : 'not quantified';
     const eq =
@@ -160,7 +170,13 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
         ? ` → × ${fmt(factor)} = ${fmt(mg ?? 0)} mg prednisolone-equivalent`
         : '';
     const tail =
-      status === 'duplicate' ? ` (counted via ${countedVia})` : status === 'excluded' ? ' (not counted)' : '';
+      status === 'duplicate'
+        ? ` (counted via ${countedVia})`
+        : status === 'excluded'
+          ? later
+            ? ' (starts after the as-of day: not counted yet)'
+            : ' (not counted)'
+          : '';
     contributions.push({
       source: ev.source,
       resourceType: ev.resourceType,
@@ -257,6 +273,33 @@ function projectSchedule(
   }
   return null;
 }
+
+/**
+ * Whether the record's recorded start is after the as-of day, so that nothing of it can have been taken through
+ * that day: a statement's effective start, an order's first bounds, validity or authoring, an administration's
+ * effective start. A statement dated only by its dosages' bounds is not judged (a dosage without bounds may be
+ * taken from any day).
+ */
+function startsAfter(record: MedicationRecord, asOf: Day): boolean {
+  let startMs: number | undefined;
+  if (record.resourceType === 'MedicationAdministration') {
+    const a = record as MedicationAdministration;
+    startMs = parseFhirDate(a.effectiveDateTime ?? a.effectivePeriod?.start)?.wallMs;
+  } else if (record.resourceType === 'MedicationStatement') {
+    const s = record as MedicationStatement;
+    startMs = parseFhirDate(s.effectivePeriod?.start ?? s.effectiveDateTime)?.wallMs;
+  } else {
+    const r = record as MedicationRequest;
+    startMs = windowOf(r, r.dosageInstruction ?? [], {}).startMs;
+  }
+  return startMs !== undefined && startMs >= asOfSpan(asOf).endMs;
+}
+
+/** What could not be read of a record that starts after the as-of day: said, but no longer an error as of then. */
+const notYet = (i: ExposureIssue): ExposureIssue =>
+  i.severity === 'error'
+    ? { ...i, severity: 'warning', message: `${i.message} (the record starts after the as-of day)` }
+    : i;
 
 /** A statement or order whose doses could not be read, but which may be running on the as-of day. */
 function mayBeTakenOn(record: MedicationRecord, asOf: Day, countDrafts: boolean | undefined): boolean {

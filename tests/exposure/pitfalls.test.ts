@@ -287,6 +287,54 @@ describe('status rules', () => {
     },
   );
 
+  it.each(['unknown', 'on-hold'] as const)(
+    'statement %s that starts after the as-of day: said, but the total as of that day is exact, not unknown',
+    (status) => {
+      const taken = statement(PRED, [dosage({ dose: mg(10), ...daily })], jan);
+      const later = statement(PRED, [dosage({ dose: mg(10), ...daily })], {
+        effectivePeriod: { start: '2025-01-02', end: '2025-01-20' },
+        status,
+      });
+      const r = exposure([taken, later], '2025-01-01');
+      expect(r.cumulativeMg).toBe(100);
+      expect(r.cumulativeIsLowerBound).toBe(false);
+      expect(r.issues.map((i) => [i.source, i.severity])).toEqual([[`MedicationStatement/${later.id}`, 'warning']]);
+      expect(r.contributions.find((c) => c.source === `MedicationStatement/${later.id}`)).toMatchObject({
+        status: 'excluded',
+        mg: 0,
+      });
+      // Alone, it leaves nothing taken: 0 mg, not unknown.
+      expect(exposure([later], '2025-01-01').cumulativeMg).toBe(0);
+      // Once the as-of day reaches it, it is unknown again (an error), and with it the total.
+      const onIt = exposure([taken, later], '2025-01-02');
+      expect(onIt.cumulativeIsLowerBound).toBe(true);
+      expect(onIt.issues.map((i) => i.severity)).toEqual(['error']);
+    },
+  );
+
+  it('an order or administration that starts after the as-of day, unquantified or unidentified, leaves the total exact', () => {
+    const taken = statement(PRED, [dosage({ dose: mg(10), ...daily })], jan);
+    // No dose on a future order (authored after the as-of day); an administration of an unknown product tomorrow.
+    const order = request(PRED, [dosage({ ...daily, start: '2025-02-01', end: '2025-02-10' })], {
+      authoredOn: '2025-01-15',
+    });
+    const given = administration({ text: 'unknown infusion' }, '2025-01-02T09:00:00Z', mg(1000));
+    const r = exposure([taken, order, given], '2025-01-01');
+    expect(r.cumulativeMg).toBe(100);
+    expect(r.cumulativeIsLowerBound).toBe(false);
+    expect(r.issues.length).toBeGreaterThan(0);
+    expect(r.issues.every((i) => i.severity !== 'error')).toBe(true);
+    // The same records dated before the as-of day are errors that make the total a lower bound.
+    const before = exposure(
+      [
+        taken,
+        request(PRED, [dosage({ ...daily, start: '2024-02-01', end: '2024-02-10' })], { authoredOn: '2024-01-15' }),
+      ],
+      '2025-01-01',
+    );
+    expect(before.cumulativeIsLowerBound).toBe(true);
+  });
+
   it('a proposal or plan is not an order', () => {
     const r = exposure(
       [
