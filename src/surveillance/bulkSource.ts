@@ -26,7 +26,7 @@ import { patientRefOf } from '../fhir/subject.ts';
 import { FHIR_ID_PATTERN } from '../terminology/fhirId.ts';
 import { patientOfLine } from './lineStaging.ts';
 import type { RunRow, RunStore } from './runStore.ts';
-import { type CohortSource, type LoadedCohort, loadIssueLog, StagingLostError } from './source.ts';
+import { type CohortSource, type LoadedCohort, loadIssueLog, RunEndedError, StagingLostError } from './source.ts';
 import { KEY_OF, linesFromChunks, type StagedLines, stagedLine } from './stagedRecords.ts';
 
 export interface BulkOptions {
@@ -179,6 +179,11 @@ export function bulkSource(o: BulkOptions): CohortSource {
     }
     // A load resumed after a crash stages from the start: what a killed load staged is dropped first.
     await o.store.clearStaging(run.runId);
+    // Asked before each file and each insert (a primary-key read beside half a megabyte sent): a run cancelled
+    // meanwhile stops reading its export; the runner then deletes the job and what was staged.
+    const stillLoading = async () => {
+      if ((await o.store.statusOf(run.runId)) !== 'loading') throw new RunEndedError(run.runId);
+    };
     // The cohort is the Group's patients that were exported (Patient resources); a patient without a Patient
     // resource but with records is still evaluated. Both are collected here as the files are read (a resumed
     // load reads every file again), rather than by a `select distinct` over everything staged afterwards.
@@ -207,6 +212,7 @@ export function bulkSource(o: BulkOptions): CohortSource {
       buffered -= readyChars;
       ready = [];
       readyChars = 0;
+      await stillLoading();
       for (let i = 0; i < rows.length; i += CHUNKS_PER_INSERT)
         await inserts.send(o.store.stageChunks(run.runId, rows.slice(i, i + CHUNKS_PER_INSERT)));
     };
@@ -245,6 +251,7 @@ export function bulkSource(o: BulkOptions): CohortSource {
     };
     const stageFiles = async (): Promise<void> => {
       for (const file of files) {
+        await stillLoading();
         if (file.type !== 'Patient' && !batches) startBatches();
         const read = {
           auth: o.auth,

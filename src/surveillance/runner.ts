@@ -18,7 +18,7 @@ import { changeOf, workFamilyOf, worklistKey } from '../screening/worklist.ts';
 import { type Evaluator, inlineEvaluator, type PatientInput } from './evaluationPool.ts';
 import { recordFailedRun, recordRun } from './runAudit.ts';
 import type { ResultRow, RunCounts, RunRow, RunStore, RunTrigger, WorklistRow } from './runStore.ts';
-import { type CohortSource, StagingLostError } from './source.ts';
+import { type CohortSource, RunEndedError, StagingLostError } from './source.ts';
 import { failsTheRest, type TaskPublisher, TaskServerError } from './tasks.ts';
 
 export interface RunnerDeps {
@@ -170,7 +170,7 @@ export class SurveillanceRunner {
       try {
         const cohort = await this.d.source.load(run, { batchSize: this.d.batchSize });
         const saved = await store.saveBatches(runId, cohort.batches ?? slices(cohort.patientIds, this.d.batchSize));
-        await store.update(
+        const loaded = await store.update(
           runId,
           {
             status: 'evaluating',
@@ -183,7 +183,14 @@ export class SurveillanceRunner {
           },
           ['loading'],
         );
+        // Ended while it loaded (cancelled): what the load staged after the run's cleanup goes too.
+        if (!loaded) await this.release(runId);
       } catch (err) {
+        // Ended meanwhile (the load stopped on it, or its export deleted under it): released, nothing to retry.
+        if (err instanceof RunEndedError || (await store.statusOf(runId)) !== 'loading') {
+          await this.release(runId);
+          return [];
+        }
         // Retried with backoff, unless the server refused (401, 403, no such Group): that answer will not change.
         if (!o.lastAttempt && !(err instanceof RefusedError)) throw err;
         await this.fail(runId, `the cohort could not be read: ${message(err)}`);
@@ -534,7 +541,11 @@ export class SurveillanceRunner {
     return this.ended(runId, await this.d.store.fail(runId, error, this.d.now()));
   }
 
-  /** A run that has just failed: counted, and recorded in the audit trail as every ended run is. */
+  /**
+   * A run that has just failed: counted, recorded in the audit trail as every ended run is, and its export job
+   * and staged records released (a FHIR server limits the export jobs a client holds: cancelled runs' jobs left
+   * behind refused every later export).
+   */
   private async ended(runId: string, failed: boolean): Promise<boolean> {
     if (!failed) return false;
     this.d.metrics?.runEnded('failed', null);
@@ -542,7 +553,22 @@ export class SurveillanceRunner {
     await recordFailedRun(this.d.store, this.d.audit, runId).catch((err: unknown) =>
       this.d.logger?.error({ runId, err: message(err) }, 'the failed surveillance run could not be audited'),
     );
+    await this.release(runId);
     return true;
+  }
+
+  /**
+   * Deletes an ended run's export job and staged records (source.finish), read afresh: the status URL is saved
+   * while the run loads. Best effort, said in the log when it fails: a job the server could not delete expires
+   * there.
+   */
+  private async release(runId: string): Promise<void> {
+    try {
+      const run = await this.d.store.getRun(runId);
+      if (run) await this.d.source.finish(run);
+    } catch (err) {
+      this.d.logger?.warn({ runId, err: message(err) }, 'the ended run could not release its export');
+    }
   }
 
   private async mustGet(runId: string): Promise<RunRow> {

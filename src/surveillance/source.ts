@@ -61,3 +61,13 @@ export class StagingLostError extends OsteoWatchError {
     );
   }
 }
+
+/**
+ * The run ended (cancelled by an operator, failed by another instance) while its cohort was being read: the load
+ * stops instead of reading and staging the rest of the export for nothing.
+ */
+export class RunEndedError extends OsteoWatchError {
+  constructor(runId: string) {
+    super('conflict', `run ${runId} ended while its cohort was being read`);
+  }
+}

@@ -139,6 +139,8 @@ async function prepare(runId: string) {
     rulesHash: 'x',
     now: new Date('2026-06-30T12:00:00Z'),
   });
+  // Loading, as the runner has it before it calls load (a load stops once its run is no longer loading).
+  await runs.update(runId, { status: 'loading' }, ['queued']);
   const source = bulkSource({
     fhirBaseUrl: base,
     groupId: 'g',

@@ -97,6 +97,8 @@ export async function demoServer(resources: Resource[]): Promise<RunningServer> 
  */
 export async function bulkDemoServer(
   resources: Resource[],
+  /** Export jobs the server keeps at once (default 20), beyond which a kick-off is answered 429. */
+  o: { maxJobs?: number } = {},
 ): Promise<{ server: RunningServer; surveillance: Partial<SurveillanceOptions> }> {
   const tokens = new AccessTokens();
   const dir = mkdtempSync(join(tmpdir(), 'ow-surv-'));
@@ -104,7 +106,7 @@ export async function bulkDemoServer(
   const server = await startServer(resources, {
     app: (base) => ({
       oauth: { clients: [surveillanceClientRegistration(key)], publicUrl: base, tokens },
-      bulk: { tokens, tokenUrl: () => tokenUrl(base()), minJobMs: 300 },
+      bulk: { tokens, tokenUrl: () => tokenUrl(base()), minJobMs: 300, ...o },
     }),
   });
   await createCohortGroup(server.repo);
