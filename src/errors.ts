@@ -23,6 +23,8 @@ export const ERROR_KINDS = [
   /** Credentials fine, permission missing. */
   'forbidden',
   'conflict',
+  /** A request body of a media type the endpoint does not read (HTTP 415). */
+  'media-type',
   /** Data the operation requires is missing (a CDS call whose required prefetch can be had neither way). */
   'precondition',
   /** Well-formed input that cannot be acted on (findings for a patient the FHIR server does not know). */
@@ -101,6 +103,7 @@ const HTTP_STATUS: Record<ErrorKind, number> = {
   'not-found': 404,
   conflict: 409,
   precondition: 412,
+  'media-type': 415,
   unprocessable: 422,
   // https://www.rfc-editor.org/rfc/rfc4918#section-11.3
   locked: 423,
@@ -123,6 +126,7 @@ const ISSUE_TYPE: Record<ErrorKind, IssueType> = {
   'not-found': 'not-found',
   conflict: 'conflict',
   precondition: 'processing',
+  'media-type': 'not-supported',
   unprocessable: 'processing',
   locked: 'lock-error',
   config: 'exception',

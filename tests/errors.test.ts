@@ -40,6 +40,7 @@ describe('kind → HTTP status, issue type, exit code', () => {
     ['not-found', 404, 'not-found', 1],
     ['conflict', 409, 'conflict', 1],
     ['precondition', 412, 'processing', 1],
+    ['media-type', 415, 'not-supported', 1],
     ['unprocessable', 422, 'processing', 1],
     ['locked', 423, 'lock-error', 1],
     ['config', 500, 'exception', 2],

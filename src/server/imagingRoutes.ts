@@ -14,6 +14,7 @@ import { DicomInputError } from '../imaging/dicom.ts';
 import { type FindingsDocument, parseFindingsDocument } from '../imaging/findingsDocument.ts';
 import { findingsFromDicom } from '../imaging/fromDicom.ts';
 import { recordRefusedWriteBack, writeFindings } from '../imaging/writeBack.ts';
+import { jsonBody } from './jsonBody.ts';
 
 export interface ImagingRouteOptions {
   auth: BearerOptions;
@@ -87,7 +88,7 @@ export function imagingRoutes(o: ImagingRouteOptions): Router {
   router.post(
     '/findings',
     authenticate(o),
-    express.json({ limit: '5mb' }),
+    ...jsonBody('5mb', ['application/dicom']),
     express.raw({ type: 'application/dicom', limit: '50mb' }),
     async (req: Request, res: Response) => {
       const principal = res.locals.principal as Principal;

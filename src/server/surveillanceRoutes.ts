@@ -16,6 +16,7 @@ import type { RunCounts, RunRow, RunStore, WorklistQuery, WorklistRow } from '..
 import type { Surveillance } from '../surveillance/service.ts';
 import type { RunView, WorklistEntry, WorklistPage } from '../surveillance/types.ts';
 import { FHIR_ID } from '../terminology/fhirId.ts';
+import { jsonBody } from './jsonBody.ts';
 
 export type { RunView, WorklistEntry, WorklistPage } from '../surveillance/types.ts';
 
@@ -312,7 +313,7 @@ export function surveillanceRoutes(o: SurveillanceRouteOptions): Router {
     req.principal = principal;
     next();
   });
-  router.use(express.json({ limit: '16kb' }));
+  router.use(jsonBody('16kb'));
 
   const view = (r: RunRow): Promise<RunView> => liveRunView(store, r, now());
 

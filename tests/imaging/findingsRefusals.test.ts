@@ -134,6 +134,27 @@ describe('a refused write-back is in the audit trail', { timeout: 60_000 }, () =
     expect(rows.at(-1)).toMatchObject({ patient_id: null, payload: { status: 400, reason: 'invalid' } });
   });
 
+  it('a findings document sent as another media type is refused (415) and recorded so, not read as no body', async () => {
+    const before = (await refusals()).length;
+    const r = await fetch(`${h.base}/imaging/findings`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ ...DOC, studyInstanceUid: '2.25.7009' }),
+    });
+    expect(r.status).toBe(415);
+    expect(((await r.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
+    const rows = await refusals();
+    expect(rows.length).toBe(before + 1);
+    expect(rows.at(-1)).toMatchObject({ payload: { status: 415, reason: 'media-type' } });
+    // As FHIR JSON it is read.
+    const fhirJson = await fetch(`${h.base}/imaging/findings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/fhir+json', authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ ...DOC, studyInstanceUid: '2.25.7009' }),
+    });
+    expect(fhirJson.status).toBe(201);
+  });
+
   it('an unknown patient (422) and a study of another patient (409) are recorded with their reason', async () => {
     expect((await post({ ...DOC, patient: 'Patient/nobody', studyInstanceUid: '2.25.7004' })).status).toBe(422);
     expect(await lastRefusal()).toMatchObject({

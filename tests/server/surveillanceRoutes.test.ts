@@ -372,6 +372,23 @@ describe('runs go forward, one at a time', () => {
     const past = await start({ asOf: '1800-01-01' });
     expect(past.status).toBe(409);
     expect(await text(past)).toMatch(`before the current worklist's day (${AS_OF})`);
+    // The body is read as FHIR JSON too (an integration engine's media type), never taken for no body at all: a
+    // day after today sent as application/fhir+json is refused as such, not run for today; another media type is
+    // refused (415) and starts nothing.
+    const send = (type: string, body: string) =>
+      fetch(`${api}/surveillance/runs`, { method: 'POST', headers: { ...auth, 'content-type': type }, body });
+    const fhirJson = await send('application/fhir+json', JSON.stringify({ asOf: '2999-01-01' }));
+    expect(fhirJson.status).toBe(400);
+    expect(await text(fhirJson)).toMatch(/after today/);
+    for (const [type, body] of [
+      ['text/plain', JSON.stringify({ asOf: '2999-01-01' })],
+      ['application/x-www-form-urlencoded', 'asOf=2999-01-01'],
+    ] as const) {
+      const refused = await send(type, body);
+      expect(refused.status, type).toBe(415);
+      expect(refused.headers.get('content-type')).toContain('application/fhir+json');
+      expect(await text(refused)).toMatch(/^The request body must be application\/json or application\/fhir\+json/);
+    }
     // Nothing was created, nothing changed: the worklist is still the first run's.
     expect((await get('/surveillance/runs?limit=100')).body.runs.map((r: RunView) => r.runId)).toEqual([runId]);
     expect((await get('/surveillance/worklist?limit=1')).body.runId).toBe(runId);
