@@ -12,6 +12,7 @@ import { OsteoWatchError } from '../errors.ts';
 import { computeExposure, type ExposureSummary } from '../exposure/index.ts';
 import { outcomeText } from '../fhir/outcome.ts';
 import { fetchPatientRecords, fhirClient } from '../fhir/patientRecords.ts';
+import { serviceBase, unreachable } from './serviceUrl.ts';
 
 export interface PatientQuery {
   limit?: number;
@@ -91,7 +92,7 @@ export async function localAuditClient(o: {
 }
 
 export function remoteAuditClient(o: { url: string; token: string }): AuditClient {
-  const base = o.url.replace(/\/+$/, '');
+  const base = serviceBase(o.url);
   const call = async <T>(path: string, params: Record<string, string | number | boolean | undefined>): Promise<T> => {
     const qs = new URLSearchParams(
       Object.entries(params)
@@ -104,9 +105,7 @@ export function remoteAuditClient(o: { url: string; token: string }): AuditClien
         headers: { authorization: `Bearer ${o.token}`, accept: 'application/json' },
       });
     } catch (err) {
-      throw new AuditClientError(
-        `cannot reach ${base}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`,
-      );
+      throw new AuditClientError(unreachable(base, err));
     }
     if (res.status === 401) throw new AuditClientError(`${base} refused the token (401)`);
     const body = await res.json().catch(() => undefined);

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { type Command, Option } from 'commander';
 import { readDemoClientKey, signClientJwt } from '../cdsHooks/demoClient.ts';
 import { CliExit } from './audit.ts';
+import { serviceBase, unreachable } from './serviceUrl.ts';
 
 const SERVICE: Record<string, string> = {
   'patient-view': 'osteonecrosis-screening',
@@ -54,7 +55,7 @@ export function addHookCommand(program: Command, out: (s: string) => void): void
             1,
             `no demo client key in ${o.dataDir}; start the demo (npm start) first, or pass --data-dir`,
           );
-        const base = o.url.replace(/\/+$/, '');
+        const base = serviceBase(o.url);
         const url = `${base}/cds-services/${service}`;
         const context: Record<string, unknown> = { userId: o.user, patientId: o.patient.replace(/^Patient\//, '') };
         if (hook !== 'patient-view') {
@@ -77,10 +78,7 @@ export function addHookCommand(program: Command, out: (s: string) => void): void
             body: JSON.stringify(body),
           });
         } catch (err) {
-          throw new CliExit(
-            1,
-            `cannot reach ${base}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`,
-          );
+          throw new CliExit(1, unreachable(base, err));
         }
         const json = (await res.json().catch(() => ({}))) as {
           cards?: Card[];

@@ -11,6 +11,7 @@ import { type FindingsDocument, findingsDocumentSchema } from '../imaging/findin
 import { findingsFromDicom } from '../imaging/fromDicom.ts';
 import { writeFindings } from '../imaging/writeBack.ts';
 import { CliExit } from './audit.ts';
+import { serviceBase, unreachable } from './serviceUrl.ts';
 
 export function addIngestCommand(program: Command, out: (s: string) => void): void {
   program
@@ -72,15 +73,13 @@ export function addIngestCommand(program: Command, out: (s: string) => void): vo
         let result: unknown;
         if (o.url) {
           if (!o.token) throw new CliExit(2, '--url needs --token (or OSTEOWATCH_INGEST_TOKEN)');
-          const res = await fetch(`${o.url.replace(/\/+$/, '')}/imaging/findings`, {
+          const base = serviceBase(o.url);
+          const res = await fetch(`${base}/imaging/findings`, {
             method: 'POST',
             headers: { 'content-type': 'application/json', authorization: `Bearer ${o.token}` },
             body: JSON.stringify(parsed.data),
           }).catch((err) => {
-            throw new CliExit(
-              1,
-              `cannot reach ${o.url}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`,
-            );
+            throw new CliExit(1, unreachable(base, err));
           });
           const body = await res.json().catch(() => ({}));
           if (!res.ok) throw new CliExit(1, `${o.url} answered ${res.status}: ${outcomeText(body) ?? res.statusText}`);

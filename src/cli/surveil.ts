@@ -22,10 +22,12 @@ import { dayFromIso } from '../exposure/dates.ts';
 import { totalMg } from '../exposure/format.ts';
 import { outcomeText } from '../fhir/outcome.ts';
 import { createLogger } from '../log/logger.ts';
+import { WORKLIST_RULES } from '../screening/worklist.ts';
 import {
   liveRunView,
   type RunView,
   runView,
+  WORKLIST_CHANGES,
   type WorklistPage,
   type WorklistParams,
   worklistCsv,
@@ -38,6 +40,7 @@ import { recordFailedRun, verifyRun, type WorklistCheck } from '../surveillance/
 import { type RunRow, RunStore } from '../surveillance/runStore.ts';
 import { Surveillance } from '../surveillance/service.ts';
 import { CliExit, storeOptions } from './audit.ts';
+import { serviceBase, unreachable } from './serviceUrl.ts';
 import { table } from './table.ts';
 
 interface Common {
@@ -209,7 +212,7 @@ async function localClient(o: Common, work: boolean): Promise<SurveilClient> {
 }
 
 function remoteClient(o: { url: string; token: string }): SurveilClient {
-  const base = o.url.replace(/\/+$/, '');
+  const base = serviceBase(o.url);
   const call = async (
     method: 'GET' | 'POST',
     path: string,
@@ -232,9 +235,7 @@ function remoteClient(o: { url: string; token: string }): SurveilClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (err) {
-      throw new SurveilClientError(
-        `cannot reach ${base}: ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`,
-      );
+      throw new SurveilClientError(unreachable(base, err));
     }
     if (res.ok) return res;
     if (res.status === 401) throw new SurveilClientError(`${base} refused the token (401)`);
@@ -550,8 +551,8 @@ export function addSurveilCommands(program: Command, out: (s: string) => void): 
         'The surveillance worklist of the latest succeeded run (or --run): who is due for what, and since when',
       ),
   )
-    .option('--rule <rules>', 'screening-due, follow-up-due, follow-up-overdue, findings (comma-separated)')
-    .option('--change <changes>', 'new, still-due, resolved (comma-separated)')
+    .option('--rule <rules>', `${WORKLIST_RULES.join(', ')} (comma-separated)`)
+    .option('--change <changes>', `${WORKLIST_CHANGES.join(', ')} (comma-separated)`)
     .option('--patient <prefix>', 'patients whose id starts so')
     .option('--run <id>', 'a run other than the latest succeeded one')
     .option('--limit <n>', 'entries per page (1–1000); --csv prints every entry', '100')

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAuditStore } from '../../src/audit/store.ts';
-import type { RunView } from '../../src/server/surveillanceRoutes.ts';
+import { WORKLIST_RULES } from '../../src/screening/worklist.ts';
+import { type RunView, WORKLIST_CHANGES } from '../../src/server/surveillanceRoutes.ts';
 import { RunStore } from '../../src/surveillance/runStore.ts';
 import type { Surveillance } from '../../src/surveillance/service.ts';
 import { runOsteowatch } from '../helpers/cli.ts';
@@ -147,12 +148,19 @@ describe('osteowatch surveil (embedded store)', () => {
       [['surveil', 'run', '--as-of', 'tomorrow'], /--as-of must be a calendar date YYYY-MM-DD/],
       [['surveil', 'run', '--bogus'], /unknown option '--bogus'/],
       [['surveil', 'runs', '--url', 'http://127.0.0.1:9'], /--url needs --token/],
+      // A URL that is none is the option's fault, said before anything is sent (also for audit, hook, ingest).
+      [['surveil', 'runs', '--url', 'not-a-url', '--token', 'x'.repeat(16)], /--url "not-a-url" is not a URL/],
+      [['surveil', 'runs', '--url', 'ftp://h', '--token', 'x'.repeat(16)], /--url "ftp:\/\/h" is not an http\(s\) URL/],
+      [['audit', 'verify', '--url', 'not-a-url', '--token', 'x'.repeat(16)], /--url "not-a-url" is not a URL/],
     ];
     for (const [args, message] of cases) {
       const r = await runOsteowatch(args, env);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr, args.join(' ')).toMatch(message);
     }
+    // The help names every rule and change the option takes (from the lists the API checks against).
+    const help = await runOsteowatch(['worklist', '--help'], env);
+    for (const value of [...WORKLIST_RULES, ...WORKLIST_CHANGES]) expect(help.stdout).toContain(value);
     const badEnv = await runOsteowatch(['surveil', 'run'], { ...env, OSTEOWATCH_SURVEILLANCE_MODE: 'sideways' });
     expect(badEnv.code).toBe(2);
     expect(badEnv.stderr).toContain('OSTEOWATCH_SURVEILLANCE_MODE must be crawl or bulk');
