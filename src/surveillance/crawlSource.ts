@@ -34,14 +34,18 @@ const bearer = (header: string | undefined) => header?.replace(/^Bearer\s+/i, ''
 
 /**
  * The Condition search's pages, a refusal (401, 403, 404: not allowed, no such endpoint) made a RefusedError: the
- * run fails at once with the server's reason instead of asking the same again with backoff.
+ * run fails at once with the server's reason instead of asking the same again with backoff. A server that does not
+ * answer is named with the network's reason (the client's own message is only "fetch failed"), and retried.
  */
-async function* refusalsNamed(pages: AsyncGenerator<Bundle>): AsyncGenerator<Bundle> {
+async function* refusalsNamed(pages: AsyncGenerator<Bundle>, base: string): AsyncGenerator<Bundle> {
   try {
     yield* pages;
   } catch (err) {
     if (err instanceof OperationOutcomeError && isRefusal(getStatus(err.outcome)))
       throw new RefusedError(`the Condition search was refused: ${outcomeText(err.outcome) ?? err.message}`);
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    if (err instanceof TypeError && cause)
+      throw new OsteoWatchError('unavailable', `${base} could not be reached: ${cause.code ?? cause.message}`);
     throw err;
   }
 }
@@ -56,6 +60,7 @@ export function crawlSource(o: CrawlOptions): CohortSource {
       const byPatient = new Map<string, Condition[]>();
       for await (const page of refusalsNamed(
         searchPages(client, first, { ...o.limits, maxPages: o.maxConditionPages }),
+        o.fhirBaseUrl,
       )) {
         // A whole EHR's Conditions outlast a Backend Services token (five minutes at most): the next page goes
         // with the current one (cached by the auth until shortly before it expires).

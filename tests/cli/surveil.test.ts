@@ -276,10 +276,14 @@ describe('osteowatch surveil run: a run that fails', () => {
       OSTEOWATCH_SURVEILLANCE_FHIR_URL: 'http://127.0.0.1:9/fhir',
     });
     expect(r.code).toBe(1);
+    // The server named, with the network's reason (not the HTTP client's bare "fetch failed").
     expect(JSON.parse(r.stdout)).toMatchObject({
       status: 'failed',
-      error: expect.stringMatching(/cohort could not be read/),
+      error: expect.stringMatching(
+        /^the cohort could not be read: http:\/\/127\.0\.0\.1:9\/fhir could not be reached: \w/,
+      ),
     });
+    expect(JSON.parse(r.stdout).error).not.toMatch(/fetch failed/);
     expect(r.stderr).toMatch(/surveillance run \S+ failed: the cohort could not be read/);
   }, 120_000);
 });
