@@ -137,7 +137,8 @@ export function computeExposure(input: ExposureInput): ExposureSummary {
   for (const { record, evaluation: ev } of evaluated) {
     // A record that starts after the as-of day adds nothing through it, whatever could not be read of it (its
     // status unknown, its dose missing): that does not make the total unknown, a lower bound, as of that day.
-    const later = startsAfter(record, asOf);
+    // Doses laid through the as-of day say it began: never "later", whatever its dates say.
+    const later = ev.days.isEmpty && startsAfter(record, asOf);
     issues.push(...(later ? ev.issues.map(notYet) : ev.issues));
     const countedVia = duplicates.get(ev.source);
     const ingredientMg = ev.days.total;
@@ -275,24 +276,28 @@ function projectSchedule(
 }
 
 /**
- * Whether the record's recorded start is after the as-of day, so that nothing of it can have been taken through
- * that day: a statement's effective start, an order's first bounds, validity or authoring, an administration's
- * effective start. A statement dated only by its dosages' bounds is not judged (a dosage without bounds may be
- * taken from any day).
+ * Whether every start the record carries is after the as-of day, so that nothing of it can have been taken
+ * through that day: the earliest of its effective start (statement, administration), its authoring and validity
+ * (order) and every dosage's bounds start — a step is laid from its own bounds whatever the record's start, and a
+ * taper's dosages need not be in order. A record with no date at all is not judged.
  */
 function startsAfter(record: MedicationRecord, asOf: Day): boolean {
-  let startMs: number | undefined;
+  const dates: Array<string | undefined> = [];
   if (record.resourceType === 'MedicationAdministration') {
     const a = record as MedicationAdministration;
-    startMs = parseFhirDate(a.effectiveDateTime ?? a.effectivePeriod?.start)?.wallMs;
-  } else if (record.resourceType === 'MedicationStatement') {
-    const s = record as MedicationStatement;
-    startMs = parseFhirDate(s.effectivePeriod?.start ?? s.effectiveDateTime)?.wallMs;
+    dates.push(a.effectiveDateTime, a.effectivePeriod?.start);
   } else {
-    const r = record as MedicationRequest;
-    startMs = windowOf(r, r.dosageInstruction ?? [], {}).startMs;
+    const r = record as Partial<Omit<MedicationStatement, 'resourceType'> & Omit<MedicationRequest, 'resourceType'>>;
+    dates.push(r.effectiveDateTime, r.effectivePeriod?.start, r.authoredOn, r.dispenseRequest?.validityPeriod?.start);
+    for (const d of [...(r.dosage ?? []), ...(r.dosageInstruction ?? [])])
+      dates.push(d.timing?.repeat?.boundsPeriod?.start);
   }
-  return startMs !== undefined && startMs >= asOfSpan(asOf).endMs;
+  let earliest: number | undefined;
+  for (const text of dates) {
+    const ms = parseFhirDate(text)?.wallMs;
+    if (ms !== undefined && (earliest === undefined || ms < earliest)) earliest = ms;
+  }
+  return earliest !== undefined && earliest >= asOfSpan(asOf).endMs;
 }
 
 /** What could not be read of a record that starts after the as-of day: said, but no longer an error as of then. */

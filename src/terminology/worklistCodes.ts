@@ -34,10 +34,15 @@ export const WORKLIST_RULE_CONCEPTS: Array<Concept & { code: WorklistRuleCode }>
   },
 ];
 
-export const worklistRuleCoding = (code: WorklistRuleCode) => {
-  const c = WORKLIST_RULE_CONCEPTS.find((x) => x.code === code)!;
-  return { system: WORKLIST_RULE_SYSTEM, code: c.code, display: c.display };
-};
+/** The Coding of one of a code system's concepts, by its (typed) code. */
+const codingIn =
+  <C extends string>(system: string, concepts: ReadonlyArray<Concept & { code: C }>) =>
+  (code: C) => {
+    const c = concepts.find((x) => x.code === code)!;
+    return { system, code: c.code, display: c.display };
+  };
+
+export const worklistRuleCoding = codingIn(WORKLIST_RULE_SYSTEM, WORKLIST_RULE_CONCEPTS);
 
 /** What surveillance tags on the resources it changes (meta.tag): see SURVEILLANCE_TAG_SYSTEM. */
 export type SurveillanceTagCode = 'revoked-as-resolved';
@@ -51,7 +56,4 @@ export const SURVEILLANCE_TAG_CONCEPTS: Array<Concept & { code: SurveillanceTagC
   },
 ];
 
-export const surveillanceTag = (code: SurveillanceTagCode) => {
-  const c = SURVEILLANCE_TAG_CONCEPTS.find((x) => x.code === code)!;
-  return { system: SURVEILLANCE_TAG_SYSTEM, code: c.code, display: c.display };
-};
+export const surveillanceTag = codingIn(SURVEILLANCE_TAG_SYSTEM, SURVEILLANCE_TAG_CONCEPTS);

@@ -335,6 +335,50 @@ describe('status rules', () => {
     expect(before.cumulativeIsLowerBound).toBe(true);
   });
 
+  it('a record with any step that began by the as-of day is not "later": its unread dose keeps the total unknown', () => {
+    const asOf = '2025-01-15';
+    // An order whose dosages are out of sequence: the first in the array starts after the as-of day, the step
+    // that began on 2024-12-01 has no dose.
+    const order = request(
+      PRED,
+      [
+        dosage({ sequence: 2, dose: mg(5), ...daily, start: '2025-02-01', end: '2025-02-28' }),
+        dosage({ sequence: 1, ...daily, start: '2024-12-01', end: '2025-01-31' }),
+      ],
+      { authoredOn: '2024-12-01' },
+    );
+    expect(exposure([order], asOf).cumulativeMg).toBeNull();
+    // A statement of status unknown dated from February whose dosage ran in January.
+    const unknown = statement(PRED, [dosage({ dose: mg(10), ...daily, start: '2025-01-01', end: '2025-01-31' })], {
+      status: 'unknown',
+      effectivePeriod: { start: '2025-02-01' },
+    });
+    const r = exposure([unknown], asOf);
+    expect(r.cumulativeMg).toBeNull();
+    expect(r.issues.map((i) => i.severity)).toContain('error');
+    // A taper whose first steps precede its effective start: 10 mg for five days counted, the undosed step
+    // after them makes the total a lower bound (doses laid by the as-of day: never "later").
+    const taper = statement(
+      PRED,
+      [
+        dosage({ sequence: 1, dose: mg(10), ...daily, start: '2025-01-01', end: '2025-01-05' }),
+        dosage({ sequence: 2, ...daily, start: '2025-01-06', end: '2025-01-31' }),
+      ],
+      { effectivePeriod: { start: '2025-02-01' } },
+    );
+    const t = exposure([taper], asOf);
+    expect(t.cumulativeMg).toBe(50);
+    expect(t.cumulativeIsLowerBound).toBe(true);
+    // An administration on the as-of day itself is not later.
+    const given = administration({ text: 'unknown infusion' }, '2025-01-15T09:00:00Z', mg(1000));
+    const onTheDay = exposure([statement(PRED, [dosage({ dose: mg(10), ...daily })], jan), given], asOf);
+    expect(onTheDay.issues.filter((i) => i.severity === 'error').length).toBe(
+      exposure([statement(PRED, [dosage({ dose: mg(10), ...daily })], jan), given], '2025-06-01').issues.filter(
+        (i) => i.severity === 'error',
+      ).length,
+    );
+  });
+
   it('a proposal or plan is not an order', () => {
     const r = exposure(
       [
