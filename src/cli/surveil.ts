@@ -191,6 +191,9 @@ async function localClient(o: Common, work: boolean): Promise<SurveilClient> {
           `osteowatch: run ${r.runId} is cancelled, but not yet in the audit trail (${(err as Error).message}); it is recorded when the service next starts\n`,
         ),
       );
+      // What it staged goes (the staging is in this store); its export job, if any, is left to expire on the FHIR
+      // server: this command sends nothing to a server it was not asked to talk to.
+      await runs.clearStaging(r.runId).catch(() => undefined);
       return view(await mustGet(r.runId));
     },
     async runs(limit, before) {

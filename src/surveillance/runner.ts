@@ -183,13 +183,21 @@ export class SurveillanceRunner {
           },
           ['loading'],
         );
-        // Ended while it loaded (cancelled): what the load staged after the run's cleanup goes too.
-        if (!loaded) await this.release(runId);
-      } catch (err) {
-        // Ended meanwhile (the load stopped on it, or its export deleted under it): released, nothing to retry.
-        if (err instanceof RunEndedError || (await store.statusOf(runId)) !== 'loading') {
+        // Ended while it loaded (cancelled): what the load staged after the run's cleanup goes too. (Loaded by
+        // another attempt meanwhile, it is that attempt's: nothing of it is touched.)
+        if (!loaded && (await this.hasEnded(runId))) {
           await this.release(runId);
           return [];
+        }
+      } catch (err) {
+        // Ended meanwhile (the load stopped on it, or its export deleted under it): released, nothing to retry.
+        // Loaded by another attempt meanwhile (a retry beside a stalled one): its batches stand.
+        if (err instanceof RunEndedError || (await store.statusOf(runId).catch(() => 'loading')) !== 'loading') {
+          if (await this.hasEnded(runId)) {
+            await this.release(runId);
+            return [];
+          }
+          return store.pendingBatches(runId);
         }
         // Retried with backoff, unless the server refused (401, 403, no such Group): that answer will not change.
         if (!o.lastAttempt && !(err instanceof RefusedError)) throw err;
@@ -557,15 +565,29 @@ export class SurveillanceRunner {
     return true;
   }
 
+  private async hasEnded(runId: string): Promise<boolean> {
+    return (await this.d.store.statusOf(runId).catch(() => undefined)) === 'failed';
+  }
+
   /**
    * Deletes an ended run's export job and staged records (source.finish), read afresh: the status URL is saved
-   * while the run loads. Best effort, said in the log when it fails: a job the server could not delete expires
-   * there.
+   * while the run loads. The job only by an instance of the run's settings: another (its FHIR server or mode
+   * changed since) would send its own credentials to the run's server; it drops the staged records alone, and the
+   * job expires there. Best effort, said in the log when it fails.
    */
   private async release(runId: string): Promise<void> {
     try {
       const run = await this.d.store.getRun(runId);
-      if (run) await this.d.source.finish(run);
+      if (!run) return;
+      if (this.owns(run)) await this.d.source.finish(run);
+      else {
+        await this.d.store.clearStaging(runId);
+        if (run.exportStatusUrl)
+          this.d.logger?.warn(
+            { runId },
+            'the ended run was made under other settings: its export job is left to expire',
+          );
+      }
     } catch (err) {
       this.d.logger?.warn({ runId, err: message(err) }, 'the ended run could not release its export');
     }

@@ -68,6 +68,6 @@ export class StagingLostError extends OsteoWatchError {
  */
 export class RunEndedError extends OsteoWatchError {
   constructor(runId: string) {
-    super('conflict', `run ${runId} ended while its cohort was being read`);
+    super('conflict', `run ${runId} is no longer loading (it ended, or another attempt loaded it)`);
   }
 }
