@@ -143,10 +143,10 @@ export class TaskPublisher {
     const key = taskKey(item);
     const identifier = [{ system: WORKLIST_ENTRY_IDENTIFIER, value: key }];
     let basedOn: Task['basedOn'];
+    let sr: Published<ServiceRequest> | undefined;
     if (item.suggestsOrder) {
       const window = { start: item.dueDate ?? asOf, ...(item.overdueFrom ? { end: item.overdueFrom } : {}) };
-      const sr = await this.ensure({ ...wbMriServiceRequest(item.patientId, window, reason), identifier }, key);
-      if (!sr.created) await this.redraft(sr.resource);
+      sr = await this.ensure({ ...wbMriServiceRequest(item.patientId, window, reason), identifier }, key);
       basedOn = [{ reference: sr.reference }];
     }
     const task: Task = {
@@ -166,7 +166,16 @@ export class TaskPublisher {
     };
     const t = await this.ensure(task, key);
     const held = t.resource;
-    if (t.created) return t.reference;
+    // The draft order this service revoked on resolving the Task is offered again with the Task, once the Task is
+    // open (new, still open, or reopened below); not beside a Task a clinician has closed, which is theirs. After
+    // the Task, so that a process stopped between the two redrafts it on the next run.
+    const redraft = async () => {
+      if (sr && !sr.created) await this.redraft(sr.resource);
+    };
+    if (t.created) {
+      await redraft();
+      return t.reference;
+    }
     const update = {
       priority: task.priority,
       businessStatus: task.businessStatus,
@@ -180,13 +189,13 @@ export class TaskPublisher {
       // the EHR. One a clinician closed (without "resolved") is theirs, and stays as they left it.
       const { statusReason: _, ...rest } = held;
       await this.request('PUT', t.reference, { ...rest, ...update, status: 'ready', restriction: task.restriction });
-    } else if (
-      held.status !== 'completed' &&
-      held.status !== 'cancelled' &&
-      (held.businessStatus?.text !== task.businessStatus?.text || held.priority !== task.priority)
-    )
+      await redraft();
+    } else if (held.status !== 'completed' && held.status !== 'cancelled') {
       // The same Task from an earlier run: a follow-up that has become overdue says so (businessStatus, priority).
-      await this.request('PUT', t.reference, { ...held, ...update });
+      if (held.businessStatus?.text !== task.businessStatus?.text || held.priority !== task.priority)
+        await this.request('PUT', t.reference, { ...held, ...update });
+      await redraft();
+    }
     return t.reference;
   }
 

@@ -131,9 +131,23 @@ describe('worklist Tasks', () => {
     expect((await orderOf(ref2)).task.status).toBe('ready');
     expect((await order2.read()).status).toBe('revoked');
 
+    // A Task a clinician completed: its order, revoked when the reason went, is not offered again beside it.
+    const ref3 = await tasks.publish(screening('ow-0005'), '2026-04-01', 'reason');
+    const order3 = await orderOf(ref3);
+    await fetch(`${server.fhirUrl}/${ref3}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/fhir+json' },
+      body: JSON.stringify({ ...order3.task, status: 'completed' }),
+    });
+    await tasks.complete(screening('ow-0005'), 'Resolved in surveillance run r1');
+    expect((await order3.read()).status).toBe('revoked');
+    await tasks.publish(screening('ow-0005'), '2026-04-03', 'reason');
+    expect((await orderOf(ref3)).task.status).toBe('completed');
+    expect((await order3.read()).status).toBe('revoked');
+
     // One order per patient throughout.
     const orders = (await (await fetch(`${server.fhirUrl}/ServiceRequest?_count=100`)).json()) as Bundle;
-    for (const p of ['ow-0003', 'ow-0004'])
+    for (const p of ['ow-0003', 'ow-0004', 'ow-0005'])
       expect(
         orders.entry?.filter((e) => (e.resource as ServiceRequest).subject?.reference === `Patient/${p}`),
       ).toHaveLength(1);
