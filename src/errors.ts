@@ -91,6 +91,15 @@ export class RefusedError extends OsteoWatchError {
   }
 }
 
+/**
+ * Why a request got no answer, from what fetch threw: the network error's code (ECONNREFUSED, ENOTFOUND …) or
+ * its cause's message, rather than fetch's own "fetch failed", which says nothing.
+ */
+export function networkReason(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+  return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
+}
+
 /** Whether an HTTP status is a refusal (RefusedError) rather than a failure worth retrying. */
 export const isRefusal = (status: number): boolean => status >= 400 && status < 500 && status !== 408 && status !== 429;
 

@@ -17,6 +17,7 @@ import {
   exitCodeOf,
   httpStatusOf,
   issueTypeOf,
+  networkReason,
   OsteoWatchError,
   parseInput,
   zodIssues,
@@ -213,5 +214,15 @@ describe('the HTTP error middleware', () => {
     const r = await get('/json', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":' });
     expect(r.status).toBe(400);
     expect(r.body).toMatchObject({ issue: [{ code: 'structure' }] });
+  });
+});
+
+describe('networkReason', () => {
+  it("names the network's reason, not fetch's bare 'fetch failed'", async () => {
+    const refused = await fetch('http://127.0.0.1:1/').catch((e: unknown) => e);
+    expect(networkReason(refused)).not.toBe('fetch failed');
+    expect(networkReason(new TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }))).toBe('ECONNREFUSED');
+    expect(networkReason(new TypeError('fetch failed', { cause: new Error('bad port') }))).toBe('bad port');
+    expect(networkReason(new Error('plain'))).toBe('plain');
   });
 });

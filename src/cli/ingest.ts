@@ -82,7 +82,7 @@ export function addIngestCommand(program: Command, out: (s: string) => void): vo
             throw new CliExit(1, unreachable(base, err));
           });
           const body = await res.json().catch(() => ({}));
-          if (!res.ok) throw new CliExit(1, `${o.url} answered ${res.status}: ${outcomeText(body) ?? res.statusText}`);
+          if (!res.ok) throw new CliExit(1, `${base} answered ${res.status}: ${outcomeText(body) ?? res.statusText}`);
           result = body;
         } else if (o.fhir) {
           let store: AuditStore;

@@ -2,7 +2,7 @@
  * The running service a command talks to (--url): its base URL checked before anything is sent, and what is said
  * when it cannot be reached — one place for the four clients (surveil, audit, hook, ingest).
  */
-import { OsteoWatchError } from '../errors.ts';
+import { networkReason, OsteoWatchError } from '../errors.ts';
 
 /** The --url as a base (no trailing slash); a usage error (exit 2) unless it is an absolute http(s) URL. */
 export function serviceBase(raw: string): string {
@@ -19,6 +19,5 @@ export function serviceBase(raw: string): string {
 
 /** Why the service at `base` did not answer: the network error's code (ECONNREFUSED …), else its message. */
 export function unreachable(base: string, err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return `cannot reach ${base}: ${cause?.code ?? cause?.message ?? (err as Error).message}`;
+  return `cannot reach ${base}: ${networkReason(err)}`;
 }

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { importJWK, type JWK, SignJWT } from 'jose';
-import { isRefusal, OsteoWatchError, RefusedError } from '../errors.ts';
+import { isRefusal, networkReason, OsteoWatchError, RefusedError } from '../errors.ts';
 import { isLoopbackUrl } from './loopback.ts';
 import { FhirFetchError, FhirTimeoutError } from './patientRecords.ts';
 
@@ -72,8 +72,7 @@ async function send(url: string, init: RequestInit, o: Transport, what: string):
   } catch (err) {
     if ((err as Error).name === 'TimeoutError')
       throw new FhirTimeoutError(`${what} did not answer within ${timeoutMs} ms`);
-    const cause = (err as { cause?: { code?: string } }).cause?.code;
-    throw new FhirFetchError(`${what} could not be reached: ${cause ?? (err as Error).message}`);
+    throw new FhirFetchError(`${what} could not be reached: ${networkReason(err)}`);
   }
 }
 
@@ -205,8 +204,7 @@ export async function authorizedFetch(method: string, url: string, o: FetchOptio
     } catch (err) {
       if (own?.aborted) throw new FhirTimeoutError(`${what}: no answer within ${timeoutMs} ms`);
       if (o.signal?.aborted) throw new OsteoWatchError('unavailable', `${what}: cancelled`);
-      const cause = (err as { cause?: { code?: string } }).cause?.code;
-      throw new FhirFetchError(`${what}: ${cause ?? (err as Error).message}`);
+      throw new FhirFetchError(`${what}: ${networkReason(err)}`);
     }
     if (res.status !== 401 || attempt > 0 || !o.auth.invalidate) return res;
     await res.body?.cancel();

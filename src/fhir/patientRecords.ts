@@ -6,7 +6,7 @@
  */
 import { MedplumClient, OperationOutcomeError } from '@medplum/core';
 import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
-import { OsteoWatchError } from '../errors.ts';
+import { networkReason, OsteoWatchError } from '../errors.ts';
 import { type EntryLike, resolveEntries } from './bundleReferences.ts';
 import { outcomeText } from './outcome.ts';
 
@@ -149,8 +149,7 @@ function explain(err: unknown, what: string): OsteoWatchError {
   if (err instanceof OperationOutcomeError) {
     return new FhirFetchError(`${what}: ${outcomeText(err.outcome) ?? err.message}`);
   }
-  const cause = (err as { cause?: { code?: string } }).cause?.code;
-  return new FhirFetchError(`${what}: ${cause ?? (err instanceof Error ? err.message : String(err))}`);
+  return new FhirFetchError(`${what}: ${networkReason(err)}`);
 }
 
 /**

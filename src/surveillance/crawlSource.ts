@@ -9,7 +9,7 @@ import { getStatus, OperationOutcomeError } from '@medplum/core';
 import type { Bundle, Condition, Resource } from '@medplum/fhirtypes';
 import { HookDataSource } from '../cdsHooks/data.ts';
 import { PATIENT_DATA } from '../cdsHooks/serviceDefinition.ts';
-import { isRefusal, OsteoWatchError, RefusedError } from '../errors.ts';
+import { isRefusal, networkReason, OsteoWatchError, RefusedError } from '../errors.ts';
 import { type EntryLike, resolveEntries } from '../fhir/bundleReferences.ts';
 import type { FhirAuth } from '../fhir/fhirAuth.ts';
 import { outcomeText } from '../fhir/outcome.ts';
@@ -43,9 +43,8 @@ async function* refusalsNamed(pages: AsyncGenerator<Bundle>, base: string): Asyn
   } catch (err) {
     if (err instanceof OperationOutcomeError && isRefusal(getStatus(err.outcome)))
       throw new RefusedError(`the Condition search was refused: ${outcomeText(err.outcome) ?? err.message}`);
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    if (err instanceof TypeError && cause)
-      throw new OsteoWatchError('unavailable', `${base} could not be reached: ${cause.code ?? cause.message}`);
+    if (err instanceof TypeError && (err as { cause?: unknown }).cause)
+      throw new OsteoWatchError('unavailable', `${base} could not be reached: ${networkReason(err)}`);
     throw err;
   }
 }

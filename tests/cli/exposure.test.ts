@@ -376,7 +376,7 @@ describe('osteowatch exposure --fhir (real FHIR server over HTTP, paging)', () =
   it('an unreachable server is a clear error', async () => {
     const r = await runOsteowatch(['exposure', '--fhir', 'http://127.0.0.1:9/fhir', '--patient', 'p1']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/cannot read Patient\/p1: .*(ECONNREFUSED|fetch failed)/);
+    expect(r.stderr).toMatch(/cannot read Patient\/p1: .*(ECONNREFUSED|bad port)/);
   });
 
   it('OSTEOWATCH_FHIR_MAX_PAGES and OSTEOWATCH_FHIR_MAX_RESOURCES bound the fetch as in the service', async () => {
