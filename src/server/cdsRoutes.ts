@@ -18,7 +18,7 @@ import { type CdsServiceDefinition, discoveryEntry } from '../cdsHooks/serviceDe
 import { OsteoWatchError, parseInput } from '../errors.ts';
 import { redactPath } from '../log/logger.ts';
 import { cdsCors } from './cors.ts';
-import { FHIR_JSON, outcomeErrors, PLAIN_JSON, sendOutcome } from './outcome.ts';
+import { JSON_MEDIA_TYPES, outcomeErrors, PLAIN_JSON, sendOutcome } from './outcome.ts';
 
 export interface CdsRouteOptions {
   services: readonly CdsServiceDefinition[];
@@ -27,7 +27,7 @@ export interface CdsRouteOptions {
   audit?: AuditLog;
 }
 
-const JSON_TYPES = [PLAIN_JSON, FHIR_JSON, 'application/json+fhir', 'text/plain'];
+const JSON_TYPES = [...JSON_MEDIA_TYPES, 'text/plain'];
 
 /**
  * The CDS Hooks Sandbox's drafts carry MedicationRequest.category and .reasonCode as one object, not an array

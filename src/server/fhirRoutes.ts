@@ -21,7 +21,7 @@ import { type BulkExportOptions, bulkExportRoutes } from './bulkExportRoutes.ts'
 import { capabilityStatement } from './capabilityStatement.ts';
 import { finishSearchBundle, planSearch, strictHandling } from './fhirSearch.ts';
 import { smartConfiguration } from './oauthRoutes.ts';
-import { FHIR_JSON, sendOutcome, sendResource } from './outcome.ts';
+import { JSON_MEDIA_TYPES, sendOutcome, sendResource } from './outcome.ts';
 import { type LaunchContexts, smartLaunchRoutes } from './smartLaunch.ts';
 
 /** SMART App Launch on the demo server (smartLaunch.ts); the same LaunchContexts as the oauth routes' `smart`. */
@@ -134,7 +134,7 @@ export function fhirRoutes(options: FhirRouteOptions): Router {
       options.repo,
     );
   const router = express.Router();
-  router.use(express.json({ type: ['application/json', FHIR_JSON, 'application/json+fhir'], limit: '20mb' }));
+  router.use(express.json({ type: [...JSON_MEDIA_TYPES], limit: '20mb' }));
   // Search by POST (https://hl7.org/fhir/R4/http.html#search): the form is kept as text and read with
   // URLSearchParams, so that repeated parameters (AND) keep their order and values exactly.
   router.use(express.text({ type: 'application/x-www-form-urlencoded', limit: '1mb' }));

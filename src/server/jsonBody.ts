@@ -6,9 +6,7 @@
  */
 import express, { type Request, type RequestHandler } from 'express';
 import { OsteoWatchError } from '../errors.ts';
-import { FHIR_JSON, PLAIN_JSON } from './outcome.ts';
-
-const JSON_TYPES = [PLAIN_JSON, FHIR_JSON, 'application/json+fhir'];
+import { JSON_MEDIA_TYPES } from './outcome.ts';
 
 /** Whether the request carries a body: a Content-Length above 0, or a chunked one (RFC 9112 §6.3). */
 const hasBody = (req: Request): boolean =>
@@ -16,7 +14,7 @@ const hasBody = (req: Request): boolean =>
 
 /** JSON bodies up to `limit`; `alsoAccepted` media types are left to a parser after it (application/dicom). */
 export function jsonBody(limit: string, alsoAccepted: readonly string[] = []): RequestHandler[] {
-  const accepted = [...JSON_TYPES, ...alsoAccepted];
+  const accepted = [...JSON_MEDIA_TYPES, ...alsoAccepted];
   return [
     (req, _res, next) => {
       // Thrown to the error middleware, as every refusal is (a refused write-back is recorded there).
@@ -29,6 +27,6 @@ export function jsonBody(limit: string, alsoAccepted: readonly string[] = []): R
         );
       next();
     },
-    express.json({ type: JSON_TYPES, limit }),
+    express.json({ type: [...JSON_MEDIA_TYPES], limit }),
   ];
 }

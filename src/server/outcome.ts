@@ -15,6 +15,8 @@ import { type Logger, redactPath } from '../log/logger.ts';
 export const FHIR_JSON = 'application/fhir+json';
 /** CDS Hooks speaks plain JSON (https://cds-hooks.hl7.org/2.0/#http-response), errors included. */
 export const PLAIN_JSON = 'application/json';
+/** The media types a JSON body is read under: plain JSON, FHIR JSON and its older spelling (DSTU2). */
+export const JSON_MEDIA_TYPES: readonly string[] = [PLAIN_JSON, FHIR_JSON, 'application/json+fhir'];
 
 /** A FHIR resource as the body: a resource read or written, or the OperationOutcome of an error. */
 export function sendResource(res: Response, status: number, resource: Resource, type = FHIR_JSON): void {

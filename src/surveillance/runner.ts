@@ -183,22 +183,11 @@ export class SurveillanceRunner {
           },
           ['loading'],
         );
-        // Ended while it loaded (cancelled): what the load staged after the run's cleanup goes too. (Loaded by
-        // another attempt meanwhile, it is that attempt's: nothing of it is touched.)
-        if (!loaded && (await this.hasEnded(runId))) {
-          await this.release(runId);
-          return [];
-        }
+        if (!loaded) return this.loadOvertaken(runId);
       } catch (err) {
-        // Ended meanwhile (the load stopped on it, or its export deleted under it): released, nothing to retry.
-        // Loaded by another attempt meanwhile (a retry beside a stalled one): its batches stand.
-        if (err instanceof RunEndedError || (await store.statusOf(runId).catch(() => 'loading')) !== 'loading') {
-          if (await this.hasEnded(runId)) {
-            await this.release(runId);
-            return [];
-          }
-          return store.pendingBatches(runId);
-        }
+        // The load stopped on it, or its export was deleted under it: nothing to retry.
+        if (err instanceof RunEndedError || (await store.statusOf(runId).catch(() => 'loading')) !== 'loading')
+          return this.loadOvertaken(runId);
         // Retried with backoff, unless the server refused (401, 403, no such Group): that answer will not change.
         if (!o.lastAttempt && !(err instanceof RefusedError)) throw err;
         await this.fail(runId, `the cohort could not be read: ${message(err)}`);
@@ -565,8 +554,16 @@ export class SurveillanceRunner {
     return true;
   }
 
-  private async hasEnded(runId: string): Promise<boolean> {
-    return (await this.d.store.statusOf(runId).catch(() => undefined)) === 'failed';
+  /**
+   * A load whose run moved on without it. Ended (cancelled, failed): what the load staged after the run's cleanup
+   * goes too, and there are no batches. Loaded by another attempt (a retry beside a stalled one): its batches stand,
+   * nothing of them touched.
+   */
+  private async loadOvertaken(runId: string): Promise<number[]> {
+    if ((await this.d.store.statusOf(runId).catch(() => undefined)) !== 'failed')
+      return this.d.store.pendingBatches(runId);
+    await this.release(runId);
+    return [];
   }
 
   /**

@@ -299,10 +299,10 @@ describe('status rules', () => {
       expect(r.cumulativeMg).toBe(100);
       expect(r.cumulativeIsLowerBound).toBe(false);
       expect(r.issues.map((i) => [i.source, i.severity])).toEqual([[`MedicationStatement/${later.id}`, 'warning']]);
-      expect(r.contributions.find((c) => c.source === `MedicationStatement/${later.id}`)).toMatchObject({
-        status: 'excluded',
-        mg: 0,
-      });
+      const contribution = r.contributions.find((c) => c.source === `MedicationStatement/${later.id}`);
+      expect(contribution).toMatchObject({ status: 'excluded', mg: 0 });
+      // What the timeline shows beside it says why it is not counted.
+      expect(contribution?.derivation).toMatch(/\(starts after the as-of day: not counted yet\)$/);
       // Alone, it leaves nothing taken: 0 mg, not unknown.
       expect(exposure([later], '2025-01-01').cumulativeMg).toBe(0);
       // Once the as-of day reaches it, it is unknown again (an error), and with it the total.
